@@ -1,0 +1,1 @@
+"""Alert routing and delivery (Slack, email) for orchestrate-ext."""

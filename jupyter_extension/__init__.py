@@ -1,0 +1,1 @@
+"""Notebook nodes for orchestrate-ext (and, later, its JupyterLab face)."""

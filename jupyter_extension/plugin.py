@@ -1,0 +1,84 @@
+"""The notebook plugin: notebooks matched by globs become graph nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from jupyter_extension.notebook_meta import read_notebook
+from jupyter_extension.runner import NotebookRunner
+from orchestrate_ext.config import StrictModel
+from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.interfaces import NodeRunner, Workspace
+from orchestrate_ext.model import Node
+
+KIND = "notebook"
+
+
+class NotebooksConfig(StrictModel):
+    """The ``notebooks:`` section: which notebooks belong to the pipeline."""
+
+    include: list[str] = ["**/*.ipynb"]
+    exclude: list[str] = []
+    kernel: str | None = None
+    """Kernel for notebooks that name none; default: the notebook's own kernelspec."""
+
+
+def node_id_for(relative: str) -> str:
+    return "notebook." + relative.removesuffix(".ipynb")
+
+
+class NotebookPlugin:
+    config_key = "notebooks"
+    config_model = NotebooksConfig
+
+    def discover(self, workspace: Workspace, config: NotebooksConfig) -> Sequence[Node]:
+        return [self._node(workspace, path, config) for path in find_notebooks(workspace, config)]
+
+    def runners(self, workspace: Workspace, config: NotebooksConfig) -> Mapping[str, NodeRunner]:
+        return {KIND: NotebookRunner(workspace)}
+
+    @staticmethod
+    def _node(workspace: Workspace, path: Path, config: NotebooksConfig) -> Node:
+        relative = path.relative_to(workspace.root).as_posix()
+        info = read_notebook(path, relative)
+        settings = info.settings
+        kernel = info.kernel or config.kernel
+        if kernel is None:
+            raise ConfigError(
+                f"notebook '{relative}' names no kernel; set its kernelspec, "
+                "`orchestrate.kernel` in its metadata, or `notebooks.kernel` in orchestrate.yaml"
+            )
+        stem = relative.removesuffix(".ipynb")
+        return Node(
+            id=node_id_for(relative),
+            kind=KIND,
+            resource_type="notebook",
+            name=stem,
+            path=relative,
+            depends_on=tuple(settings.depends_on),
+            produces=tuple(settings.produces),
+            aliases=(relative, Path(stem).name) if Path(stem).name != stem else (relative,),
+            owner=settings.owner,
+            tags=frozenset(settings.tags),
+            resources=tuple(settings.resources),
+            retries=settings.retries,
+            retry_backoff=settings.retry_backoff,
+            timeout=settings.timeout,
+            parameters=dict(settings.parameters),
+            settings={"kernel": kernel},
+        )
+
+
+def find_notebooks(workspace: Workspace, config: NotebooksConfig) -> list[Path]:
+    """Notebooks matching ``include`` and not ``exclude``, outside checkpoints and the state folder."""
+    found: set[Path] = set()
+    for pattern in config.include:
+        found.update(path for path in workspace.root.glob(pattern) if path.is_file())
+    excluded = {path for pattern in config.exclude for path in workspace.root.glob(pattern)}
+    state_dir = workspace.state_dir.resolve()
+    return sorted(
+        path
+        for path in found - excluded
+        if ".ipynb_checkpoints" not in path.parts and state_dir not in path.resolve().parents
+    )

@@ -1,0 +1,121 @@
+"""Runs one notebook with papermill in a child process of its own.
+
+A process per notebook so that a timeout or cancel stops it together with
+its kernel (the whole process group), and so a crashing kernel cannot take
+the engine down with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrate_ext import processes
+from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
+from orchestrate_ext.model import AttemptStatus
+
+_LOCK_HINT = (
+    "\nhint: another process holds the DuckDB file. Give every notebook that opens it "
+    "`resources: [warehouse]` in its orchestrate metadata so orchestrate-ext runs them one at a time."
+)
+
+
+def output_path_for(run_dir: Path, relative: str, try_number: int) -> Path:
+    """``<run>/notebooks/<path>.try<N>.ipynb``: one output per attempt; the input is never touched."""
+    return run_dir / "notebooks" / f"{relative.removesuffix('.ipynb')}.try{try_number}.ipynb"
+
+
+class NotebookRunner:
+    """The :class:`~orchestrate_ext.interfaces.NodeRunner` for notebooks."""
+
+    batchable = False
+
+    def __init__(self, workspace: Workspace, stop_grace: float = 5.0) -> None:
+        self.workspace = workspace
+        self.stop_grace = stop_grace
+
+    def run(
+        self,
+        context: RunContext,
+        tasks: Sequence[NodeTask],
+        reporter: BatchReporter,
+        cancel: threading.Event,
+    ) -> None:
+        for task in tasks:
+            reporter.finished(task.node.id, self._run_one(context, task, reporter, cancel))
+
+    def _run_one(
+        self, context: RunContext, task: NodeTask, reporter: BatchReporter, cancel: threading.Event
+    ) -> NodeOutcome:
+        node = task.node
+        source = self.workspace.root / node.path
+        output = output_path_for(context.run_dir, node.path, task.try_number)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        result_path = task.log_path.with_suffix(".result.json")
+        spec = {
+            "input": str(source),
+            "output": str(output),
+            "cwd": str(source.parent),
+            "kernel": node.settings["kernel"],
+            "parameters": {
+                **node.parameters,
+                **context.parameters,
+                "logical_date": context.logical_date.isoformat().replace("+00:00", "Z"),
+                "run_id": context.run_id,
+            },
+            "result": str(result_path),
+        }
+        spec_path = task.log_path.with_suffix(".spec.json")
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        reporter.started(node.id, str(output))
+        with task.log_path.open("ab") as log:
+            process = processes.start(
+                [sys.executable, "-m", "jupyter_extension.worker", str(spec_path)],
+                cwd=source.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            stopped = self._wait(process, task.timeout, cancel)
+        if stopped is not None:
+            return NodeOutcome(stopped[0], stopped[1], str(output))
+        return _read_result(result_path, process.returncode, str(output))
+
+    def _wait(
+        self, process: subprocess.Popen[bytes], timeout: float | None, cancel: threading.Event
+    ) -> tuple[AttemptStatus, str] | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while process.poll() is None:
+            if cancel.is_set():
+                processes.stop(process, first_signal=signal.SIGTERM, grace=self.stop_grace)
+                return AttemptStatus.CANCELLED, "the run was cancelled while this notebook ran"
+            if deadline is not None and time.monotonic() > deadline:
+                processes.stop(process, first_signal=signal.SIGTERM, grace=self.stop_grace)
+                return (
+                    AttemptStatus.TIMED_OUT,
+                    f"timed out after {timeout:g} s; the notebook and its kernel were stopped",
+                )
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.1)
+        return None
+
+
+def _read_result(path: Path, returncode: int, output: str) -> NodeOutcome:
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return NodeOutcome(
+            AttemptStatus.FAILED, f"the notebook process exited with code {returncode} without a result", output
+        )
+    if result.get("status") == "success" and returncode == 0:
+        return NodeOutcome(AttemptStatus.SUCCESS, None, output)
+    error = str(result.get("error") or f"the notebook process exited with code {returncode}")
+    if "Could not set lock on file" in error:
+        error += _LOCK_HINT
+    return NodeOutcome(AttemptStatus.FAILED, error, output)

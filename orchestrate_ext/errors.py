@@ -1,0 +1,84 @@
+"""The exceptions orchestrate-ext raises.
+
+Every error derives from :class:`OrchestrateError`; where a builtin fits, the
+error inherits it too, so callers can catch either::
+
+    OrchestrateError
+    ├── BadInput                  (ValueError)   the user can fix it; CLI exit 2, HTTP 400
+    │   ├── ConfigError                          orchestrate.yaml or node metadata is wrong
+    │   ├── SelectorError                        a --select expression names nothing valid
+    │   ├── NodeNotFound          (LookupError)  a node id or reference that does not exist
+    │   ├── CycleError                           the graph has a cycle
+    │   └── ManifestError                        dbt's manifest cannot be read or is unsupported
+    ├── RunNotFound               (LookupError)  no run with that id in the state store
+    ├── StoreError                (RuntimeError) the state store cannot be opened or written
+    └── PluginError               (RuntimeError) a node source or runner failed to load
+
+Messages say what failed, show the offending value and say what to do.
+Third-party errors are translated once, at the adapter boundary, with
+``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class OrchestrateError(Exception):
+    """Root of every error orchestrate-ext raises on purpose."""
+
+
+class BadInput(OrchestrateError, ValueError):
+    """Input the user can correct: configuration, selection, references."""
+
+
+class ConfigError(BadInput):
+    """A configuration file or a node's metadata is invalid."""
+
+
+class SelectorError(BadInput):
+    """A selection expression is malformed or selects an unknown node."""
+
+
+class NodeNotFound(BadInput, LookupError):
+    """A referenced node does not exist in the graph."""
+
+
+class CycleError(BadInput):
+    """The dependency graph contains a cycle.
+
+    Attributes:
+        cycle: the node ids along the cycle, first and last equal.
+    """
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = cycle
+        super().__init__(
+            "the dependency graph has a cycle: " + " -> ".join(cycle) + "; remove one of these dependencies"
+        )
+
+
+class ManifestError(BadInput):
+    """dbt's manifest.json is missing, unreadable or of an unsupported version."""
+
+
+class RunNotFound(OrchestrateError, LookupError):
+    """No run with the given id exists in the state store."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run with id '{run_id}'; list runs with `orchestrate runs`")
+
+
+class StoreError(OrchestrateError, RuntimeError):
+    """The state store cannot be opened, migrated or written."""
+
+
+class PluginError(OrchestrateError, RuntimeError):
+    """A node source or runner plugin failed to load or misbehaved."""
+
+
+def did_you_mean(word: str, candidates: list[str] | set[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest candidate, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

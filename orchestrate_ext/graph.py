@@ -1,0 +1,178 @@
+"""One dependency graph of every node, whatever plugin discovered it."""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrate_ext.errors import ConfigError, CycleError, NodeNotFound, did_you_mean
+from orchestrate_ext.model import Node
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A validated DAG.
+
+    Attributes:
+        nodes: every node by id.
+        parents: the ids each node waits for: its dependencies, references
+            resolved, plus the producers of what it reads and the gates (tests)
+            of its parents.
+        declared: the dependencies alone (with producers), without gates: the
+            edges a person drew, used when the graph is shown.
+        order: every id in a topological order.
+    """
+
+    nodes: Mapping[str, Node]
+    parents: Mapping[str, tuple[str, ...]]
+    declared: Mapping[str, tuple[str, ...]]
+    order: tuple[str, ...]
+
+    def children(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {node_id: [] for node_id in self.nodes}
+        for node_id in self.order:
+            for parent in self.parents[node_id]:
+                result[parent].append(node_id)
+        return result
+
+    def ancestors(self, node_ids: Iterable[str]) -> set[str]:
+        return _closure(node_ids, self.parents)
+
+    def descendants(self, node_ids: Iterable[str]) -> set[str]:
+        return _closure(node_ids, self.children())
+
+    def runnable_parents(self, node_id: str, within: set[str]) -> set[str]:
+        """The nearest runnable ancestors of ``node_id`` that are in ``within``.
+
+        Non-runnable nodes (sources) are looked through, so a model reading a
+        source waits for the notebook that produces it.
+        """
+        found: set[str] = set()
+        stack = list(self.parents[node_id])
+        seen: set[str] = set()
+        while stack:
+            parent = stack.pop()
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if self.nodes[parent].runnable:
+                if parent in within:
+                    found.add(parent)
+            else:
+                stack.extend(self.parents[parent])
+        return found
+
+    def to_json(self, node_ids: Iterable[str] | None = None) -> dict[str, Any]:
+        """The ``orchestrate graph --format json`` document."""
+        chosen = set(self.nodes) if node_ids is None else set(node_ids)
+        return {
+            "nodes": [
+                {
+                    "id": node_id,
+                    "kind": self.nodes[node_id].kind,
+                    "resource_type": self.nodes[node_id].resource_type,
+                    "name": self.nodes[node_id].name,
+                    "path": self.nodes[node_id].path,
+                    "owner": self.nodes[node_id].owner,
+                    "tags": sorted(self.nodes[node_id].tags),
+                    "depends_on": list(self.declared[node_id]),
+                    "waits_for": [gate for gate in self.parents[node_id] if gate not in self.declared[node_id]],
+                }
+                for node_id in self.order
+                if node_id in chosen
+            ]
+        }
+
+
+def _closure(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        current = stack.pop()
+        for neighbour in edges[current]:
+            if neighbour not in seen:
+                seen.add(neighbour)
+                stack.append(neighbour)
+    return seen
+
+
+def build_graph(nodes: Iterable[Node]) -> Graph:
+    """Resolve every reference and check the result is acyclic.
+
+    Raises:
+        ConfigError: two nodes share an id.
+        NodeNotFound: a reference matches no node (with the closest match).
+        CycleError: the dependencies form a cycle (listing it).
+    """
+    by_id: dict[str, Node] = {}
+    for node in nodes:
+        if node.id in by_id:
+            raise ConfigError(f"two nodes have the id '{node.id}' ({by_id[node.id].path} and {node.path}); rename one")
+        by_id[node.id] = node
+    resolver = _Resolver(by_id)
+    parents: dict[str, set[str]] = {
+        node.id: {resolver.resolve(ref, node) for ref in node.depends_on} for node in by_id.values()
+    }
+    for node in by_id.values():
+        for ref in node.produces:
+            parents[resolver.resolve(ref, node, verb="produces")].add(node.id)
+    declared = {node_id: tuple(sorted(deps)) for node_id, deps in parents.items()}
+    _add_gates(by_id, parents)
+    order = _topological_order(parents)
+    return Graph(
+        nodes=by_id,
+        parents={node_id: tuple(sorted(parents[node_id])) for node_id in order},
+        declared={node_id: declared[node_id] for node_id in order},
+        order=order,
+    )
+
+
+def _add_gates(by_id: Mapping[str, Node], parents: dict[str, set[str]]) -> None:
+    """Make dependants of a node also wait for that node's gates (its tests)."""
+    for node_id, node_parents in parents.items():
+        extra = {
+            gate
+            for parent in node_parents
+            for gate in by_id[parent].gated_by
+            if gate != node_id and node_id not in by_id[parent].gated_by and gate in by_id
+        }
+        node_parents |= extra
+
+
+def _topological_order(parents: Mapping[str, set[str]]) -> tuple[str, ...]:
+    sorter = graphlib.TopologicalSorter({node_id: sorted(deps) for node_id, deps in sorted(parents.items())})
+    try:
+        return tuple(sorter.static_order())
+    except graphlib.CycleError as exc:
+        cycle = list(exc.args[1])
+        # graphlib lists the cycle child-first; show it in dependency direction.
+        raise CycleError(list(reversed(cycle))) from exc
+
+
+class _Resolver:
+    """Finds the node a reference means: an id, a name, a path or an alias."""
+
+    def __init__(self, by_id: Mapping[str, Node]) -> None:
+        self._by_id = by_id
+        self._by_alias: dict[str, set[str]] = {}
+        for node in by_id.values():
+            for alias in {node.name, *node.aliases}:
+                self._by_alias.setdefault(alias, set()).add(node.id)
+
+    def resolve(self, ref: str, owner: Node, verb: str = "depends on") -> str:
+        if ref in self._by_id:
+            return ref
+        matches = self._by_alias.get(ref, set())
+        if len(matches) == 1:
+            return next(iter(matches))
+        where = f"{owner.kind} '{owner.path or owner.id}'"
+        if len(matches) > 1:
+            raise NodeNotFound(
+                f"{where} {verb} '{ref}', which matches several nodes ({', '.join(sorted(matches))}); use the full id"
+            )
+        hint = did_you_mean(ref, set(self._by_alias) | set(self._by_id))
+        raise NodeNotFound(
+            f"{where} {verb} '{ref}', which is no dbt node, source or notebook{hint or '; check the name'}"
+        )

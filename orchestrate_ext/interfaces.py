@@ -1,0 +1,126 @@
+"""The contracts between the engine and its plugins.
+
+A plugin is an object published under the entry-point group
+``orchestrate_ext.plugins``. It owns one top-level key of ``orchestrate.yaml``
+(validated by its own ``config_model``), discovers nodes, and runs batches of
+the nodes it discovered. The engine never imports a plugin by name.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrate_ext.model import AttemptStatus, Node
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Where a project lives on disk.
+
+    Attributes:
+        root: the folder holding ``orchestrate.yaml``; node paths are relative to it.
+        config_path: the configuration file itself.
+        state_dir: where runs, logs and output notebooks are written.
+    """
+
+    root: Path
+    config_path: Path
+    state_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What every node of one run shares."""
+
+    run_id: str
+    logical_date: datetime
+    run_dir: Path
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTask:
+    """One node to run as one try.
+
+    Attributes:
+        timeout: seconds after which the runner must stop the node's whole
+            process tree and report ``TIMED_OUT``; None for no limit.
+        log_path: the file the runner writes this try's log to.
+    """
+
+    node: Node
+    try_number: int
+    log_path: Path
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOutcome:
+    """How one try ended, as reported by a runner.
+
+    ``skipped`` means the runner did not run the node at all (e.g. dbt skipped
+    it because a node earlier in the same batch failed); the engine then
+    decides its fate from the graph.
+    """
+
+    status: AttemptStatus | None
+    error: str | None = None
+    output_path: str | None = None
+    skipped: bool = False
+
+    @classmethod
+    def skip(cls, reason: str) -> NodeOutcome:
+        return cls(status=None, error=reason, skipped=True)
+
+
+class BatchReporter(Protocol):
+    """Receives each node's start and end while a batch runs."""
+
+    def started(self, node_id: str, output_path: str | None = None) -> None: ...
+
+    def finished(self, node_id: str, outcome: NodeOutcome) -> None: ...
+
+
+class NodeRunner(Protocol):
+    """Runs nodes of one kind.
+
+    ``batchable`` runners get every adjacent ready node of their kind in one
+    call (dbt runs them in one invocation); the others get one task per call.
+    ``run`` must report ``finished`` for every task it reported ``started``,
+    stop within seconds once ``cancel`` is set, and enforce each task's
+    timeout by stopping its process tree. Any task it reports nothing for is
+    failed by the engine with the exception ``run`` raised, if any.
+    """
+
+    batchable: bool
+
+    def run(
+        self,
+        context: RunContext,
+        tasks: Sequence[NodeTask],
+        reporter: BatchReporter,
+        cancel: threading.Event,
+    ) -> None: ...
+
+
+class Plugin(Protocol):
+    """A source of nodes and the runner for them."""
+
+    config_key: str
+    """The top-level key of orchestrate.yaml this plugin owns."""
+
+    config_model: Any
+    """A pydantic model (or type) that validates that key's value."""
+
+    def discover(self, workspace: Workspace, config: Any) -> Sequence[Node]:
+        """All nodes this plugin contributes; may raise ``BadInput``."""
+        ...
+
+    def runners(self, workspace: Workspace, config: Any) -> Mapping[str, NodeRunner]:
+        """A runner per node kind this plugin discovers (non-runnable kinds omitted)."""
+        ...

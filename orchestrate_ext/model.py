@@ -1,0 +1,140 @@
+"""The data types shared by the engine, the plugins and the state store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class NodeStatus(StrEnum):
+    """Where one node stands within one run."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    UP_FOR_RETRY = "up_for_retry"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UPSTREAM_FAILED = "upstream_failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_NODE_STATUSES
+
+
+_FINAL_NODE_STATUSES = frozenset(
+    {
+        NodeStatus.SUCCESS,
+        NodeStatus.FAILED,
+        NodeStatus.SKIPPED,
+        NodeStatus.UPSTREAM_FAILED,
+        NodeStatus.CANCELLED,
+    }
+)
+
+
+class AttemptStatus(StrEnum):
+    """How one try of one node ended (or that it is still running)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    CRASHED = "crashed"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One vertex of the pipeline graph, as a plugin discovered it.
+
+    Attributes:
+        id: unique id (dbt's ``unique_id``, or ``notebook.<path>``).
+        kind: the plugin's kind of node: ``dbt``, ``notebook`` or ``source``.
+        resource_type: finer type: model, seed, snapshot, test, source, notebook.
+        name: short name a user types in a selector.
+        path: file path relative to the workspace root, POSIX style.
+        depends_on: references to other nodes, resolved when the graph is built.
+        produces: references to non-runnable nodes this node fills (e.g. a
+            dbt source written by a notebook); they then depend on this node.
+        gated_by: nodes that must also succeed before any dependant of this
+            node may start (a dbt model's tests).
+        aliases: other names under which references may point at this node.
+        runnable: False for nodes that only stand for data (sources).
+        resources: names of exclusive resources held while the node runs.
+        retries / retry_backoff / timeout: per-node overrides of the defaults.
+        settings: the plugin-specific payload its runner needs.
+    """
+
+    id: str
+    kind: str
+    resource_type: str
+    name: str
+    path: str = ""
+    depends_on: tuple[str, ...] = ()
+    produces: tuple[str, ...] = ()
+    gated_by: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    runnable: bool = True
+    owner: str | None = None
+    tags: frozenset[str] = frozenset()
+    resources: tuple[str, ...] = ()
+    retries: int | None = None
+    retry_backoff: float | None = None
+    timeout: float | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    status: RunStatus
+    created_at: datetime
+    logical_date: datetime
+    trigger: str = "manual"
+    selection: str | None = None
+    schedule: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRunRecord:
+    """The state of one node within one run."""
+
+    run_id: str
+    node_id: str
+    kind: str
+    status: NodeStatus
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One try of one node."""
+
+    run_id: str
+    node_id: str
+    try_number: int
+    status: AttemptStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    log_path: str | None = None
+    output_path: str | None = None

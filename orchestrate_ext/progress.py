@@ -1,0 +1,97 @@
+"""Live progress of a run in the terminal (on stderr, so --json stays clean)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from orchestrate_ext.events import NodeChanged
+from orchestrate_ext.model import NodeStatus, RunRecord
+
+_STYLE = {
+    NodeStatus.SUCCESS: ("✓", "green"),
+    NodeStatus.FAILED: ("✗", "red"),
+    NodeStatus.UPSTREAM_FAILED: ("⤫", "yellow"),
+    NodeStatus.SKIPPED: ("-", "dim"),
+    NodeStatus.CANCELLED: ("■", "magenta"),
+    NodeStatus.UP_FOR_RETRY: ("↻", "yellow"),
+    NodeStatus.RUNNING: ("▶", "cyan"),
+}
+
+
+class TerminalProgress:
+    """A :class:`~orchestrate_ext.events.RunListener` that draws the run as it goes.
+
+    On a terminal: a live panel of running nodes and counts, with a line per
+    finished node above it. Elsewhere (CI, pipes): only the lines.
+    """
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, soft_wrap=True)
+        self.live: Live | None = None
+        self.total = 0
+        self.status: dict[str, NodeStatus] = {}
+        self.started: dict[str, float] = {}
+        self._began = time.monotonic()
+
+    def run_started(self, run: RunRecord, node_ids: list[str]) -> None:
+        self.total = len(node_ids)
+        self._began = time.monotonic()
+        self.console.print(
+            f"run [bold]{run.run_id}[/] — {self.total} nodes, logical date {run.logical_date:%Y-%m-%d %H:%M}Z"
+        )
+        if self.console.is_terminal:
+            self.live = Live(self._panel(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.start()
+
+    def node_changed(self, change: NodeChanged) -> None:
+        self.status[change.node_id] = change.status
+        if change.status == NodeStatus.RUNNING:
+            self.started[change.node_id] = time.monotonic()
+        if change.status.is_final or change.status == NodeStatus.UP_FOR_RETRY:
+            self._print_line(change)
+        if self.live is not None:
+            self.live.update(self._panel())
+
+    def run_finished(self, run: RunRecord) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        colour = "green" if run.status == "success" else "red"
+        elapsed = time.monotonic() - self._began
+        self.console.print(
+            f"run [bold]{run.run_id}[/] [{colour}]{run.status.value}[/] in {elapsed:.1f} s — {self._counts()}"
+        )
+
+    def _print_line(self, change: NodeChanged) -> None:
+        mark, colour = _STYLE.get(change.status, ("·", "white"))
+        took = ""
+        if change.node_id in self.started and change.status in (NodeStatus.SUCCESS, NodeStatus.FAILED):
+            took = f" ({time.monotonic() - self.started[change.node_id]:.1f} s)"
+        line = Text.assemble((f"{mark} ", colour), (change.node_id, "bold"), f" {change.status.value}{took}")
+        if change.error and change.status != NodeStatus.UPSTREAM_FAILED:
+            line.append(f"\n    {change.error.splitlines()[0][:300]}", style="dim")
+        self.console.print(line)
+
+    def _counts(self) -> str:
+        done: dict[str, int] = {}
+        for status in self.status.values():
+            if status.is_final:
+                done[status.value] = done.get(status.value, 0) + 1
+        return ", ".join(f"{count} {name}" for name, count in sorted(done.items())) or "nothing ran"
+
+    def _panel(self) -> Group:
+        running = [node_id for node_id, status in self.status.items() if status == NodeStatus.RUNNING]
+        finished = sum(1 for status in self.status.values() if status.is_final)
+        table = Table.grid(padding=(0, 2))
+        now = time.monotonic()
+        for node_id in running[:12]:
+            table.add_row(Text("▶", "cyan"), node_id, f"{now - self.started.get(node_id, now):.0f} s")
+        if len(running) > 12:
+            table.add_row("", f"… and {len(running) - 12} more", "")
+        header = Text(f"{finished}/{self.total} done, {len(running)} running — {self._counts()}", style="bold")
+        return Group(header, table)

@@ -1,0 +1,82 @@
+"""A project: its configuration, its plugins, its graph and its store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from orchestrate_ext.clock import Clock, SystemClock
+from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
+from orchestrate_ext.errors import PluginError
+from orchestrate_ext.events import RunListener
+from orchestrate_ext.executor import Executor
+from orchestrate_ext.graph import Graph, build_graph
+from orchestrate_ext.interfaces import NodeRunner, Plugin
+from orchestrate_ext.store import StateStore, open_store
+
+PLUGIN_GROUP = "orchestrate_ext.plugins"
+
+
+def load_plugins() -> dict[str, Plugin]:
+    """Every installed plugin, by the config key it owns."""
+    plugins: dict[str, Plugin] = {}
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            loaded = entry.load()
+            plugin = loaded() if isinstance(loaded, type) else loaded
+        except Exception as exc:
+            raise PluginError(f"the plugin '{entry.name}' ({entry.value}) failed to load: {exc}") from exc
+        plugins[plugin.config_key] = plugin
+    return plugins
+
+
+@dataclass
+class Project:
+    config: WorkspaceConfig
+    plugins: Mapping[str, Plugin]
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def load(cls, project: Path | None = None, clock: Clock | None = None) -> Project:
+        plugins = load_plugins()
+        config = load_config(find_config(project), plugins)
+        return cls(config=config, plugins=plugins, clock=clock or SystemClock())
+
+    @property
+    def root(self) -> Path:
+        return self.config.workspace.root
+
+    def _enabled(self) -> list[tuple[Plugin, object]]:
+        return [(self.plugins[key], section) for key, section in self.config.sections.items()]
+
+    @cached_property
+    def graph(self) -> Graph:
+        nodes = [
+            node for plugin, section in self._enabled() for node in plugin.discover(self.config.workspace, section)
+        ]
+        return build_graph(nodes)
+
+    @cached_property
+    def runners(self) -> dict[str, NodeRunner]:
+        runners: dict[str, NodeRunner] = {}
+        for plugin, section in self._enabled():
+            runners.update(plugin.runners(self.config.workspace, section))
+        return runners
+
+    def open_store(self) -> StateStore:
+        return open_store(self.config.state_path)
+
+    def executor(self, store: StateStore, listeners: Sequence[RunListener] = ()) -> Executor:
+        return Executor(
+            self.graph,
+            self.runners,
+            store,
+            self.clock,
+            state_dir=self.config.workspace.state_dir,
+            concurrency=self.config.core.concurrency,
+            defaults=self.config.core.defaults,
+            listeners=listeners,
+        )

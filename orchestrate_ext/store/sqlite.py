@@ -1,0 +1,307 @@
+"""The default state store: one SQLite file in WAL mode."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from orchestrate_ext.clock import to_utc
+from orchestrate_ext.errors import RunNotFound, StoreError
+from orchestrate_ext.model import (
+    AttemptRecord,
+    AttemptStatus,
+    NodeRunRecord,
+    NodeStatus,
+    RunRecord,
+    RunStatus,
+)
+
+# Each entry migrates the schema from version N to N+1; never edit a shipped one.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        run_id       TEXT PRIMARY KEY,
+        status       TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        started_at   TEXT,
+        finished_at  TEXT,
+        logical_date TEXT NOT NULL,
+        trigger      TEXT NOT NULL,
+        selection    TEXT,
+        schedule     TEXT
+    );
+    CREATE INDEX runs_by_creation ON runs (created_at);
+    CREATE TABLE run_nodes (
+        run_id      TEXT NOT NULL REFERENCES runs (run_id),
+        node_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        started_at  TEXT,
+        finished_at TEXT,
+        error       TEXT,
+        PRIMARY KEY (run_id, node_id)
+    );
+    CREATE TABLE attempts (
+        run_id      TEXT NOT NULL REFERENCES runs (run_id),
+        node_id     TEXT NOT NULL,
+        try_number  INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        error       TEXT,
+        log_path    TEXT,
+        output_path TEXT,
+        PRIMARY KEY (run_id, node_id, try_number)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _text(value: datetime | None) -> str | None:
+    return None if value is None else to_utc(value).isoformat(timespec="microseconds")
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class SQLiteStore:
+    """A :class:`~orchestrate_ext.store.base.StateStore` in one SQLite file.
+
+    One connection guarded by a lock serves every thread of a process; other
+    processes share the file through WAL and a busy timeout.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the state store {path}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._migrate()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"state store {self.path}: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"state store {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the state store {self.path} has schema version {version}, newer than this "
+                    f"orchestrate-ext understands ({SCHEMA_VERSION}); upgrade orchestrate-ext"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # runs
+
+    def create_run(self, run: RunRecord, nodes: Sequence[NodeRunRecord]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.status.value,
+                    _text(run.created_at),
+                    _text(run.started_at),
+                    _text(run.finished_at),
+                    _text(run.logical_date),
+                    run.trigger,
+                    run.selection,
+                    run.schedule,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO run_nodes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [self._node_row(state) for state in nodes],
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise RunNotFound(run_id)
+        return self._run(rows[0])
+
+    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+        rows = self._query("SELECT * FROM runs ORDER BY created_at DESC, run_id DESC LIMIT ?", (limit,))
+        return [self._run(row) for row in rows]
+
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        started_at: datetime | None = None,
+        finished_at: datetime | None = None,
+    ) -> None:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = ?, started_at = COALESCE(?, started_at), "
+                "finished_at = COALESCE(?, finished_at) WHERE run_id = ?",
+                (status.value, _text(started_at), _text(finished_at), run_id),
+            )
+            if cursor.rowcount == 0:
+                raise RunNotFound(run_id)
+
+    @staticmethod
+    def _run(row: tuple) -> RunRecord:
+        run_id, status, created, started, finished, logical, trigger, selection, schedule = row
+        return RunRecord(
+            run_id=run_id,
+            status=RunStatus(status),
+            created_at=_time(created),  # type: ignore[arg-type]
+            started_at=_time(started),
+            finished_at=_time(finished),
+            logical_date=_time(logical),  # type: ignore[arg-type]
+            trigger=trigger,
+            selection=selection,
+            schedule=schedule,
+        )
+
+    # node states
+
+    def get_node_states(self, run_id: str) -> list[NodeRunRecord]:
+        rows = self._query(
+            "SELECT n.run_id, n.node_id, n.kind, n.status, "
+            "(SELECT COUNT(*) FROM attempts a WHERE a.run_id = n.run_id AND a.node_id = n.node_id), "
+            "n.started_at, n.finished_at, n.error FROM run_nodes n WHERE n.run_id = ? ORDER BY rowid",
+            (run_id,),
+        )
+        return [
+            NodeRunRecord(
+                run_id=row[0],
+                node_id=row[1],
+                kind=row[2],
+                status=NodeStatus(row[3]),
+                attempts=row[4],
+                started_at=_time(row[5]),
+                finished_at=_time(row[6]),
+                error=row[7],
+            )
+            for row in rows
+        ]
+
+    def set_node_state(self, state: NodeRunRecord) -> None:
+        with self._transaction() as db:
+            self._write_node(db, state)
+
+    @staticmethod
+    def _node_row(state: NodeRunRecord) -> tuple:
+        return (
+            state.run_id,
+            state.node_id,
+            state.kind,
+            state.status.value,
+            _text(state.started_at),
+            _text(state.finished_at),
+            state.error,
+        )
+
+    def _write_node(self, db: sqlite3.Connection, state: NodeRunRecord) -> None:
+        db.execute(
+            "INSERT INTO run_nodes VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, node_id) DO UPDATE SET "
+            "status = excluded.status, started_at = excluded.started_at, "
+            "finished_at = excluded.finished_at, error = excluded.error",
+            self._node_row(state),
+        )
+
+    # attempts
+
+    def start_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    attempt.run_id,
+                    attempt.node_id,
+                    attempt.try_number,
+                    attempt.status.value,
+                    _text(attempt.started_at),
+                    _text(attempt.finished_at),
+                    attempt.error,
+                    attempt.log_path,
+                    attempt.output_path,
+                ),
+            )
+            self._write_node(db, state)
+
+    def finish_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
+                "output_path = COALESCE(?, output_path) "
+                "WHERE run_id = ? AND node_id = ? AND try_number = ? AND status = ?",
+                (
+                    attempt.status.value,
+                    _text(attempt.finished_at),
+                    attempt.error,
+                    attempt.output_path,
+                    attempt.run_id,
+                    attempt.node_id,
+                    attempt.try_number,
+                    AttemptStatus.RUNNING.value,
+                ),
+            )
+            if cursor.rowcount == 0:
+                return False
+            self._write_node(db, state)
+            return True
+
+    def get_attempts(self, run_id: str, node_id: str | None = None) -> list[AttemptRecord]:
+        sql = "SELECT * FROM attempts WHERE run_id = ?"
+        params: list[object] = [run_id]
+        if node_id is not None:
+            sql += " AND node_id = ?"
+            params.append(node_id)
+        rows = self._query(sql + " ORDER BY started_at, node_id, try_number", params)
+        return [
+            AttemptRecord(
+                run_id=row[0],
+                node_id=row[1],
+                try_number=row[2],
+                status=AttemptStatus(row[3]),
+                started_at=_time(row[4]),  # type: ignore[arg-type]
+                finished_at=_time(row[5]),
+                error=row[6],
+                log_path=row[7],
+                output_path=row[8],
+            )
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
