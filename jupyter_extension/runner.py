@@ -28,8 +28,8 @@ _LOCK_HINT = (
 
 
 def output_path_for(run_dir: Path, relative: str, try_number: int) -> Path:
-    """``<run>/notebooks/<path>.try<N>.ipynb``: one output per attempt; the input is never touched."""
-    return run_dir / "notebooks" / f"{relative.removesuffix('.ipynb')}.try{try_number}.ipynb"
+    """``<run>/outputs/<path>.try<N>.ipynb``: one output per attempt; the input is never touched."""
+    return run_dir / "outputs" / f"{relative.removesuffix('.ipynb')}.try{try_number}.ipynb"
 
 
 class NotebookRunner:

@@ -2,8 +2,9 @@
 
 A plugin is an object published under the entry-point group
 ``orchestrate_ext.plugins``. It owns one top-level key of ``orchestrate.yaml``
-(validated by its own ``config_model``), discovers nodes, and runs batches of
-the nodes it discovered. The engine never imports a plugin by name.
+(validated by its own ``config_model``). A :class:`NodePlugin` also discovers
+nodes and runs batches of the nodes it discovered. The engine never imports a
+plugin by name.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from orchestrate_ext.model import AttemptStatus, Node
 
@@ -108,14 +109,20 @@ class NodeRunner(Protocol):
     ) -> None: ...
 
 
+@runtime_checkable
 class Plugin(Protocol):
-    """A source of nodes and the runner for them."""
+    """Anything that owns a key of orchestrate.yaml."""
 
     config_key: str
     """The top-level key of orchestrate.yaml this plugin owns."""
 
     config_model: Any
     """A pydantic model (or type) that validates that key's value."""
+
+
+@runtime_checkable
+class NodePlugin(Plugin, Protocol):
+    """A source of nodes and the runner for them."""
 
     def discover(self, workspace: Workspace, config: Any) -> Sequence[Node]:
         """All nodes this plugin contributes; may raise ``BadInput``."""

@@ -14,7 +14,7 @@ from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.interfaces import NodeRunner, Plugin
+from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Plugin
 from orchestrate_ext.store import StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
@@ -49,8 +49,13 @@ class Project:
     def root(self) -> Path:
         return self.config.workspace.root
 
-    def _enabled(self) -> list[tuple[Plugin, object]]:
-        return [(self.plugins[key], section) for key, section in self.config.sections.items()]
+    def _enabled(self) -> list[tuple[NodePlugin, object]]:
+        """The node plugins whose key the configuration sets, with their section."""
+        return [
+            (plugin, section)
+            for key, section in self.config.sections.items()
+            if isinstance(plugin := self.plugins[key], NodePlugin)
+        ]
 
     @cached_property
     def graph(self) -> Graph:

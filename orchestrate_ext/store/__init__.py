@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrate_ext.store.base import StateStore
+from orchestrate_ext.store.database import SQLiteDatabase
 from orchestrate_ext.store.sqlite import SQLiteStore
 
 
-def open_store(path: Path) -> StateStore:
-    """Open (creating and migrating as needed) the store at ``path``."""
-    return SQLiteStore(path)
+def open_store(path: Path) -> SQLiteStore:
+    """Open (creating and migrating as needed) the SQLite store at ``path``."""
+    return SQLiteStore(SQLiteDatabase(path))
 
 
-__all__ = ["SQLiteStore", "StateStore", "open_store"]
+__all__ = ["SQLiteDatabase", "SQLiteStore", "StateStore", "open_store"]

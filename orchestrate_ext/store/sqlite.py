@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
-from orchestrate_ext.clock import to_utc
-from orchestrate_ext.errors import RunNotFound, StoreError
+from orchestrate_ext.errors import RunNotFound
 from orchestrate_ext.model import (
     AttemptRecord,
     AttemptStatus,
@@ -19,8 +15,11 @@ from orchestrate_ext.model import (
     RunRecord,
     RunStatus,
 )
+from orchestrate_ext.store.database import SQLiteDatabase
+from orchestrate_ext.store.database import text_time as _time
+from orchestrate_ext.store.database import time_text as _text
 
-# Each entry migrates the schema from version N to N+1; never edit a shipped one.
+# Each entry migrates the runs tables from version N to N+1; never edit a shipped one.
 _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE runs (
@@ -60,71 +59,18 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-
-def _text(value: datetime | None) -> str | None:
-    return None if value is None else to_utc(value).isoformat(timespec="microseconds")
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
 
 class SQLiteStore:
-    """A :class:`~orchestrate_ext.store.base.StateStore` in one SQLite file.
+    """The :class:`~orchestrate_ext.store.base.StateStore` of runs and attempts in SQLite."""
 
-    One connection guarded by a lock serves every thread of a process; other
-    processes share the file through WAL and a busy timeout.
-    """
+    COMPONENT = "runs"
 
-    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the state store {path}: {exc}") from exc
-        self._lock = threading.RLock()
-        self._migrate()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"state store {self.path}: {exc}") from exc
-
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"state store {self.path}: {exc}") from exc
-
-    def _migrate(self) -> None:
-        with self._transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the state store {self.path} has schema version {version}, newer than this "
-                    f"orchestrate-ext understands ({SCHEMA_VERSION}); upgrade orchestrate-ext"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self.database = database
+        self.path = database.path
+        self._transaction = database.transaction
+        self._query = database.query
+        database.migrate(self.COMPONENT, _MIGRATIONS)
 
     # runs
 
@@ -303,5 +249,4 @@ class SQLiteStore:
         ]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.database.close()

@@ -1,16 +1,10 @@
-"""The ``orchestrate`` command.
-
-Exit codes, decided in one place (:class:`_Group`): 0 everything succeeded,
-1 a node failed (or the engine hit an error), 2 bad input.
-"""
+"""Commands that build, show and run the graph, and read the run history."""
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +12,9 @@ from typing import Any
 import click
 
 from orchestrate_ext import render
+from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import isoformat, parse_datetime
-from orchestrate_ext.errors import BadInput, NodeNotFound, OrchestrateError, RunNotFound, did_you_mean
+from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project
@@ -27,47 +22,10 @@ from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.selection import select
 
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-
-class _Group(click.Group):
-    """Maps every orchestrate-ext error to a message and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (BadInput, RunNotFound) as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_BAD_INPUT)
-        except OrchestrateError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_FAILED)
-
-
-def _project_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--project",
-        "project_dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Folder with orchestrate.yaml (default: the current folder).",
-    )(function)
-
-
-def _emit_json(document: object) -> None:
-    click.echo(json.dumps(document, indent=2))
-
-
-@click.group(cls=_Group)
-@click.version_option(package_name="orchestrate-ext")
-def main() -> None:
-    """Run a dbt project and Jupyter notebooks as one pipeline."""
-
 
 @main.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing orchestrate.yaml.")
-@_project_option
+@project_option
 def init(project_dir: Path | None, force: bool) -> None:
     """Write an orchestrate.yaml for the dbt project and notebooks found here."""
     path = write_initial_config(project_dir or Path.cwd(), force=force)
@@ -75,7 +33,7 @@ def init(project_dir: Path | None, force: bool) -> None:
 
 
 @main.command()
-@_project_option
+@project_option
 def validate(project_dir: Path | None) -> None:
     """Check the configuration, every node's metadata and the graph."""
     graph = Project.load(project_dir).graph
@@ -89,13 +47,13 @@ def validate(project_dir: Path | None) -> None:
 @main.command()
 @click.option("--select", "-s", "selection", default=None, help="Nodes to show, e.g. '+daily_revenue'.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text")
-@_project_option
+@project_option
 def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
     """Print the pipeline graph."""
     the_graph = Project.load(project_dir).graph
     chosen = select(the_graph, selection)
     if fmt == "json":
-        _emit_json(the_graph.to_json(chosen))
+        emit_json(the_graph.to_json(chosen))
     else:
         renderers = {"text": render.as_text, "mermaid": render.as_mermaid, "dot": render.as_dot}
         click.echo(renderers[fmt](the_graph, chosen))
@@ -105,7 +63,7 @@ def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
 @click.option("--select", "-s", "selection", default=None, help="Nodes to run, e.g. 'tag:finance+'.")
 @click.option("--logical-date", default=None, help="The date the run is for (ISO-8601); default: now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-@_project_option
+@project_option
 def run(project_dir: Path | None, selection: str | None, logical_date: str | None, as_json: bool) -> None:
     """Run the pipeline (or a selection of it) now."""
     try:
@@ -123,7 +81,7 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
 @main.command()
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-@_project_option
+@project_option
 def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Run again what failed or never ran in RUN_ID."""
     project = Project.load(project_dir)
@@ -141,7 +99,7 @@ def _execute_and_report(executor: Any, store: Any, run_id: str, as_json: bool) -
     finally:
         signal.signal(signal.SIGINT, previous)
     if as_json:
-        _emit_json(run_document(store, run_id))
+        emit_json(run_document(store, run_id))
     else:
         _print_failures(run_document(store, run_id))
     sys.exit(0 if finished.status == RunStatus.SUCCESS else EXIT_FAILED)
@@ -162,13 +120,13 @@ def _print_failures(document: dict[str, Any]) -> None:
 @main.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
-@_project_option
+@project_option
 def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first."""
     store = Project.load(project_dir).open_store()
     documents = runs_document(store, limit)
     if as_json:
-        _emit_json(documents)
+        emit_json(documents)
         return
     for item in documents:
         click.echo(
@@ -180,13 +138,13 @@ def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
 @main.command()
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True)
-@_project_option
+@project_option
 def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Show one run: every node's status, attempts, times and error."""
     store = Project.load(project_dir).open_store()
     document = run_document(store, run_id, with_attempts=True)
     if as_json:
-        _emit_json(document)
+        emit_json(document)
         return
     click.echo(f"run {document['run_id']}: {document['status']} (logical date {document['logical_date']})")
     click.echo(f"started {document['started_at']}, finished {document['finished_at']}")
@@ -206,7 +164,7 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
 @click.argument("run_id")
 @click.argument("node_id")
 @click.option("--try", "try_number", type=int, default=None, help="Only this attempt (default: all).")
-@_project_option
+@project_option
 def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
     """Print the log of NODE_ID in RUN_ID."""
     store = Project.load(project_dir).open_store()

@@ -1,0 +1,55 @@
+"""The ``orchestrate`` command group and the one place errors become exit codes.
+
+Exit codes: 0 everything succeeded, 1 a node failed (or the engine hit an
+error), 2 bad input. Commands live in the sibling modules and register on
+:data:`main`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrate_ext.errors import BadInput, OrchestrateError, RunNotFound
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class _Group(click.Group):
+    """Maps every orchestrate-ext error to a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (BadInput, RunNotFound) as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except OrchestrateError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_FAILED)
+
+
+def project_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--project DIR`` on a command: the folder holding orchestrate.yaml."""
+    return click.option(
+        "--project",
+        "project_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Folder with orchestrate.yaml (default: the current folder).",
+    )(function)
+
+
+def emit_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="orchestrate-ext")
+def main() -> None:
+    """Run a dbt project and Jupyter notebooks as one pipeline."""
