@@ -131,3 +131,50 @@ class NodePlugin(Plugin, Protocol):
     def runners(self, workspace: Workspace, config: Any) -> Mapping[str, NodeRunner]:
         """A runner per node kind this plugin discovers (non-runnable kinds omitted)."""
         ...
+
+
+@dataclass(frozen=True)
+class ObserverContext:
+    """What an observer plugin gets to watch runs with.
+
+    Attributes:
+        store: the runs store (read runs, node states, attempts).
+        database: the SQLite database behind it, for the plugin's own tables
+            (``database.migrate(component, migrations)``).
+        graph: the project's graph (owners, tags, descendants).
+        clock: the engine's clock; tests pass a fake one.
+    """
+
+    workspace: Workspace
+    store: Any
+    database: Any
+    graph: Any
+    clock: Any
+
+
+@runtime_checkable
+class Observer(Protocol):
+    """Hears every change of every run (it is a ``RunListener``) and gets a periodic ``tick``.
+
+    ``tick`` is called by the scheduler loop (and by ``orchestrate run`` while it
+    waits) every second or so, for work that does not wait for an event:
+    deadline checks, delivering queued messages. ``close`` is called once before
+    the process exits and may block for at most ``timeout`` seconds.
+    """
+
+    def run_started(self, run: Any, node_ids: list[str]) -> None: ...
+
+    def node_changed(self, change: Any) -> None: ...
+
+    def run_finished(self, run: Any) -> None: ...
+
+    def tick(self, now: datetime) -> None: ...
+
+    def close(self, timeout: float) -> None: ...
+
+
+@runtime_checkable
+class ObserverPlugin(Plugin, Protocol):
+    """A plugin that watches runs (e.g. alerts) rather than contributing nodes."""
+
+    def observers(self, config: Any, context: ObserverContext) -> Sequence[Observer]: ...

@@ -14,8 +14,8 @@ from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Plugin
-from orchestrate_ext.store import StateStore, open_store
+from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
+from orchestrate_ext.store import SQLiteStore, StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
 
@@ -71,8 +71,20 @@ class Project:
             runners.update(plugin.runners(self.config.workspace, section))
         return runners
 
-    def open_store(self) -> StateStore:
+    def open_store(self) -> SQLiteStore:
         return open_store(self.config.state_path)
+
+    def observers(self, store: SQLiteStore) -> list[Observer]:
+        """The observers of every observer plugin the configuration enables (e.g. alerts)."""
+        context = ObserverContext(
+            workspace=self.config.workspace, store=store, database=store.database, graph=self.graph, clock=self.clock
+        )
+        found: list[Observer] = []
+        for key, section in self.config.sections.items():
+            plugin = self.plugins[key]
+            if isinstance(plugin, ObserverPlugin):
+                found.extend(plugin.observers(section, context))
+        return found
 
     def executor(self, store: StateStore, listeners: Sequence[RunListener] = ()) -> Executor:
         return Executor(
