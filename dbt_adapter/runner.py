@@ -38,6 +38,8 @@ class _Batch:
     started: dict[str, float] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
     logs: dict[str, IO[str]] = field(default_factory=dict)
+    stopping: bool = False
+    """Set once dbt is being stopped: what it reports afterwards is ignored."""
 
     def log(self, unique_id: str, text: str) -> None:
         handle = self.logs.get(unique_id)
@@ -102,8 +104,6 @@ class DbtRunner:
         reader = threading.Thread(target=_read_lines, args=(process, lines), daemon=True)
         reader.start()
         other_output: list[str] = []
-        stop_reason: NodeOutcome | None = None
-        stopped_node: str | None = None
         while True:
             try:
                 line = lines.get(timeout=0.2)
@@ -118,9 +118,10 @@ class DbtRunner:
                     other_output.append(line)
                 else:
                     self._on_event(event, batch)
-            if stop_reason is None:
+            if not batch.stopping:
                 stopped_node, stop_reason = self._should_stop(batch, cancel)
                 if stop_reason is not None:
+                    self._report_interrupted(batch, stopped_node, stop_reason)
                     threading.Thread(
                         target=processes.stop,
                         args=(process,),
@@ -129,7 +130,7 @@ class DbtRunner:
                     ).start()
         process.wait()
         reader.join()
-        self._settle(batch, process.returncode, other_output, stopped_node, stop_reason)
+        self._settle(batch, process.returncode, other_output)
 
     def _should_stop(self, batch: _Batch, cancel: threading.Event) -> tuple[str | None, NodeOutcome | None]:
         if cancel.is_set():
@@ -143,6 +144,16 @@ class DbtRunner:
                 )
         return None, None
 
+    @staticmethod
+    def _report_interrupted(batch: _Batch, stopped_node: str | None, reason: NodeOutcome) -> None:
+        """Settle the nodes in flight before dbt is stopped; what dbt says of them later is ignored."""
+        batch.stopping = True
+        if stopped_node is not None:
+            batch.finish(stopped_node, reason)
+            reason = NodeOutcome(AttemptStatus.CANCELLED, f"dbt was stopped because {stopped_node} timed out")
+        for unique_id in batch.in_flight():
+            batch.finish(unique_id, reason)
+
     def _on_event(self, event: DbtEvent, batch: _Batch) -> None:
         unique_id = event.unique_id
         assert unique_id is not None
@@ -151,28 +162,12 @@ class DbtRunner:
         if event.name == "LogStartLine" and unique_id not in batch.started:
             batch.started[unique_id] = time.monotonic()
             batch.reporter.started(unique_id)
-        elif event.name == "NodeFinished" and unique_id not in batch.finished:
+        elif event.name == "NodeFinished" and not batch.stopping and unique_id not in batch.finished:
             batch.finish(unique_id, _outcome(event))
 
-    def _settle(
-        self,
-        batch: _Batch,
-        returncode: int,
-        other_output: list[str],
-        stopped_node: str | None,
-        stop_reason: NodeOutcome | None,
-    ) -> None:
+    def _settle(self, batch: _Batch, returncode: int, other_output: list[str]) -> None:
         """Report every node dbt left without a result."""
-        if stopped_node is not None and stop_reason is not None:
-            batch.finish(stopped_node, stop_reason)
-        if stop_reason is not None:
-            interrupted = (
-                stop_reason
-                if stopped_node is None
-                else NodeOutcome(AttemptStatus.CANCELLED, f"dbt was stopped because {stopped_node} timed out")
-            )
-            for unique_id in batch.in_flight():
-                batch.finish(unique_id, interrupted)
+        if batch.stopping:
             for unique_id in batch.tasks.keys() - batch.finished:
                 batch.finish(unique_id, NodeOutcome.skip("dbt was stopped before this node started"))
             return

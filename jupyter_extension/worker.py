@@ -9,18 +9,41 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 
-def describe_failure(exc: BaseException) -> str:
-    """``cell 3 (execution 2): ValueError: no rows`` for papermill's error, else the exception."""
+def describe_failure(exc: BaseException, output_path: str) -> str:
+    """``cell 3 (execution 2): ValueError: no rows`` for papermill's error, else the exception.
+
+    The cell number is 1-based and counts the cells of the user's own notebook,
+    not the parameters cell papermill injects into the output.
+    """
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        return f"cell {exc.cell_index} (execution {exc.exec_count}): {exc.ename}: {exc.evalue}"
+        cell = _input_cell_number(output_path, exc.cell_index)
+        return f"cell {cell} (execution {exc.exec_count}): {exc.ename}: {exc.evalue}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _traceback_text(exc: BaseException) -> str:
+    """The kernel's traceback (papermill keeps it on the error), without terminal colours."""
+    lines = getattr(exc, "traceback", None) or [str(exc)]
+    return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(lines))
+
+
+def _input_cell_number(output_path: str, output_index: int) -> int:
+    import nbformat
+
+    try:
+        cells = nbformat.read(output_path, as_version=4).cells[:output_index]
+    except (OSError, ValueError):
+        return output_index + 1
+    injected = sum("injected-parameters" in cell.metadata.get("tags", []) for cell in cells)
+    return output_index - injected + 1
 
 
 def main(spec_path: str) -> int:
@@ -41,7 +64,8 @@ def main(spec_path: str) -> int:
         )
         result = {"status": "success"}
     except Exception as exc:
-        result = {"status": "failed", "error": describe_failure(exc)}
+        result = {"status": "failed", "error": describe_failure(exc, spec["output"])}
+        logging.error("the notebook failed: %s\n%s", result["error"], _traceback_text(exc))
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
     return 0 if result["status"] == "success" else 1
 

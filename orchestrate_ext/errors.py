@@ -46,13 +46,16 @@ class CycleError(BadInput):
     """The dependency graph contains a cycle.
 
     Attributes:
-        cycle: the node ids along the cycle, first and last equal.
+        cycle: the node ids along the cycle, each one a dependency of the next,
+            first and last equal.
     """
 
     def __init__(self, cycle: list[str]) -> None:
         self.cycle = cycle
         super().__init__(
-            "the dependency graph has a cycle: " + " -> ".join(cycle) + "; remove one of these dependencies"
+            "the dependency graph has a cycle (each node feeds the next): "
+            + " -> ".join(cycle)
+            + "; remove one of these dependencies"
         )
 
 

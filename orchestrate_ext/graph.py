@@ -146,9 +146,8 @@ def _topological_order(parents: Mapping[str, set[str]]) -> tuple[str, ...]:
     try:
         return tuple(sorter.static_order())
     except graphlib.CycleError as exc:
-        cycle = list(exc.args[1])
-        # graphlib lists the cycle child-first; show it in dependency direction.
-        raise CycleError(list(reversed(cycle))) from exc
+        # graphlib lists the cycle in run order: each node is a dependency of the next.
+        raise CycleError(list(exc.args[1])) from exc
 
 
 class _Resolver:

@@ -1,0 +1,66 @@
+"""Real dbt-core + dbt-duckdb batches: per-node results, errors and timeouts."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import run_cli
+
+SLOW_MODEL = """{{ config(materialized='table', meta={'orchestrate': {'timeout': 2}}) }}
+select sum(i * i % 7) as total from range(2000000000) t(i)
+"""
+
+
+@pytest.fixture
+def slow_shop(shop: Path) -> Path:
+    models = shop / "dbt" / "models"
+    (models / "slow.sql").write_text(SLOW_MODEL)
+    (models / "after_slow.sql").write_text("select * from {{ ref('slow') }}")
+    return shop
+
+
+def dbt_processes_in(project: Path) -> list[psutil.Process]:
+    """dbt processes still running with their working directory inside ``project``."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        cmdline = process.info["cmdline"] or []
+        cwd = process.info["cwd"] or ""
+        if any(part.endswith("/dbt") for part in cmdline[:2]) and cwd.startswith(str(project)):
+            found.append(process)
+    return found
+
+
+def test_a_timeout_stops_dbt_and_fails_only_that_node(slow_shop: Path) -> None:
+    began = time.monotonic()
+    result = run_cli("run", "--json", "--select", "slow+", cwd=slow_shop)
+    took = time.monotonic() - began
+    assert result.returncode == 1, result.stderr
+    nodes = {node["id"]: node for node in json.loads(result.stdout)["nodes"]}
+    assert nodes["model.shop.slow"]["status"] == "failed"
+    assert "timed out after 2 s" in nodes["model.shop.slow"]["error"]
+    assert nodes["model.shop.after_slow"]["status"] == "upstream_failed"
+    assert took < 30  # the query alone takes ~15 s, and grace is 10 s
+    assert dbt_processes_in(slow_shop) == []
+    show = json.loads(run_cli("show", json.loads(result.stdout)["run_id"], "--json", cwd=slow_shop).stdout)
+    [attempt] = [a for a in show["attempts"] if a["node_id"] == "model.shop.slow"]
+    assert attempt["status"] == "timed_out"
+
+
+def test_dbt_test_failures_are_not_retried_and_block_dependants(shop: Path) -> None:
+    seeds = shop / "dbt" / "seeds" / "customers.csv"
+    lines = seeds.read_text().splitlines()
+    seeds.write_text("\n".join([*lines, lines[1]]) + "\n")  # a duplicate customer breaks unique tests
+    result = run_cli("run", "--json", "--select", "+stg_customers+", "--logical-date", "2024-01-31", cwd=shop)
+    assert result.returncode == 1
+    nodes = {node["id"]: node for node in json.loads(result.stdout)["nodes"]}
+    unique = nodes["test.shop.unique_stg_customers_customer_id.c7614daada"]
+    assert unique["status"] == "failed"
+    assert unique["attempts"] == 1
+    assert "Got 1 result" in unique["error"]
+    assert nodes["model.shop.stg_customers"]["status"] == "success"
+    assert nodes["model.shop.fct_orders"]["status"] == "upstream_failed"

@@ -1,0 +1,279 @@
+"""The executor against scripted runners: ordering, batching, retries, failure propagation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestrate_ext.clock import SystemClock
+from orchestrate_ext.config import Defaults
+from orchestrate_ext.executor import Executor
+from orchestrate_ext.graph import Graph, build_graph
+from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
+from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
+from orchestrate_ext.store import SQLiteStore, open_store
+from tests.orchestrate_ext.test_graph import node
+
+LOGICAL = datetime(2024, 1, 31, tzinfo=UTC)
+
+
+class ScriptedRunner:
+    """Plays each node's scripted outcomes, one per try ('ok', 'fail', 'skip', 'raise', 'silent')."""
+
+    def __init__(self, script: dict[str, list[str]] | None = None, *, batchable: bool = False, seconds: float = 0.0):
+        self.script = script or {}
+        self.batchable = batchable
+        self.seconds = seconds
+        self.batches: list[list[str]] = []
+        self.tries: dict[str, int] = {}
+        self.running = 0
+        self.most_running = 0
+        self.lock = threading.Lock()
+
+    def run(
+        self, context: RunContext, tasks: Sequence[NodeTask], reporter: BatchReporter, cancel: threading.Event
+    ) -> None:
+        with self.lock:
+            self.batches.append([task.node.id for task in tasks])
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        try:
+            for task in tasks:
+                plan = self.script.get(task.node.id, ["ok"])
+                step = plan[min(self.tries.get(task.node.id, 0), len(plan) - 1)]
+                self.tries[task.node.id] = self.tries.get(task.node.id, 0) + 1
+                if step == "skip":
+                    reporter.finished(task.node.id, NodeOutcome.skip("skipped by the runner"))
+                    continue
+                if step == "raise":
+                    raise RuntimeError("the runner broke")
+                reporter.started(task.node.id)
+                if step == "silent":
+                    continue
+                time.sleep(self.seconds)
+                if step == "ok":
+                    reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS))
+                else:
+                    reporter.finished(task.node.id, NodeOutcome(AttemptStatus.FAILED, f"{task.node.id} failed"))
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def make_executor(
+    tmp_path: Path,
+    graph: Graph,
+    runners: dict[str, ScriptedRunner],
+    *,
+    concurrency: int = 4,
+    retries: int = 0,
+) -> tuple[Executor, SQLiteStore]:
+    store = open_store(tmp_path / "state.db")
+    executor = Executor(
+        graph,
+        runners,
+        store,
+        SystemClock(),
+        state_dir=tmp_path,
+        concurrency=concurrency,
+        defaults=Defaults(retries=retries, retry_backoff=0.01),
+    )
+    return executor, store
+
+
+def statuses(store: SQLiteStore, run_id: str) -> dict[str, str]:
+    return {state.node_id: state.status.value for state in store.get_node_states(run_id)}
+
+
+def run_all(executor: Executor, graph: Graph) -> str:
+    run = executor.create_run(set(graph.nodes), LOGICAL)
+    executor.execute(run.run_id)
+    return run.run_id
+
+
+def diamond() -> Graph:
+    """a -> b, a -> c, b+c -> d; e independent; n (notebook) after d."""
+    return build_graph(
+        [
+            node("model.p.a"),
+            node("model.p.b", depends_on=("a",)),
+            node("model.p.c", depends_on=("a",)),
+            node("model.p.d", depends_on=("b", "c")),
+            node("model.p.e"),
+            node("notebook.n", kind="notebook", depends_on=("d",)),
+        ]
+    )
+
+
+def test_everything_runs_in_dependency_order(tmp_path: Path) -> None:
+    graph = diamond()
+    dbt, notebooks = ScriptedRunner(), ScriptedRunner()
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
+    run_id = run_all(executor, graph)
+    assert set(statuses(store, run_id).values()) == {"success"}
+    assert store.get_run(run_id).status == RunStatus.SUCCESS
+    attempts = {attempt.node_id: attempt for attempt in store.get_attempts(run_id)}
+    for child, parent in [("model.p.b", "model.p.a"), ("model.p.d", "model.p.c"), ("notebook.n", "model.p.d")]:
+        assert attempts[child].started_at >= attempts[parent].finished_at  # type: ignore[operator]
+
+
+def test_adjacent_ready_batchable_nodes_go_in_one_batch(tmp_path: Path) -> None:
+    graph = diamond()
+    dbt, notebooks = ScriptedRunner(batchable=True), ScriptedRunner()
+    executor, _ = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
+    run_all(executor, graph)
+    assert dbt.batches == [["model.p.a", "model.p.e", "model.p.b", "model.p.c", "model.p.d"]]
+
+
+def test_a_batch_stops_where_a_node_of_another_kind_comes_between(tmp_path: Path) -> None:
+    graph = build_graph(
+        [
+            node("model.p.a"),
+            node("notebook.n", kind="notebook", depends_on=("a",)),
+            node("model.p.b", depends_on=("notebook.n",)),
+        ]
+    )
+    dbt = ScriptedRunner(batchable=True)
+    executor, _ = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": ScriptedRunner()})
+    run_all(executor, graph)
+    assert dbt.batches == [["model.p.a"], ["model.p.b"]]
+
+
+def test_failure_marks_downstream_upstream_failed_and_lets_other_branches_finish(tmp_path: Path) -> None:
+    graph = diamond()
+    executor, store = make_executor(
+        tmp_path, graph, {"dbt": ScriptedRunner({"model.p.b": ["fail"]}), "notebook": ScriptedRunner()}
+    )
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {
+        "model.p.a": "success",
+        "model.p.e": "success",
+        "model.p.b": "failed",
+        "model.p.c": "success",
+        "model.p.d": "upstream_failed",
+        "notebook.n": "upstream_failed",
+    }
+    states = {state.node_id: state for state in store.get_node_states(run_id)}
+    assert states["model.p.b"].error == "model.p.b failed"
+    assert states["model.p.d"].error == "upstream model.p.b failed"
+    assert states["notebook.n"].error == "upstream model.p.d upstream failed"
+    assert store.get_run(run_id).status == RunStatus.FAILED
+
+
+def test_retries_use_fresh_attempts_until_one_succeeds(tmp_path: Path) -> None:
+    graph = build_graph([node("model.p.a", retries=2), node("model.p.b", depends_on=("a",))])
+    runner = ScriptedRunner({"model.p.a": ["fail", "fail", "ok"]})
+    executor, store = make_executor(tmp_path, graph, {"dbt": runner})
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {"model.p.a": "success", "model.p.b": "success"}
+    attempts = [(a.try_number, a.status.value) for a in store.get_attempts(run_id, "model.p.a")]
+    assert attempts == [(1, "failed"), (2, "failed"), (3, "success")]
+
+
+def test_retries_run_out(tmp_path: Path) -> None:
+    graph = build_graph([node("model.p.a")])
+    executor, store = make_executor(tmp_path, graph, {"dbt": ScriptedRunner({"model.p.a": ["fail"]})}, retries=1)
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {"model.p.a": "failed"}
+    assert len(store.get_attempts(run_id, "model.p.a")) == 2
+
+
+def test_backoff_grows_exponentially(tmp_path: Path) -> None:
+    graph = build_graph([node("model.p.a", retries=2, retry_backoff=0.2)])
+    executor, store = make_executor(tmp_path, graph, {"dbt": ScriptedRunner({"model.p.a": ["fail", "fail", "ok"]})})
+    run_id = run_all(executor, graph)
+    a1, a2, a3 = store.get_attempts(run_id, "model.p.a")
+    first_wait = (a2.started_at - a1.finished_at).total_seconds()  # type: ignore[operator]
+    second_wait = (a3.started_at - a2.finished_at).total_seconds()  # type: ignore[operator]
+    assert 0.2 <= first_wait < 0.39
+    assert 0.4 <= second_wait < 0.79
+
+
+def test_retry_of_a_run_reruns_only_what_failed_or_never_ran(tmp_path: Path) -> None:
+    graph = diamond()
+    dbt = ScriptedRunner({"model.p.b": ["fail", "ok"]})
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": ScriptedRunner()})
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id)["model.p.d"] == "upstream_failed"
+    dbt.batches.clear()
+    finished = executor.execute(run_id)
+    assert finished.status == RunStatus.SUCCESS
+    assert sorted(node_id for batch in dbt.batches for node_id in batch) == ["model.p.b", "model.p.d"]
+    assert [a.try_number for a in store.get_attempts(run_id, "model.p.b")] == [1, 2]
+
+
+def test_concurrency_limit_is_respected(tmp_path: Path) -> None:
+    graph = build_graph([node(f"notebook.n{i}", kind="notebook") for i in range(6)])
+    runner = ScriptedRunner(seconds=0.1)
+    executor, store = make_executor(tmp_path, graph, {"notebook": runner}, concurrency=2)
+    run_id = run_all(executor, graph)
+    assert runner.most_running == 2
+    assert set(statuses(store, run_id).values()) == {"success"}
+
+
+def test_nodes_sharing_a_resource_never_run_together(tmp_path: Path) -> None:
+    graph = build_graph([node(f"notebook.n{i}", kind="notebook", resources=("warehouse",)) for i in range(3)])
+    runner = ScriptedRunner(seconds=0.05)
+    executor, _ = make_executor(tmp_path, graph, {"notebook": runner}, concurrency=3)
+    run_all(executor, graph)
+    assert runner.most_running == 1
+
+
+def test_a_runner_that_raises_fails_its_nodes_with_the_error(tmp_path: Path) -> None:
+    graph = build_graph([node("model.p.a"), node("model.p.b", depends_on=("a",)), node("model.p.c")])
+    runner = ScriptedRunner({"model.p.a": ["raise"]}, batchable=True)
+    executor, store = make_executor(tmp_path, graph, {"dbt": runner})
+    run_id = run_all(executor, graph)
+    states = {state.node_id: state for state in store.get_node_states(run_id)}
+    assert states["model.p.a"].status == NodeStatus.FAILED
+    assert states["model.p.a"].error == "RuntimeError: the runner broke"
+    assert states["model.p.b"].status == NodeStatus.UPSTREAM_FAILED
+
+
+def test_a_node_started_but_never_reported_is_failed_not_lost(tmp_path: Path) -> None:
+    graph = build_graph([node("model.p.a")])
+    executor, store = make_executor(tmp_path, graph, {"dbt": ScriptedRunner({"model.p.a": ["silent"]})})
+    run_id = run_all(executor, graph)
+    [attempt] = store.get_attempts(run_id, "model.p.a")
+    assert attempt.status == AttemptStatus.FAILED
+    assert "without reporting a result" in (attempt.error or "")
+
+
+def test_a_node_skipped_by_its_runner_waits_and_runs_when_its_parent_recovers(tmp_path: Path) -> None:
+    graph = build_graph([node("model.p.a", retries=1), node("model.p.b", depends_on=("a",))])
+    # The runner fails a, then skips b in the same batch (as dbt does); a's retry succeeds, so b runs after all.
+    runner = ScriptedRunner({"model.p.a": ["fail", "ok"], "model.p.b": ["skip", "ok"]}, batchable=True)
+    executor, store = make_executor(tmp_path, graph, {"dbt": runner})
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {"model.p.a": "success", "model.p.b": "success"}
+    assert len(store.get_attempts(run_id, "model.p.b")) == 1
+
+
+def test_cancel_stops_waiting_nodes(tmp_path: Path) -> None:
+    graph = build_graph([node("model.p.a"), node("model.p.b", depends_on=("a",))])
+    cancel = threading.Event()
+
+    class CancellingRunner(ScriptedRunner):
+        def run(self, context, tasks, reporter, cancel_event):  # type: ignore[no-untyped-def]
+            super().run(context, tasks, reporter, cancel_event)
+            cancel.set()
+
+    executor, store = make_executor(tmp_path, graph, {"dbt": CancellingRunner()})
+    run = executor.create_run(set(graph.nodes), LOGICAL)
+    finished = executor.execute(run.run_id, cancel)
+    assert finished.status == RunStatus.CANCELLED
+    assert statuses(store, run.run_id) == {"model.p.a": "success", "model.p.b": "cancelled"}
+
+
+@pytest.mark.parametrize("selection", [{"model.p.b"}, {"model.p.b", "model.p.d"}])
+def test_unselected_parents_are_taken_as_done(tmp_path: Path, selection: set[str]) -> None:
+    graph = diamond()
+    executor, store = make_executor(tmp_path, graph, {"dbt": ScriptedRunner(), "notebook": ScriptedRunner()})
+    run = executor.create_run(selection, LOGICAL)
+    executor.execute(run.run_id)
+    assert statuses(store, run.run_id) == dict.fromkeys(sorted(selection), "success")
