@@ -46,11 +46,12 @@ class _Batch:
         if handle is None:
             handle = self.logs[unique_id] = self.tasks[unique_id].log_path.open("a", encoding="utf-8")
         handle.write(text.rstrip("\n") + "\n")
-        handle.flush()
 
     def finish(self, unique_id: str, outcome: NodeOutcome) -> None:
         if outcome.error:
             self.log(unique_id, f"[orchestrate] {outcome.error}")
+        if unique_id in self.logs:
+            self.logs[unique_id].flush()
         self.finished.add(unique_id)
         self.reporter.finished(unique_id, outcome)
 
@@ -88,7 +89,9 @@ class DbtRunner:
             "--log-format",
             "json",
             "--log-level",
-            "debug",
+            "debug",  # NodeStart/NodeFinished are debug events
+            "--log-level-file",
+            "none",  # the batch log below keeps everything dbt.log would
             variables={"logical_date": context.logical_date.isoformat(), "run_id": context.run_id},
         )
         batch_log = tasks[0].log_path.with_name(f"dbt-batch.{tasks[0].node.id}.{tasks[0].try_number}.jsonl")
@@ -113,11 +116,7 @@ class DbtRunner:
                 break
             if line:
                 raw_log.write(line)
-                event = parse_line(line)
-                if event is None or event.unique_id not in batch.tasks:
-                    other_output.append(line)
-                else:
-                    self._on_event(event, batch)
+                self._on_line(line, batch, other_output)
             if not batch.stopping:
                 stopped_node, stop_reason = self._should_stop(batch, cancel)
                 if stop_reason is not None:
@@ -154,10 +153,19 @@ class DbtRunner:
         for unique_id in batch.in_flight():
             batch.finish(unique_id, reason)
 
+    def _on_line(self, line: str, batch: _Batch, other_output: list[str]) -> None:
+        if '"level": "debug"' in line and '"name": "NodeFinished"' not in line:
+            return  # SQL and connection chatter, ~9 lines in 10: kept in the batch log only
+        event = parse_line(line)
+        if event is not None and event.unique_id in batch.tasks:
+            self._on_event(event, batch)
+        else:
+            other_output.append(line)
+
     def _on_event(self, event: DbtEvent, batch: _Batch) -> None:
         unique_id = event.unique_id
         assert unique_id is not None
-        if event.message:
+        if event.message and event.level != "debug":
             batch.log(unique_id, f"{event.level:>5} {event.message}")
         if event.name == "LogStartLine" and unique_id not in batch.started:
             batch.started[unique_id] = time.monotonic()
