@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Sequence
@@ -18,11 +19,14 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from dbt_adapter.events import DbtEvent, error_messages, parse_line
+from dbt_adapter.parse import referenced_vars
 from dbt_adapter.project import DbtProject
 from orchestrate_ext import processes
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
 from orchestrate_ext.model import AttemptStatus
 
+_CHECK_SECONDS = 0.2
+"""How often timeouts and the cancel flag are checked while dbt runs."""
 _SUCCESS = {"success", "pass", "warn", "no-op"}
 _FAILURE = {"error", "fail", "runtime error"}
 _LOCK_HINT = (
@@ -71,6 +75,7 @@ class DbtRunner:
     def __init__(self, project: DbtProject, stop_grace: float = 10.0) -> None:
         self.project = project
         self.stop_grace = stop_grace
+        self._used_vars: frozenset[str] | None = None
 
     def run(
         self,
@@ -92,7 +97,7 @@ class DbtRunner:
             "debug",  # NodeStart/NodeFinished are debug events
             "--log-level-file",
             "none",  # the batch log below keeps everything dbt.log would
-            variables={"logical_date": context.logical_date.isoformat(), "run_id": context.run_id},
+            variables=self._variables(context),
         )
         batch_log = tasks[0].log_path.with_name(f"dbt-batch.{tasks[0].node.id}.{tasks[0].try_number}.jsonl")
         try:
@@ -101,23 +106,35 @@ class DbtRunner:
         finally:
             batch.close()
 
+    def _variables(self, context: RunContext) -> dict[str, object]:
+        """The run's values for the ``var()`` names the project reads (``--vars`` JSON)."""
+        offered = {
+            **context.parameters,
+            "logical_date": context.logical_date.isoformat().replace("+00:00", "Z"),
+            "run_id": context.run_id,
+        }
+        if self._used_vars is None:
+            self._used_vars = referenced_vars(self.project.project_dir)
+        return {name: value for name, value in offered.items() if name in self._used_vars}
+
     def _run_process(self, argv: list[str], batch: _Batch, raw_log: IO[str], cancel: threading.Event) -> None:
         process = processes.start(argv, cwd=self.project.project_dir, env=self.project.env())
         lines: queue.Queue[str | None] = queue.Queue()
-        reader = threading.Thread(target=_read_lines, args=(process, lines), daemon=True)
+        reader = threading.Thread(target=_read_lines, args=(process, lines, raw_log), daemon=True)
         reader.start()
         other_output: list[str] = []
+        next_check = 0.0
         while True:
             try:
-                line = lines.get(timeout=0.2)
+                line = lines.get(timeout=_CHECK_SECONDS)
             except queue.Empty:
                 line = ""
             if line is None:
                 break
             if line:
-                raw_log.write(line)
                 self._on_line(line, batch, other_output)
-            if not batch.stopping:
+            if not batch.stopping and time.monotonic() >= next_check:  # not per line: 10k lines a run
+                next_check = time.monotonic() + _CHECK_SECONDS
                 stopped_node, stop_reason = self._should_stop(batch, cancel)
                 if stop_reason is not None:
                     self._report_interrupted(batch, stopped_node, stop_reason)
@@ -154,8 +171,6 @@ class DbtRunner:
             batch.finish(unique_id, reason)
 
     def _on_line(self, line: str, batch: _Batch, other_output: list[str]) -> None:
-        if '"level": "debug"' in line and '"name": "NodeFinished"' not in line:
-            return  # SQL and connection chatter, ~9 lines in 10: kept in the batch log only
         event = parse_line(line)
         if event is not None and event.unique_id in batch.tasks:
             self._on_event(event, batch)
@@ -208,8 +223,12 @@ def _outcome(event: DbtEvent) -> NodeOutcome:
     return NodeOutcome(AttemptStatus.FAILED, f"dbt reported an unknown status '{status}': {error}")
 
 
-def _read_lines(process: object, lines: queue.Queue[str | None]) -> None:
-    stdout = process.stdout  # type: ignore[attr-defined]
-    for raw in iter(stdout.readline, b""):
-        lines.put(raw.decode("utf-8", errors="replace"))
+def _read_lines(process: subprocess.Popen[bytes], lines: queue.Queue[str | None], raw_log: IO[str]) -> None:
+    """Copy dbt's output to the batch log; pass on all but the debug chatter (SQL, connections: ~9 lines in 10)."""
+    assert process.stdout is not None
+    for raw in iter(process.stdout.readline, b""):
+        line = raw.decode("utf-8", errors="replace")
+        raw_log.write(line)
+        if '"level": "debug"' not in line or '"name": "NodeFinished"' in line:
+            lines.put(line)
     lines.put(None)

@@ -64,3 +64,22 @@ def test_dbt_test_failures_are_not_retried_and_block_dependants(shop: Path) -> N
     assert "Got 1 result" in unique["error"]
     assert nodes["model.shop.stg_customers"]["status"] == "success"
     assert nodes["model.shop.fct_orders"]["status"] == "upstream_failed"
+
+
+def test_dbt_gets_the_run_s_vars_only_when_the_project_reads_them(shop: Path) -> None:
+    import duckdb
+
+    result = run_cli("run", "--select", "customers", "--logical-date", "2024-01-31", cwd=shop)
+    assert result.returncode == 0, result.stderr
+    batch_logs = sorted((shop / ".orchestrate" / "runs").glob("*/logs/dbt-batch.*.jsonl"))
+    assert "--vars" not in batch_logs[-1].read_text()  # changing --vars makes dbt re-parse everything
+
+    (shop / "dbt" / "models" / "stamp.sql").write_text(
+        "select '{{ var(\"logical_date\") }}' as logical_date, '{{ var('run_id') }}' as run_id"
+    )
+    result = run_cli("run", "--json", "--select", "stamp", "--logical-date", "2024-01-31T06:00:00Z", cwd=shop)
+    assert result.returncode == 0, result.stderr
+    run_id = json.loads(result.stdout)["run_id"]
+    with duckdb.connect(str(shop / "shop.duckdb"), read_only=True) as connection:
+        row = connection.execute("select logical_date, run_id from main.stamp").fetchone()
+    assert row == ("2024-01-31T06:00:00Z", run_id)
