@@ -91,7 +91,7 @@ def _dbt_node(item: ManifestNode, manifest: Manifest, project: DbtProject, gates
         retries=retries,
         retry_backoff=settings.retry_backoff,
         timeout=settings.timeout,
-        settings={"selector": item.selector},
+        settings={"selector": item.selector, **settings.observer_settings(), **settings.schedule_settings()},
     )
 
 

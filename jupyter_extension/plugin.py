@@ -66,7 +66,7 @@ class NotebookPlugin:
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
             parameters=dict(settings.parameters),
-            settings={"kernel": kernel},
+            settings={"kernel": kernel, **settings.observer_settings(), **settings.schedule_settings()},
         )
 
 

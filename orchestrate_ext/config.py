@@ -1,6 +1,6 @@
 """Loading and validating ``orchestrate.yaml``.
 
-The engine owns a few keys (``concurrency``, ``defaults``, ``state``); every
+The engine owns a few keys (``concurrency``, ``defaults``, ``state``, ``schedules``); every
 other top-level key belongs to a plugin, which validates it with its own model.
 Unknown keys and wrong types are errors naming the key and the file.
 """
@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 from orchestrate_ext.clock import parse_duration
 from orchestrate_ext.errors import ConfigError, did_you_mean
 from orchestrate_ext.interfaces import Plugin, Workspace
+from orchestrate_ext.scheduling.settings import ScheduleConfig
 
 CONFIG_FILE = "orchestrate.yaml"
 
@@ -43,6 +44,8 @@ class CoreConfig(StrictModel):
     concurrency: int = Field(default=4, ge=1)
     defaults: Defaults = Defaults()
     state: StateConfig = StateConfig()
+    schedules: list[ScheduleConfig] = []
+    """When the pipeline (or a selection of it) runs by itself; see docs/scheduler.md."""
 
 
 @dataclass(frozen=True)

@@ -1,81 +1,33 @@
-"""Runs the nodes of one run in dependency order.
+"""Creates runs and carries them out against one graph.
 
-The loop lives on one thread and is the only writer of the run's state: runner
-threads report starts and ends through a queue, and every change is written to
-the store before listeners hear of it. Ready nodes of a batchable kind (dbt)
-that are adjacent in the graph go to their runner as one batch.
+One execution of one run is a :class:`~orchestrate_ext.run_loop.RunLoop`; this
+module holds what outlives it: the graph, the runners, the store and defaults.
 """
 
 from __future__ import annotations
 
-import queue
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from orchestrate_ext.clock import Clock
 from orchestrate_ext.config import Defaults
-from orchestrate_ext.errors import PluginError
-from orchestrate_ext.events import NodeChanged, RunListener
+from orchestrate_ext.events import RunListener
 from orchestrate_ext.graph import Graph
-from orchestrate_ext.interfaces import NodeOutcome, NodeRunner, NodeTask, RunContext
-from orchestrate_ext.model import (
-    AttemptRecord,
-    AttemptStatus,
-    NodeRunRecord,
-    NodeStatus,
-    RunRecord,
-    RunStatus,
-)
+from orchestrate_ext.interfaces import NodeRunner
+from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.run_loop import RunLoop
+from orchestrate_ext.scheduling.supervision import RunSupervisor, default_supervisor
 from orchestrate_ext.store import StateStore
-
-_POLL_SECONDS = 0.2
-_MAX_SKIPS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class _Started:
-    node_id: str
-    at: datetime
-    output_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Finished:
-    node_id: str
-    at: datetime
-    outcome: NodeOutcome
-
-
-@dataclass(frozen=True, slots=True)
-class _BatchDone:
-    batch_id: int
-    error: str | None
-
-
-class _Reporter:
-    def __init__(self, events: queue.Queue[object], clock: Clock) -> None:
-        self._events = events
-        self._clock = clock
-
-    def started(self, node_id: str, output_path: str | None = None) -> None:
-        self._events.put(_Started(node_id, self._clock.now(), output_path))
-
-    def finished(self, node_id: str, outcome: NodeOutcome) -> None:
-        self._events.put(_Finished(node_id, self._clock.now(), outcome))
 
 
 def new_run_id(clock: Clock) -> str:
-    """Sortable and unique: ``20240131T060000-3f9a1c``."""
-    return clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-
-
-def log_path_for(run_dir: Path, node_id: str, try_number: int) -> Path:
-    return run_dir / "logs" / f"{node_id.replace('/', '__')}.{try_number}.log"
+    """Sortable and unique: ``20240131T060000-3f9a1c07be``."""
+    return clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(5)
 
 
 class Executor:
@@ -92,7 +44,10 @@ class Executor:
         concurrency: int,
         defaults: Defaults,
         listeners: Sequence[RunListener] = (),
+        supervisor: RunSupervisor | None = None,
     ) -> None:
+        """``supervisor`` claims and fences each execution (default: one for this process when the
+        store is SQLite; see :mod:`orchestrate_ext.scheduling.supervision`)."""
         self.graph = graph
         self.runners = runners
         self.store = store
@@ -101,6 +56,7 @@ class Executor:
         self.concurrency = concurrency
         self.defaults = defaults
         self.listeners = list(listeners)
+        self.supervisor = supervisor if supervisor is not None else default_supervisor(store, clock)
 
     def create_run(
         self,
@@ -112,6 +68,20 @@ class Executor:
         schedule: str | None = None,
     ) -> RunRecord:
         """Persist a new run of the runnable nodes among ``node_ids``."""
+        run, states = self.new_run(node_ids, logical_date, trigger=trigger, selection=selection, schedule=schedule)
+        self.store.create_run(run, states)
+        return run
+
+    def new_run(
+        self,
+        node_ids: set[str],
+        logical_date: datetime,
+        *,
+        trigger: str = "manual",
+        selection: str | None = None,
+        schedule: str | None = None,
+    ) -> tuple[RunRecord, list[NodeRunRecord]]:
+        """A new run and its nodes' first states, not yet written (the scheduler writes them with its tick)."""
         now = self.clock.now()
         run = RunRecord(
             run_id=new_run_id(self.clock),
@@ -127,318 +97,32 @@ class Executor:
             for node_id in self.graph.order
             if node_id in node_ids and self.graph.nodes[node_id].runnable
         ]
-        self.store.create_run(run, states)
-        return run
+        return run, states
 
-    def execute(self, run_id: str, cancel: threading.Event | None = None) -> RunRecord:
+    def execute(
+        self,
+        run_id: str,
+        cancel: threading.Event | None = None,
+        *,
+        drain: threading.Event | None = None,
+        resume: bool = False,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
         """Run every node of the run that has not succeeded yet; return the finished run.
 
         Nodes that failed or never ran are reset, so this also serves
         ``orchestrate retry``: attempts continue their numbering.
+
+        Args:
+            cancel: when set, running nodes are stopped and the rest cancelled.
+            drain: when set, no further node starts; running ones finish and the rest are cancelled.
+            resume: carry on after the process executing the run died: finished nodes keep their
+                state and earlier failed or crashed tries count against each node's retries.
+            parameters: passed to every notebook of the run (a schedule's ``parameters``).
         """
         run = self.store.get_run(run_id)
         states = self.store.get_node_states(run_id)
-        loop = _RunLoop(self, run, states, cancel or threading.Event())
+        loop = RunLoop(self, run, states, cancel or threading.Event(), drain or threading.Event(), resume)
+        if parameters:
+            loop.context = replace(loop.context, parameters=dict(parameters))
         return loop.run()
-
-
-class _RunLoop:
-    """The state of one execution of one run."""
-
-    def __init__(
-        self, executor: Executor, run: RunRecord, states: list[NodeRunRecord], cancel: threading.Event
-    ) -> None:
-        self.ex = executor
-        self.run_record = run
-        self.cancel = cancel
-        self.events: queue.Queue[object] = queue.Queue()
-        self.reporter = _Reporter(self.events, executor.clock)
-        self.run_dir = executor.state_dir / "runs" / run.run_id
-        self.context = RunContext(run_id=run.run_id, logical_date=run.logical_date, run_dir=self.run_dir)
-        graph = executor.graph
-        self.records = {state.node_id: state for state in states if state.node_id in graph.nodes}
-        self.unknown = [state for state in states if state.node_id not in graph.nodes]
-        members = set(self.records)
-        self.parents = {node_id: graph.runnable_parents(node_id, members) for node_id in self.records}
-        self.order = [node_id for node_id in graph.order if node_id in self.records]
-        self.last_try = {node_id: 0 for node_id in self.records}
-        for attempt in executor.store.get_attempts(run.run_id):
-            self.last_try[attempt.node_id] = max(self.last_try.get(attempt.node_id, 0), attempt.try_number)
-        self.failures = dict.fromkeys(self.records, 0)
-        self.skips = dict.fromkeys(self.records, 0)
-        self.retry_at: dict[str, float] = {}
-        self.batches: dict[int, list[NodeTask]] = {}
-        self.batch_resources: dict[int, set[str]] = {}
-        self.batch_of: dict[str, int] = {}
-        self.next_batch_id = 0
-
-    # -- the loop
-
-    def run(self) -> RunRecord:
-        for state in self.unknown:
-            gone = "this node is no longer in the project"
-            self.ex.store.set_node_state(replace(state, status=NodeStatus.SKIPPED, error=gone))
-        for node_id, record in self.records.items():
-            if record.status != NodeStatus.SUCCESS:
-                self._set(node_id, NodeStatus.PENDING, error=None, finished_at=None)
-        self.ex.store.set_run_status(self.run_record.run_id, RunStatus.RUNNING, started_at=self.ex.clock.now())
-        run = self.ex.store.get_run(self.run_record.run_id)
-        for listener in self.ex.listeners:
-            listener.run_started(run, list(self.order))
-        with ThreadPoolExecutor(max_workers=self.ex.concurrency, thread_name_prefix="orchestrate") as pool:
-            while True:
-                self._propagate_upstream_failures()
-                if self.cancel.is_set():
-                    self._cancel_waiting()
-                else:
-                    self._launch_ready(pool)
-                if not self.batches and not self._has_waiting_work():
-                    break
-                self._drain(self._wait_seconds())
-        return self._finish()
-
-    def _has_waiting_work(self) -> bool:
-        return not self.cancel.is_set() and any(
-            self.records[node_id].status in (NodeStatus.PENDING, NodeStatus.UP_FOR_RETRY) for node_id in self.order
-        )
-
-    def _wait_seconds(self) -> float:
-        if not self.retry_at:
-            return _POLL_SECONDS
-        soonest = min(self.retry_at.values()) - self.ex.clock.monotonic()
-        return max(0.0, min(_POLL_SECONDS, soonest))
-
-    def _drain(self, timeout: float) -> None:
-        try:
-            event = self.events.get(timeout=timeout)
-        except queue.Empty:
-            return
-        while True:
-            self._handle(event)
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                return
-
-    def _finish(self) -> RunRecord:
-        statuses = {record.status for record in self.records.values()}
-        if self.cancel.is_set() and statuses - {NodeStatus.SUCCESS}:
-            status = RunStatus.CANCELLED
-        elif statuses <= {NodeStatus.SUCCESS}:
-            status = RunStatus.SUCCESS
-        else:
-            status = RunStatus.FAILED
-        self.ex.store.set_run_status(self.run_record.run_id, status, finished_at=self.ex.clock.now())
-        run = self.ex.store.get_run(self.run_record.run_id)
-        for listener in self.ex.listeners:
-            listener.run_finished(run)
-        return run
-
-    # -- deciding what runs
-
-    def _is_ready(self, node_id: str, now: float) -> bool:
-        status = self.records[node_id].status
-        if status == NodeStatus.UP_FOR_RETRY:
-            if self.retry_at.get(node_id, 0.0) > now:
-                return False
-        elif status != NodeStatus.PENDING:
-            return False
-        return all(self.records[parent].status == NodeStatus.SUCCESS for parent in self.parents[node_id])
-
-    def _launch_ready(self, pool: ThreadPoolExecutor) -> None:
-        now = self.ex.clock.monotonic()
-        ready = [node_id for node_id in self.order if self._is_ready(node_id, now)]
-        claimed: set[str] = set()
-        for node_id in ready:
-            if node_id in claimed:
-                continue
-            if len(self.batches) >= self.ex.concurrency:
-                return
-            node = self.ex.graph.nodes[node_id]
-            runner = self._runner(node.kind)
-            batch = self._grow_batch(node.kind, ready) if runner.batchable else [node_id]
-            needed = {resource for member in batch for resource in self.ex.graph.nodes[member].resources}
-            if any(needed & held for held in self.batch_resources.values()):
-                claimed.update(batch)
-                continue
-            claimed.update(batch)
-            self._submit(pool, runner, batch, needed)
-
-    def _grow_batch(self, kind: str, ready: list[str]) -> list[str]:
-        """Every ready node of ``kind``, plus pending ones of that kind whose parents are all in."""
-        batch = {node_id for node_id in ready if self.ex.graph.nodes[node_id].kind == kind}
-        for node_id in self.order:
-            if node_id in batch or self.records[node_id].status != NodeStatus.PENDING:
-                continue
-            if self.ex.graph.nodes[node_id].kind != kind:
-                continue
-            if all(
-                parent in batch or self.records[parent].status == NodeStatus.SUCCESS for parent in self.parents[node_id]
-            ):
-                batch.add(node_id)
-        return [node_id for node_id in self.order if node_id in batch]
-
-    def _runner(self, kind: str) -> NodeRunner:
-        try:
-            return self.ex.runners[kind]
-        except KeyError:
-            raise PluginError(f"no runner is installed for nodes of kind '{kind}'") from None
-
-    def _submit(self, pool: ThreadPoolExecutor, runner: NodeRunner, batch: list[str], resources: set[str]) -> None:
-        batch_id = self.next_batch_id
-        self.next_batch_id += 1
-        tasks = []
-        for node_id in batch:
-            node = self.ex.graph.nodes[node_id]
-            self.last_try[node_id] += 1
-            self.retry_at.pop(node_id, None)
-            timeout = node.timeout if node.timeout is not None else self.ex.defaults.timeout
-            tasks.append(
-                NodeTask(
-                    node, self.last_try[node_id], log_path_for(self.run_dir, node_id, self.last_try[node_id]), timeout
-                )
-            )
-            self.batch_of[node_id] = batch_id
-            self._set(node_id, NodeStatus.QUEUED)
-        self.batches[batch_id] = tasks
-        self.batch_resources[batch_id] = resources
-        pool.submit(self._run_batch, batch_id, runner, tasks)
-
-    def _run_batch(self, batch_id: int, runner: NodeRunner, tasks: list[NodeTask]) -> None:
-        error = None
-        try:
-            for task in tasks:
-                task.log_path.parent.mkdir(parents=True, exist_ok=True)
-            runner.run(self.context, tasks, self.reporter, self.cancel)
-        except Exception as exc:  # a runner bug must not lose the run: record it on its nodes
-            error = f"{type(exc).__name__}: {exc}"
-        self.events.put(_BatchDone(batch_id, error))
-
-    # -- handling what runners report
-
-    def _handle(self, event: object) -> None:
-        if isinstance(event, _Started):
-            self._on_started(event)
-        elif isinstance(event, _Finished):
-            self._on_finished(event.node_id, event.at, event.outcome)
-        elif isinstance(event, _BatchDone):
-            self._on_batch_done(event)
-
-    def _task(self, node_id: str) -> NodeTask:
-        return next(task for task in self.batches[self.batch_of[node_id]] if task.node.id == node_id)
-
-    def _on_started(self, event: _Started) -> None:
-        task = self._task(event.node_id)
-        record = self.records[event.node_id]
-        state = replace(record, status=NodeStatus.RUNNING, started_at=record.started_at or event.at, error=None)
-        attempt = AttemptRecord(
-            run_id=record.run_id,
-            node_id=event.node_id,
-            try_number=task.try_number,
-            status=AttemptStatus.RUNNING,
-            started_at=event.at,
-            log_path=str(task.log_path),
-            output_path=event.output_path,
-        )
-        self.ex.store.start_attempt(attempt, state)
-        self._announce(state, task.try_number)
-
-    def _on_finished(self, node_id: str, at: datetime, outcome: NodeOutcome) -> None:
-        task = self._task(node_id)
-        record = self.records[node_id]
-        if outcome.skipped:
-            self.skips[node_id] += 1
-            if self.skips[node_id] >= _MAX_SKIPS:
-                self._set(node_id, NodeStatus.SKIPPED, error=outcome.error, finished_at=at)
-            else:
-                self._set(node_id, NodeStatus.PENDING)
-            return
-        if record.status != NodeStatus.RUNNING:  # finished without a start: record both at once
-            self._on_started(_Started(node_id, at, outcome.output_path))
-            record = self.records[node_id]
-        status = outcome.status or AttemptStatus.FAILED
-        next_status, error = self._after_attempt(node_id, status, outcome.error)
-        state = replace(record, status=next_status, error=error, finished_at=at if next_status.is_final else None)
-        attempt = AttemptRecord(
-            run_id=record.run_id,
-            node_id=node_id,
-            try_number=task.try_number,
-            status=status,
-            started_at=record.started_at or at,
-            finished_at=at,
-            error=outcome.error,
-            output_path=outcome.output_path,
-        )
-        if self.ex.store.finish_attempt(attempt, state):
-            self._announce(state, task.try_number)
-
-    def _after_attempt(self, node_id: str, status: AttemptStatus, error: str | None) -> tuple[NodeStatus, str | None]:
-        if status == AttemptStatus.SUCCESS:
-            return NodeStatus.SUCCESS, None
-        if status == AttemptStatus.CANCELLED:
-            return (NodeStatus.CANCELLED if self.cancel.is_set() else NodeStatus.PENDING), error
-        node = self.ex.graph.nodes[node_id]
-        retries = node.retries if node.retries is not None else self.ex.defaults.retries
-        self.failures[node_id] += 1
-        if self.failures[node_id] > retries or self.cancel.is_set():
-            return NodeStatus.FAILED, error
-        backoff = node.retry_backoff if node.retry_backoff is not None else self.ex.defaults.retry_backoff
-        self.retry_at[node_id] = self.ex.clock.monotonic() + backoff * 2 ** (self.failures[node_id] - 1)
-        return NodeStatus.UP_FOR_RETRY, error
-
-    def _on_batch_done(self, event: _BatchDone) -> None:
-        for task in self.batches[event.batch_id]:
-            if self.records[task.node.id].status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
-                error = event.error or "the runner ended without reporting a result for this node"
-                self._on_finished(task.node.id, self.ex.clock.now(), NodeOutcome(AttemptStatus.FAILED, error))
-        for task in self.batches.pop(event.batch_id):
-            self.batch_of.pop(task.node.id, None)
-        del self.batch_resources[event.batch_id]
-
-    # -- propagation and bookkeeping
-
-    def _propagate_upstream_failures(self) -> None:
-        for node_id in self.order:
-            if self.records[node_id].status != NodeStatus.PENDING:
-                continue
-            blocked = [
-                parent
-                for parent in sorted(self.parents[node_id])
-                if self.records[parent].status.is_final and self.records[parent].status != NodeStatus.SUCCESS
-            ]
-            if blocked:
-                parent = blocked[0]
-                reason = f"upstream {parent} {self.records[parent].status.value.replace('_', ' ')}"
-                self._set(node_id, NodeStatus.UPSTREAM_FAILED, error=reason, finished_at=self.ex.clock.now())
-
-    def _cancel_waiting(self) -> None:
-        for node_id in self.order:
-            if self.records[node_id].status in (NodeStatus.PENDING, NodeStatus.UP_FOR_RETRY):
-                self.retry_at.pop(node_id, None)
-                self._set(node_id, NodeStatus.CANCELLED, error="the run was cancelled", finished_at=self.ex.clock.now())
-
-    _KEEP = object()
-
-    def _set(
-        self,
-        node_id: str,
-        status: NodeStatus,
-        *,
-        error: str | object | None = _KEEP,
-        finished_at: datetime | object | None = _KEEP,
-    ) -> None:
-        record = self.records[node_id]
-        state = replace(
-            record,
-            status=status,
-            error=record.error if error is self._KEEP else error,  # type: ignore[arg-type]
-            finished_at=record.finished_at if finished_at is self._KEEP else finished_at,  # type: ignore[arg-type]
-        )
-        self.ex.store.set_node_state(state)
-        self._announce(state, self.last_try.get(node_id, 0))
-
-    def _announce(self, state: NodeRunRecord, try_number: int) -> None:
-        self.records[state.node_id] = state
-        change = NodeChanged(state.run_id, state.node_id, state.kind, state.status, try_number, state.error)
-        for listener in self.ex.listeners:
-            listener.node_changed(change)

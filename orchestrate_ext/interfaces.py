@@ -178,3 +178,26 @@ class ObserverPlugin(Plugin, Protocol):
     """A plugin that watches runs (e.g. alerts) rather than contributing nodes."""
 
     def observers(self, config: Any, context: ObserverContext) -> Sequence[Observer]: ...
+
+
+@runtime_checkable
+class CommandPlugin(Protocol):
+    """A plugin that adds commands to the ``orchestrate`` command line (e.g. ``orchestrate alerts``).
+
+    The CLI collects them from every installed plugin when it starts
+    (:mod:`orchestrate_ext.cli.plugin_commands`), so the core never imports the
+    plugin by name. Commands should import their heavy modules lazily.
+    """
+
+    def cli_commands(self) -> Sequence[Any]:
+        """click commands or groups; each is added under its own name unless the core has one."""
+        ...
+
+
+@runtime_checkable
+class CheckingPlugin(Protocol):
+    """A plugin with checks beyond its ``config_model``, run by ``orchestrate validate``."""
+
+    def check(self, config: Any, workspace: Workspace, graph: Any) -> Sequence[str]:
+        """Warnings to show (e.g. a route matching no node); raise ``ConfigError`` for errors."""
+        ...

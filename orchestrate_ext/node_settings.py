@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from orchestrate_ext.config import Duration, StrictModel, format_validation_error
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.scheduling.settings import NodeSchedule, check_node_schedule, check_timezone, node_schedule
+from orchestrate_ext.sla import SlaSettings
 
 
 class NodeSettings(StrictModel):
@@ -23,6 +25,36 @@ class NodeSettings(StrictModel):
     timeout: Duration | None = None
     tags: list[str] = []
     resources: list[str] = []
+    schedule: NodeSchedule | None = None
+    """A cron string (e.g. ``0 6 * * *``) or a mapping of schedule keys; see docs/scheduler.md."""
+    timezone: str | None = None
+    """IANA time zone of ``schedule`` when it is a cron string; default UTC."""
+
+    _check_schedule = field_validator("schedule", mode="before")(check_node_schedule)
+    _check_timezone = field_validator("timezone")(check_timezone)
+
+    def schedule_settings(self) -> dict[str, Any]:
+        """The ``schedule`` (with ``timezone``) as plain data, for ``Node.settings``."""
+        found = node_schedule(self.schedule, self.timezone)
+        return {} if found is None else {"schedule": found}
+
+    sla: SlaSettings | None = None
+    alerts: list[dict[str, Any]] = []
+    """Alert routes for this node alone (``on``, ``slack``, ``email``); the alerts plugin validates them."""
+
+    @field_validator("alerts", mode="before")
+    @classmethod
+    def _one_route(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    def observer_settings(self) -> dict[str, Any]:
+        """The ``sla`` and ``alerts`` keys as plain data, for ``Node.settings``."""
+        found: dict[str, Any] = {}
+        if self.sla is not None:
+            found["sla"] = self.sla.model_dump(exclude_none=True)
+        if self.alerts:
+            found["alerts"] = [dict(route) for route in self.alerts]
+        return found
 
 
 def parse_settings(model: type[StrictModel], raw: Any, where: str) -> Any:

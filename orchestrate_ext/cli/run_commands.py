@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,9 @@ import click
 
 from orchestrate_ext import render
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
-from orchestrate_ext.clock import isoformat, parse_datetime
+from orchestrate_ext.clock import Clock, isoformat, parse_datetime
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.interfaces import CheckingPlugin, Observer
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project
@@ -36,10 +39,19 @@ def init(project_dir: Path | None, force: bool) -> None:
 @project_option
 def validate(project_dir: Path | None) -> None:
     """Check the configuration, every node's metadata and the graph."""
-    graph = Project.load(project_dir).graph
+    project = Project.load(project_dir)
+    graph = project.graph
     counts: dict[str, int] = {}
     for node in graph.nodes.values():
         counts[node.kind] = counts.get(node.kind, 0) + 1
+    warnings = [
+        warning
+        for key, section in project.config.sections.items()
+        if isinstance(plugin := project.plugins[key], CheckingPlugin)
+        for warning in plugin.check(section, project.config.workspace, graph)
+    ]
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     detail = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
     click.echo(f"ok: {len(graph.nodes)} nodes ({detail}), no cycles, every reference resolved")
 
@@ -73,9 +85,10 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
     project = Project.load(project_dir)
     chosen = select(project.graph, selection)
     store = project.open_store()
-    executor = project.executor(store, listeners=[TerminalProgress()])
+    observers = project.observers(store)
+    executor = project.executor(store, listeners=[TerminalProgress(), *observers])
     record = executor.create_run(chosen, when, selection=selection)
-    _execute_and_report(executor, store, record.run_id, as_json)
+    _execute_and_report(executor, store, record.run_id, as_json, observers, project.clock)
 
 
 @main.command()
@@ -87,21 +100,67 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     project = Project.load(project_dir)
     store = project.open_store()
     store.get_run(run_id)
-    executor = project.executor(store, listeners=[TerminalProgress()])
-    _execute_and_report(executor, store, run_id, as_json)
+    observers = project.observers(store)
+    executor = project.executor(store, listeners=[TerminalProgress(), *observers])
+    _execute_and_report(executor, store, run_id, as_json, observers, project.clock)
 
 
-def _execute_and_report(executor: Any, store: Any, run_id: str, as_json: bool) -> None:
+OBSERVER_TICK_SECONDS = 1.0
+OBSERVER_CLOSE_SECONDS = 30.0
+"""The longest a run waits at exit for its observers (e.g. to deliver its alerts)."""
+
+
+class _Ticker:
+    """Calls every observer's ``tick`` once a second from a thread of its own while a run executes."""
+
+    def __init__(self, observers: Sequence[Observer], clock: Clock) -> None:
+        self.observers = observers
+        self.clock = clock
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="observer-ticks", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(OBSERVER_TICK_SECONDS):
+            for observer in self.observers:
+                try:
+                    observer.tick(self.clock.now())
+                except Exception as exc:  # an observer must not stop the run
+                    logging.getLogger(__name__).error("observer tick failed: %s", type(exc).__name__)
+
+    def __enter__(self) -> _Ticker:
+        if self.observers:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(OBSERVER_TICK_SECONDS * 5)
+
+
+def _execute_and_report(
+    executor: Any,
+    store: Any,
+    run_id: str,
+    as_json: bool,
+    observers: Sequence[Observer] = (),
+    clock: Clock | None = None,
+) -> None:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        finished = executor.execute(run_id, cancel)
+        with _Ticker(observers, clock or executor.clock):
+            finished = executor.execute(run_id, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
-    if as_json:
-        emit_json(run_document(store, run_id))
-    else:
-        _print_failures(run_document(store, run_id))
+    try:
+        if as_json:
+            emit_json(run_document(store, run_id))
+        else:
+            _print_failures(run_document(store, run_id))
+    finally:
+        for observer in observers:
+            observer.close(OBSERVER_CLOSE_SECONDS)
     sys.exit(0 if finished.status == RunStatus.SUCCESS else EXIT_FAILED)
 
 

@@ -57,7 +57,28 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, node_id, try_number)
     );
     """,
+    # 2: who executes a run (orchestrate_ext.scheduling.run_control): the owning process, a
+    # fencing epoch bumped by every claim, its heartbeat, a cancel request from another process;
+    # the try a node state belongs to; where each attempt ran.
+    """
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    ALTER TABLE runs ADD COLUMN cancel_requested_at TEXT;
+    ALTER TABLE run_nodes ADD COLUMN try_number INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN host TEXT;
+    ALTER TABLE attempts ADD COLUMN pid INTEGER;
+    CREATE INDEX runs_by_status ON runs (status);
+    CREATE INDEX runs_by_schedule ON runs (schedule, logical_date);
+    CREATE INDEX attempts_running ON attempts (run_id) WHERE status = 'running';
+    CREATE INDEX run_nodes_by_node ON run_nodes (node_id, status)
+    """,
 )
+
+_RUN_COLUMNS = "run_id, status, created_at, started_at, finished_at, logical_date, trigger, selection, schedule"
+_NODE_COLUMNS = "run_id, node_id, kind, status, started_at, finished_at, error"
+_ATTEMPT_COLUMNS = "run_id, node_id, try_number, status, started_at, finished_at, error, log_path, output_path"
 
 
 class SQLiteStore:
@@ -76,33 +97,37 @@ class SQLiteStore:
 
     def create_run(self, run: RunRecord, nodes: Sequence[NodeRunRecord]) -> None:
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.run_id,
-                    run.status.value,
-                    _text(run.created_at),
-                    _text(run.started_at),
-                    _text(run.finished_at),
-                    _text(run.logical_date),
-                    run.trigger,
-                    run.selection,
-                    run.schedule,
-                ),
-            )
-            db.executemany(
-                "INSERT INTO run_nodes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [self._node_row(state) for state in nodes],
-            )
+            self.insert_run(db, run, nodes)
+
+    def insert_run(self, db: sqlite3.Connection, run: RunRecord, nodes: Sequence[NodeRunRecord]) -> None:
+        """Write a new run inside the caller's transaction (the scheduler records its tick in the same one)."""
+        db.execute(
+            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.run_id,
+                run.status.value,
+                _text(run.created_at),
+                _text(run.started_at),
+                _text(run.finished_at),
+                _text(run.logical_date),
+                run.trigger,
+                run.selection,
+                run.schedule,
+            ),
+        )
+        db.executemany(
+            f"INSERT INTO run_nodes ({_NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [self._node_row(state) for state in nodes],
+        )
 
     def get_run(self, run_id: str) -> RunRecord:
-        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise RunNotFound(run_id)
         return self._run(rows[0])
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
-        rows = self._query("SELECT * FROM runs ORDER BY created_at DESC, run_id DESC LIMIT ?", (limit,))
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, run_id DESC LIMIT ?", (limit,))
         return [self._run(row) for row in rows]
 
     def set_run_status(
@@ -178,7 +203,8 @@ class SQLiteStore:
 
     def _write_node(self, db: sqlite3.Connection, state: NodeRunRecord) -> None:
         db.execute(
-            "INSERT INTO run_nodes VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, node_id) DO UPDATE SET "
+            f"INSERT INTO run_nodes ({_NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (run_id, node_id) DO UPDATE SET "
             "status = excluded.status, started_at = excluded.started_at, "
             "finished_at = excluded.finished_at, error = excluded.error",
             self._node_row(state),
@@ -189,7 +215,7 @@ class SQLiteStore:
     def start_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     attempt.run_id,
                     attempt.node_id,
@@ -227,7 +253,7 @@ class SQLiteStore:
             return True
 
     def get_attempts(self, run_id: str, node_id: str | None = None) -> list[AttemptRecord]:
-        sql = "SELECT * FROM attempts WHERE run_id = ?"
+        sql = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id = ?"
         params: list[object] = [run_id]
         if node_id is not None:
             sql += " AND node_id = ?"

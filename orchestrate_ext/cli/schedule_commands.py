@@ -1,0 +1,226 @@
+"""Commands for schedules: the scheduler process, listing, pausing, ticks, backfill and cancel."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
+from orchestrate_ext.clock import isoformat, parse_duration
+from orchestrate_ext.errors import BadInput
+from orchestrate_ext.model import RunStatus
+from orchestrate_ext.project import Project
+from orchestrate_ext.scheduling import api
+from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
+from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
+from orchestrate_ext.scheduling.serve import clock_from_environment, serve
+from orchestrate_ext.scheduling.source import ProjectSource, load_snapshot
+
+
+def _duration(value: str, option: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise BadInput(f"{option}: {exc}") from None
+
+
+@main.command()
+@click.option("--grace", default="60s", show_default=True, help="On SIGTERM/SIGINT, how long running nodes may finish.")
+@click.option("--lease-ttl", default="15s", show_default=True, help="How long a standby waits for a silent holder.")
+@click.option("--max-runs", default=8, show_default=True, type=click.IntRange(min=1), help="Runs executed at once.")
+@click.option("--reload", "reload_every", default="3s", show_default=True, help="How often to look for changed files.")
+@project_option
+def scheduler(project_dir: Path | None, grace: str, lease_ttl: str, max_runs: int, reload_every: str) -> None:
+    """Fire every schedule on time until stopped (SIGTERM/SIGINT: finish running nodes, then exit).
+
+    One scheduler runs per project; a second one waits as standby and takes
+    over when the first one dies. Run it in the foreground, under systemd or
+    nohup; see docs/scheduler.md.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    grace_seconds = _duration(grace, "--grace")
+    options = SchedulerOptions(lease_ttl=_duration(lease_ttl, "--lease-ttl"), max_concurrent_runs=max_runs)
+    clock = clock_from_environment()
+    source = ProjectSource(project_dir, refresh_seconds=_duration(reload_every, "--reload"))
+    project = Project.load(project_dir, clock=clock)
+    store = project.open_store()
+    observers = project.observers(store)
+    the_scheduler = Scheduler(source, store, clock, options=options, listeners=observers)
+    stop = threading.Event()
+    stops = 0
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stops
+        stops += 1
+        if stops == 1:
+            logging.getLogger("orchestrate_ext.scheduler").info(
+                "%s: taking no new work; running nodes get %.0f s to finish", signal.Signals(signum).name, grace_seconds
+            )
+            stop.set()
+        else:
+            the_scheduler.pool.cancel()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    names = ", ".join(sorted(source.current().definitions)) or "none yet"
+    click.echo(f"scheduler {the_scheduler.owner} for {project.root}: schedules {names}", err=True)
+    try:
+        serve(the_scheduler, stop, observers=observers)
+    finally:
+        finished = the_scheduler.shutdown(grace_seconds)
+        source.close()
+        for observer in observers:
+            observer.close(5.0)
+        store.close()
+    click.echo("scheduler stopped" + ("" if finished else " (runs still going were cancelled)"), err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--count", default=3, show_default=True, type=click.IntRange(min=1, max=100), help="Fire times shown.")
+@project_option
+def schedules(project_dir: Path | None, as_json: bool, count: int) -> None:
+    """List the schedules with their next fire times (in their own time zone)."""
+    infos = api.list_schedules(project_dir, count=count)
+    if as_json:
+        emit_json([api.schedule_document(info) for info in infos])
+        return
+    if not infos:
+        click.echo("no schedules; add `schedules:` to orchestrate.yaml or `schedule` to a notebook's metadata")
+        return
+    for info in infos:
+        document = api.schedule_document(info)
+        state = "paused" if info.paused else "active"
+        click.echo(f"{document['name']}  [{state}]  {'; '.join(document['triggers'])}  ({document['origin']})")
+        click.echo(f"    runs: {document['selection'] or 'every node'}  catchup: {document['catchup']}")
+        for moment in document["next_fire_times"]:
+            click.echo(f"    next: {moment}")
+        if info.last_tick is not None:
+            last = info.last_tick
+            run = f" run {info.last_run.run_id} {info.last_run.status.value}" if info.last_run else ""
+            click.echo(f"    last: {isoformat(last.scheduled_at)} {last.trigger.value} {last.status.value}{run}")
+
+
+@main.command()
+@click.argument("schedule")
+@project_option
+def pause(project_dir: Path | None, schedule: str) -> None:
+    """Pause SCHEDULE: no new ticks or runs until `orchestrate unpause`."""
+    api.pause_schedule(project_dir, schedule)
+    click.echo(f"paused {schedule}; runs going on finish")
+
+
+@main.command()
+@click.argument("schedule")
+@project_option
+def unpause(project_dir: Path | None, schedule: str) -> None:
+    """Resume SCHEDULE from its next fire time (fire times passed while paused do not run)."""
+    state = api.resume_schedule(project_dir, schedule)
+    when = f"; next fire time {isoformat(state.next_fire_at)}" if state.next_fire_at else ""
+    click.echo(f"resumed {schedule}{when}")
+
+
+@main.command()
+@click.argument("schedule", required=False)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
+@project_option
+def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: bool) -> None:
+    """List tick records (one per schedule and fire time or event), newest first."""
+    if schedule is not None:
+        api.get_definition(api.schedule_definitions(project_dir), schedule)
+    records = api.list_ticks(project_dir, schedule, limit)
+    if as_json:
+        emit_json([api.tick_document(tick) for tick in records])
+        return
+    for tick in records:
+        outcome = f"run {tick.run_id}" if tick.run_id else (tick.reason or "")
+        click.echo(
+            f"{tick.tick_id:>6}  {tick.schedule}  {isoformat(tick.scheduled_at)}  {tick.trigger.value:<8} "
+            f"{tick.status.value:<12} {outcome}"
+        )
+
+
+@main.command()
+@click.argument("schedule")
+@click.option("--start", required=True, help="First date (or date-time), in the schedule's time zone.")
+@click.option("--end", required=True, help="Last date (inclusive; or a date-time).")
+@click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1), help="Runs at once.")
+@click.option("--force", is_flag=True, help="Run dates again that already succeeded.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per date.")
+@project_option
+def backfill(
+    project_dir: Path | None, schedule: str, start: str, end: str, parallel: int, force: bool, as_json: bool
+) -> None:
+    """Run SCHEDULE once per fire time from --start to --end, oldest first."""
+    snapshot = load_snapshot(project_dir)
+    definition = api.get_definition(dict(snapshot.definitions), schedule)
+    dates = backfill_dates(
+        definition,
+        parse_bound(start, definition.timezone, end=False),
+        parse_bound(end, definition.timezone, end=True),
+    )
+    project = Project.load(project_dir)
+    store = project.open_store()
+    job = Backfill(snapshot, store, project.clock, definition, force=force, parallel=parallel)
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+
+    def started(item: BackfillItem) -> None:
+        if not as_json:
+            what = f"run {item.run_id}" if item.run_id else f"skipped: {item.reason}"
+            click.echo(f"{isoformat(item.logical_date)}  {what}", err=True)
+
+    try:
+        click.echo(f"backfilling {schedule}: {len(dates)} fire time(s), {parallel} at a time", err=True)
+        items = job.run(dates, cancel, on_item=started)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        store.close()
+    if as_json:
+        emit_json(
+            [
+                {"logical_date": isoformat(i.logical_date), "run_id": i.run_id, "status": i.status, "reason": i.reason}
+                for i in items
+            ]
+        )
+    else:
+        for item in items:
+            click.echo(f"{isoformat(item.logical_date)}  {item.status:<9} {item.run_id or item.reason}")
+    sys.exit(EXIT_FAILED if any(item.status not in ("success", "skipped") for item in items) else 0)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--wait", "wait_for", default=None, help="Wait up to this long (e.g. 60s) for the run to end.")
+@project_option
+def cancel(project_dir: Path | None, run_id: str, wait_for: str | None) -> None:
+    """Cancel RUN_ID, wherever it executes (the scheduler, another terminal)."""
+    status = api.request_cancel(project_dir, run_id)
+    if status != RunStatus.RUNNING:
+        click.echo(f"run {run_id} already ended: {status.value}")
+        return
+    click.echo(f"asked the process executing run {run_id} to cancel it")
+    if wait_for is None:
+        return
+    project = Project.load(project_dir)
+    store = project.open_store()
+    deadline = time.monotonic() + _duration(wait_for, "--wait")
+    try:
+        while time.monotonic() < deadline:
+            status = store.get_run(run_id).status
+            if status != RunStatus.RUNNING:
+                click.echo(f"run {run_id} {status.value}")
+                return
+            time.sleep(0.5)
+    finally:
+        store.close()
+    click.echo(f"run {run_id} is still running after {wait_for}", err=True)
+    sys.exit(EXIT_FAILED)

@@ -1,0 +1,467 @@
+"""One execution of one run: the loop that starts ready nodes and records what runners report.
+
+The loop lives on one thread and is the only writer of the run's state: runner
+threads report starts and ends through a queue, and every change is written to
+the store (through the run's claim, which fences it) before listeners hear of
+it. Ready nodes of a batchable kind (dbt) that are adjacent in the graph go to
+their runner as one batch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrate_ext.clock import Clock
+from orchestrate_ext.errors import PluginError
+from orchestrate_ext.events import NodeChanged
+from orchestrate_ext.interfaces import NodeOutcome, NodeRunner, NodeTask, RunContext
+from orchestrate_ext.model import (
+    AttemptRecord,
+    AttemptStatus,
+    NodeRunRecord,
+    NodeStatus,
+    RunRecord,
+    RunStatus,
+)
+from orchestrate_ext.scheduling.supervision import RunClaim, UnsupervisedClaim
+
+if TYPE_CHECKING:
+    from orchestrate_ext.executor import Executor
+
+_POLL_SECONDS = 0.2
+_WAITING = frozenset({NodeStatus.PENDING, NodeStatus.UP_FOR_RETRY})
+_MAX_SKIPS = 3
+_FAILED_TRIES = frozenset({AttemptStatus.FAILED, AttemptStatus.TIMED_OUT, AttemptStatus.CRASHED})
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    node_id: str
+    at: datetime
+    output_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    node_id: str
+    at: datetime
+    outcome: NodeOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchDone:
+    batch_id: int
+    error: str | None
+
+
+class _Reporter:
+    def __init__(self, events: queue.Queue[object], clock: Clock) -> None:
+        self._events = events
+        self._clock = clock
+
+    def started(self, node_id: str, output_path: str | None = None) -> None:
+        self._events.put(_Started(node_id, self._clock.now(), output_path))
+
+    def finished(self, node_id: str, outcome: NodeOutcome) -> None:
+        self._events.put(_Finished(node_id, self._clock.now(), outcome))
+
+
+def log_path_for(run_dir: Path, node_id: str, try_number: int) -> Path:
+    return run_dir / "logs" / f"{node_id.replace('/', '__')}.{try_number}.log"
+
+
+class RunLoop:
+    """The state of one execution of one run."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        run: RunRecord,
+        states: list[NodeRunRecord],
+        cancel: threading.Event,
+        drain: threading.Event,
+        resume: bool,
+    ) -> None:
+        self.ex = executor
+        self.run_record = run
+        self.cancel = cancel
+        self.drain = drain
+        self.resume = resume
+        self.lost = False
+        self.claim: RunClaim = UnsupervisedClaim(executor.store, run.run_id)
+        self.events: queue.Queue[object] = queue.Queue()
+        self.reporter = _Reporter(self.events, executor.clock)
+        self.run_dir = executor.state_dir / "runs" / run.run_id
+        self.context = RunContext(run_id=run.run_id, logical_date=run.logical_date, run_dir=self.run_dir)
+        graph = executor.graph
+        self.records = {state.node_id: state for state in states if state.node_id in graph.nodes}
+        self.unknown = [state for state in states if state.node_id not in graph.nodes]
+        members = set(self.records)
+        self.parents = {node_id: graph.runnable_parents(node_id, members) for node_id in self.records}
+        self.order = [node_id for node_id in graph.order if node_id in self.records]
+        self.position = {node_id: index for index, node_id in enumerate(self.order)}
+        self.waiting = {node_id for node_id, state in self.records.items() if state.status in _WAITING}
+        """Nodes pending or up for retry: the only ones that can become ready."""
+        self.last_try = {node_id: 0 for node_id in self.records}
+        self.failures = dict.fromkeys(self.records, 0)
+        self.last_error: dict[str, str | None] = {}
+        for attempt in executor.store.get_attempts(run.run_id):
+            self.last_try[attempt.node_id] = max(self.last_try.get(attempt.node_id, 0), attempt.try_number)
+            if resume and attempt.status in _FAILED_TRIES and attempt.node_id in self.failures:
+                self.failures[attempt.node_id] += 1
+                self.last_error[attempt.node_id] = attempt.error
+        self.skips = dict.fromkeys(self.records, 0)
+        self.retry_at: dict[str, float] = {}
+        self.batches: dict[int, list[NodeTask]] = {}
+        self.batch_resources: dict[int, set[str]] = {}
+        self.batch_of: dict[str, int] = {}
+        self.next_batch_id = 0
+        self.dirty = True
+        """Set when a node settles or a slot frees: only then can more nodes be ready."""
+
+    # -- the loop
+
+    def run(self) -> RunRecord:
+        if self.ex.supervisor is not None:
+            self.claim = self.ex.supervisor.claim(self.run_record.run_id)
+        for state in self.unknown:
+            gone = "this node is no longer in the project"
+            skipped = replace(state, status=NodeStatus.SKIPPED, error=gone)
+            self._write(self.claim.set_node_state(skipped, state.attempts))
+        for node_id, record in self.records.items():
+            self._reset(node_id, record)
+        self._write(self.claim.set_run_status(RunStatus.RUNNING, started_at=self.ex.clock.now()))
+        run = self.ex.store.get_run(self.run_record.run_id)
+        for listener in self.ex.listeners:
+            listener.run_started(run, list(self.order))
+        with ThreadPoolExecutor(max_workers=self.ex.concurrency, thread_name_prefix="orchestrate") as pool:
+            while True:
+                self._supervise()
+                if self.dirty or self._stopping() or self._retry_due():
+                    self.dirty = False
+                    self._propagate_upstream_failures()
+                    if self._stopping():
+                        self._cancel_waiting()
+                    else:
+                        self._launch_ready(pool)
+                if not self.batches and not self._has_waiting_work():
+                    break
+                self._drain(self._wait_seconds())
+        return self._finish()
+
+    def _reset(self, node_id: str, record: NodeRunRecord) -> None:
+        """Make a node that has not succeeded ready to run; on resume, apply its retry policy to earlier tries."""
+        if record.status == NodeStatus.SUCCESS or (self.resume and record.status.is_final):
+            return
+        failures = self.failures[node_id]
+        if not (self.resume and failures):
+            self._set(node_id, NodeStatus.PENDING, error=None, finished_at=None)
+        elif failures > self._retries(node_id):
+            self._set(node_id, NodeStatus.FAILED, error=self.last_error.get(node_id), finished_at=self.ex.clock.now())
+        else:
+            self.retry_at[node_id] = self.ex.clock.monotonic() + self._backoff(node_id, failures)
+            self._set(node_id, NodeStatus.UP_FOR_RETRY, error=self.last_error.get(node_id), finished_at=None)
+
+    def _supervise(self) -> None:
+        """Heartbeat, notice a lost claim, and take up a cancel request from another process."""
+        if not self.lost and not self.claim.keep(self.ex.clock.now()):
+            self._lose()
+        if not self.cancel.is_set() and self.claim.cancel_requested():
+            self.cancel.set()
+
+    def _write(self, accepted: bool) -> None:
+        if not accepted:
+            self._lose()
+
+    def _lose(self) -> None:
+        """Another execution claimed the run: stop the runners and write nothing more."""
+        self.lost = True
+        self.cancel.set()
+
+    def _stopping(self) -> bool:
+        return self.cancel.is_set() or self.drain.is_set()
+
+    def _has_waiting_work(self) -> bool:
+        return not self._stopping() and bool(self.waiting)
+
+    def _retry_due(self) -> bool:
+        now = self.ex.clock.monotonic()
+        return any(at <= now for at in self.retry_at.values())
+
+    def _wait_seconds(self) -> float:
+        if not self.retry_at:
+            return _POLL_SECONDS
+        soonest = min(self.retry_at.values()) - self.ex.clock.monotonic()
+        return max(0.0, min(_POLL_SECONDS, soonest))
+
+    def _drain(self, timeout: float) -> None:
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            self._handle(event)
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _finish(self) -> RunRecord:
+        statuses = {record.status for record in self.records.values()}
+        if self._stopping() and statuses - {NodeStatus.SUCCESS}:
+            status = RunStatus.CANCELLED
+        elif statuses <= {NodeStatus.SUCCESS}:
+            status = RunStatus.SUCCESS
+        else:
+            status = RunStatus.FAILED
+        if not self.lost:
+            self._write(self.claim.set_run_status(status, finished_at=self.ex.clock.now()))
+        run = self.ex.store.get_run(self.run_record.run_id)
+        if self.lost:
+            return run
+        for listener in self.ex.listeners:
+            listener.run_finished(run)
+        return run
+
+    # -- deciding what runs
+
+    def _is_ready(self, node_id: str, now: float) -> bool:
+        status = self.records[node_id].status
+        if status == NodeStatus.UP_FOR_RETRY:
+            if self.retry_at.get(node_id, 0.0) > now:
+                return False
+        elif status != NodeStatus.PENDING:
+            return False
+        return all(self.records[parent].status == NodeStatus.SUCCESS for parent in self.parents[node_id])
+
+    def _launch_ready(self, pool: ThreadPoolExecutor) -> None:
+        now = self.ex.clock.monotonic()
+        ready = [node_id for node_id in self._waiting_in_order() if self._is_ready(node_id, now)]
+        claimed: set[str] = set()
+        for node_id in ready:
+            if node_id in claimed:
+                continue
+            if len(self.batches) >= self.ex.concurrency:
+                return
+            node = self.ex.graph.nodes[node_id]
+            runner = self._runner(node.kind)
+            batch = self._grow_batch(node.kind, ready) if runner.batchable else [node_id]
+            needed = {resource for member in batch for resource in self.ex.graph.nodes[member].resources}
+            if any(needed & held for held in self.batch_resources.values()):
+                claimed.update(batch)
+                continue
+            claimed.update(batch)
+            self._submit(pool, runner, batch, needed)
+
+    def _grow_batch(self, kind: str, ready: list[str]) -> list[str]:
+        """Every ready node of ``kind``, plus pending ones of that kind whose parents are all in."""
+        batch = {node_id for node_id in ready if self.ex.graph.nodes[node_id].kind == kind}
+        for node_id in self._waiting_in_order():
+            if node_id in batch or self.records[node_id].status != NodeStatus.PENDING:
+                continue
+            if self.ex.graph.nodes[node_id].kind != kind:
+                continue
+            if all(
+                parent in batch or self.records[parent].status == NodeStatus.SUCCESS for parent in self.parents[node_id]
+            ):
+                batch.add(node_id)
+        return sorted(batch, key=self.position.__getitem__)
+
+    def _runner(self, kind: str) -> NodeRunner:
+        try:
+            return self.ex.runners[kind]
+        except KeyError:
+            raise PluginError(f"no runner is installed for nodes of kind '{kind}'") from None
+
+    def _submit(self, pool: ThreadPoolExecutor, runner: NodeRunner, batch: list[str], resources: set[str]) -> None:
+        batch_id = self.next_batch_id
+        self.next_batch_id += 1
+        tasks = []
+        for node_id in batch:
+            node = self.ex.graph.nodes[node_id]
+            self.last_try[node_id] += 1
+            self.retry_at.pop(node_id, None)
+            timeout = node.timeout if node.timeout is not None else self.ex.defaults.timeout
+            tasks.append(
+                NodeTask(
+                    node, self.last_try[node_id], log_path_for(self.run_dir, node_id, self.last_try[node_id]), timeout
+                )
+            )
+            self.batch_of[node_id] = batch_id
+            self._set(node_id, NodeStatus.QUEUED)
+        self.batches[batch_id] = tasks
+        self.batch_resources[batch_id] = resources
+        pool.submit(self._run_batch, batch_id, runner, tasks)
+
+    def _run_batch(self, batch_id: int, runner: NodeRunner, tasks: list[NodeTask]) -> None:
+        error = None
+        try:
+            for task in tasks:
+                task.log_path.parent.mkdir(parents=True, exist_ok=True)
+            runner.run(self.context, tasks, self.reporter, self.cancel)
+        except Exception as exc:  # a runner bug must not lose the run: record it on its nodes
+            error = f"{type(exc).__name__}: {exc}"
+        self.events.put(_BatchDone(batch_id, error))
+
+    # -- handling what runners report
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, _Started):
+            self._on_started(event)
+        elif isinstance(event, _Finished):
+            self._on_finished(event.node_id, event.at, event.outcome)
+        elif isinstance(event, _BatchDone):
+            self._on_batch_done(event)
+
+    def _task(self, node_id: str) -> NodeTask:
+        return next(task for task in self.batches[self.batch_of[node_id]] if task.node.id == node_id)
+
+    def _on_started(self, event: _Started) -> None:
+        task = self._task(event.node_id)
+        record = self.records[event.node_id]
+        state = replace(record, status=NodeStatus.RUNNING, started_at=record.started_at or event.at, error=None)
+        attempt = AttemptRecord(
+            run_id=record.run_id,
+            node_id=event.node_id,
+            try_number=task.try_number,
+            status=AttemptStatus.RUNNING,
+            started_at=event.at,
+            log_path=str(task.log_path),
+            output_path=event.output_path,
+        )
+        self._write(self.claim.start_attempt(attempt, state))
+        self._announce(state, task.try_number)
+
+    def _on_finished(self, node_id: str, at: datetime, outcome: NodeOutcome) -> None:
+        task = self._task(node_id)
+        record = self.records[node_id]
+        if outcome.skipped:
+            self.skips[node_id] += 1
+            if self.skips[node_id] >= _MAX_SKIPS:
+                self._set(node_id, NodeStatus.SKIPPED, error=outcome.error, finished_at=at)
+            else:
+                self._set(node_id, NodeStatus.PENDING)
+            return
+        if record.status not in (NodeStatus.QUEUED, NodeStatus.RUNNING):
+            return  # already settled: a runner may not report one try twice
+        if record.status == NodeStatus.QUEUED:  # finished without a start: record both at once
+            self._on_started(_Started(node_id, at, outcome.output_path))
+            record = self.records[node_id]
+        status = outcome.status or AttemptStatus.FAILED
+        next_status, error = self._after_attempt(node_id, status, outcome.error)
+        state = replace(record, status=next_status, error=error, finished_at=at if next_status.is_final else None)
+        attempt = AttemptRecord(
+            run_id=record.run_id,
+            node_id=node_id,
+            try_number=task.try_number,
+            status=status,
+            started_at=record.started_at or at,
+            finished_at=at,
+            error=outcome.error,
+            output_path=outcome.output_path,
+        )
+        if not self.claim.finish_attempt(attempt, state):
+            self._lose()  # the try was closed by another process (crash recovery)
+        self._announce(state, task.try_number)
+
+    def _after_attempt(self, node_id: str, status: AttemptStatus, error: str | None) -> tuple[NodeStatus, str | None]:
+        if status == AttemptStatus.SUCCESS:
+            return NodeStatus.SUCCESS, None
+        if status == AttemptStatus.CANCELLED:
+            return (NodeStatus.CANCELLED if self.cancel.is_set() else NodeStatus.PENDING), error
+        self.failures[node_id] += 1
+        if self.failures[node_id] > self._retries(node_id) or self.cancel.is_set():
+            return NodeStatus.FAILED, error
+        self.retry_at[node_id] = self.ex.clock.monotonic() + self._backoff(node_id, self.failures[node_id])
+        return NodeStatus.UP_FOR_RETRY, error
+
+    def _retries(self, node_id: str) -> int:
+        node = self.ex.graph.nodes[node_id]
+        return node.retries if node.retries is not None else self.ex.defaults.retries
+
+    def _backoff(self, node_id: str, failures: int) -> float:
+        node = self.ex.graph.nodes[node_id]
+        backoff = node.retry_backoff if node.retry_backoff is not None else self.ex.defaults.retry_backoff
+        return float(backoff * 2 ** (failures - 1))
+
+    def _on_batch_done(self, event: _BatchDone) -> None:
+        """Settle every node the runner left without a result, then free the batch's slot."""
+        for task in self.batches[event.batch_id]:
+            node_id = task.node.id
+            status = self.records[node_id].status
+            waiting_on_parent = any(self.records[p].status != NodeStatus.SUCCESS for p in self.parents[node_id])
+            if status == NodeStatus.QUEUED and waiting_on_parent:
+                self._set(node_id, NodeStatus.PENDING)  # its parent's fate decides
+            elif status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
+                error = event.error or "the runner ended without reporting a result for this node"
+                self._on_finished(node_id, self.ex.clock.now(), NodeOutcome(AttemptStatus.FAILED, error))
+        for task in self.batches.pop(event.batch_id):
+            self.batch_of.pop(task.node.id, None)
+        del self.batch_resources[event.batch_id]
+        self.dirty = True
+
+    # -- propagation and bookkeeping
+
+    def _waiting_in_order(self) -> list[str]:
+        return sorted(self.waiting, key=self.position.__getitem__)
+
+    def _propagate_upstream_failures(self) -> None:
+        for node_id in self._waiting_in_order():
+            if self.records[node_id].status != NodeStatus.PENDING:
+                continue
+            blocked = [
+                parent
+                for parent in sorted(self.parents[node_id])
+                if self.records[parent].status.is_final and self.records[parent].status != NodeStatus.SUCCESS
+            ]
+            if blocked:
+                parent = blocked[0]
+                reason = f"upstream {parent} {self.records[parent].status.value.replace('_', ' ')}"
+                self._set(node_id, NodeStatus.UPSTREAM_FAILED, error=reason, finished_at=self.ex.clock.now())
+
+    def _cancel_waiting(self) -> None:
+        reason = "the run was cancelled" if self.cancel.is_set() else "not started: the run was stopped (shutdown)"
+        for node_id in self._waiting_in_order():
+            if self.records[node_id].status in _WAITING:
+                self.retry_at.pop(node_id, None)
+                self._set(node_id, NodeStatus.CANCELLED, error=reason, finished_at=self.ex.clock.now())
+
+    _KEEP = object()
+
+    def _set(
+        self,
+        node_id: str,
+        status: NodeStatus,
+        *,
+        error: str | object | None = _KEEP,
+        finished_at: datetime | object | None = _KEEP,
+    ) -> None:
+        record = self.records[node_id]
+        state = replace(
+            record,
+            status=status,
+            error=record.error if error is self._KEEP else error,  # type: ignore[arg-type]
+            finished_at=record.finished_at if finished_at is self._KEEP else finished_at,  # type: ignore[arg-type]
+        )
+        self._write(self.claim.set_node_state(state, self.last_try.get(node_id, 0)))
+        self._announce(state, self.last_try.get(node_id, 0))
+
+    def _announce(self, state: NodeRunRecord, try_number: int) -> None:
+        self.records[state.node_id] = state
+        if state.status in _WAITING:
+            self.waiting.add(state.node_id)
+        else:
+            self.waiting.discard(state.node_id)
+        if state.status.is_final or state.status == NodeStatus.PENDING:
+            self.dirty = True
+        if self.lost:
+            return
+        change = NodeChanged(state.run_id, state.node_id, state.kind, state.status, try_number, state.error)
+        for listener in self.ex.listeners:
+            listener.node_changed(change)

@@ -1,0 +1,378 @@
+"""The scheduler: one :meth:`Scheduler.step` records due ticks and starts their runs.
+
+A step, given the time ``now`` (tests pass a fake one):
+
+1. takes or renews the scheduler lease; without it, the scheduler stands by;
+2. writes new or changed schedules to the next-fire index;
+3. every few seconds, takes over runs whose process died (crash recovery);
+4. records a tick for every cron fire time that is due, applying the
+   catch-up policy to missed ones, and moves each schedule's next fire time;
+5. records ticks for ``on_file`` and ``after`` triggers;
+6. starts a run for each pending tick its schedule has a free slot for.
+
+Only due schedules are read (an index on the next fire time), so a step's
+cost grows with the number of fire times due, not of schedules. Every tick
+and run write is fenced on the lease, and a run is created in the same
+transaction that marks its tick ``ran``, so two schedulers racing can never
+run one tick twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrate_ext.clock import Clock
+from orchestrate_ext.errors import BadInput, RunNotFound, StoreError
+from orchestrate_ext.events import RunListener
+from orchestrate_ext.executor import Executor
+from orchestrate_ext.scheduling.catchup import plan_cron_ticks
+from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
+from orchestrate_ext.scheduling.dispatch import RunPool, SerializedListener
+from orchestrate_ext.scheduling.liveness import Liveness, ProcessLiveness
+from orchestrate_ext.scheduling.options import SchedulerOptions, StepReport, seconds_between
+from orchestrate_ext.scheduling.recovery import recover_orphans
+from orchestrate_ext.scheduling.run_control import SQLiteRunControl
+from orchestrate_ext.scheduling.settings import CatchUp
+from orchestrate_ext.scheduling.source import ProjectSnapshot, ScheduleSource
+from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
+from orchestrate_ext.scheduling.store import (
+    Fence,
+    Lease,
+    LeaseLost,
+    ScheduleState,
+    ScheduleStore,
+    StateUpdate,
+    TickBatch,
+    TickRecord,
+    TickStatus,
+    Trigger,
+)
+from orchestrate_ext.scheduling.supervision import ProcessSupervisor
+from orchestrate_ext.scheduling.triggers import plan_after_ticks, plan_file_tick, scan_files, upstream_successes
+from orchestrate_ext.store import SQLiteStore
+
+log = logging.getLogger("orchestrate_ext.scheduler")
+
+_RUN_ID_TRIES = 5
+_BATCH = 200
+"""Due schedules whose ticks are recorded in one transaction."""
+
+
+class Scheduler:
+    """Fires the schedules of one project (see the module docstring).
+
+    Args:
+        source: the project snapshot to schedule (reloaded by the source when files change).
+        runs: the runs store; the scheduler's tables live in the same database.
+        supervisor: claims the runs this process executes (default: this process).
+        liveness: decides whether another run owner or lease holder still lives.
+        listeners: hear every run this scheduler executes (observers such as alerts).
+    """
+
+    def __init__(
+        self,
+        source: ScheduleSource,
+        runs: SQLiteStore,
+        clock: Clock,
+        *,
+        schedules: ScheduleStore | None = None,
+        supervisor: ProcessSupervisor | None = None,
+        liveness: Liveness | None = None,
+        options: SchedulerOptions | None = None,
+        listeners: Sequence[RunListener] = (),
+    ) -> None:
+        self.source = source
+        self.runs = runs
+        self.clock = clock
+        self.options = options or SchedulerOptions()
+        self.control = SQLiteRunControl(runs)
+        self.schedules: ScheduleStore = schedules or SQLiteScheduleStore(runs)
+        self.supervisor = supervisor or ProcessSupervisor(runs, clock)
+        self.owner = self.supervisor.owner
+        self.liveness = liveness or ProcessLiveness(self.options.stale_after)
+        lock = threading.Lock()
+        self.listeners = [SerializedListener(listener, lock) for listener in listeners]
+        self.pool = RunPool(self.options.max_concurrent_runs)
+        self.fence: Fence = None
+        self._to_start: list[tuple[Executor, str, dict[str, Any]]] = []
+        self._watched: tuple[ProjectSnapshot, list[ScheduleDefinition]] | None = None
+        self._synced: ProjectSnapshot | None = None
+        self._executor: tuple[ProjectSnapshot, Executor] | None = None
+        self._last_recovery: datetime | None = None
+        self._last_file_poll: datetime | None = None
+
+    # -- one step
+
+    def step(self, now: datetime | None = None) -> StepReport:
+        """Do everything due at ``now`` (default: the clock's time); see the module docstring."""
+        now = now or self.clock.now()
+        report = StepReport(now)
+        if not self._hold_lease(now, report):
+            return report
+        snapshot = self.source.current()
+        try:
+            if self._synced is not snapshot:
+                self._sync(snapshot, now)
+            if (
+                self._last_recovery is None
+                or seconds_between(now, self._last_recovery) >= self.options.recovery_seconds
+            ):
+                self._recover(snapshot, now, report)
+            self._fire_cron(snapshot, now, report)
+            self._fire_events(snapshot, now, report)
+            for tick in report.recorded:
+                log.info("tick %s %s %s: %s", tick.schedule, tick.scheduled_at.isoformat(), tick.trigger, tick.status)
+            self._dispatch(snapshot, now, report)
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+            self.fence = None
+            report.holds_lease = False
+        finally:
+            # Started once the step's own writes are done, so that the runs do not slow it down.
+            for executor, run_id, parameters in self._to_start:
+                self.pool.start(executor, run_id, parameters=parameters)
+            self._to_start.clear()
+        return report
+
+    def _hold_lease(self, now: datetime, report: StepReport) -> bool:
+        def holder_is_dead(lease: Lease) -> bool:
+            return not self.liveness.is_alive(lease.holder, lease.renewed_at, now)
+
+        lease = self.schedules.acquire_lease(self.owner, now, self.options.lease_ttl, holder_is_dead)
+        fence = None if lease is None else (lease.holder, lease.epoch)
+        if fence != self.fence:
+            if fence is not None:
+                log.info("holding the scheduler lease (epoch %d)", fence[1])
+                self._synced = None
+                self._last_recovery = None  # whoever held it before may have died mid-run
+            else:
+                log.info("another scheduler holds the lease; standing by")
+        self.fence = fence
+        report.holds_lease = fence is not None
+        return report.holds_lease
+
+    def _sync(self, snapshot: ProjectSnapshot, now: datetime) -> None:
+        """Bring the next-fire index in line with the schedules defined now."""
+        states = self.schedules.states()
+        changed: list[ScheduleState] = []
+        for name, definition in snapshot.definitions.items():
+            state = states.get(name)
+            cron = definition.cron_schedule
+            if (
+                state is not None
+                and state.fingerprint == definition.fingerprint
+                and (state.next_fire_at is not None or cron is None)
+            ):
+                continue  # unchanged
+            cursor = state.cursor if state is not None and state.cursor is not None else now
+            changed.append(
+                ScheduleState(name, definition.fingerprint, cron.next_after(now) if cron else None, False, cursor)
+            )
+        for name, state in states.items():
+            if name not in snapshot.definitions and state.next_fire_at is not None:
+                changed.append(ScheduleState(name, state.fingerprint, None, state.paused, state.cursor))
+        if changed:
+            self.schedules.save_states(changed, self.fence, now)
+        self._synced = snapshot
+
+    def _recover(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
+        self._last_recovery = now
+        executing = self.pool.running()
+        report.recovered = recover_orphans(
+            self.control, self.liveness, self.owner, executing, now, stale_after=self.options.stale_after
+        )
+        for recovered in report.recovered:
+            tick = self.schedules.tick_for_run(recovered.run_id)
+            parameters = tick.parameters if tick is not None else {}
+            self.pool.start(self._executor_for(snapshot), recovered.run_id, parameters=parameters, resume=True)
+
+    def _fire_cron(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
+        batches: list[TickBatch] = []
+        for state in self.schedules.due(now, self.options.due_limit):
+            definition = snapshot.definitions.get(state.name)
+            if definition is None or definition.fingerprint != state.fingerprint or state.next_fire_at is None:
+                continue  # changed since the last sync; the next one handles it
+            plan = plan_cron_ticks(
+                definition,
+                state.next_fire_at,
+                now,
+                misfire_grace=self.options.misfire_grace,
+                record_limit=self.options.record_limit,
+            )
+            batches.append((state.name, plan.ticks, StateUpdate(next_fire_at=plan.next_fire_at)))
+        for start in range(0, len(batches), _BATCH):
+            report.recorded += self.schedules.record_batches(batches[start : start + _BATCH], self.fence, now)
+
+    def _fire_events(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
+        """Record ticks for ``after`` and (every few seconds) ``on_file`` triggers."""
+        if self._watched is None or self._watched[0] is not snapshot:
+            self._watched = (snapshot, [d for d in snapshot.definitions.values() if d.after or d.on_file])
+        watched = self._watched[1]
+        if not watched:
+            return
+        poll_files = (
+            self._last_file_poll is None or seconds_between(now, self._last_file_poll) >= self.options.file_poll_seconds
+        )
+        if poll_files:
+            self._last_file_poll = now
+        states = self.schedules.states()
+        for definition in watched:
+            state = states.get(definition.name)
+            if state is None:
+                continue
+            if definition.after:
+                successes = upstream_successes(self.runs.database, definition.after, state.cursor)
+                ticks, update = plan_after_ticks(definition, successes)
+                if update is not None:
+                    ticks = [] if state.paused else ticks
+                    report.recorded += self.schedules.record_ticks(definition.name, ticks, update, self.fence, now)
+            if definition.on_file and poll_files:
+                current = scan_files(snapshot.root, definition.on_file, ignore=snapshot.state_dir)
+                tick, file_update = plan_file_tick(definition, self.schedules.file_state(definition.name), current, now)
+                if file_update is not None:
+                    found = [] if tick is None or state.paused else [tick]
+                    report.recorded += self.schedules.record_ticks(definition.name, found, file_update, self.fence, now)
+
+    # -- starting runs
+
+    def _dispatch(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
+        pending: dict[str, list[TickRecord]] = {}
+        for tick in self.schedules.pending_ticks():
+            pending.setdefault(tick.schedule, []).append(tick)
+        if not pending:
+            return
+        paused = self.schedules.paused()
+        active = self.control.active_runs()
+        for name, ticks in pending.items():
+            definition = snapshot.definitions.get(name)
+            if definition is None:
+                for tick in ticks:
+                    self._close(
+                        tick, TickStatus.SKIPPED, f"no schedule called '{name}' is defined any more", now, report
+                    )
+                continue
+            if name in paused:
+                for tick in ticks:
+                    self._close(tick, TickStatus.SKIPPED, "the schedule was paused before its run started", now, report)
+                continue
+            if definition.catchup != CatchUp.ALL and len(ticks) > 1:
+                newest = ticks[-1]
+                reason = (
+                    f"superseded by the newer tick {newest.tick_id} ({newest.scheduled_at.isoformat()}) while "
+                    f"waiting for a free run slot (catchup: {definition.catchup.value})"
+                )
+                for tick in ticks[:-1]:
+                    self._close(tick, TickStatus.SKIPPED, reason, now, report)
+                ticks = [newest]
+            free = definition.max_active_runs - active.get(name, 0)
+            for tick in ticks[: max(free, 0)]:
+                if len(self.pool) + len(self._to_start) >= self.options.max_concurrent_runs:
+                    return
+                self._start(tick, definition, snapshot, now, report)
+
+    def _start(
+        self,
+        tick: TickRecord,
+        definition: ScheduleDefinition,
+        snapshot: ProjectSnapshot,
+        now: datetime,
+        report: StepReport,
+    ) -> None:
+        executor = self._executor_for(snapshot)
+        try:
+            node_ids = self._nodes(definition, snapshot, tick)
+        except BadInput as exc:
+            self._close(tick, TickStatus.SKIPPED, f"cannot select the nodes to run: {exc}", now, report)
+            return
+        for _ in range(_RUN_ID_TRIES):
+            run, nodes = executor.new_run(
+                node_ids,
+                tick.scheduled_at,
+                trigger=tick.trigger.value,
+                selection=definition.selection_text,
+                schedule=definition.name,
+            )
+            try:
+                result = self.schedules.start_run(
+                    tick.tick_id,
+                    run,
+                    nodes,
+                    owner=self.owner,
+                    parameters=definition.parameters,
+                    fence=self.fence,
+                    now=now,
+                    dedupe=tick.trigger in (Trigger.CRON, Trigger.CATCH_UP),
+                )
+                break
+            except StoreError:
+                if not self._run_exists(run.run_id):
+                    raise
+                # run ids are the second plus a few random bits: thousands in one second may collide
+        else:
+            raise StoreError(f"could not find a free run id for {definition.name} in {_RUN_ID_TRIES} tries")
+        if result.started:
+            log.info("started run %s of %s for %s (%s)", run.run_id, definition.name, tick.scheduled_at, tick.trigger)
+            report.started.append(run.run_id)
+            self._to_start.append((executor, run.run_id, dict(definition.parameters)))
+        elif result.duplicate_of is not None:
+            report.closed.append((tick.tick_id, TickStatus.DEDUPLICATED, f"covered by run {result.duplicate_of}"))
+
+    def _run_exists(self, run_id: str) -> bool:
+        try:
+            self.runs.get_run(run_id)
+        except RunNotFound:
+            return False
+        return True
+
+    def _nodes(self, definition: ScheduleDefinition, snapshot: ProjectSnapshot, tick: TickRecord) -> set[str]:
+        last_success = {}
+        fresh_since = None
+        if definition.target is not None and definition.ancestors == "stale":
+            last_success = self.control.last_successes(snapshot.graph.ancestors([definition.target]))
+            cron = definition.cron_schedule
+            if cron is not None:
+                fresh_since = cron.previous_at_or_before(tick.scheduled_at - timedelta(seconds=1))
+        return nodes_for(definition, snapshot.graph, last_success, fresh_since)
+
+    def _close(self, tick: TickRecord, status: TickStatus, reason: str, now: datetime, report: StepReport) -> None:
+        if self.schedules.close_tick(tick.tick_id, status, reason, self.fence, now):
+            report.closed.append((tick.tick_id, status, reason))
+            log.info("tick %s %s %s: %s", tick.schedule, tick.scheduled_at.isoformat(), status, reason)
+
+    def _executor_for(self, snapshot: ProjectSnapshot) -> Executor:
+        if self._executor is None or self._executor[0] is not snapshot:
+            executor = Executor(
+                snapshot.graph,
+                snapshot.runners,
+                self.runs,
+                self.clock,
+                state_dir=snapshot.state_dir,
+                concurrency=snapshot.concurrency,
+                defaults=snapshot.defaults,
+                listeners=self.listeners,
+                supervisor=self.supervisor,
+            )
+            self._executor = (snapshot, executor)
+        return self._executor[1]
+
+    # -- stopping
+
+    def shutdown(self, grace: float, cancel_wait: float = 30.0) -> bool:
+        """Start no new node; give running ones ``grace`` seconds, then cancel them; release the lease.
+
+        Returns True when every run ended within the grace period.
+        """
+        self.pool.drain()
+        finished = self.pool.wait(grace)
+        if not finished:
+            log.warning("runs still going after the %.0f s grace period: cancelling them", grace)
+            self.pool.cancel()
+            self.pool.wait(cancel_wait)
+        if self.fence is not None:
+            self.schedules.release_lease(self.owner)
+            self.fence = None
+        return finished

@@ -1,0 +1,141 @@
+"""Schedules of a real (notebook-only) project: reloading without restart, the API functions and the CLI.
+
+Nothing here executes a notebook; the commands only read the project and the store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrate_ext.cli import main
+from orchestrate_ext.clock import SystemClock
+from orchestrate_ext.model import RunStatus
+from orchestrate_ext.project import Project
+from orchestrate_ext.scheduling import api
+from orchestrate_ext.scheduling.liveness import ProcessIdentity
+from orchestrate_ext.scheduling.source import ProjectSource
+from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
+
+
+def write_notebook(path: Path, orchestrate: dict[str, Any] | None = None) -> None:
+    metadata: dict[str, Any] = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    if orchestrate is not None:
+        metadata["orchestrate"] = orchestrate
+    document = {"cells": [], "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "orchestrate.yaml").write_text(
+        "notebooks:\n  include: ['*.ipynb']\n"
+        "schedules:\n"
+        "  - {name: nightly, cron: '0 6 * * *', timezone: Europe/Berlin}\n"
+        "  - {name: after-nightly, after: nightly, select: report}\n"
+    )
+    write_notebook(tmp_path / "load.ipynb")
+    write_notebook(tmp_path / "report.ipynb", {"depends_on": ["load"]})
+    return tmp_path
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_a_schedule_written_into_notebook_metadata_reaches_a_running_scheduler(project: Path) -> None:
+    source = ProjectSource(project, refresh_seconds=3600)  # the test calls the reload itself
+    try:
+        assert set(source.current().definitions) == {"nightly", "after-nightly"}
+        assert source.reload_if_changed() is False, "nothing changed: no reload"
+        write_notebook(
+            project / "report.ipynb", {"depends_on": ["load"], "schedule": "*/5 * * * *", "timezone": "Asia/Tokyo"}
+        )
+        assert source.reload_if_changed() is True
+        added = source.current().definitions["report"]
+        assert (added.cron, added.timezone, added.target) == ("*/5 * * * *", "Asia/Tokyo", "notebook.report")
+        write_notebook(project / "report.ipynb", {"schedule": "not cron"})
+        assert source.reload_if_changed() is False
+        assert source.last_error is not None and "orchestrate.schedule.cron" in source.last_error
+        assert "report" in source.current().definitions, "a broken edit keeps the schedules that worked"
+    finally:
+        source.close()
+
+
+def test_list_pause_resume_and_status_through_the_api(project: Path) -> None:
+    infos = {info.definition.name: info for info in api.list_schedules(project, count=2)}
+    nightly = infos["nightly"]
+    assert len(nightly.next_fire_times) == 2 and not nightly.paused
+    document = api.schedule_document(nightly)
+    assert document["next_fire_times"][0].endswith(("+01:00", "+02:00")), "shown in the schedule's own zone"
+    assert api.schedule_document(infos["after-nightly"])["triggers"] == ["after nightly"]
+    assert api.pause_schedule(project, "nightly").paused
+    assert api.list_schedules(project)[1].paused and api.list_schedules(project)[1].next_fire_times == []
+    assert not api.resume_schedule(project, "nightly").paused
+    assert api.scheduler_status(project).active is False
+    store = Project.load(project).open_store()
+    me = ProcessIdentity.current().owner
+    SQLiteScheduleStore(store).acquire_lease(me, SystemClock().now(), 15, lambda lease: False)
+    status = api.scheduler_status(project)
+    assert (status.active, status.pid) == (True, ProcessIdentity.current().pid)
+    assert api.lease_document(status)["holder"] == me
+    store.close()
+
+
+def test_the_cli_lists_schedules_and_ticks_and_pauses(project: Path) -> None:
+    listed = invoke("schedules", "--project", str(project), "--json")
+    assert listed.exit_code == 0
+    names = [item["name"] for item in json.loads(listed.output)]
+    assert names == ["after-nightly", "nightly"]
+    text = invoke("schedules", "--project", str(project)).output
+    assert "nightly  [active]  cron 0 6 * * * (Europe/Berlin)" in text and "next: " in text
+    assert invoke("pause", "nightly", "--project", str(project)).exit_code == 0
+    assert "[paused]" in invoke("schedules", "--project", str(project)).output
+    assert "resumed nightly; next fire time" in invoke("unpause", "nightly", "--project", str(project)).output
+    assert json.loads(invoke("ticks", "--project", str(project), "--json").output) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("pause", "nighty"), "no schedule is called 'nighty'; did you mean 'nightly'?"),
+        (("ticks", "nighty"), "did you mean 'nightly'?"),
+        (("backfill", "after-nightly", "--start", "2024-01-01", "--end", "2024-01-02"), "has no cron expression"),
+        (("backfill", "nightly", "--start", "2024-01-05", "--end", "2024-01-01"), "is before --start"),
+        (("cancel", "no-such-run"), "no run with id 'no-such-run'"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(project: Path, args: tuple[str, ...], message: str) -> None:
+    result = CliRunner().invoke(main, [*args, "--project", str(project)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_a_bad_schedule_in_orchestrate_yaml_exits_2_naming_the_key(project: Path) -> None:
+    config = project / "orchestrate.yaml"
+    config.write_text(config.read_text().replace("0 6 * * *", "0 6 * *"))
+    result = CliRunner().invoke(main, ["schedules", "--project", str(project)])
+    assert result.exit_code == 2
+    assert f"{config}: key 'schedules.0.cron'" in result.output and "five fields" in result.output
+
+
+def test_cancel_flags_a_running_run_and_reports_a_finished_one(project: Path) -> None:
+    loaded = Project.load(project)
+    store = loaded.open_store()
+    executor = loaded.executor(store)
+    running = executor.create_run({"notebook.load"}, SystemClock().now())
+    finished = executor.create_run({"notebook.load"}, SystemClock().now())
+    store.set_run_status(finished.run_id, RunStatus.SUCCESS)
+    assert "asked the process executing run" in invoke("cancel", running.run_id, "--project", str(project)).output
+    assert store.database.query(
+        "SELECT cancel_requested_at IS NOT NULL FROM runs WHERE run_id = ?", (running.run_id,)
+    ) == [(1,)]
+    assert "already ended: success" in invoke("cancel", finished.run_id, "--project", str(project)).output
+    runs = json.loads(invoke("runs", "--project", str(project), "--json").output)
+    assert {(item["trigger"], item["schedule"]) for item in runs} == {("manual", None)}
+    assert all("logical_date" in item for item in runs)
+    store.close()

@@ -1,0 +1,161 @@
+"""With real processes: kill -9 the scheduler while a notebook runs, restart it, and check the aftermath.
+
+The example project gets a slow notebook scheduled every minute. The scheduler's
+clock is shifted (``ORCHESTRATE_CLOCK_OFFSET_SECONDS``) so that the first fire
+time comes a few seconds after it starts, instead of waiting for a real minute.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import psutil
+import pytest
+
+from orchestrate_ext.model import AttemptStatus, RunStatus
+from orchestrate_ext.scheduling.run_control import SQLiteRunControl
+from orchestrate_ext.scheduling.serve import CLOCK_OFFSET_ENV
+from orchestrate_ext.store import SQLiteStore, open_store
+
+SLOW_NOTEBOOK_CODE = """\
+import os, pathlib, time
+pathlib.Path("slow.pids").open("a").write(f"{os.getpid()}\\n")
+marker = pathlib.Path("slow.marker")
+if not marker.exists():  # the first try sleeps (and gets killed); a retry finishes at once
+    marker.write_text(run_id)
+    time.sleep(300)
+"""
+
+
+def add_slow_notebook(project: Path) -> None:
+    document = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "source": 'logical_date = ""\nrun_id = ""\n',
+                "outputs": [],
+                "execution_count": None,
+                "id": "params",
+            },
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": SLOW_NOTEBOOK_CODE,
+                "outputs": [],
+                "execution_count": None,
+                "id": "work",
+            },
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "orchestrate": {"schedule": "* * * * *", "retries": 1, "retry_backoff": 0},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (project / "notebooks" / "slow.ipynb").write_text(json.dumps(document), encoding="utf-8")
+
+
+def start_scheduler(project: Path, offset: float, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    orchestrate = Path(sys.executable).with_name("orchestrate")
+    return subprocess.Popen(
+        [str(orchestrate), "scheduler", "--grace", "10s", "--project", str(project)],
+        env={**os.environ, CLOCK_OFFSET_ENV: str(offset)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}; scheduler log:\n{log_path.read_text(errors='replace')[-4000:]}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def attempts_of_first_run(store: SQLiteStore) -> list[tuple[int, str]]:
+    rows = store.database.query(
+        "SELECT try_number, status FROM attempts WHERE run_id = (SELECT MIN(run_id) FROM runs WHERE schedule = ?) "
+        "ORDER BY try_number",
+        ("notebooks/slow",),
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_while_a_node_runs_then_restart(shop: Path, tmp_path: Path) -> None:
+    add_slow_notebook(shop)
+    state_db = shop / ".orchestrate" / "state.db"
+    pids = shop / "notebooks" / "slow.pids"
+    now = datetime.now(UTC).timestamp()
+    first_fire = now + 10  # seconds after start: time to import and load the project
+    offset = math.ceil(first_fire / 60) * 60 - first_fire  # the scheduler's clock reads a whole minute then
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("ab") as log:
+        first = start_scheduler(shop, offset, log)
+        try:
+            wait_for("the state store", state_db.exists, 60, log_path)
+            store = open_store(state_db)
+            wait_for(
+                "the slow notebook's first try to run",
+                lambda: attempts_of_first_run(store) == [(1, "running")] and pids.exists(),
+                60,
+                log_path,
+            )
+            kernel = int(pids.read_text().split()[0])
+            assert alive(kernel)
+            first.send_signal(signal.SIGKILL)  # kill -9: no cleanup at all
+            first.wait(10)
+            assert alive(kernel), "the notebook outlives its scheduler"
+
+            second = start_scheduler(shop, offset, log)
+            try:
+                wait_for(
+                    "the crashed try to be retried",
+                    lambda: attempts_of_first_run(store) == [(1, "crashed"), (2, "success")],
+                    60,
+                    log_path,
+                )
+                wait_for("the leftover kernel to be killed", lambda: not alive(kernel), 10, log_path)
+            finally:
+                second.send_signal(signal.SIGTERM)
+                second.wait(30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+    assert second.returncode == 0, log_path.read_text(errors="replace")[-3000:]
+
+    runs = [run for run in store.list_runs(limit=100) if run.schedule == "notebooks/slow"]
+    first_run = min(runs, key=lambda run: run.run_id)
+    assert first_run.status == RunStatus.SUCCESS
+    [crashed, retried] = store.get_attempts(first_run.run_id)
+    assert crashed.status == AttemptStatus.CRASHED and "died" in (crashed.error or "")
+    assert retried.status == AttemptStatus.SUCCESS
+    ticks = store.database.query(
+        "SELECT tick_id, run_id FROM ticks WHERE schedule = ? AND run_id IS NOT NULL", ("notebooks/slow",)
+    )
+    assert len(ticks) == len({run_id for _, run_id in ticks}) == len(runs), "one run per tick, one tick per run"
+    assert SQLiteRunControl(store).unfinished_runs() == [], "no run stays running"
+    assert store.database.query("SELECT COUNT(*) FROM attempts WHERE status = 'running'") == [(0,)]
+    store.close()
