@@ -1,0 +1,216 @@
+"""What the handlers call: the project, its store and every operation of the API, without HTTP.
+
+Every method blocks (files, SQLite, maybe ``dbt parse``); the handlers run
+them on worker threads so the server's event loop never waits on them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+from zoneinfo import available_timezones
+
+from jupyter_extension.server import history, schedules, scheduling
+from jupyter_extension.server.launcher import Launcher
+from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
+from jupyter_extension.server.paths import relative_to_root
+from orchestrate_ext.errors import BadInput
+from orchestrate_ext.project import Project
+from orchestrate_ext.reports import run_summary
+from orchestrate_ext.store import SQLiteStore, open_store
+
+
+class Backend:
+    """The API's operations on one project.
+
+    Args:
+        root: the Jupyter server's root directory; every client path is inside it.
+        project_dir: the folder holding orchestrate.yaml.
+        cache_seconds: how long a loaded project (configuration and graph) is reused.
+    """
+
+    def __init__(self, root: Path, project_dir: Path, cache_seconds: float = 5.0, launcher: Launcher | None = None):
+        self.root = root.resolve()
+        self.project_dir = project_dir.resolve()
+        self.cache_seconds = cache_seconds
+        self.launcher = launcher or Launcher()
+        self.node_history = history.NodeHistory()
+        self._lock = threading.Lock()
+        self._graph_lock = threading.Lock()
+        self._project: tuple[float, Project] | None = None
+        self._stores: dict[Path, SQLiteStore] = {}
+
+    # -- the project and its store
+
+    def project(self) -> Project:
+        """The project, loaded at most ``cache_seconds`` ago (its graph built on first use)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._project is None or now - self._project[0] > self.cache_seconds:
+                self._project = (now, Project.load(self.project_dir))
+            return self._project[1]
+
+    def graph_project(self) -> Project:
+        """The project with its graph built (under the lock, so it is built once)."""
+        project = self.project()
+        with self._graph_lock:
+            _ = project.graph
+        return project
+
+    def forget_project(self) -> None:
+        with self._lock:
+            self._project = None
+
+    def store(self) -> SQLiteStore:
+        path = self.project().config.state_path
+        with self._lock:
+            if path not in self._stores:
+                self._stores[path] = open_store(path)
+            return self._stores[path]
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project().config.workspace.state_dir
+
+    # -- what the UI needs to know first
+
+    def info(self) -> dict[str, Any]:
+        problem = None
+        routes: list[dict[str, Any]] = []
+        try:
+            project = self.project()
+            routes = alert_routes(project)
+        except BadInput as exc:
+            problem = str(exc)
+        try:
+            package_version = version("orchestrate-ext")
+        except PackageNotFoundError:
+            package_version = "unknown"
+        return {
+            "version": package_version,
+            "project": relative_to_root(self.root, self.project_dir),
+            "problem": problem,
+            "settings_keys": schedules.supported_keys(),
+            "injected_parameters": list(INJECTED_PARAMETERS),
+            "alert_routes": routes,
+            "timezones": sorted(available_timezones()),
+        }
+
+    # -- graph and nodes
+
+    def graph(self, selection: str | None) -> dict[str, Any]:
+        from orchestrate_ext.selection import select
+
+        graph = self.graph_project().graph
+        return graph.to_json(select(graph, selection))
+
+    def nodes(self) -> dict[str, Any]:
+        """Each node of the graph with its latest status, last success and Lab path."""
+        project = self.graph_project()
+        latest = self.node_history.latest(self.store())
+        documents = []
+        for node_id, node in project.graph.nodes.items():
+            entry = latest.get(node_id, {})
+            documents.append(
+                {
+                    "id": node_id,
+                    "kind": node.kind,
+                    "resource_type": node.resource_type,
+                    "name": node.name,
+                    "lab_path": relative_to_root(self.root, project.root / node.path) if node.path else None,
+                    "runnable": node.runnable,
+                    "last_status": entry.get("last_status"),
+                    "last_run_id": entry.get("last_run_id"),
+                    "last_finished_at": entry.get("last_finished_at"),
+                    "last_success_at": entry.get("last_success_at"),
+                    "last_success_run_id": entry.get("last_success_run_id"),
+                }
+            )
+        return {"nodes": documents}
+
+    # -- schedules
+
+    def notebook_form(self, notebook: str) -> dict[str, Any]:
+        return schedules.notebook_form(self.graph_project(), self.root, notebook)
+
+    def save_schedule(self, body: object) -> dict[str, Any]:
+        request = schedules.ScheduleRequest.parse(body)
+        saved = schedules.save_schedule(self.graph_project(), self.root, request)
+        self.forget_project()
+        return saved
+
+    def remove_schedule(self, notebook: str) -> dict[str, Any]:
+        removed = schedules.remove_schedule(self.project(), self.root, notebook)
+        self.forget_project()
+        return removed
+
+    def cron_preview(self, expression: str, timezone: str, count: int) -> dict[str, Any]:
+        return schedules.preview(expression, timezone, count, self.project().clock.now())
+
+    # -- runs
+
+    def runs(self, run_filter: history.RunFilter, limit: int, offset: int) -> dict[str, Any]:
+        return history.list_runs(self.store(), run_filter, limit, offset)
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return history.run_detail(self.store(), self.state_dir, run_id)
+
+    def trigger(self, selection: str | None, logical_date: datetime | None) -> dict[str, Any]:
+        project = self.graph_project()
+        when = logical_date or project.clock.now()
+        return run_summary(self.launcher.trigger(project, self.store(), selection, when))
+
+    def retry(self, run_id: str) -> dict[str, Any]:
+        return run_summary(self.launcher.retry(self.graph_project(), self.store(), run_id))
+
+    def logs(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
+        return history.read_logs(self.store(), self.state_dir, run_id, node_id, try_number)
+
+    def output(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
+        return history.read_output(self.store(), self.state_dir, run_id, node_id, try_number)
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        return scheduling.cancel(self.project(), run_id)
+
+    # -- the scheduler
+
+    def schedules(self) -> dict[str, Any]:
+        return {"schedules": scheduling.schedule_documents(self.graph_project(), self.root)}
+
+    def set_paused(self, name: str, paused: bool) -> dict[str, Any]:
+        return scheduling.set_paused(self.graph_project(), self.root, name, paused)
+
+    def scheduler_status(self) -> dict[str, Any]:
+        return scheduling.scheduler_status(self.project())
+
+    def start_scheduler(self) -> dict[str, Any]:
+        return scheduling.start_scheduler(self.project(), self.launcher)
+
+
+def alert_routes(project: Project) -> list[dict[str, Any]]:
+    """The routes of the ``alerts:`` section, if the alerts plugin is configured (read, never imported)."""
+    section = project.config.sections.get("alerts")
+    routes = getattr(section, "routes", None) or []
+    found = []
+    for index, route in enumerate(routes):
+        data = route.model_dump(mode="json", exclude_none=True) if hasattr(route, "model_dump") else {}
+        found.append(
+            {
+                "name": data.get("name") or f"route {index + 1}",
+                "on": data.get("on", []),
+                "slack": data.get("slack"),
+                "email": data.get("email", []),
+                "match": {key: value for key, value in (data.get("match") or {}).items() if value},
+            }
+        )
+    return found

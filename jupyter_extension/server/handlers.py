@@ -1,0 +1,258 @@
+"""The REST API's handlers: thin, each one a call into :class:`Backend` on a worker thread.
+
+Every method is wrapped by :func:`endpoint`, which requires Jupyter's
+authentication and authorization (resource ``orchestrate``; ``read`` for GET,
+``write`` for changing schedules, ``execute`` for starting or stopping work)
+and turns errors into statuses through :mod:`jupyter_extension.server.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from jupyter_extension.server import history
+from jupyter_extension.server.backend import Backend
+from jupyter_extension.server.errors import ApiError, to_http_error
+from orchestrate_ext.clock import parse_datetime
+from orchestrate_ext.errors import BadInput
+
+AUTH_RESOURCE = "orchestrate"
+BACKEND_SETTING = "orchestrate_backend"
+T = TypeVar("T")
+Method = Callable[..., Awaitable[None]]
+
+
+def endpoint(action: str) -> Callable[[Method], Method]:
+    """Authenticate, authorize ``action`` on ``orchestrate``, and map errors in one place."""
+
+    def decorate(method: Method) -> Method:
+        @functools.wraps(method)
+        async def mapped(self: OrchestrateHandler, *args: Any, **kwargs: Any) -> None:
+            try:
+                await method(self, *args, **kwargs)
+            except Exception as exc:
+                error = to_http_error(exc)
+                if error is exc:
+                    raise
+                raise error from exc
+
+        return web.authenticated(authorized(action)(mapped))  # type: ignore[return-value]
+
+    return decorate
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not plain JSON")
+
+
+class OrchestrateHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def backend(self) -> Backend:
+        backend: Backend = self.settings[BACKEND_SETTING]
+        return backend
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(function, *args)
+
+    def reply(self, document: object, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(document))
+
+    def body(self) -> dict[str, Any]:
+        """The request's JSON object; NaN and Infinity are refused, as they are not JSON."""
+        try:
+            value = json.loads(self.request.body or b"{}", parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadInput(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise BadInput(f"the request body must be a JSON object, not {type(value).__name__}")
+        return value
+
+    def text_arg(self, name: str, default: str | None = None) -> str | None:
+        value = self.get_query_argument(name, default)
+        return default if value is None or value == "" else value
+
+    def required_arg(self, name: str) -> str:
+        value = self.text_arg(name)
+        if value is None:
+            raise BadInput(f"the query parameter '{name}' is missing")
+        return value
+
+    def int_arg(self, name: str, default: int | None) -> int | None:
+        value = self.text_arg(name)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise BadInput(f"the query parameter '{name}' must be a whole number, not '{value}'") from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"message": exc.message, "reason": exc.reason, "error": exc.kind}))
+            return
+        super().write_error(status_code, **kwargs)
+
+
+class InfoHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.info))
+
+
+class GraphHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.graph, self.text_arg("select")))
+
+
+class NodesHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.nodes))
+
+
+class NotebookHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.notebook_form, self.required_arg("path")))
+
+
+class CronHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        expression = self.required_arg("cron")
+        timezone = self.text_arg("timezone", "UTC")
+        count = self.int_arg("count", 3)
+        self.reply(await self.call(self.backend.cron_preview, expression, timezone, count))
+
+
+class SchedulesHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.schedules))
+
+    @endpoint("write")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.save_schedule, self.body()))
+
+    @endpoint("write")
+    async def delete(self) -> None:
+        self.reply(await self.call(self.backend.remove_schedule, self.required_arg("notebook")))
+
+
+class RunsHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        run_filter = history.RunFilter.parse(
+            self.get_query_arguments("status"),
+            self.get_query_arguments("trigger"),
+            self.get_query_arguments("schedule"),
+        )
+        limit = self.int_arg("limit", 50) or 0
+        offset = self.int_arg("offset", 0) or 0
+        self.reply(await self.call(self.backend.runs, run_filter, limit, offset))
+
+    @endpoint("execute")
+    async def post(self) -> None:
+        body = self.body()
+        unknown = sorted(set(body) - {"select", "logical_date"})
+        if unknown:
+            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select' and 'logical_date'")
+        selection = body.get("select")
+        logical = body.get("logical_date")
+        if selection is not None and not isinstance(selection, str):
+            raise BadInput("request body: 'select' must be a selection text such as '+daily_report'")
+        if logical is not None and not isinstance(logical, str):
+            raise BadInput("request body: 'logical_date' must be an ISO-8601 text such as '2024-01-31'")
+        try:
+            when = parse_datetime(logical) if logical else None
+        except ValueError as exc:
+            raise BadInput(f"logical_date: {exc}") from None
+        self.reply(await self.call(self.backend.trigger, selection, when), status=201)
+
+
+class RunHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(self.backend.run, run_id))
+
+
+class RetryHandler(OrchestrateHandler):
+    @endpoint("execute")
+    async def post(self, run_id: str) -> None:
+        self.reply(await self.call(self.backend.retry, run_id), status=202)
+
+
+class CancelHandler(OrchestrateHandler):
+    @endpoint("execute")
+    async def post(self, run_id: str) -> None:
+        self.reply(await self.call(self.backend.cancel, run_id), status=202)
+
+
+class LogsHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self, run_id: str) -> None:
+        node = self.required_arg("node")
+        self.reply(await self.call(self.backend.logs, run_id, node, self.int_arg("try", None)))
+
+
+class OutputHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self, run_id: str) -> None:
+        node = self.required_arg("node")
+        self.reply(await self.call(self.backend.output, run_id, node, self.int_arg("try", None)))
+
+
+class ScheduleStateHandler(OrchestrateHandler):
+    """``POST /schedules/pause`` and ``/schedules/resume`` with ``{"schedule": NAME}``."""
+
+    @endpoint("write")
+    async def post(self, action: str) -> None:
+        name = self.body().get("schedule")
+        if not isinstance(name, str) or not name:
+            raise BadInput("request body: 'schedule' must name a schedule, as listed by GET /orchestrate/api/schedules")
+        self.reply(await self.call(self.backend.set_paused, name, action == "pause"))
+
+
+class SchedulerHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.scheduler_status))
+
+    @endpoint("execute")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.start_scheduler), status=202)
+
+
+_RUN = r"(?P<run_id>[^/]+)"
+
+ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
+    (r"/info", InfoHandler),
+    (r"/graph", GraphHandler),
+    (r"/nodes", NodesHandler),
+    (r"/notebook", NotebookHandler),
+    (r"/cron", CronHandler),
+    (r"/schedules", SchedulesHandler),
+    (r"/schedules/(?P<action>pause|resume)", ScheduleStateHandler),
+    (r"/scheduler", SchedulerHandler),
+    (r"/runs", RunsHandler),
+    (rf"/runs/{_RUN}", RunHandler),
+    (rf"/runs/{_RUN}/retry", RetryHandler),
+    (rf"/runs/{_RUN}/cancel", CancelHandler),
+    (rf"/runs/{_RUN}/logs", LogsHandler),
+    (rf"/runs/{_RUN}/output", OutputHandler),
+]
+"""Routes under ``<base_url>orchestrate/api``."""

@@ -1,0 +1,218 @@
+"""Reading the run history for the API: run lists, run detail, freshness, logs, output notebooks.
+
+Everything goes through the :class:`~orchestrate_ext.store.StateStore`
+interface and the CLI's JSON documents (:mod:`orchestrate_ext.reports`), so
+the API and ``orchestrate show --json`` describe a run alike.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jupyter_extension.server.errors import NotFound
+from jupyter_extension.server.paths import contained_file
+from orchestrate_ext.clock import isoformat
+from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.reports import run_document, run_summary
+from orchestrate_ext.store import StateStore
+
+SCAN_LIMIT = 10_000
+"""How many of the newest runs a filtered list looks through."""
+
+LOG_TAIL_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What ``GET /runs`` was asked for; empty collections mean "any"."""
+
+    statuses: Collection[str] = ()
+    triggers: Collection[str] = ()
+    schedules: Collection[str] = ()
+
+    @classmethod
+    def parse(cls, statuses: list[str], triggers: list[str], schedules: list[str]) -> RunFilter:
+        known = {status.value for status in RunStatus}
+        wanted = {item for value in statuses for item in value.split(",") if item}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise BadInput(f"unknown run status '{unknown[0]}'; use one of {', '.join(sorted(known))}")
+        return cls(frozenset(wanted), frozenset(triggers), frozenset(schedules))
+
+    def matches(self, run: RunRecord) -> bool:
+        return (
+            (not self.statuses or run.status.value in self.statuses)
+            and (not self.triggers or run.trigger in self.triggers)
+            and (not self.schedules or (run.schedule or "") in self.schedules)
+        )
+
+
+def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int) -> dict[str, Any]:
+    """A page of runs, newest first, with the number of runs that match."""
+    if not 1 <= limit <= 500:
+        raise BadInput(f"limit {limit} is out of range; use 1 to 500")
+    if offset < 0:
+        raise BadInput(f"offset {offset} is negative")
+    matching = [run for run in store.list_runs(SCAN_LIMIT) if run_filter.matches(run)]
+    return {
+        "runs": [run_summary(run) for run in matching[offset : offset + limit]],
+        "total": len(matching),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else round((end - start).total_seconds(), 3)
+
+
+def run_detail(store: StateStore, state_dir: Path, run_id: str) -> dict[str, Any]:
+    """``orchestrate show --json`` plus durations and whether each attempt has a log and an output."""
+    document = run_document(store, run_id, with_attempts=True)
+    document["duration_seconds"] = _duration(document["started_at"], document["finished_at"])
+    for node in document["nodes"]:
+        node["duration_seconds"] = _duration(node["started_at"], node["finished_at"])
+    for attempt in document["attempts"]:
+        attempt["duration_seconds"] = _duration(attempt["started_at"], attempt["finished_at"])
+        attempt["has_log"] = contained_file(state_dir, attempt["log_path"]) is not None
+        attempt["has_output"] = contained_file(state_dir, attempt["output_path"]) is not None
+    return document
+
+
+def _duration(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return _seconds(datetime.fromisoformat(start), datetime.fromisoformat(end))
+
+
+class NodeHistory:
+    """Each node's latest status and last success, from the newest runs.
+
+    Node states of finished runs never change, so they are kept (up to
+    ``keep`` runs); only running runs are read again on each call.
+    """
+
+    def __init__(self, window: int = 200, keep: int = 2000) -> None:
+        self.window = window
+        self.keep = keep
+        self._finished: OrderedDict[str, list[NodeRunRecord]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _states(self, store: StateStore, run: RunRecord) -> list[NodeRunRecord]:
+        if run.status == RunStatus.RUNNING:
+            return store.get_node_states(run.run_id)
+        with self._lock:
+            cached = self._finished.get(run.run_id)
+        if cached is not None:
+            return cached
+        states = store.get_node_states(run.run_id)
+        with self._lock:
+            self._finished[run.run_id] = states
+            while len(self._finished) > self.keep:
+                self._finished.popitem(last=False)
+        return states
+
+    def latest(self, store: StateStore) -> dict[str, dict[str, Any]]:
+        """By node id: ``last_status``, ``last_run_id``, ``last_finished_at``, ``last_success_at``."""
+        found: dict[str, dict[str, Any]] = {}
+        for run in store.list_runs(self.window):
+            for state in self._states(store, run):
+                entry = found.get(state.node_id)
+                if entry is None:
+                    entry = found[state.node_id] = {
+                        "id": state.node_id,
+                        "last_status": state.status.value,
+                        "last_run_id": run.run_id,
+                        "last_finished_at": isoformat(state.finished_at),
+                        "last_success_at": None,
+                        "last_success_run_id": None,
+                    }
+                if entry["last_success_at"] is None and state.status == NodeStatus.SUCCESS:
+                    entry["last_success_at"] = isoformat(state.finished_at)
+                    entry["last_success_run_id"] = run.run_id
+        return found
+
+
+def _attempts(store: StateStore, run_id: str, node_id: str, try_number: int | None) -> list[AttemptRecord]:
+    store.get_run(run_id)
+    attempts = store.get_attempts(run_id, node_id)
+    if not attempts:
+        known = sorted({state.node_id for state in store.get_node_states(run_id)})
+        if node_id not in known:
+            raise NodeNotFound(f"run {run_id} has no node '{node_id}'{did_you_mean(node_id, known)}")
+        raise NotFound(f"{node_id} has not started in run {run_id}")
+    if try_number is None:
+        return attempts
+    chosen = [attempt for attempt in attempts if attempt.try_number == try_number]
+    if not chosen:
+        tries = ", ".join(str(attempt.try_number) for attempt in attempts)
+        raise NotFound(f"{node_id} has no try {try_number} in run {run_id}; its tries: {tries}")
+    return chosen
+
+
+def read_logs(store: StateStore, state_dir: Path, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
+    """The log of each try of a node (the last ``LOG_TAIL_BYTES`` of each)."""
+    entries = []
+    for attempt in _attempts(store, run_id, node_id, try_number):
+        path = contained_file(state_dir, attempt.log_path)
+        text, truncated = _tail(path) if path else (None, False)
+        entries.append(
+            {
+                "try_number": attempt.try_number,
+                "status": attempt.status.value,
+                "started_at": isoformat(attempt.started_at),
+                "finished_at": isoformat(attempt.finished_at),
+                "error": attempt.error,
+                "log": text,
+                "truncated": truncated,
+            }
+        )
+    return {"run_id": run_id, "node_id": node_id, "attempts": entries}
+
+
+def _tail(path: Path) -> tuple[str, bool]:
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if size > LOG_TAIL_BYTES:
+            handle.seek(size - LOG_TAIL_BYTES)
+        data = handle.read(LOG_TAIL_BYTES)
+    return data.decode("utf-8", errors="replace"), size > LOG_TAIL_BYTES
+
+
+def read_output(
+    store: StateStore, state_dir: Path, run_id: str, node_id: str, try_number: int | None
+) -> dict[str, Any]:
+    """The output notebook of a try (default: the last one) as a Jupyter contents model."""
+    attempt = _attempts(store, run_id, node_id, try_number)[-1]
+    path = contained_file(state_dir, attempt.output_path)
+    if path is None:
+        raise NotFound(f"{node_id} try {attempt.try_number} in run {run_id} has no output notebook")
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise NotFound(f"the output notebook of {node_id} try {attempt.try_number} is not readable yet: {exc}") from exc
+    stat = path.stat()
+    modified = isoformat(datetime.fromtimestamp(stat.st_mtime).astimezone())
+    return {
+        "name": path.name,
+        "path": f"{run_id}/{path.name}",
+        "type": "notebook",
+        "format": "json",
+        "mimetype": None,
+        "content": content,
+        "writable": False,
+        "created": modified,
+        "last_modified": modified,
+        "size": stat.st_size,
+        "run_id": run_id,
+        "node_id": node_id,
+        "try_number": attempt.try_number,
+    }

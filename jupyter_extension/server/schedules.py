@@ -1,0 +1,209 @@
+"""Scheduling a notebook: checking a request and writing it into the notebook's metadata.
+
+``POST /orchestrate/api/schedules`` takes a body like::
+
+    {"notebook": "reports/daily.ipynb", "cron": "0 7 * * 1-5", "timezone": "Europe/Berlin",
+     "parameters": {"top_n": 5}, "depends_on": ["daily_revenue"], "owner": "ana@example.com"}
+
+Keys present in the body are set (``null`` removes the key), absent keys are
+left as they are. Nothing is written unless the whole result is valid: the
+same checks ``orchestrate validate`` makes (the metadata model, every
+dependency resolving, no cycle), with the same messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+
+from jupyter_extension.notebook_meta import NotebookSettings
+from jupyter_extension.plugin import node_id_for
+from jupyter_extension.server import cron
+from jupyter_extension.server.notebook_file import (
+    INJECTED_PARAMETERS,
+    orchestrate_metadata,
+    parameters_cell,
+    read_document,
+    write_metadata,
+)
+from jupyter_extension.server.paths import resolve_notebook
+from orchestrate_ext.config import format_validation_error
+from orchestrate_ext.errors import BadInput, ConfigError
+from orchestrate_ext.graph import build_graph
+from orchestrate_ext.node_settings import parse_settings
+from orchestrate_ext.project import Project
+
+SCHEDULE_KEYS = ("schedule", "timezone")
+
+
+class ScheduleRequest(BaseModel):
+    """The body of ``POST /orchestrate/api/schedules``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    notebook: str
+    cron: str | None = None
+    timezone: str | None = None
+    parameters: dict[str, JsonValue] | None = None
+    depends_on: list[str] | None = None
+    owner: str | None = None
+    retries: int | None = None
+    timeout: str | float | int | None = None
+    alerts: list[dict[str, JsonValue]] | None = None
+    sla: dict[str, JsonValue] | None = None
+
+    @classmethod
+    def parse(cls, body: object) -> ScheduleRequest:
+        try:
+            return cls.model_validate(body)
+        except ValidationError as exc:
+            raise BadInput(format_validation_error(exc, "request body")) from None
+
+
+def supported_keys() -> list[str]:
+    """Metadata keys this installation's notebook settings accept."""
+    return sorted(NotebookSettings.model_fields)
+
+
+def check_parameters(parameters: dict[str, Any]) -> None:
+    """Names must be Python identifiers (not keywords) that orchestrate-ext does not set itself."""
+    for name in parameters:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise BadInput(f"parameter name {name!r} is not a Python identifier; use letters, digits and '_'")
+        if name in INJECTED_PARAMETERS:
+            raise BadInput(f"parameter '{name}' is set by orchestrate-ext on every run; choose another name")
+
+
+def _require(key: str) -> None:
+    if key not in supported_keys():
+        raise BadInput(
+            f"this installation of orchestrate-ext has no notebook setting 'orchestrate.{key}'; "
+            "remove it from the request or upgrade orchestrate-ext"
+        )
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == [] or value == {} or value == ""
+
+
+def updated_settings(request: ScheduleRequest, current: dict[str, Any]) -> dict[str, Any]:
+    """``current`` metadata with the request's keys applied (and checked where the API knows best)."""
+    settings = dict(current)
+    fields = request.model_fields_set - {"notebook"}
+    for field in sorted(fields - {"cron", "timezone"}):
+        _require(field)
+        value = getattr(request, field)
+        if _empty(value):
+            settings.pop(field, None)
+            continue
+        if field == "parameters":
+            check_parameters(value)
+        settings[field] = value
+    if fields & {"cron", "timezone"}:
+        _apply_schedule(settings, request, fields)
+    return settings
+
+
+def _apply_schedule(settings: dict[str, Any], request: ScheduleRequest, fields: set[str]) -> None:
+    """Write ``schedule`` (a cron string, or the ``cron`` of a schedule mapping) and its time zone."""
+    _require("schedule")
+    if "cron" in fields and _empty(request.cron):
+        settings.pop("schedule", None)
+        settings.pop("timezone", None)
+        return
+    # The cron text and the time zone are checked with the rest, by the metadata model (the CLI's messages).
+    cron_text = " ".join(request.cron.split()) if "cron" in fields and request.cron else None
+    timezone = request.timezone if "timezone" in fields else None
+    existing = settings.get("schedule")
+    if cron_text is None and existing is None:
+        raise BadInput(f"notebook '{request.notebook}' has no schedule; give 'cron' together with 'timezone'")
+    if isinstance(existing, dict):
+        mapping = dict(existing)
+        if cron_text is not None:
+            mapping["cron"] = cron_text
+        if "timezone" in fields:
+            mapping.pop("timezone", None)
+            if timezone:
+                mapping["timezone"] = timezone
+        settings["schedule"] = mapping
+        settings.pop("timezone", None)
+        return
+    if cron_text is not None:
+        settings["schedule"] = cron_text
+    if "timezone" in fields:
+        settings.pop("timezone", None)
+        if timezone:
+            _require("timezone")
+            settings["timezone"] = timezone
+
+
+def save_schedule(project: Project, root: Path, request: ScheduleRequest) -> dict[str, Any]:
+    """Check ``request`` against the project and write it into the notebook; return the new state."""
+    path, relative = resolve_notebook(root, project.root, request.notebook)
+    label = relative
+    document = read_document(path, label)
+    settings = updated_settings(request, orchestrate_metadata(document, label))
+    parsed: NotebookSettings = parse_settings(NotebookSettings, settings, f"notebook '{label}' metadata")
+    _check_graph(project, relative, parsed)
+    write_metadata(path, document, settings)
+    return {"notebook": request.notebook, "node_id": node_id_for(relative), "metadata": settings}
+
+
+def remove_schedule(project: Project, root: Path, notebook: str) -> dict[str, Any]:
+    """Remove the schedule keys (and only those) from a notebook's metadata."""
+    path, relative = resolve_notebook(root, project.root, notebook)
+    document = read_document(path, relative)
+    settings = orchestrate_metadata(document, relative)
+    if not any(key in settings for key in SCHEDULE_KEYS):
+        raise BadInput(f"notebook '{notebook}' has no schedule")
+    for key in SCHEDULE_KEYS:
+        settings.pop(key, None)
+    write_metadata(path, document, settings)
+    return {"notebook": notebook, "node_id": node_id_for(relative), "metadata": settings}
+
+
+def _check_graph(project: Project, relative: str, settings: NotebookSettings) -> None:
+    """The project's graph with this notebook's new dependencies must still build."""
+    graph = project.graph
+    node_id = node_id_for(relative)
+    node = graph.nodes.get(node_id)
+    if node is None:
+        raise ConfigError(
+            f"notebook '{relative}' is not part of the pipeline: no pattern of `notebooks.include` in "
+            f"{project.config.workspace.config_path.name} matches it; add one, then schedule it"
+        )
+    changed = dataclasses.replace(node, depends_on=tuple(settings.depends_on), produces=tuple(settings.produces))
+    build_graph([changed if other.id == node_id else other for other in graph.nodes.values()])
+
+
+def notebook_form(project: Project, root: Path, notebook: str) -> dict[str, Any]:
+    """What the Schedule dialog starts from: current metadata, parameters cell, membership."""
+    path, relative = resolve_notebook(root, project.root, notebook)
+    document = read_document(path, relative)
+    node_id = node_id_for(relative)
+    return {
+        "notebook": notebook,
+        "node_id": node_id,
+        "in_pipeline": node_id in project.graph.nodes,
+        "metadata": orchestrate_metadata(document, relative),
+        "parameters_cell": parameters_cell(path),
+        "injected_parameters": list(INJECTED_PARAMETERS),
+    }
+
+
+def preview(expression: str, timezone: str, count: int, now: datetime) -> dict[str, Any]:
+    """The next ``count`` fire times of a cron expression in a time zone."""
+    if not 1 <= count <= 20:
+        raise BadInput(f"count {count} is out of range; use 1 to 20")
+    cron.check_timezone(timezone)
+    times = cron.next_times(expression, timezone, now, count)
+    return {
+        "cron": expression,
+        "timezone": timezone,
+        "next": [moment.isoformat() for moment in times],
+    }

@@ -1,0 +1,399 @@
+/**
+ * The client of orchestrate-ext's REST API (`/orchestrate/api/`).
+ *
+ * It depends on a one-function transport only, so the same code runs against
+ * Jupyter's `ServerConnection` in Lab and against a fake in unit tests. Every
+ * failure is an `ApiError` carrying the HTTP status and the server's message
+ * (the same text the `orchestrate` CLI prints).
+ */
+
+/** Sends one request to a path under `/orchestrate/api/` and resolves with the response. */
+export type Transport = (path: string, init: RequestInit) => Promise<Response>;
+
+export class ApiError extends Error {
+  /** HTTP status; 0 when the server could not be reached. */
+  readonly status: number;
+  /** The server's error class, e.g. `RunNotFound`, when it gave one. */
+  readonly kind: string | null;
+
+  constructor(status: number, message: string, kind: string | null = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.kind = kind;
+  }
+
+  get isForbidden(): boolean {
+    return this.status === 403;
+  }
+
+  get isConflict(): boolean {
+    return this.status === 409;
+  }
+}
+
+export type RunStatus = 'running' | 'success' | 'failed' | 'cancelled';
+
+export interface AlertRoute {
+  name: string;
+  on: string[];
+  slack?: string | null;
+  email: string[];
+  match: Record<string, string[]>;
+}
+
+export interface Info {
+  version: string;
+  project: string | null;
+  problem: string | null;
+  settings_keys: string[];
+  injected_parameters: string[];
+  alert_routes: AlertRoute[];
+  timezones: string[];
+}
+
+export interface GraphNode {
+  id: string;
+  kind: string;
+  resource_type: string;
+  name: string;
+  path: string;
+  owner: string | null;
+  tags: string[];
+  depends_on: string[];
+  waits_for: string[];
+}
+
+export interface NodeState {
+  id: string;
+  kind: string;
+  resource_type: string;
+  name: string;
+  lab_path: string | null;
+  runnable: boolean;
+  last_status: string | null;
+  last_run_id: string | null;
+  last_finished_at: string | null;
+  last_success_at: string | null;
+  last_success_run_id: string | null;
+}
+
+export interface ParameterCellEntry {
+  name: string;
+  source: string;
+  value: unknown;
+  plain: boolean;
+  help: string;
+  injected: boolean;
+}
+
+export interface NotebookForm {
+  notebook: string;
+  node_id: string;
+  in_pipeline: boolean;
+  metadata: Record<string, unknown>;
+  parameters_cell: ParameterCellEntry[];
+  injected_parameters: string[];
+}
+
+export interface ScheduleRequest {
+  notebook: string;
+  cron?: string | null;
+  timezone?: string | null;
+  parameters?: Record<string, unknown> | null;
+  depends_on?: string[] | null;
+  owner?: string | null;
+  retries?: number | null;
+  timeout?: string | null;
+  alerts?: Record<string, unknown>[] | null;
+  sla?: Record<string, unknown> | null;
+}
+
+export interface SavedSchedule {
+  notebook: string;
+  node_id: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface Schedule {
+  name: string;
+  origin: string;
+  notebook: string | null;
+  target: string | null;
+  cron: string | null;
+  timezone: string;
+  paused: boolean;
+  triggers: string[];
+  next_fire_times: string[];
+  next_fire_at: string | null;
+  last_run_id: string | null;
+  last_status: string | null;
+  last_run_at: string | null;
+}
+
+export interface SchedulesList {
+  schedules: Schedule[];
+}
+
+export interface CronPreview {
+  cron: string;
+  timezone: string;
+  next: string[];
+}
+
+export interface RunSummary {
+  run_id: string;
+  status: RunStatus;
+  trigger: string;
+  schedule: string | null;
+  selection: string | null;
+  logical_date: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface RunsPage {
+  runs: RunSummary[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface RunNode {
+  id: string;
+  kind: string;
+  status: string;
+  attempts: number;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+  duration_seconds: number | null;
+}
+
+export interface Attempt {
+  node_id: string;
+  try_number: number;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+  duration_seconds: number | null;
+  has_log: boolean;
+  has_output: boolean;
+}
+
+export interface RunDetail extends RunSummary {
+  duration_seconds: number | null;
+  nodes: RunNode[];
+  attempts: Attempt[];
+}
+
+export interface AttemptLog {
+  try_number: number;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+  log: string | null;
+  truncated: boolean;
+}
+
+export interface NodeLogs {
+  run_id: string;
+  node_id: string;
+  attempts: AttemptLog[];
+}
+
+export interface OutputModel {
+  name: string;
+  path: string;
+  type: 'notebook';
+  format: 'json';
+  mimetype: null;
+  content: unknown;
+  writable: false;
+  created: string;
+  last_modified: string;
+  size: number;
+  run_id: string;
+  node_id: string;
+  try_number: number;
+}
+
+export interface SchedulerStatus {
+  running: boolean;
+  holder: string | null;
+  host: string | null;
+  pid: number | null;
+  detail: string | null;
+  command: string;
+  started_pid?: number;
+}
+
+export interface RunFilter {
+  status?: RunStatus[];
+  trigger?: string;
+  schedule?: string;
+  limit?: number;
+  offset?: number;
+}
+
+type Query = Record<string, string | number | string[] | undefined | null>;
+
+/** `?a=1&b=x&b=y` for the defined values, each one encoded. */
+export function queryString(query: Query): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') {
+      continue;
+    }
+    const values = Array.isArray(value) ? value : [value];
+    for (const item of values) {
+      parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(item))}`);
+    }
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** The message to show for a failed request: the server's own when it gave one. */
+export function errorMessage(status: number, statusText: string, body: unknown): string {
+  const server =
+    body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string'
+      ? ((body as { message: string }).message as string)
+      : '';
+  if (status === 403) {
+    const detail = server && server !== 'Forbidden' ? server : 'the Jupyter server refused the request (403 Forbidden)';
+    return `not allowed: ${detail}`;
+  }
+  if (server) {
+    return server;
+  }
+  if (status === 404) {
+    return 'not found (404); is orchestrate-ext installed in the Jupyter server\u2019s environment?';
+  }
+  return `the server answered ${status}${statusText ? ` ${statusText}` : ''}`;
+}
+
+export class OrchestrateClient {
+  constructor(private readonly transport: Transport) {}
+
+  /** Send a request; resolve with the decoded JSON answer or reject with an `ApiError`. */
+  async request<T>(method: string, path: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
+    const init: RequestInit = { method };
+    if (options.body !== undefined) {
+      init.body = JSON.stringify(options.body);
+      init.headers = { 'Content-Type': 'application/json' };
+    }
+    let response: Response;
+    try {
+      response = await this.transport(path + queryString(options.query ?? {}), init);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ApiError(0, `cannot reach the Jupyter server: ${reason}`);
+    }
+    const text = await response.text();
+    let data: unknown = undefined;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+    }
+    if (!response.ok) {
+      const kind = data && typeof data === 'object' ? (data as { error?: unknown }).error : undefined;
+      throw new ApiError(
+        response.status,
+        errorMessage(response.status, response.statusText, data),
+        typeof kind === 'string' ? kind : null
+      );
+    }
+    if (data === undefined) {
+      throw new ApiError(response.status, `the server's answer to ${method} ${path} is not JSON`);
+    }
+    return data as T;
+  }
+
+  info(): Promise<Info> {
+    return this.request('GET', 'info');
+  }
+
+  graph(select?: string): Promise<{ nodes: GraphNode[] }> {
+    return this.request('GET', 'graph', { query: { select } });
+  }
+
+  nodes(): Promise<{ nodes: NodeState[] }> {
+    return this.request('GET', 'nodes');
+  }
+
+  notebook(path: string): Promise<NotebookForm> {
+    return this.request('GET', 'notebook', { query: { path } });
+  }
+
+  cronPreview(cron: string, timezone: string, count = 3): Promise<CronPreview> {
+    return this.request('GET', 'cron', { query: { cron, timezone, count } });
+  }
+
+  schedules(): Promise<SchedulesList> {
+    return this.request('GET', 'schedules');
+  }
+
+  saveSchedule(request: ScheduleRequest): Promise<SavedSchedule> {
+    return this.request('POST', 'schedules', { body: request });
+  }
+
+  removeSchedule(notebook: string): Promise<SavedSchedule> {
+    return this.request('DELETE', 'schedules', { query: { notebook } });
+  }
+
+  setPaused(schedule: string, paused: boolean): Promise<Schedule> {
+    return this.request('POST', `schedules/${paused ? 'pause' : 'resume'}`, { body: { schedule } });
+  }
+
+  runs(filter: RunFilter = {}): Promise<RunsPage> {
+    return this.request('GET', 'runs', {
+      query: {
+        status: filter.status,
+        trigger: filter.trigger,
+        schedule: filter.schedule,
+        limit: filter.limit,
+        offset: filter.offset
+      }
+    });
+  }
+
+  run(runId: string): Promise<RunDetail> {
+    return this.request('GET', `runs/${encodeURIComponent(runId)}`);
+  }
+
+  trigger(select: string | null, logicalDate: string | null = null): Promise<RunSummary> {
+    return this.request('POST', 'runs', { body: { select, logical_date: logicalDate } });
+  }
+
+  retry(runId: string): Promise<RunSummary> {
+    return this.request('POST', `runs/${encodeURIComponent(runId)}/retry`);
+  }
+
+  cancel(runId: string): Promise<RunSummary> {
+    return this.request('POST', `runs/${encodeURIComponent(runId)}/cancel`);
+  }
+
+  logs(runId: string, nodeId: string, tryNumber?: number): Promise<NodeLogs> {
+    return this.request('GET', `runs/${encodeURIComponent(runId)}/logs`, { query: { node: nodeId, try: tryNumber } });
+  }
+
+  output(runId: string, nodeId: string, tryNumber?: number): Promise<OutputModel> {
+    return this.request('GET', `runs/${encodeURIComponent(runId)}/output`, {
+      query: { node: nodeId, try: tryNumber }
+    });
+  }
+
+  scheduler(): Promise<SchedulerStatus> {
+    return this.request('GET', 'scheduler');
+  }
+
+  startScheduler(): Promise<SchedulerStatus> {
+    return this.request('POST', 'scheduler');
+  }
+}

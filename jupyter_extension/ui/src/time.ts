@@ -1,0 +1,82 @@
+/** Short, human texts for times and durations: "2 h ago", "in 5 min", "1 m 05 s". */
+
+const UNITS: [number, string][] = [
+  [86400, 'd'],
+  [3600, 'h'],
+  [60, 'min']
+];
+
+function amount(seconds: number): string {
+  for (const [size, unit] of UNITS) {
+    if (seconds >= size) {
+      return `${Math.floor(seconds / size)} ${unit}`;
+    }
+  }
+  return `${Math.floor(seconds)} s`;
+}
+
+/** "2 h ago", "just now", or "in 3 d" for an ISO time relative to `now`; '' for null. */
+export function relativeTime(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) {
+    return '';
+  }
+  const then = new Date(iso);
+  if (Number.isNaN(then.getTime())) {
+    return iso;
+  }
+  const seconds = (now.getTime() - then.getTime()) / 1000;
+  if (Math.abs(seconds) < 10) {
+    return 'just now';
+  }
+  return seconds > 0 ? `${amount(seconds)} ago` : `in ${amount(-seconds)}`;
+}
+
+/** "0.4 s", "12 s", "1 m 05 s", "2 h 03 m"; '' for null. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) {
+    return '';
+  }
+  if (seconds < 10) {
+    return `${seconds.toFixed(1)} s`;
+  }
+  if (seconds < 60) {
+    return `${Math.round(seconds)} s`;
+  }
+  const total = Math.round(seconds);
+  if (total < 3600) {
+    return `${Math.floor(total / 60)} m ${String(total % 60).padStart(2, '0')} s`;
+  }
+  return `${Math.floor(total / 3600)} h ${String(Math.floor((total % 3600) / 60)).padStart(2, '0')} m`;
+}
+
+/** A local date and time for an ISO instant: "21 Nov 2026, 20:04". */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) {
+    return '';
+  }
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    return iso;
+  }
+  return wallClock(date, undefined, false);
+}
+
+/**
+ * "Mon 23 Nov 2026, 07:00" (or without the weekday) in `timezone`; assembled from
+ * parts so it reads the same whatever the ICU version of the browser.
+ */
+export function wallClock(date: Date, timezone: string | undefined, weekday: boolean): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23'
+  }).formatToParts(date);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find(item => item.type === type)?.value ?? '';
+  const day = `${part('day')} ${part('month')} ${part('year')}, ${part('hour')}:${part('minute')}`;
+  return weekday ? `${part('weekday')} ${day}` : day;
+}

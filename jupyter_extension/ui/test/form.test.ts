@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+
+import { emptyForm, formFromNotebook, ScheduleForm, validateForm } from '../src/form';
+import { INFO, REPORT_FORM } from './fixtures';
+
+const CONTEXT = {
+  notebook: 'notebooks/daily_report.ipynb',
+  settingsKeys: INFO.settings_keys,
+  timezones: INFO.timezones,
+  injected: INFO.injected_parameters
+};
+
+function form(patch: Partial<ScheduleForm> = {}): ScheduleForm {
+  return { ...formFromNotebook(REPORT_FORM, 'Europe/Berlin'), ...patch };
+}
+
+describe('formFromNotebook', () => {
+  it('starts from the parameters cell, overridden by the saved parameters, without injected ones', () => {
+    const start = form();
+    expect(start.parameters).toEqual([
+      { name: 'warehouse', value: '"../shop.duckdb"' },
+      { name: 'top_n', value: '5' },
+      { name: 'today', value: '' }
+    ]);
+    expect(start.dependsOn).toEqual(['daily_revenue']);
+    expect(start.owner).toBe('analytics@example.com');
+    expect(start.timezone).toBe('Europe/Berlin');
+    expect(start.alert.enabled).toBe(false);
+  });
+
+  it('reads a schedule written as a cron string or as a mapping, and alert routes and SLA', () => {
+    const asString = formFromNotebook(
+      { ...REPORT_FORM, metadata: { schedule: '0 6 * * *', timezone: 'UTC', sla: { finish_by: '07:30', freshness: '1d' } } },
+      'Europe/Berlin'
+    );
+    expect([asString.cron, asString.timezone, asString.slaFinishBy]).toEqual(['0 6 * * *', 'UTC', '07:30']);
+    expect(asString.slaOther).toEqual({ freshness: '1d' });
+    const asMapping = formFromNotebook(
+      {
+        ...REPORT_FORM,
+        metadata: {
+          schedule: { cron: '15 5 * * 1', timezone: 'America/New_York', catchup: 'all' },
+          alerts: [{ slack: '#data', on: 'failure' }, { email: ['b@example.com'] }]
+        }
+      },
+      'UTC'
+    );
+    expect([asMapping.cron, asMapping.timezone]).toEqual(['15 5 * * 1', 'America/New_York']);
+    expect(asMapping.alert).toEqual({ enabled: true, slack: '#data', email: '', on: ['failure'] });
+    expect(asMapping.otherAlerts).toEqual([{ email: ['b@example.com'] }]);
+  });
+});
+
+describe('validateForm', () => {
+  it('turns a valid form into the request the server expects', () => {
+    const { errors, request } = validateForm(
+      form({
+        cron: ' 0  7 * * 1-5 ',
+        parameters: [
+          { name: 'top_n', value: '3' },
+          { name: 'warehouse', value: '"../shop.duckdb"' },
+          { name: '', value: '' }
+        ],
+        retries: '2',
+        timeout: '30m',
+        slaFinishBy: '07:30',
+        alert: { enabled: true, slack: '#data-alerts', email: 'a@example.com, b@example.com', on: ['failure'] }
+      }),
+      CONTEXT
+    );
+    expect(errors).toEqual({});
+    expect(request).toEqual({
+      notebook: 'notebooks/daily_report.ipynb',
+      cron: '0 7 * * 1-5',
+      timezone: 'Europe/Berlin',
+      parameters: { top_n: 3, warehouse: '../shop.duckdb' },
+      depends_on: ['daily_revenue'],
+      owner: 'analytics@example.com',
+      retries: 2,
+      timeout: '30m',
+      alerts: [{ on: ['failure'], slack: '#data-alerts', email: ['a@example.com', 'b@example.com'] }],
+      sla: { finish_by: '07:30' }
+    });
+  });
+
+  it('clears optional keys that were emptied, so the server removes them', () => {
+    const { request } = validateForm(form({ owner: '  ', retries: '' }), CONTEXT);
+    expect(request?.owner).toBeNull();
+    expect(request?.retries).toBeNull();
+    expect(request?.alerts).toBeNull();
+    // 'today' has no plain default and was left empty: the notebook keeps its own value.
+    expect(request?.parameters).toEqual({ warehouse: '../shop.duckdb', top_n: 5 });
+  });
+
+  it('names each field that is wrong, and sends nothing', () => {
+    const { errors, request } = validateForm(
+      form({
+        cron: '0 7 * *',
+        timezone: 'Europe/Berln',
+        parameters: [
+          { name: '1x', value: '1' },
+          { name: 'class', value: '1' },
+          { name: 'run_id', value: '"x"' },
+          { name: 'top_n', value: 'five' },
+          { name: 'top_n', value: '5' },
+          { name: 'warehouse', value: '5' },
+          { name: 'warehouse', value: '6' }
+        ],
+        retries: '-1',
+        timeout: 'soon',
+        slaFinishBy: '25:00',
+        slaMaxDuration: '1 fortnight',
+        alert: { enabled: true, slack: 'not a channel!', email: 'nobody', on: [] }
+      }),
+      CONTEXT
+    );
+    expect(request).toBeUndefined();
+    expect(errors).toEqual({
+      cron: "a cron expression has 5 fields (minute hour day-of-month month day-of-week); '0 7 * *' has 4",
+      timezone: "'Europe/Berln' is not a known time zone; pick one from the list, e.g. Europe/Berlin",
+      'parameters.0.name': "'1x' is not a Python identifier; use letters, digits and _",
+      'parameters.1.name': "'class' is not a Python identifier; use letters, digits and _",
+      'parameters.2.name': "'run_id' is set by orchestrate-ext on every run; choose another name",
+      'parameters.3.value': 'not JSON: write numbers as 5, text in quotes as "text", lists as [1, 2]',
+      'parameters.6.name': "'warehouse' is given twice",
+      retries: 'retries is a whole number, 0 or more',
+      timeout: "a duration: seconds, or a text like '30m' or '1h30m'",
+      slaFinishBy: "a time of day as 'HH:MM', e.g. '07:30'",
+      slaMaxDuration: "a duration: seconds, or a text like '30m' or '1h30m'",
+      'alert.on': 'choose at least one event to be alerted of',
+      'alert.slack': "a Slack channel is '#name' or a channel id such as C0123456789",
+      'alert.email': 'not an e-mail address: nobody'
+    });
+  });
+
+  it('leaves out what this server cannot store', () => {
+    const old = { ...CONTEXT, settingsKeys: ['depends_on', 'owner', 'parameters', 'schedule', 'timezone'] };
+    const { request } = validateForm(form({ retries: '3', slaFinishBy: '07:00' }), old);
+    expect(request && Object.keys(request).sort()).toEqual(
+      ['cron', 'depends_on', 'notebook', 'owner', 'parameters', 'timezone'].sort()
+    );
+  });
+
+  it('starts new forms on weekdays at 07:00', () => {
+    expect(emptyForm('UTC').cron).toBe('0 7 * * 1-5');
+  });
+});

@@ -1,0 +1,128 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+import { ApiError, CronPreview, OrchestrateClient, SavedSchedule, ScheduleRequest } from '../src/api';
+import { dependencyChoices, filterChoices, ScheduleModel } from '../src/scheduleModel';
+import { GRAPH, INFO, REPORT_FORM } from './fixtures';
+
+class FakeClient {
+  saved: ScheduleRequest[] = [];
+  previews: string[] = [];
+  saveError: ApiError | null = null;
+  previewDelays: number[] = [];
+
+  async saveSchedule(request: ScheduleRequest): Promise<SavedSchedule> {
+    this.saved.push(request);
+    if (this.saveError) {
+      throw this.saveError;
+    }
+    return { notebook: request.notebook, node_id: 'notebook.notebooks/daily_report', metadata: {} };
+  }
+
+  async cronPreview(cron: string, timezone: string): Promise<CronPreview> {
+    this.previews.push(`${cron} @ ${timezone}`);
+    const delay = this.previewDelays.shift() ?? 0;
+    await new Promise(resolve => setTimeout(resolve, delay));
+    return { cron, timezone, next: [`next of ${cron}`] };
+  }
+}
+
+function makeModel(client: FakeClient, hooks = {}): ScheduleModel {
+  return new ScheduleModel(
+    client as unknown as OrchestrateClient,
+    { notebook: REPORT_FORM.notebook, info: INFO, data: REPORT_FORM, graph: GRAPH, defaultTimezone: 'Europe/Berlin' },
+    hooks,
+    300
+  );
+}
+
+describe('dependency choices', () => {
+  it('offers models, seeds, sources and other notebooks, by name when the name is unique', () => {
+    const choices = dependencyChoices(GRAPH, 'notebook.notebooks/daily_report');
+    expect(choices.map(choice => choice.reference)).toEqual([
+      'daily_revenue',
+      'notebooks/ingest_orders',
+      'model.shop.orders',
+      'seed.shop.orders',
+      'raw.orders'
+    ]);
+    expect(filterChoices(choices, 'ORDERS seed').map(choice => choice.id)).toEqual(['seed.shop.orders']);
+    expect(filterChoices(choices, '')).toHaveLength(5);
+  });
+});
+
+describe('ScheduleModel', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('does not call the server while the form has errors, and shows them', async () => {
+    const client = new FakeClient();
+    const model = makeModel(client);
+    model.update({ cron: '0 7 * *' });
+    expect(await model.save()).toBe(false);
+    expect(client.saved).toEqual([]);
+    expect(model.errors.cron).toMatch(/has 4$/);
+    model.update({ cron: '0 7 * * *' });
+    expect(model.errors.cron).toBeUndefined();
+  });
+
+  it("keeps the dialog's data and shows the server's message when saving fails", async () => {
+    const client = new FakeClient();
+    client.saveError = new ApiError(400, "notebook 'x' depends on 'ordrs'; did you mean 'orders'?", 'NodeNotFound');
+    const after = vi.fn();
+    const model = makeModel(client, { after });
+    expect(await model.save()).toBe(false);
+    expect(model.serverError).toBe("notebook 'x' depends on 'ordrs'; did you mean 'orders'?");
+    expect(model.saving).toBe(false);
+    expect(after).not.toHaveBeenCalled();
+    expect(model.form.dependsOn).toEqual(['daily_revenue']);
+  });
+
+  it('saves through the hooks in order: save the open notebook, write, reload it', async () => {
+    const client = new FakeClient();
+    const calls: string[] = [];
+    const model = makeModel(client, {
+      before: async () => {
+        calls.push(`before (${client.saved.length} saved)`);
+      },
+      after: async () => {
+        calls.push(`after (${client.saved.length} saved)`);
+      }
+    });
+    model.toggleDependency('raw.orders');
+    expect(await model.save()).toBe(true);
+    expect(calls).toEqual(['before (0 saved)', 'after (1 saved)']);
+    expect(client.saved[0].depends_on).toEqual(['daily_revenue', 'raw.orders']);
+    expect(client.saved[0].cron).toBe('0 7 * * 1-5');
+  });
+
+  it('asks for a preview once typing stops, and ignores answers that came too late', async () => {
+    const client = new FakeClient();
+    const model = makeModel(client);
+    client.previewDelays = [500, 0];
+    model.update({ cron: '0 6 * * *' });
+    model.update({ cron: '0 6 * * 1' });
+    await vi.advanceTimersByTimeAsync(299);
+    expect(client.previews).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(client.previews).toEqual(['0 6 * * 1 @ Europe/Berlin']);
+    model.update({ timezone: 'UTC' });
+    await vi.advanceTimersByTimeAsync(300);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(client.previews).toEqual(['0 6 * * 1 @ Europe/Berlin', '0 6 * * 1 @ UTC']);
+    expect(model.preview?.timezone).toBe('UTC');
+  });
+
+  it('shows the cron problem instead of a preview for an invalid expression', async () => {
+    const client = new FakeClient();
+    const model = makeModel(client);
+    model.update({ cron: '61 * * * *' });
+    await vi.advanceTimersByTimeAsync(300);
+    expect(client.previews).toEqual([]);
+    expect(model.preview).toBeNull();
+    expect(model.previewError).toBe("minute field '61': 61 is out of range 0-59");
+  });
+});
