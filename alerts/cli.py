@@ -43,7 +43,7 @@ def _config(project: Project) -> AlertsConfig:
     if config is None:
         raise ConfigError(
             f"{project.config.workspace.config_path} has no 'alerts' section; add one with 'slack' or 'email' "
-            "and 'routes' (see docs/alerts.md)"
+            "and 'routes' (see 'Alerts and SLAs' in the README)"
         )
     return config
 
@@ -64,7 +64,9 @@ def test_command(project_dir: Path | None, route: int | None) -> None:
     notifiers = build_notifiers(config, redact)
     routes = Router(config, {}).test_destinations(route)
     if not routes:
-        raise ConfigError("orchestrate.yaml has no routes under 'alerts.routes'; add one (see docs/alerts.md)")
+        raise ConfigError(
+            "orchestrate.yaml has no routes under 'alerts.routes'; add one (see 'Alerts and SLAs' in the README)"
+        )
     failures = 0
     for label, destinations in routes:
         for destination in destinations:

@@ -45,7 +45,7 @@ class CoreConfig(StrictModel):
     defaults: Defaults = Defaults()
     state: StateConfig = StateConfig()
     schedules: list[ScheduleConfig] = []
-    """When the pipeline (or a selection of it) runs by itself; see docs/scheduler.md."""
+    """When the pipeline (or a selection of it) runs by itself; see "Scheduling" in the README."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ class NodeSettings(StrictModel):
     tags: list[str] = []
     resources: list[str] = []
     schedule: NodeSchedule | None = None
-    """A cron string (e.g. ``0 6 * * *``) or a mapping of schedule keys; see docs/scheduler.md."""
+    """A cron string (e.g. ``0 6 * * *``) or a mapping of schedule keys; see "Scheduling" in the README."""
     timezone: str | None = None
     """IANA time zone of ``schedule`` when it is a cron string; default UTC."""
 

@@ -42,7 +42,7 @@ def scheduler(project_dir: Path | None, grace: str, lease_ttl: str, max_runs: in
 
     One scheduler runs per project; a second one waits as standby and takes
     over when the first one dies. Run it in the foreground, under systemd or
-    nohup; see docs/scheduler.md.
+    nohup; see "Scheduling" in the README.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     grace_seconds = _duration(grace, "--grace")
