@@ -26,6 +26,7 @@ from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, R
 from orchestrate_ext.store import SQLiteStore
 from orchestrate_ext.store.database import text_time as _time
 from orchestrate_ext.store.database import time_text as _text
+from orchestrate_ext.store.sqlite import close_running_attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,21 +121,7 @@ class SQLiteRunControl:
         with self.database.transaction() as db:
             if not self._holds(db, attempt.run_id, epoch) or self._newest_try(db, attempt) > attempt.try_number:
                 return False
-            cursor = db.execute(
-                "UPDATE attempts SET status = ?, finished_at = ?, error = ?, output_path = COALESCE(?, output_path) "
-                "WHERE run_id = ? AND node_id = ? AND try_number = ? AND status = ?",
-                (
-                    attempt.status.value,
-                    _text(attempt.finished_at),
-                    attempt.error,
-                    attempt.output_path,
-                    attempt.run_id,
-                    attempt.node_id,
-                    attempt.try_number,
-                    AttemptStatus.RUNNING.value,
-                ),
-            )
-            return cursor.rowcount == 1 and self._write_node(db, state, attempt.try_number)
+            return close_running_attempt(db, attempt) and self._write_node(db, state, attempt.try_number)
 
     def set_run_status(
         self,

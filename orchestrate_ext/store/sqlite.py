@@ -232,22 +232,7 @@ class SQLiteStore:
 
     def finish_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> bool:
         with self._transaction() as db:
-            cursor = db.execute(
-                "UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
-                "output_path = COALESCE(?, output_path) "
-                "WHERE run_id = ? AND node_id = ? AND try_number = ? AND status = ?",
-                (
-                    attempt.status.value,
-                    _text(attempt.finished_at),
-                    attempt.error,
-                    attempt.output_path,
-                    attempt.run_id,
-                    attempt.node_id,
-                    attempt.try_number,
-                    AttemptStatus.RUNNING.value,
-                ),
-            )
-            if cursor.rowcount == 0:
+            if not close_running_attempt(db, attempt):
                 return False
             self._write_node(db, state)
             return True
@@ -276,3 +261,22 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.database.close()
+
+
+def close_running_attempt(db: sqlite3.Connection, attempt: AttemptRecord) -> bool:
+    """Record how a try ended, inside the caller's transaction; False when it is not running any more."""
+    cursor = db.execute(
+        "UPDATE attempts SET status = ?, finished_at = ?, error = ?, output_path = COALESCE(?, output_path) "
+        "WHERE run_id = ? AND node_id = ? AND try_number = ? AND status = ?",
+        (
+            attempt.status.value,
+            _text(attempt.finished_at),
+            attempt.error,
+            attempt.output_path,
+            attempt.run_id,
+            attempt.node_id,
+            attempt.try_number,
+            AttemptStatus.RUNNING.value,
+        ),
+    )
+    return cursor.rowcount == 1
