@@ -18,31 +18,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from noop_project import NoopRunner, noop_graph
+
 from orchestrate_ext.clock import SystemClock
-from orchestrate_ext.graph import build_graph
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
-from orchestrate_ext.model import AttemptStatus, Node
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.serve import serve
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource
 from orchestrate_ext.store import open_store
-
-
-class NoopRunner:
-    batchable = False
-
-    def run(
-        self, context: RunContext, tasks: Sequence[NodeTask], reporter: BatchReporter, cancel: threading.Event
-    ) -> None:
-        for task in tasks:
-            reporter.started(task.node.id)
-            reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -65,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         root = Path(folder)
-        graph = build_graph([Node(id="noop.a", kind="noop", resource_type="model", name="a")])
+        graph = noop_graph()
         definitions = {
             f"every-minute-{n}": ScheduleDefinition(f"every-minute-{n}", "benchmark", cron="* * * * *")
             for n in range(args.schedules)

@@ -19,33 +19,20 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrate_ext.graph import build_graph
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
-from orchestrate_ext.model import AttemptStatus, Node
+from noop_project import NoopRunner, noop_graph
+
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.liveness import ProcessIdentity
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource
 from orchestrate_ext.scheduling.supervision import ProcessSupervisor
 from orchestrate_ext.store import open_store
-
-
-class NoopRunner:
-    batchable = False
-
-    def run(
-        self, context: RunContext, tasks: Sequence[NodeTask], reporter: BatchReporter, cancel: threading.Event
-    ) -> None:
-        for task in tasks:
-            reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS))
 
 
 class SteppedClock:
@@ -76,7 +63,7 @@ def definitions(count: int, seed: int = 11) -> list[ScheduleDefinition]:
 
 
 def scheduler_for(root: Path, schedules: list[ScheduleDefinition], clock: SteppedClock) -> Scheduler:
-    graph = build_graph([Node(id="noop.a", kind="noop", resource_type="model", name="a")])
+    graph = noop_graph()
     snapshot = ProjectSnapshot(
         graph=graph,
         runners={"noop": NoopRunner()},
