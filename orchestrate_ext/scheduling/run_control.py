@@ -26,7 +26,7 @@ from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, R
 from orchestrate_ext.store import SQLiteStore
 from orchestrate_ext.store.database import text_time as _time
 from orchestrate_ext.store.database import time_text as _text
-from orchestrate_ext.store.sqlite import close_running_attempt
+from orchestrate_ext.store.sqlite import close_running_attempt, insert_attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,24 +97,7 @@ class SQLiteRunControl:
         with self.database.transaction() as db:
             if not self._holds(db, attempt.run_id, epoch) or self._newest_try(db, attempt) >= attempt.try_number:
                 return False
-            db.execute(
-                "INSERT INTO attempts (run_id, node_id, try_number, status, started_at, finished_at, error, "
-                "log_path, output_path, epoch, host, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    attempt.run_id,
-                    attempt.node_id,
-                    attempt.try_number,
-                    attempt.status.value,
-                    _text(attempt.started_at),
-                    _text(attempt.finished_at),
-                    attempt.error,
-                    attempt.log_path,
-                    attempt.output_path,
-                    epoch,
-                    host,
-                    pid,
-                ),
-            )
+            insert_attempt(db, attempt, epoch=epoch, host=host, pid=pid)
             return self._write_node(db, state, attempt.try_number)
 
     def finish_attempt(self, attempt: AttemptRecord, state: NodeRunRecord, epoch: int) -> bool:

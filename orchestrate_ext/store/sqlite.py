@@ -214,20 +214,7 @@ class SQLiteStore:
 
     def start_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> None:
         with self._transaction() as db:
-            db.execute(
-                f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    attempt.run_id,
-                    attempt.node_id,
-                    attempt.try_number,
-                    attempt.status.value,
-                    _text(attempt.started_at),
-                    _text(attempt.finished_at),
-                    attempt.error,
-                    attempt.log_path,
-                    attempt.output_path,
-                ),
-            )
+            insert_attempt(db, attempt)
             self._write_node(db, state)
 
     def finish_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> bool:
@@ -261,6 +248,29 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.database.close()
+
+
+def insert_attempt(
+    db: sqlite3.Connection, attempt: AttemptRecord, *, epoch: int = 0, host: str | None = None, pid: int | None = None
+) -> None:
+    """Record a new try inside the caller's transaction, with the claim (epoch) and process that runs it."""
+    db.execute(
+        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}, epoch, host, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            attempt.run_id,
+            attempt.node_id,
+            attempt.try_number,
+            attempt.status.value,
+            _text(attempt.started_at),
+            _text(attempt.finished_at),
+            attempt.error,
+            attempt.log_path,
+            attempt.output_path,
+            epoch,
+            host,
+            pid,
+        ),
+    )
 
 
 def close_running_attempt(db: sqlite3.Connection, attempt: AttemptRecord) -> bool:
