@@ -96,6 +96,7 @@ def test_unsupported_manifest_schema(shop: Path) -> None:
     assert_bad_input(run_cli("validate", cwd=shop), "manifest schema v99", "v10 to v12")
 
 
+@pytest.mark.slow
 def test_broken_dbt_project_reports_dbt_s_error(shop: Path) -> None:
     (shop / "dbt" / "models" / "marts" / "broken.sql").write_text("select * from {{ ref('no_such_model') }}")
     assert_bad_input(run_cli("validate", cwd=shop), "`dbt parse` failed", "no_such_model")

@@ -18,7 +18,7 @@ BIN = Path(sys.executable).parent
     [
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["mypy"],
+        pytest.param(["mypy"], marks=pytest.mark.slow),
         ["lint-imports"],  # contracts in pyproject.toml: the core imports no plugin, plugins not each other
     ],
     ids=["ruff", "ruff-format", "mypy", "import-contracts"],

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import copy_example, run_cli
 
+pytestmark = pytest.mark.slow
+
 REPORT = "notebook.notebooks/daily_report"
 MART = "model.shop.daily_revenue"
 

@@ -55,6 +55,7 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
 
 
+@pytest.mark.slow
 def test_a_plain_run_delivers_its_alert_before_it_exits(
     tmp_path: Path, slack: FakeSlack, secrets: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow
+
 SLOW_MODEL = """{{ config(materialized='table', meta={'orchestrate': {'timeout': 2}}) }}
 select sum(i * i % 7) as total from range(2000000000) t(i)
 """

@@ -6,6 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 UI = Path(__file__).resolve().parents[2] / "jupyter_extension" / "ui"
 
 

@@ -50,6 +50,7 @@ def test_metadata_is_read_and_parameter_names_checked(tmp_path: Path) -> None:
         read_notebook(odd, "c.ipynb")
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_reports_cell_exception_and_value(workspace: Path) -> None:
     write_notebook(workspace / "nb" / "fails.ipynb", ["x = 1", "raise KeyError('missing column')"], {"retries": 1})
     result = run_cli("run", "--json", cwd=workspace)
@@ -61,6 +62,7 @@ def test_a_failing_notebook_reports_cell_exception_and_value(workspace: Path) ->
     assert "try 1: failed" in log and "try 2: failed" in log and "KeyError" in log
 
 
+@pytest.mark.slow
 def test_parameters_merge_metadata_defaults_and_run_values(workspace: Path) -> None:
     write_notebook(
         workspace / "nb" / "params.ipynb",
@@ -75,6 +77,7 @@ def test_parameters_merge_metadata_defaults_and_run_values(workspace: Path) -> N
     assert seen == ["cell default", "from metadata", "2024-02-29T05:30:00Z", run_id]
 
 
+@pytest.mark.slow
 def test_a_timeout_kills_the_notebook_and_its_kernel(workspace: Path) -> None:
     write_notebook(
         workspace / "nb" / "sleepy.ipynb",

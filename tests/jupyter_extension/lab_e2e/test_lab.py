@@ -41,9 +41,13 @@ LAUNCH_ARGS = [
 ]
 REPORT = "notebooks/daily_report.ipynb"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium); `.ci/run` installs it"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed (/usr/bin/chromium); `.ci/run` installs it",
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,7 @@ async def test_not_json_and_not_plain_json(api: Any, jp_root_dir: Path) -> None:
     assert status == 400 and "is not part of the pipeline" in body["message"]
 
 
+@pytest.mark.slow
 async def test_run_now_history_logs_and_output(api: Any, jp_root_dir: Path) -> None:
     status, run = await api.post("runs", {"select": "notebooks/ingest_orders"})
     assert status == 201, run
@@ -267,6 +268,7 @@ FAILS_ONCE = {
 }
 
 
+@pytest.mark.slow
 async def test_retry_failed_run(api: Any, jp_root_dir: Path) -> None:
     (jp_root_dir / "notebooks" / "fails_once.ipynb").write_text(json.dumps(FAILS_ONCE), encoding="utf-8")
     status, run = await api.post("runs", {"select": "notebooks/fails_once"})
@@ -281,6 +283,7 @@ async def test_retry_failed_run(api: Any, jp_root_dir: Path) -> None:
     assert [attempt["status"] for attempt in retried["attempts"]] == ["failed", "success"]
 
 
+@pytest.mark.slow
 async def test_cancel_a_running_run_then_retry_it(api: Any) -> None:
     status, run = await api.post("runs", {"select": "notebooks/ingest_orders"})
     assert status == 201

@@ -27,6 +27,8 @@ from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.serve import CLOCK_OFFSET_ENV
 from orchestrate_ext.store import SQLiteStore, open_store
 
+pytestmark = pytest.mark.slow
+
 SLOW_NOTEBOOK_CODE = """\
 import os, pathlib, time
 pathlib.Path("slow.pids").open("a").write(f"{os.getpid()}\\n")
