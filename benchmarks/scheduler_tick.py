@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from noop_project import NoopRunner, noop_graph
 
+from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.liveness import ProcessIdentity
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.liveness import ProcessIdentity
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource
-from orchestrate_ext.scheduling.supervision import ProcessSupervisor
 from orchestrate_ext.store import open_store
 
 

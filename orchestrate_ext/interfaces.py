@@ -66,13 +66,16 @@ class NodeOutcome:
 
     ``skipped`` means the runner did not run the node at all (e.g. dbt skipped
     it because a node earlier in the same batch failed); the engine then
-    decides its fate from the graph.
+    decides its fate from the graph. ``warning`` on a successful try makes the
+    node ``warned`` (e.g. a dbt test of ``severity: warn`` that found rows):
+    its dependants still run.
     """
 
     status: AttemptStatus | None
     error: str | None = None
     output_path: str | None = None
     skipped: bool = False
+    warning: str | None = None
 
     @classmethod
     def skip(cls, reason: str) -> NodeOutcome:

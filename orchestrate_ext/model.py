@@ -17,6 +17,10 @@ class NodeStatus(StrEnum):
     RUNNING = "running"
     UP_FOR_RETRY = "up_for_retry"
     SUCCESS = "success"
+    WARNED = "warned"
+    """Succeeded with a warning (a dbt test of ``severity: warn`` that found rows); dependants run."""
+    REUSED = "reused"
+    """Not run: its result from an earlier run is still current (``--only-changed``); dependants run."""
     FAILED = "failed"
     SKIPPED = "skipped"
     UPSTREAM_FAILED = "upstream_failed"
@@ -26,16 +30,19 @@ class NodeStatus(StrEnum):
     def is_final(self) -> bool:
         return self in _FINAL_NODE_STATUSES
 
+    @property
+    def is_done(self) -> bool:
+        """Final and good for its dependants: success, warned or reused."""
+        return self in _DONE_NODE_STATUSES
 
-_FINAL_NODE_STATUSES = frozenset(
-    {
-        NodeStatus.SUCCESS,
-        NodeStatus.FAILED,
-        NodeStatus.SKIPPED,
-        NodeStatus.UPSTREAM_FAILED,
-        NodeStatus.CANCELLED,
-    }
-)
+
+_DONE_NODE_STATUSES = frozenset({NodeStatus.SUCCESS, NodeStatus.WARNED, NodeStatus.REUSED})
+_FINAL_NODE_STATUSES = _DONE_NODE_STATUSES | {
+    NodeStatus.FAILED,
+    NodeStatus.SKIPPED,
+    NodeStatus.UPSTREAM_FAILED,
+    NodeStatus.CANCELLED,
+}
 
 
 class AttemptStatus(StrEnum):

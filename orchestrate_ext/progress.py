@@ -14,6 +14,8 @@ from orchestrate_ext.model import NodeStatus, RunRecord
 
 _STYLE = {
     NodeStatus.SUCCESS: ("✓", "green"),
+    NodeStatus.WARNED: ("!", "yellow"),
+    NodeStatus.REUSED: ("=", "green"),
     NodeStatus.FAILED: ("✗", "red"),
     NodeStatus.UPSTREAM_FAILED: ("⤫", "yellow"),
     NodeStatus.SKIPPED: ("-", "dim"),
@@ -70,7 +72,11 @@ class TerminalProgress:
     def _print_line(self, change: NodeChanged) -> None:
         mark, colour = _STYLE.get(change.status, ("·", "white"))
         took = ""
-        if change.node_id in self.started and change.status in (NodeStatus.SUCCESS, NodeStatus.FAILED):
+        if change.node_id in self.started and change.status in (
+            NodeStatus.SUCCESS,
+            NodeStatus.WARNED,
+            NodeStatus.FAILED,
+        ):
             took = f" ({time.monotonic() - self.started[change.node_id]:.1f} s)"
         line = Text.assemble((f"{mark} ", colour), (change.node_id, "bold"), f" {change.status.value}{took}")
         if change.error and change.status != NodeStatus.UPSTREAM_FAILED:

@@ -12,7 +12,7 @@ from orchestrate_ext.clock import Clock, SystemClock
 from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
 from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import RunListener
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
 from orchestrate_ext.store import SQLiteStore, StateStore, open_store

@@ -23,10 +23,10 @@ from typing import Any
 from jupyter_extension.server.errors import Conflict
 from orchestrate_ext import processes
 from orchestrate_ext.errors import BadInput, PluginError
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.liveness import OWNER_ENV
 from orchestrate_ext.model import RunRecord, RunStatus
 from orchestrate_ext.project import Project
-from orchestrate_ext.scheduling.liveness import OWNER_ENV
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
 

@@ -1,4 +1,4 @@
-"""Schedules, the scheduler process, backfill, triggers and crash recovery.
+"""Schedules, the scheduler process, backfill and triggers.
 
 For other parts of the product (the CLI, the JupyterLab server extension),
 :mod:`orchestrate_ext.scheduling.api` offers plain functions; each takes the
@@ -27,11 +27,9 @@ Modules, from the bottom up:
 * ``definitions`` — every schedule of a project, and which nodes one of its runs includes.
 * ``store``, ``sqlite_store``, ``sqlite_lease`` — ticks, the next-fire index, pause flags, the lease,
   file state.
-* ``run_control``, ``supervision``, ``liveness`` — claiming runs, fenced writes, heartbeats,
-  cancel requests, telling a dead process from a live one and killing its leftovers.
 * ``catchup``, ``triggers`` — which ticks a due schedule, a file change or an upstream success records.
-* ``scheduler``, ``options``, ``dispatch``, ``recovery``, ``source``, ``serve`` — the scheduler's
-  step, the runs it executes, taking over orphaned runs, reloading the project when its files
-  change, and the process's main loop.
+* ``scheduler``, ``options``, ``dispatch``, ``source``, ``serve`` — the scheduler's step, the runs
+  it executes, reloading the project when its files change, and the process's main loop. Claims,
+  liveness and crash recovery live in :mod:`orchestrate_ext.execution`.
 * ``backfill`` — one run per fire time between two dates.
 """

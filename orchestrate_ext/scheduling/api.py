@@ -16,14 +16,14 @@ from typing import Any
 
 from orchestrate_ext.clock import SystemClock, isoformat
 from orchestrate_ext.errors import did_you_mean
+from orchestrate_ext.execution.liveness import ProcessIdentity, ProcessLiveness
 from orchestrate_ext.model import RunRecord, RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, discover_schedules
-from orchestrate_ext.scheduling.liveness import ProcessIdentity, ProcessLiveness
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
 from orchestrate_ext.scheduling.store import ScheduleNotFound, ScheduleState, TickRecord
 from orchestrate_ext.store import SQLiteStore
+from orchestrate_ext.store.run_control import SQLiteRunControl
 
 ProjectRef = Project | Path | str | None
 """A loaded project, or the folder holding its orchestrate.yaml (None: the current folder)."""

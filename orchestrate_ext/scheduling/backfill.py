@@ -21,17 +21,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from orchestrate_ext.clock import Clock, isoformat
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.events import RunListener
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.scheduling.cron import zone
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.source import ProjectSnapshot
 from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
 from orchestrate_ext.scheduling.store import NewTick, Trigger
-from orchestrate_ext.scheduling.supervision import ProcessSupervisor
 from orchestrate_ext.store import SQLiteStore
+from orchestrate_ext.store.run_control import SQLiteRunControl
 
 MAX_DATES = 1000
 

@@ -1,6 +1,6 @@
 """The runs a scheduler process executes, each on a thread of its own.
 
-A run's executor is the engine's :class:`~orchestrate_ext.executor.Executor`;
+A run's executor is the engine's :class:`~orchestrate_ext.execution.executor.Executor`;
 the pool adds what a long-running process needs: reused threads, a cancel and a drain switch
 per run for a graceful stop, and knowing which runs are alive here, so that
 crash recovery never takes a run this process is still executing.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrate_ext.events import NodeChanged, RunListener
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.model import RunRecord
 
 log = logging.getLogger("orchestrate_ext.scheduler")

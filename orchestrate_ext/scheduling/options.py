@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from orchestrate_ext.scheduling.recovery import Recovered
+from orchestrate_ext.execution.recovery import Recovered
 from orchestrate_ext.scheduling.store import TickRecord, TickStatus
 
 

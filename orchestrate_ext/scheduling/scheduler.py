@@ -28,14 +28,14 @@ from typing import Any
 from orchestrate_ext.clock import Clock
 from orchestrate_ext.errors import BadInput, RunNotFound, StoreError
 from orchestrate_ext.events import RunListener
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.liveness import Liveness, ProcessLiveness
+from orchestrate_ext.execution.recovery import recover_orphans
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool, SerializedListener
-from orchestrate_ext.scheduling.liveness import Liveness, ProcessLiveness
 from orchestrate_ext.scheduling.options import SchedulerOptions, StepReport, seconds_between
-from orchestrate_ext.scheduling.recovery import recover_orphans
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import ProjectSnapshot, ScheduleSource
 from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
@@ -51,9 +51,9 @@ from orchestrate_ext.scheduling.store import (
     TickStatus,
     Trigger,
 )
-from orchestrate_ext.scheduling.supervision import ProcessSupervisor
 from orchestrate_ext.scheduling.triggers import plan_after_ticks, plan_file_tick, scan_files, upstream_successes
 from orchestrate_ext.store import SQLiteStore
+from orchestrate_ext.store.run_control import SQLiteRunControl
 
 log = logging.getLogger("orchestrate_ext.scheduler")
 

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from orchestrate_ext.model import NodeRunRecord, RunRecord
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.sqlite_lease import LEASE, SQLiteLease
 from orchestrate_ext.scheduling.store import (
     Fence,
@@ -32,6 +31,7 @@ from orchestrate_ext.scheduling.store import (
 from orchestrate_ext.store import SQLiteStore
 from orchestrate_ext.store.database import text_time as _time
 from orchestrate_ext.store.database import time_text as _text
+from orchestrate_ext.store.run_control import SQLiteRunControl
 
 COMPONENT = "schedules"
 

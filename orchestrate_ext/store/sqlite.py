@@ -57,7 +57,7 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, node_id, try_number)
     );
     """,
-    # 2: who executes a run (orchestrate_ext.scheduling.run_control): the owning process, a
+    # 2: who executes a run (orchestrate_ext.store.run_control): the owning process, a
     # fencing epoch bumped by every claim, its heartbeat, a cancel request from another process;
     # the try a node state belongs to; where each attempt ran.
     """

@@ -20,7 +20,7 @@ from alerts.config import AlertsConfig
 from alerts.observer import AlertsObserver
 from alerts.sla import ScheduleSla
 from orchestrate_ext.config import Defaults
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, ObserverContext, RunContext, Workspace
 from orchestrate_ext.model import AttemptStatus, Node, RunRecord

@@ -12,7 +12,7 @@ import pytest
 
 from orchestrate_ext.clock import SystemClock
 from orchestrate_ext.config import Defaults
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
 from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
@@ -23,7 +23,7 @@ LOGICAL = datetime(2024, 1, 31, tzinfo=UTC)
 
 
 class ScriptedRunner:
-    """Plays each node's scripted outcomes, one per try ('ok', 'fail', 'skip', 'raise', 'silent')."""
+    """Plays each node's scripted outcomes, one per try ('ok', 'warn', 'fail', 'skip', 'raise', 'silent')."""
 
     def __init__(self, script: dict[str, list[str]] | None = None, *, batchable: bool = False, seconds: float = 0.0):
         self.script = script or {}
@@ -58,6 +58,8 @@ class ScriptedRunner:
                 time.sleep(self.seconds)
                 if step == "ok":
                     reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS))
+                elif step == "warn":
+                    reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS, warning="3 rows found"))
                 else:
                     reporter.finished(task.node.id, NodeOutcome(AttemptStatus.FAILED, f"{task.node.id} failed"))
         finally:
@@ -163,6 +165,32 @@ def test_failure_marks_downstream_upstream_failed_and_lets_other_branches_finish
     assert states["model.p.d"].error == "upstream model.p.b failed"
     assert states["notebook.n"].error == "upstream model.p.d upstream failed"
     assert store.get_run(run_id).status == RunStatus.FAILED
+
+
+def test_a_warning_lets_dependants_run_and_the_run_succeed(tmp_path: Path) -> None:
+    graph = diamond()
+    dbt, notebooks = ScriptedRunner({"model.p.b": ["warn"]}), ScriptedRunner()
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
+    run_id = run_all(executor, graph)
+    found = statuses(store, run_id)
+    assert found.pop("model.p.b") == "warned"
+    assert set(found.values()) == {"success"}
+    assert store.get_run(run_id).status == RunStatus.SUCCESS
+    warned = next(state for state in store.get_node_states(run_id) if state.node_id == "model.p.b")
+    assert warned.error == "3 rows found"
+    assert [attempt.status for attempt in store.get_attempts(run_id, "model.p.b")] == [AttemptStatus.SUCCESS]
+
+
+def test_a_warned_node_is_not_run_again_by_a_retry_of_its_run(tmp_path: Path) -> None:
+    graph = diamond()
+    dbt, notebooks = ScriptedRunner({"model.p.b": ["warn"], "model.p.e": ["fail", "ok"]}), ScriptedRunner()
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
+    run_id = run_all(executor, graph)
+    assert store.get_run(run_id).status == RunStatus.FAILED
+    executor.execute(run_id)
+    assert dbt.tries["model.p.b"] == 1
+    assert statuses(store, run_id)["model.p.b"] == "warned"
+    assert store.get_run(run_id).status == RunStatus.SUCCESS
 
 
 def test_retries_use_fresh_attempts_until_one_succeeds(tmp_path: Path) -> None:

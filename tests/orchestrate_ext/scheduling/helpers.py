@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.liveness import ProcessIdentity
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
 from orchestrate_ext.model import AttemptStatus, Node
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.liveness import ProcessIdentity
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource
-from orchestrate_ext.scheduling.supervision import ProcessSupervisor
 from orchestrate_ext.store import SQLiteStore, open_store
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.errors import BadInput
+from orchestrate_ext.execution.claims import ProcessSupervisor
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.store import TickStatus, Trigger
-from orchestrate_ext.scheduling.supervision import ProcessSupervisor
 from orchestrate_ext.store import SQLiteStore
 from tests.orchestrate_ext.scheduling.helpers import FakeClock, FakeRunner, identity, open_state, snapshot, utc
 

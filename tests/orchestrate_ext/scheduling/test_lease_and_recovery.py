@@ -10,9 +10,9 @@ from pathlib import Path
 from orchestrate_ext.config import Defaults
 from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.store import TickStatus
+from orchestrate_ext.store.run_control import SQLiteRunControl
 from tests.orchestrate_ext.scheduling.helpers import (
     FakeClock,
     FakeLiveness,

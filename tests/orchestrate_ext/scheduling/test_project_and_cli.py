@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from orchestrate_ext.cli import main
 from orchestrate_ext.clock import SystemClock
+from orchestrate_ext.execution.liveness import ProcessIdentity
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling import api
-from orchestrate_ext.scheduling.liveness import ProcessIdentity
 from orchestrate_ext.scheduling.source import ProjectSource
 from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
 

@@ -23,9 +23,9 @@ import psutil
 import pytest
 
 from orchestrate_ext.model import AttemptStatus, RunStatus
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.serve import CLOCK_OFFSET_ENV
 from orchestrate_ext.store import SQLiteStore, open_store
+from orchestrate_ext.store.run_control import SQLiteRunControl
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import StaticSource
 from orchestrate_ext.scheduling.store import TickStatus, Trigger
+from orchestrate_ext.store.run_control import SQLiteRunControl
 from tests.orchestrate_ext.scheduling.helpers import FakeClock, FakeRunner, make_scheduler, open_state, snapshot, utc
 
 T0 = utc(2024, 1, 8, 5, 59, 30)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.config import Defaults
-from orchestrate_ext.executor import Executor
+from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.liveness import ProcessIdentity, ProcessLiveness
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunStatus
-from orchestrate_ext.scheduling.liveness import ProcessIdentity, ProcessLiveness
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
-from orchestrate_ext.scheduling.supervision import ProcessSupervisor
 from orchestrate_ext.store import SQLiteStore
+from orchestrate_ext.store.run_control import SQLiteRunControl
 from tests.orchestrate_ext.scheduling.helpers import FakeClock, FakeRunner, identity, open_state, small_graph, utc
 
 T0 = utc(2024, 1, 31, 6)

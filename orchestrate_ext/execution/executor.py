@@ -1,6 +1,6 @@
 """Creates runs and carries them out against one graph.
 
-One execution of one run is a :class:`~orchestrate_ext.run_loop.RunLoop`; this
+One execution of one run is a :class:`~orchestrate_ext.execution.run_loop.RunLoop`; this
 module holds what outlives it: the graph, the runners, the store and defaults.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 from orchestrate_ext.clock import Clock
 from orchestrate_ext.config import Defaults
 from orchestrate_ext.events import RunListener
+from orchestrate_ext.execution.claims import RunSupervisor, default_supervisor
+from orchestrate_ext.execution.run_loop import RunLoop
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
-from orchestrate_ext.run_loop import RunLoop
-from orchestrate_ext.scheduling.supervision import RunSupervisor, default_supervisor
 from orchestrate_ext.store import StateStore
 
 
@@ -47,7 +47,7 @@ class Executor:
         supervisor: RunSupervisor | None = None,
     ) -> None:
         """``supervisor`` claims and fences each execution (default: one for this process when the
-        store is SQLite; see :mod:`orchestrate_ext.scheduling.supervision`)."""
+        store is SQLite; see :mod:`orchestrate_ext.execution.claims`)."""
         self.graph = graph
         self.runners = runners
         self.store = store

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrate_ext.clock import isoformat
+from orchestrate_ext.execution.liveness import Liveness, ProcessIdentity, kill_leftovers
 from orchestrate_ext.model import AttemptRecord
-from orchestrate_ext.scheduling.liveness import Liveness, ProcessIdentity, kill_leftovers
-from orchestrate_ext.scheduling.run_control import RunOwnership, SQLiteRunControl
+from orchestrate_ext.store.run_control import RunOwnership, SQLiteRunControl
 
 log = logging.getLogger("orchestrate_ext.scheduler")
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from orchestrate_ext.clock import Clock
 from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import NodeChanged
+from orchestrate_ext.execution.claims import RunClaim, UnsupervisedClaim
 from orchestrate_ext.interfaces import NodeOutcome, NodeRunner, NodeTask, RunContext
 from orchestrate_ext.model import (
     AttemptRecord,
@@ -29,10 +30,9 @@ from orchestrate_ext.model import (
     RunRecord,
     RunStatus,
 )
-from orchestrate_ext.scheduling.supervision import RunClaim, UnsupervisedClaim
 
 if TYPE_CHECKING:
-    from orchestrate_ext.executor import Executor
+    from orchestrate_ext.execution.executor import Executor
 
 _POLL_SECONDS = 0.2
 _WAITING = frozenset({NodeStatus.PENDING, NodeStatus.UP_FOR_RETRY})
@@ -157,7 +157,7 @@ class RunLoop:
 
     def _reset(self, node_id: str, record: NodeRunRecord) -> None:
         """Make a node that has not succeeded ready to run; on resume, apply its retry policy to earlier tries."""
-        if record.status == NodeStatus.SUCCESS or (self.resume and record.status.is_final):
+        if record.status.is_done or (self.resume and record.status.is_final):
             return
         failures = self.failures[node_id]
         if not (self.resume and failures):
@@ -214,9 +214,9 @@ class RunLoop:
 
     def _finish(self) -> RunRecord:
         statuses = {record.status for record in self.records.values()}
-        if self._stopping() and statuses - {NodeStatus.SUCCESS}:
+        if self._stopping() and not all(status.is_done for status in statuses):
             status = RunStatus.CANCELLED
-        elif statuses <= {NodeStatus.SUCCESS}:
+        elif all(status.is_done for status in statuses):
             status = RunStatus.SUCCESS
         else:
             status = RunStatus.FAILED
@@ -238,7 +238,7 @@ class RunLoop:
                 return False
         elif status != NodeStatus.PENDING:
             return False
-        return all(self.records[parent].status == NodeStatus.SUCCESS for parent in self.parents[node_id])
+        return all(self.records[parent].status.is_done for parent in self.parents[node_id])
 
     def _launch_ready(self, pool: ThreadPoolExecutor) -> None:
         now = self.ex.clock.monotonic()
@@ -267,9 +267,7 @@ class RunLoop:
                 continue
             if self.ex.graph.nodes[node_id].kind != kind:
                 continue
-            if all(
-                parent in batch or self.records[parent].status == NodeStatus.SUCCESS for parent in self.parents[node_id]
-            ):
+            if all(parent in batch or self.records[parent].status.is_done for parent in self.parents[node_id]):
                 batch.add(node_id)
         return sorted(batch, key=self.position.__getitem__)
 
@@ -354,7 +352,7 @@ class RunLoop:
             self._on_started(_Started(node_id, at, outcome.output_path))
             record = self.records[node_id]
         status = outcome.status or AttemptStatus.FAILED
-        next_status, error = self._after_attempt(node_id, status, outcome.error)
+        next_status, error = self._after_attempt(node_id, status, outcome)
         state = replace(record, status=next_status, error=error, finished_at=at if next_status.is_final else None)
         attempt = AttemptRecord(
             run_id=record.run_id,
@@ -363,16 +361,20 @@ class RunLoop:
             status=status,
             started_at=record.started_at or at,
             finished_at=at,
-            error=outcome.error,
+            error=outcome.error or outcome.warning,
             output_path=outcome.output_path,
         )
         if not self.claim.finish_attempt(attempt, state):
             self._lose()  # the try was closed by another process (crash recovery)
         self._announce(state, task.try_number)
 
-    def _after_attempt(self, node_id: str, status: AttemptStatus, error: str | None) -> tuple[NodeStatus, str | None]:
+    def _after_attempt(
+        self, node_id: str, status: AttemptStatus, outcome: NodeOutcome
+    ) -> tuple[NodeStatus, str | None]:
+        """The node's status after a try and the text kept with it (the error, or a success's warning)."""
+        error = outcome.error
         if status == AttemptStatus.SUCCESS:
-            return NodeStatus.SUCCESS, None
+            return (NodeStatus.WARNED, outcome.warning) if outcome.warning else (NodeStatus.SUCCESS, None)
         if status == AttemptStatus.CANCELLED:
             return (NodeStatus.CANCELLED if self.cancel.is_set() else NodeStatus.PENDING), error
         self.failures[node_id] += 1
@@ -395,7 +397,7 @@ class RunLoop:
         for task in self.batches[event.batch_id]:
             node_id = task.node.id
             status = self.records[node_id].status
-            waiting_on_parent = any(self.records[p].status != NodeStatus.SUCCESS for p in self.parents[node_id])
+            waiting_on_parent = any(not self.records[p].status.is_done for p in self.parents[node_id])
             if status == NodeStatus.QUEUED and waiting_on_parent:
                 self._set(node_id, NodeStatus.PENDING)  # its parent's fate decides
             elif status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
@@ -418,7 +420,7 @@ class RunLoop:
             blocked = [
                 parent
                 for parent in sorted(self.parents[node_id])
-                if self.records[parent].status.is_final and self.records[parent].status != NodeStatus.SUCCESS
+                if self.records[parent].status.is_final and not self.records[parent].status.is_done
             ]
             if blocked:
                 parent = blocked[0]

@@ -2,7 +2,7 @@
 
 The executor writes a run's state only through a :class:`RunClaim`. The claim
 of a :class:`ProcessSupervisor` fences every write (see
-:mod:`orchestrate_ext.scheduling.run_control`), heartbeats, and polls for a
+:mod:`orchestrate_ext.store.run_control`), heartbeats, and polls for a
 cancel request from another process; :class:`UnsupervisedClaim` writes
 straight to a store that has none of that (a store other than SQLite).
 """
@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Protocol
 
 from orchestrate_ext.clock import Clock
+from orchestrate_ext.execution.liveness import ProcessIdentity, export_owner
 from orchestrate_ext.model import AttemptRecord, NodeRunRecord, RunStatus
-from orchestrate_ext.scheduling.liveness import ProcessIdentity, export_owner
-from orchestrate_ext.scheduling.run_control import SQLiteRunControl
 from orchestrate_ext.store import SQLiteStore, StateStore
+from orchestrate_ext.store.run_control import SQLiteRunControl
 
 HEARTBEAT_SECONDS = 10.0
 CANCEL_POLL_SECONDS = 1.0
