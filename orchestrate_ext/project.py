@@ -15,7 +15,7 @@ from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
-from orchestrate_ext.store import SQLiteStore, StateStore, open_store
+from orchestrate_ext.store import StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
 
@@ -71,14 +71,13 @@ class Project:
             runners.update(plugin.runners(self.config.workspace, section))
         return runners
 
-    def open_store(self) -> SQLiteStore:
-        return open_store(self.config.state_path)
+    def open_store(self, *, read_only: bool = False) -> StateStore:
+        """The project's state store; ``read_only`` for commands that only read (it is then never created)."""
+        return open_store(self.config.state_location(), read_only=read_only)
 
-    def observers(self, store: SQLiteStore) -> list[Observer]:
+    def observers(self, store: StateStore) -> list[Observer]:
         """The observers of every observer plugin the configuration enables (e.g. alerts)."""
-        context = ObserverContext(
-            workspace=self.config.workspace, store=store, database=store.database, graph=self.graph, clock=self.clock
-        )
+        context = ObserverContext(workspace=self.config.workspace, store=store, graph=self.graph, clock=self.clock)
         found: list[Observer] = []
         for key, section in self.config.sections.items():
             plugin = self.plugins[key]
