@@ -215,6 +215,19 @@ class CommandPlugin(Protocol):
 
 
 @runtime_checkable
+class StorePlugin(Protocol):
+    """A plugin with tables of its own in the state store (e.g. the alerts outbox).
+
+    ``orchestrate state migrate`` and ``orchestrate state info`` cover them
+    through this; the plugin registers them itself when it uses them.
+    """
+
+    def store_components(self) -> Sequence[Any]:
+        r"""Its :class:`~orchestrate_ext.store.Component`\ s."""
+        ...
+
+
+@runtime_checkable
 class CheckingPlugin(Protocol):
     """A plugin with checks beyond its ``config_model``, run by ``orchestrate validate``."""
 

@@ -112,6 +112,10 @@ class RunClaim:
         with self.store.transaction() as tx:
             tx.release_resources(self.run_id, node_ids)
 
+    def withdraw_requests(self, node_ids: Collection[str]) -> None:
+        with self.store.transaction() as tx:
+            tx.withdraw_requests(self.run_id, node_ids)
+
 
 def refuse_if_executing(tx: StoreTx, run_id: str, now: datetime, liveness: Liveness | None = None) -> None:
     """Raise ``BadInput`` when a live process still executes ``run_id`` (``RunNotFound`` when there is none)."""

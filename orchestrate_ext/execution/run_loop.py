@@ -278,9 +278,9 @@ class RunLoop:
                 self._set(node_id, NodeStatus.WAITING, waiting_for=text)
 
     def _give_up_asking(self, node_ids: set[str]) -> None:
-        """Leave the store's line for requests no longer made (the batch changed shape, or the run stops)."""
+        """Leave the store's line for requests no longer made (granted, the batch changed shape, the run stops)."""
         if node_ids and not self.lost:
-            self.claim.release_resources(node_ids)
+            self.claim.withdraw_requests(node_ids)
 
     def _runner(self, kind: str) -> NodeRunner:
         try:

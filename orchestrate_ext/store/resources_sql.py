@@ -79,6 +79,14 @@ class ResourceStatements(ScheduleStatements):
                 f"DELETE FROM {table} WHERE run_id = ? AND node_id IN ({marks(wanted)})", [run_id, *wanted]
             )
 
+    def withdraw_requests(self, run_id: str, node_ids: Collection[str]) -> None:
+        """Leave the line: these nodes no longer ask (what they hold already, they keep)."""
+        wanted = sorted(node_ids)
+        if wanted:
+            self.sql.execute(
+                f"DELETE FROM resource_waits WHERE run_id = ? AND node_id IN ({marks(wanted)})", [run_id, *wanted]
+            )
+
     def resource_holders(self, resources: Collection[str] | None = None) -> list[ResourceHolder]:
         """Who holds each resource now (every held resource when ``resources`` is None)."""
         return self._holders(None if resources is None else sorted(resources))

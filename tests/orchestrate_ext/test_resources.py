@@ -144,3 +144,38 @@ def test_cancelling_a_waiting_run_leaves_the_line(store: StateStore, tmp_path: P
     holder_runner.gate.set()
     first.join(30)
     assert results["holding"].status == RunStatus.SUCCESS
+
+
+class HoldWatchingRunner(ScriptedRunner):
+    """Records, for every try it runs, who held which resource at that moment (from the store)."""
+
+    def __init__(self, store: StateStore) -> None:
+        super().__init__(batchable=True)
+        self.store = store
+        self.seen: list[tuple[str, set[tuple[str, str]]]] = []
+
+    def run(self, context, tasks, reporter, cancel):  # type: ignore[no-untyped-def]
+        with self.store.read() as tx:
+            held = {(holder.resource, holder.run_id) for holder in tx.resource_holders()}
+        self.seen.append((context.run_id, held))
+        super().run(context, tasks, reporter, cancel)
+
+
+def test_a_granted_request_keeps_its_hold_while_its_batch_runs(store: StateStore, tmp_path: Path) -> None:
+    runner = HoldWatchingRunner(store)
+    runner.gate.clear()
+    recorder = Recorder()
+    engine = executor(store, tmp_path, {"dbt": runner, "notebook": ScriptedRunner()}, recorder)
+    holding = engine.create_run({"model.p.a"}, LOGICAL)
+    waiting = engine.create_run({"model.p.a"}, LOGICAL)
+    threads = [threading.Thread(target=engine.execute, args=(run.run_id,)) for run in (holding, waiting)]
+    threads[0].start()
+    wait_until(lambda: any(change.status == NodeStatus.RUNNING for change in recorder.changes))
+    threads[1].start()
+    wait_until(lambda: any(change.status == NodeStatus.WAITING for change in recorder.changes))
+    runner.gate.set()
+    for thread in threads:
+        thread.join(30)
+    assert [run_id for run_id, _ in runner.seen] == [holding.run_id, waiting.run_id]
+    for run_id, held in runner.seen:
+        assert held == {("warehouse", run_id)}, "each run held the warehouse, alone, while it ran"
