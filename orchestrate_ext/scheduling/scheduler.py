@@ -91,6 +91,7 @@ class Scheduler:
         self.listeners = [SerializedListener(listener, lock) for listener in listeners]
         self.pool = RunPool(self.options.max_concurrent_runs)
         self.fence: Fence = None
+        self._first_step = True
         self._to_start: list[tuple[Executor, str]] = []
         self._watched: tuple[ProjectSnapshot, list[ScheduleDefinition]] | None = None
         self._synced: ProjectSnapshot | None = None
@@ -138,13 +139,14 @@ class Scheduler:
         with self.store.transaction() as tx:
             lease = tx.acquire_lease(self.owner, now, self.options.lease_ttl, holder_is_dead)
         fence = None if lease is None else (lease.holder, lease.epoch)
-        if fence != self.fence:
+        if fence != self.fence or self._first_step:
             if fence is not None:
                 log.info("holding the scheduler lease (epoch %d)", fence[1])
                 self._synced = None
                 self._last_recovery = None  # whoever held it before may have died mid-run
             else:
                 log.info("another scheduler holds the lease; standing by")
+        self._first_step = False
         self.fence = fence
         report.holds_lease = fence is not None
         return report.holds_lease
