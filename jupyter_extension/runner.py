@@ -99,7 +99,7 @@ class NotebookRunner:
         result_path = result_path_for(Path(attempt.log_path))
         if not result_path.is_file():
             return None
-        return _read_result(result_path, 0, attempt.output_path or "")
+        return _read_result(result_path, 0, attempt.output_path)
 
     def _wait(
         self, process: subprocess.Popen[bytes], timeout: float | None, cancel: threading.Event
@@ -120,13 +120,14 @@ class NotebookRunner:
         return None
 
 
-def _read_result(path: Path, returncode: int, output: str) -> NodeOutcome:
+def _read_result(path: Path, returncode: int, output: str | None) -> NodeOutcome:
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return NodeOutcome(
             AttemptStatus.FAILED, f"the notebook process exited with code {returncode} without a result", output
         )
+    output = output or result.get("output")
     if result.get("status") == "success" and returncode == 0:
         return NodeOutcome(AttemptStatus.SUCCESS, None, output)
     error = str(result.get("error") or f"the notebook process exited with code {returncode}")

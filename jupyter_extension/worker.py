@@ -62,9 +62,9 @@ def main(spec_path: str) -> int:
             log_output=True,
             progress_bar=False,
         )
-        result = {"status": "success"}
+        result = {"status": "success", "output": spec["output"]}
     except Exception as exc:
-        result = {"status": "failed", "error": describe_failure(exc, spec["output"])}
+        result = {"status": "failed", "error": describe_failure(exc, spec["output"]), "output": spec["output"]}
         logging.error("the notebook failed: %s\n%s", result["error"], _traceback_text(exc))
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
     return 0 if result["status"] == "success" else 1
