@@ -64,7 +64,7 @@ def scheduler(
     project = Project.load(project_dir, clock=clock)
     store = project.open_store()
     observers = project.observers(store)
-    the_scheduler = Scheduler(source, store, clock, options=options, listeners=observers)
+    the_scheduler = Scheduler(source, store, clock, options=options, listeners=observers, launcher=project.launcher)
     stop = threading.Event()
     stops = 0
 
@@ -91,6 +91,7 @@ def scheduler(
         for observer in observers:
             observer.close(5.0)
         store.close()
+        project.close()
     click.echo("scheduler stopped" + ("" if finished else " (runs still going were cancelled)"), err=True)
 
 
@@ -181,7 +182,9 @@ def backfill(
     )
     project = Project.load(project_dir)
     store = project.open_store()
-    job = Backfill(snapshot, store, project.clock, definition, force=force, parallel=parallel)
+    job = Backfill(
+        snapshot, store, project.clock, definition, force=force, parallel=parallel, launcher=project.launcher
+    )
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
 
@@ -196,6 +199,7 @@ def backfill(
     finally:
         signal.signal(signal.SIGINT, previous)
         store.close()
+        project.close()
     if as_json:
         emit_json(
             [

@@ -19,6 +19,7 @@ from orchestrate_ext.clock import Clock
 from orchestrate_ext.config import Defaults
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.run_loop import RunLoop
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
@@ -73,6 +74,7 @@ class RunEnvironment:
     concurrency: int
     defaults: Defaults
     listeners: Sequence[RunListener] = field(default_factory=tuple)
+    launcher: Launcher = field(default_factory=LocalLauncher)
 
 
 class Executor:
@@ -80,6 +82,7 @@ class Executor:
 
     Args:
         supervisor: claims each execution (default: one for this process).
+        launcher: where tries run (default: this machine).
     """
 
     def __init__(
@@ -94,9 +97,18 @@ class Executor:
         defaults: Defaults,
         listeners: Sequence[RunListener] = (),
         supervisor: Supervisor | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.environment = RunEnvironment(
-            graph, runners, store, clock, state_dir, concurrency, defaults, tuple(listeners)
+            graph,
+            runners,
+            store,
+            clock,
+            state_dir,
+            concurrency,
+            defaults,
+            tuple(listeners),
+            launcher or LocalLauncher(),
         )
         self.supervisor = supervisor if supervisor is not None else Supervisor(store, clock)
 

@@ -29,6 +29,7 @@ from orchestrate_ext.errors import BadInput, StoreConflict
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.liveness import Liveness, ProcessLiveness
 from orchestrate_ext.execution.recovery import recover_orphans
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
@@ -67,6 +68,7 @@ class Scheduler:
         supervisor: claims the runs this process executes (default: this process).
         liveness: decides whether another run owner or lease holder still lives.
         listeners: hear every run this scheduler executes (observers such as alerts).
+        launcher: where the tries of its runs run (default: this machine).
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class Scheduler:
         liveness: Liveness | None = None,
         options: SchedulerOptions | None = None,
         listeners: Sequence[RunListener] = (),
+        launcher: Launcher | None = None,
     ) -> None:
         self.source = source
+        self.launcher = launcher or LocalLauncher()
         self.store = store
         self.clock = clock
         self.options = options or SchedulerOptions()
@@ -362,6 +366,7 @@ class Scheduler:
                 defaults=snapshot.defaults,
                 listeners=self.listeners,
                 supervisor=self.supervisor,
+                launcher=self.launcher,
             )
             self._executor = (snapshot, executor)
         return self._executor[1]
