@@ -32,11 +32,12 @@ from typing import Any
 
 from orchestrate_ext import processes
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.execution.guard import guarded
 from orchestrate_ext.execution.launch import WORKER_PYTHON, Command, LineBuffer, WorkerLost
 
 BATCH_SECONDS = 0.2
 """How often a worker sends output lines and looks for a stop request."""
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.02
 """How often a handle looks for output (the queue is asked its size: waiting on it would log at the scheduler)."""
 PRESENCE_SECONDS = 2.0
 """How often a waiting handle checks that the worker running its try is still there."""
@@ -112,23 +113,34 @@ class DaskHandle:
         if self._ended:
             return None
         give_up = time.monotonic() + timeout
-        while not self._names.lines.qsize():
-            if self.future.done() or self._worker_gone():
+        found: list[str] = []
+        while not found and not self._ended:
+            if self._names.lines.qsize():
+                found = self._take()
+            elif (self.future.done() and not self._names.lines.qsize()) or self._worker_gone():
                 self._ended = True  # it ended without its last batch: its worker died
-                return None
-            if time.monotonic() >= give_up:
-                return []
-            time.sleep(POLL_SECONDS)
+            elif time.monotonic() >= give_up:
+                break
+            else:
+                time.sleep(POLL_SECONDS)
+        return found if found or not self._ended else None
+
+    def _take(self) -> list[str]:
+        """The lines waiting in the queue (noting where the try runs, and its end)."""
         found: list[str] = []
         for batch in self._names.lines.get(batch=True):
             if batch is None:
                 self._ended = True
                 break
+            if isinstance(batch, dict):  # the first item: where it runs
+                self.worker = str(batch["worker"])
+                continue
             found += batch
-        return found if found or not self._ended else None
+        return found
 
     def stop(self, *, first_signal: int = signal.SIGTERM, grace: float = 10.0) -> None:
         self._names.how_to_stop.set({"first_signal": int(first_signal), "grace": float(grace)})
+        self._names.stopping = True
         self._names.stop.set()
 
     def wait(self, timeout: float | None = None) -> int | None:
@@ -143,7 +155,6 @@ class DaskHandle:
         except Exception as exc:  # the task erred: Dask gave up on it (KilledWorker) or the worker left
             raise self._lost() from exc
         if "lost" in result:
-            self.worker = str(result["lost"])
             raise self._lost()
         self.worker = str(result["worker"])
         for path, content in result["files"].items():
@@ -156,12 +167,9 @@ class DaskHandle:
 
     def _worker_gone(self) -> bool:
         """True once the worker that started the try has left the cluster (checked every few seconds)."""
-        if time.monotonic() - self._last_presence < PRESENCE_SECONDS:
-            return False
+        if not self.worker or time.monotonic() - self._last_presence < PRESENCE_SECONDS:
+            return False  # not started yet (waiting for a free worker), or asked a moment ago
         self._last_presence = time.monotonic()
-        if not self._names.started.is_set():
-            return False  # not started yet: waiting for a free worker
-        self.worker = self.worker or str(self._names.where.get())
         return self.worker not in self.client.scheduler_info()["workers"]
 
     def _lost(self) -> WorkerLost:
@@ -182,17 +190,18 @@ class _Names:
         from distributed import Event, Queue, Variable
 
         self.lines = Queue(f"{token}:lines", client=client)
+        """The worker's address first, then batches of output lines, then None."""
         self.started = Event(f"{token}:started", client=client)
-        self.where = Variable(f"{token}:where", client=client)
         self.stop = Event(f"{token}:stop", client=client)
         self.how_to_stop = Variable(f"{token}:how-to-stop", client=client)
+        self.stopping = False
 
     def forget(self) -> None:
         self.lines.close()
-        for variable in (self.where, self.how_to_stop):
-            variable.delete()
         for event in (self.started, self.stop):
             event.clear()
+        if self.stopping:
+            self.how_to_stop.delete()
 
 
 def run_on_worker(spec: dict[str, Any], token: str) -> dict[str, Any]:
@@ -202,12 +211,11 @@ def run_on_worker(spec: dict[str, Any], token: str) -> dict[str, Any]:
     address = get_worker().address
     names = _Names(token)
     if names.started.is_set():
-        return {"lost": names.where.get()}  # a second run: the worker that ran it first died
-    names.where.set(address)
+        return {"lost": ""}  # a second run: the worker that ran it first died
     names.started.set()
+    names.lines.put({"worker": address})
     argv = [sys.executable if item == WORKER_PYTHON else item for item in spec["argv"]]
-    guard = [sys.executable, "-m", "orchestrate_ext.execution.guard", str(os.getpid()), "--", *argv]
-    process = processes.start(guard, cwd=Path(spec["cwd"]), env=spec["env"])
+    process = processes.start(guarded(argv, os.getpid()), cwd=Path(spec["cwd"]), env=spec["env"])
     output = LineBuffer()
     threading.Thread(target=_pump, args=(process, output), daemon=True).start()
     stopping = False

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from orchestrate_ext.execution.guard import guarded
 from orchestrate_ext.execution.launch import WORKER_PYTHON, Command, LocalLauncher
 from orchestrate_ext.testing import wait_until
 
@@ -41,8 +42,8 @@ def test_the_guard_kills_the_try_when_its_parent_dies(tmp_path: Path) -> None:
     child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(300)"
     parent = (
         "import os, subprocess, sys, time\n"
-        "subprocess.Popen([sys.executable, '-m', 'orchestrate_ext.execution.guard', str(os.getpid()), '--', "
-        f"sys.executable, '-c', {child!r}], start_new_session=True)\n"
+        "from orchestrate_ext.execution.guard import guarded\n"
+        f"subprocess.Popen(guarded([sys.executable, '-c', {child!r}], os.getpid()), start_new_session=True)\n"
         "time.sleep(300)"
     )
     starter = subprocess.Popen([sys.executable, "-c", parent])
@@ -55,9 +56,11 @@ def test_the_guard_kills_the_try_when_its_parent_dies(tmp_path: Path) -> None:
 
 
 def test_the_guard_exits_as_its_child_did(tmp_path: Path) -> None:
-    guard = [sys.executable, "-m", "orchestrate_ext.execution.guard", str(os.getpid()), "--", sys.executable, "-c"]
-    assert subprocess.run([*guard, "raise SystemExit(7)"], check=False).returncode == 7
-    process = subprocess.Popen([*guard, "import time; time.sleep(60)"], start_new_session=True)
+    def guard(code: str) -> list[str]:
+        return guarded([sys.executable, "-c", code], os.getpid())
+
+    assert subprocess.run(guard("raise SystemExit(7)"), check=False).returncode == 7
+    process = subprocess.Popen(guard("import time; time.sleep(60)"), start_new_session=True)
     time.sleep(1)
     os.killpg(process.pid, signal.SIGTERM)  # a stop signals the whole group: the child dies of it
     assert process.wait(10) == -signal.SIGTERM, "the guard dies of its child's signal, so the exit status says so"
