@@ -26,10 +26,10 @@ from alerts.delivery import DeliveryWorker
 from alerts.notifiers import build_notifiers
 from alerts.redact import Redactor
 from alerts.routing import Router
-from alerts.sla import RUN_LEVEL, ScheduleSla, Verdict, deadlines, duration_text, judge, minutes_text
+from alerts.sla import RUN_LEVEL, ScheduleSla, Verdict, deadlines, judge, minutes_text
 from alerts.store import MISSED, AlertEvent, AlertStore
 from alerts.store_sql import SqlAlertStore
-from orchestrate_ext.clock import isoformat
+from orchestrate_ext.clock import duration_text, isoformat
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.interfaces import ObserverContext

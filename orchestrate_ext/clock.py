@@ -86,3 +86,13 @@ def parse_duration(value: object) -> float:
         if text and position == len(text):
             return total
     raise ValueError(f"{value!r} is not a duration; use seconds or a text like '30s', '5m', '1h30m'")
+
+
+def duration_text(seconds: float) -> str:
+    """The shortest exact text of a duration: ``90s``, ``5m``, ``24h``."""
+    whole = round(seconds)
+    if whole % 3600 == 0 and whole >= 3600:
+        return f"{whole // 3600}h"
+    if whole % 60 == 0 and whole >= 60:
+        return f"{whole // 60}m"
+    return f"{whole}s"

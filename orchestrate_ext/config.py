@@ -34,9 +34,16 @@ class StrictModel(BaseModel):
 
 
 class Defaults(StrictModel):
+    """Policies of every node and run unless a node or schedule says otherwise.
+
+    ``only_changed`` makes runs reuse the result of every node whose code and inputs did not
+    change since its last success (``orchestrate run --all`` runs everything anyway).
+    """
+
     retries: int = Field(default=0, ge=0)
     retry_backoff: Duration = 10.0
     timeout: Duration | None = None
+    only_changed: bool = False
 
 
 class StateConfig(StrictModel):

@@ -126,6 +126,36 @@ class NodeRunner(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class NodeFingerprint:
+    """What determines one node's result, apart from the upstream results it reads.
+
+    Attributes:
+        code: a hash of the node's code and configuration (a dbt node's checksum, config and
+            macros; a notebook's code cells and kernel); a change means the node must run.
+        inputs: what the node reads besides upstream results: its effective parameters, the
+            logical date when it reads it, new data in a source it reads.
+    """
+
+    code: str
+    inputs: str = ""
+
+
+@runtime_checkable
+class FingerprintingRunner(Protocol):
+    """A runner that can tell what determines its nodes' results (for ``--only-changed`` runs)."""
+
+    def fingerprints(
+        self, context: RunContext, nodes: Sequence[Node], *, check_sources: bool
+    ) -> Mapping[str, NodeFingerprint | None]:
+        """A fingerprint per node id; a node left out (or None) is never reused.
+
+        ``check_sources`` asks to include new data in the sources the nodes read (e.g. by
+        running ``dbt source freshness``); only ``--only-changed`` runs ask, as it may take seconds.
+        """
+        ...
+
+
 @runtime_checkable
 class RecoverableRunner(Protocol):
     """A runner that can tell how a try ended after the process running it died.

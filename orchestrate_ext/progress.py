@@ -88,6 +88,8 @@ class TerminalProgress:
             line = Text.assemble((f"{mark} ", colour), (change.node_id, "bold"), f" {change.waiting_for}")
         elif change.error and change.status != NodeStatus.UPSTREAM_FAILED:
             line.append(f"\n    {change.error.splitlines()[0][:300]}", style="dim")
+        if change.reason and change.status.is_done:
+            line.append(f" — {change.reason}", style="dim")
         self.console.print(line)
 
     def _counts(self) -> str:

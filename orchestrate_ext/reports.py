@@ -24,6 +24,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "parameters": dict(run.parameters),
         "resumed_at": isoformat(run.resumed_at),
         "resumptions": run.resumptions,
+        "only_changed": run.only_changed,
     }
 
 
@@ -37,6 +38,9 @@ def node_summary(state: NodeRunRecord) -> dict[str, Any]:
         "finished_at": isoformat(state.finished_at),
         "error": state.error,
         "waiting_for": state.waiting_for,
+        "reused_from": state.reused_from,
+        "reason": state.reason,
+        "fingerprint": state.fingerprint,
     }
 
 

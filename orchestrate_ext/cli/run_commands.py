@@ -78,9 +78,18 @@ def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
 @main.command()
 @click.option("--select", "-s", "selection", default=None, help="Nodes to run, e.g. 'tag:finance+'.")
 @click.option("--logical-date", default=None, help="The date the run is for (ISO-8601); default: now.")
+@click.option(
+    "--only-changed/--all",
+    "only_changed",
+    default=None,
+    help="Run only nodes whose code or inputs changed since their last success, and what is downstream of "
+    "them; reuse the rest (default: defaults.only_changed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @project_option
-def run(project_dir: Path | None, selection: str | None, logical_date: str | None, as_json: bool) -> None:
+def run(
+    project_dir: Path | None, selection: str | None, logical_date: str | None, only_changed: bool | None, as_json: bool
+) -> None:
     """Run the pipeline (or a selection of it) now."""
     try:
         when = parse_datetime(logical_date) if logical_date else datetime.now(UTC)
@@ -91,7 +100,7 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
     store = project.open_store()
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
-    record = executor.create_run(chosen, when, selection=selection)
+    record = executor.create_run(chosen, when, selection=selection, only_changed=only_changed)
     _execute_and_report(project, executor, store, record.run_id, as_json, observers)
 
 
@@ -224,6 +233,8 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
         )
         if node["error"]:
             click.echo(f"      {node['error'].splitlines()[0]}")
+        if node["reason"]:
+            click.echo(f"      {'reused: ' if node['reused_from'] else 'ran: '}{node['reason']}")
     outputs = [a for a in document["attempts"] if a["output_path"]]
     for attempt in outputs:
         click.echo(f"  output notebook of {attempt['node_id']} try {attempt['try_number']}: {attempt['output_path']}")

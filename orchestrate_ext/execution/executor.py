@@ -42,6 +42,7 @@ def plan_run(
     selection: str | None = None,
     schedule: str | None = None,
     parameters: Mapping[str, Any] | None = None,
+    only_changed: bool = False,
 ) -> tuple[RunRecord, list[NodeRunRecord]]:
     """A new run of the runnable nodes among ``node_ids`` and their first states, in graph order (not written)."""
     run = RunRecord(
@@ -53,6 +54,7 @@ def plan_run(
         selection=selection,
         schedule=schedule,
         parameters=dict(parameters or {}),
+        only_changed=only_changed,
     )
     states = [
         NodeRunRecord(run.run_id, node_id, graph.nodes[node_id].kind, NodeStatus.PENDING)
@@ -133,10 +135,17 @@ class Executor:
         selection: str | None = None,
         schedule: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        only_changed: bool | None = None,
     ) -> RunRecord:
         """Persist a new run of the runnable nodes among ``node_ids``."""
         run, states = self.new_run(
-            node_ids, logical_date, trigger=trigger, selection=selection, schedule=schedule, parameters=parameters
+            node_ids,
+            logical_date,
+            trigger=trigger,
+            selection=selection,
+            schedule=schedule,
+            parameters=parameters,
+            only_changed=only_changed,
         )
         with self.store.transaction() as tx:
             tx.insert_run(run, states)
@@ -151,8 +160,12 @@ class Executor:
         selection: str | None = None,
         schedule: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        only_changed: bool | None = None,
     ) -> tuple[RunRecord, list[NodeRunRecord]]:
-        """A new run and its nodes' first states, not yet written (the scheduler writes them with its tick)."""
+        """A new run and its nodes' first states, not yet written (the scheduler writes them with its tick).
+
+        ``only_changed`` None takes ``defaults.only_changed``.
+        """
         return plan_run(
             self.graph,
             self.clock,
@@ -162,6 +175,7 @@ class Executor:
             selection=selection,
             schedule=schedule,
             parameters=parameters,
+            only_changed=self.environment.defaults.only_changed if only_changed is None else only_changed,
         )
 
     def execute(

@@ -184,6 +184,7 @@ class Backfill:
             selection=self.definition.selection_text,
             schedule=self.definition.name,
             parameters=self.definition.parameters,
+            only_changed=self.definition.only_changed,
         )
         tick = NewTick(
             self.definition.name, logical_date, Trigger.BACKFILL, f"backfill@{isoformat(logical_date)}@{self.batch}"

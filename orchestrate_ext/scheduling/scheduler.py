@@ -315,6 +315,7 @@ class Scheduler:
                         selection=definition.selection_text,
                         schedule=definition.name,
                         parameters=definition.parameters,
+                        only_changed=definition.only_changed,
                     ),
                 )
                 for tick, definition, node_ids in starts
