@@ -62,6 +62,7 @@ class NotebookPlugin:
             owner=settings.owner,
             tags=frozenset(settings.tags),
             resources=tuple(settings.resources),
+            env_passthrough=tuple(settings.env_passthrough),
             retries=settings.retries,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,

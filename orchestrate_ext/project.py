@@ -72,6 +72,8 @@ class Project:
         return runners
 
     def open_store(self) -> SQLiteStore:
+        """The state store at ``state.path``; a path that cannot be a SQLite file is a ``ConfigError``."""
+        self.config.check_state_path()
         return open_store(self.config.state_path)
 
     def observers(self, store: SQLiteStore) -> list[Observer]:

@@ -23,6 +23,7 @@ from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
+from orchestrate_ext.scheduling.definitions import discover_schedules
 from orchestrate_ext.selection import select
 
 
@@ -38,9 +39,16 @@ def init(project_dir: Path | None, force: bool) -> None:
 @main.command()
 @project_option
 def validate(project_dir: Path | None) -> None:
-    """Check the configuration, every node's metadata and the graph."""
+    """Check everything `run`, `schedules`, `scheduler` and `backfill` would check, without running anything.
+
+    The configuration, every node's metadata, references and cycles, the state path, the runners, every
+    schedule (names, time zones, selections, `after` links) and each plugin's own checks.
+    """
     project = Project.load(project_dir)
     graph = project.graph
+    project.config.check_state_path()
+    _ = project.runners
+    definitions = discover_schedules(project.config.core.schedules, graph, project.config.workspace.config_path)
     counts: dict[str, int] = {}
     for node in graph.nodes.values():
         counts[node.kind] = counts.get(node.kind, 0) + 1
@@ -50,10 +58,30 @@ def validate(project_dir: Path | None) -> None:
         if isinstance(plugin := project.plugins[key], CheckingPlugin)
         for warning in plugin.check(section, project.config.workspace, graph)
     ]
+    warnings += _passthrough_warnings(project)
+    if not graph.nodes:
+        warnings.append(
+            f"{project.config.workspace.config_path} gives no nodes: configure `dbt:` or `notebooks:` "
+            "(and check their paths and globs)"
+        )
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     detail = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
-    click.echo(f"ok: {len(graph.nodes)} nodes ({detail}), no cycles, every reference resolved")
+    click.echo(
+        f"ok: {len(graph.nodes)} nodes ({detail}), {len(definitions)} schedule(s), no cycles, every reference resolved"
+    )
+
+
+def _passthrough_warnings(project: Project) -> list[str]:
+    """Nodes that pass through a variable orchestrate.yaml does not name as a secret (it has no effect)."""
+    secrets = project.config.workspace.secret_env
+    return [
+        f"{node.id}: env_passthrough names {name}, which no `*_env` key of orchestrate.yaml names; "
+        "only secrets are withheld from nodes, so this has no effect"
+        for node in project.graph.nodes.values()
+        for name in node.env_passthrough
+        if name not in secrets
+    ]
 
 
 @main.command()

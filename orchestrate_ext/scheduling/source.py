@@ -136,10 +136,11 @@ class ProjectSource:
         started = time.monotonic()
         try:
             snapshot = load_snapshot(self.project_dir)
-        except OrchestrateError as exc:
-            if str(exc) != self.last_error:
-                log.error("the project changed but cannot be loaded; keeping the previous schedules: %s", exc)
-            self.last_error = str(exc)
+        except Exception as exc:  # whatever a plugin or a file raises: one log line, tried again on the next change
+            problem = str(exc) if isinstance(exc, OrchestrateError) else f"{type(exc).__name__}: {exc}"
+            if problem != self.last_error:
+                log.error("the project changed but cannot be loaded; keeping the previous schedules: %s", problem)
+            self.last_error = problem
             self._fingerprint = fingerprint
             return False
         self._fingerprint = fingerprint
@@ -160,5 +161,8 @@ class ProjectSource:
         while not self._stop.wait(self.refresh_seconds):
             try:
                 self.reload_if_changed()
-            except Exception:  # the watcher must survive anything a plugin raises
-                log.exception("reloading the project failed")
+            except Exception as exc:  # the watcher must survive anything (e.g. the project folder vanishing)
+                problem = f"{type(exc).__name__}: {exc}"
+                if problem != self.last_error:
+                    log.error("looking for changed project files failed: %s", problem)
+                self.last_error = problem

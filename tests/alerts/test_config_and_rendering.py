@@ -56,7 +56,7 @@ alerts:
         ("alerts:\n  slack: {token_env: T}\n  routes: [{on: failure}]", r"give 'slack' \(a channel\) and/or 'email'"),
         ("alerts:\n  slack: {token_env: T, webhook_url_env: W}", "set exactly one of 'token_env'"),
         ("alerts:\n  email: {smtp_host: h, from: nobody}", r"key 'alerts.email.from': .*not an e-mail address"),
-        ("alerts:\n  timezone: Mars/Olympus", "not an IANA time zone"),
+        ("alerts:\n  timezone: Mars/Olympus", "is not a known time zone"),
         ("alerts:\n  slack: {token_env: T}\n  routes: [{slack: '#x', mtch: {}}]", "unknown key 'alerts.routes.0.mtch'"),
     ],
 )  # fmt: skip
