@@ -2,7 +2,9 @@
 
 A process per notebook so that a timeout or cancel stops it together with
 its kernel (the whole process group), and so a crashing kernel cannot take
-the engine down with it.
+the engine down with it. The process gets the environment the engine builds
+for the node (:func:`orchestrate_ext.secrets.node_environment`): no secret
+named in orchestrate.yaml unless the notebook lists it in ``env_passthrough``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from orchestrate_ext import processes
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
 from orchestrate_ext.model import AttemptStatus
+from orchestrate_ext.secrets import node_environment
 
 _LOCK_HINT = (
     "\nhint: another process holds the DuckDB file. Give every notebook that opens it "
@@ -79,6 +82,7 @@ class NotebookRunner:
             process = processes.start(
                 [sys.executable, "-m", "jupyter_extension.worker", str(spec_path)],
                 cwd=source.parent,
+                env=node_environment(self.workspace.secret_env, [node]),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

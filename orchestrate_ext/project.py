@@ -15,6 +15,7 @@ from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.store import SQLiteStore, StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
@@ -76,6 +77,10 @@ class Project:
         self.config.check_state_path()
         return open_store(self.config.state_path)
 
+    def redactor(self) -> Redactor:
+        """Removes the values of the secrets orchestrate.yaml names (as set here) and credential-like text."""
+        return Redactor.from_env(self.config.workspace.secret_env)
+
     def observers(self, store: SQLiteStore) -> list[Observer]:
         """The observers of every observer plugin the configuration enables (e.g. alerts)."""
         context = ObserverContext(
@@ -98,4 +103,5 @@ class Project:
             concurrency=self.config.core.concurrency,
             defaults=self.config.core.defaults,
             listeners=listeners,
+            redact=self.redactor(),
         )

@@ -57,9 +57,3 @@ def node_environment(
     allowed = {name for node in nodes for name in node.env_passthrough}
     withheld = set(secret_names) - allowed
     return {name: value for name, value in source.items() if name not in withheld}
-
-
-def secret_values(secret_names: Iterable[str], environ: Mapping[str, str] | None = None) -> list[str]:
-    """The values of the secret variables that are set here."""
-    source = os.environ if environ is None else environ
-    return [value for name in sorted(set(secret_names)) if (value := source.get(name))]

@@ -4,6 +4,8 @@ Every method is wrapped by :func:`endpoint`, which requires Jupyter's
 authentication and authorization (resource ``orchestrate``; ``read`` for GET,
 ``write`` for changing schedules, ``execute`` for starting or stopping work)
 and turns errors into statuses through :mod:`jupyter_extension.server.errors`.
+Every response document and error message passes through the project's
+redactor, so no secret value leaves the server.
 """
 
 from __future__ import annotations
@@ -62,7 +64,13 @@ class OrchestrateHandler(APIHandler):
         return backend
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(function, *args)
+        """``function(*args)`` on a worker thread, its result redacted there."""
+        return await asyncio.to_thread(self._redacted, function, *args)
+
+    def _redacted(self, function: Callable[..., T], *args: Any) -> T:
+        result = function(*args)
+        redacted: T = self.backend.redactor().document(result)
+        return redacted
 
     def reply(self, document: object, status: int = 200) -> None:
         self.set_status(status)
@@ -101,7 +109,8 @@ class OrchestrateHandler(APIHandler):
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         if isinstance(exc, ApiError):
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": exc.message, "reason": exc.reason, "error": exc.kind}))
+            message = self.backend.last_redactor(exc.message)
+            self.finish(json.dumps({"message": message, "reason": exc.reason, "error": exc.kind}))
             return
         super().write_error(status_code, **kwargs)
 

@@ -21,6 +21,7 @@ from orchestrate_ext.interfaces import CheckingPlugin, Observer
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
@@ -116,7 +117,7 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
     record = executor.create_run(chosen, when, selection=selection)
-    _execute_and_report(executor, store, record.run_id, as_json, observers, project.clock)
+    _execute_and_report(executor, store, record.run_id, as_json, observers, project.clock, project.redactor())
 
 
 @main.command()
@@ -130,7 +131,7 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     store.get_run(run_id)
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
-    _execute_and_report(executor, store, run_id, as_json, observers, project.clock)
+    _execute_and_report(executor, store, run_id, as_json, observers, project.clock, project.redactor())
 
 
 OBSERVER_TICK_SECONDS = 1.0
@@ -173,6 +174,7 @@ def _execute_and_report(
     as_json: bool,
     observers: Sequence[Observer] = (),
     clock: Clock | None = None,
+    redactor: Redactor | None = None,
 ) -> None:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
@@ -182,10 +184,11 @@ def _execute_and_report(
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
+        document = (redactor or Redactor()).document(run_document(store, run_id))
         if as_json:
-            emit_json(run_document(store, run_id))
+            emit_json(document)
         else:
-            _print_failures(run_document(store, run_id))
+            _print_failures(document)
     finally:
         for observer in observers:
             observer.close(OBSERVER_CLOSE_SECONDS)
@@ -210,8 +213,9 @@ def _print_failures(document: dict[str, Any]) -> None:
 @project_option
 def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first."""
-    store = Project.load(project_dir).open_store()
-    documents = runs_document(store, limit)
+    project = Project.load(project_dir)
+    store = project.open_store()
+    documents = project.redactor().document(runs_document(store, limit))
     if as_json:
         emit_json(documents)
         return
@@ -228,8 +232,9 @@ def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
 @project_option
 def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Show one run: every node's status, attempts, times and error."""
-    store = Project.load(project_dir).open_store()
-    document = run_document(store, run_id, with_attempts=True)
+    project = Project.load(project_dir)
+    store = project.open_store()
+    document = project.redactor().document(run_document(store, run_id, with_attempts=True))
     if as_json:
         emit_json(document)
         return
@@ -254,7 +259,9 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
 @project_option
 def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
     """Print the log of NODE_ID in RUN_ID."""
-    store = Project.load(project_dir).open_store()
+    project = Project.load(project_dir)
+    store = project.open_store()
+    redact = project.redactor()
     store.get_run(run_id)
     attempts = store.get_attempts(run_id, node_id)
     if not attempts:
@@ -272,6 +279,6 @@ def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | 
         )
         path = Path(attempt.log_path) if attempt.log_path else None
         if path and path.is_file():
-            click.echo(path.read_text(encoding="utf-8", errors="replace").rstrip("\n"))
+            click.echo(redact(path.read_text(encoding="utf-8", errors="replace").rstrip("\n")))
         else:
             click.echo("(no log file)")

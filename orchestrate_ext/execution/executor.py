@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -45,9 +45,12 @@ class Executor:
         defaults: Defaults,
         listeners: Sequence[RunListener] = (),
         supervisor: RunSupervisor | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         """``supervisor`` claims and fences each execution (default: one for this process when the
-        store is SQLite; see :mod:`orchestrate_ext.execution.claims`)."""
+        store is SQLite; see :mod:`orchestrate_ext.execution.claims`). ``redact`` removes secrets from
+        every error and warning a runner reports before it is stored or announced
+        (:class:`orchestrate_ext.redact.Redactor`; default: none)."""
         self.graph = graph
         self.runners = runners
         self.store = store
@@ -57,6 +60,7 @@ class Executor:
         self.defaults = defaults
         self.listeners = list(listeners)
         self.supervisor = supervisor if supervisor is not None else default_supervisor(store, clock)
+        self.redact: Callable[[str], str] = redact or str
 
     def create_run(
         self,

@@ -337,6 +337,12 @@ class RunLoop:
         self._announce(state, task.try_number)
 
     def _on_finished(self, node_id: str, at: datetime, outcome: NodeOutcome) -> None:
+        redact = self.ex.redact  # every runner's text passes here before it is stored or announced
+        outcome = replace(
+            outcome,
+            error=redact(outcome.error) if outcome.error else outcome.error,
+            warning=redact(outcome.warning) if outcome.warning else outcome.warning,
+        )
         task = self._task(node_id)
         record = self.records[node_id]
         if outcome.skipped:

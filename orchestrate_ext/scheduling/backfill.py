@@ -129,6 +129,7 @@ class Backfill:
             defaults=snapshot.defaults,
             listeners=listeners,
             supervisor=self.supervisor,
+            redact=snapshot.redact,
         )
         self.batch = clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 

@@ -355,6 +355,7 @@ class Scheduler:
                 defaults=snapshot.defaults,
                 listeners=self.listeners,
                 supervisor=self.supervisor,
+                redact=snapshot.redact,
             )
             self._executor = (snapshot, executor)
         return self._executor[1]

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +45,8 @@ class ProjectSnapshot:
     state_dir: Path
     concurrency: int = 4
     defaults: Defaults = field(default_factory=Defaults)
+    redact: Callable[[str], str] = str
+    """Removes secrets from what runners report (the project's :class:`~orchestrate_ext.redact.Redactor`)."""
 
 
 class ScheduleSource(Protocol):
@@ -80,6 +82,7 @@ def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
         state_dir=project.config.workspace.state_dir,
         concurrency=project.config.core.concurrency,
         defaults=project.config.core.defaults,
+        redact=project.redactor(),
     )
 
 
