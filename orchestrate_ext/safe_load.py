@@ -125,7 +125,7 @@ def load_json(
         return int(digits)
 
     def reject_constant(name: str) -> None:
-        raise error(f"{source}: {name} is not plain JSON; write a number or null")
+        raise error(f"{source}: not valid JSON: {name} is not plain JSON; write a number or null")
 
     try:
         value = json.loads(text, parse_int=parse_int, parse_constant=None if constants else reject_constant)
