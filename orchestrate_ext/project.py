@@ -16,7 +16,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
 from orchestrate_ext.redact import Redactor
-from orchestrate_ext.store import SQLiteStore, StateStore, open_store
+from orchestrate_ext.store import StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
 
@@ -72,20 +72,21 @@ class Project:
             runners.update(plugin.runners(self.config.workspace, section))
         return runners
 
-    def open_store(self) -> SQLiteStore:
-        """The state store at ``state.path``; a path that cannot be a SQLite file is a ``ConfigError``."""
+    def open_store(self, *, read_only: bool = False) -> StateStore:
+        """The project's state store; ``read_only`` for commands that only read (it is then never created).
+
+        A ``state.path`` that cannot be a SQLite file (a folder, /dev/null) is a ``ConfigError``.
+        """
         self.config.check_state_path()
-        return open_store(self.config.state_path)
+        return open_store(self.config.state_location(), read_only=read_only)
 
     def redactor(self) -> Redactor:
         """Removes the values of the secrets orchestrate.yaml names (as set here) and credential-like text."""
         return Redactor.from_env(self.config.workspace.secret_env)
 
-    def observers(self, store: SQLiteStore) -> list[Observer]:
+    def observers(self, store: StateStore) -> list[Observer]:
         """The observers of every observer plugin the configuration enables (e.g. alerts)."""
-        context = ObserverContext(
-            workspace=self.config.workspace, store=store, database=store.database, graph=self.graph, clock=self.clock
-        )
+        context = ObserverContext(workspace=self.config.workspace, store=store, graph=self.graph, clock=self.clock)
         found: list[Observer] = []
         for key, section in self.config.sections.items():
             plugin = self.plugins[key]

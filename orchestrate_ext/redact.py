@@ -31,7 +31,7 @@ _PATTERNS = (
     re.compile(r"https://hooks\.slack(?:-gov)?\.com/[\w/\-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*[=:]\s*)[^\s,;'\"&]+"),
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)"),
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!\*+@)[^@\s/]+(@)"),  # a password already *** stays
 )
 _MIN_SECRET = 6
 

@@ -17,6 +17,7 @@ from orchestrate_ext import render
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, isoformat, parse_datetime
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.interfaces import CheckingPlugin, Observer
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
@@ -26,6 +27,7 @@ from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
 from orchestrate_ext.selection import select
+from orchestrate_ext.store.records import RunQuery
 
 
 @main.command()
@@ -128,7 +130,8 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Run again what failed or never ran in RUN_ID."""
     project = Project.load(project_dir)
     store = project.open_store()
-    store.get_run(run_id)
+    with store.read() as tx:
+        refuse_if_executing(tx, run_id, project.clock.now())
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
     _execute_and_report(executor, store, run_id, as_json, observers, project.clock, project.redactor())
@@ -184,7 +187,8 @@ def _execute_and_report(
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
-        document = (redactor or Redactor()).document(run_document(store, run_id))
+        with store.read() as tx:
+            document = (redactor or Redactor()).document(run_document(tx, run_id))
         if as_json:
             emit_json(document)
         else:
@@ -214,8 +218,9 @@ def _print_failures(document: dict[str, Any]) -> None:
 def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first."""
     project = Project.load(project_dir)
-    store = project.open_store()
-    documents = project.redactor().document(runs_document(store, limit))
+    store = project.open_store(read_only=True)
+    with store.read() as tx:
+        documents = project.redactor().document(runs_document(tx, RunQuery(limit=limit)))
     if as_json:
         emit_json(documents)
         return
@@ -233,8 +238,9 @@ def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
 def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Show one run: every node's status, attempts, times and error."""
     project = Project.load(project_dir)
-    store = project.open_store()
-    document = project.redactor().document(run_document(store, run_id, with_attempts=True))
+    store = project.open_store(read_only=True)
+    with store.read() as tx:
+        document = project.redactor().document(run_document(tx, run_id, with_attempts=True))
     if as_json:
         emit_json(document)
         return
@@ -260,12 +266,13 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
 def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
     """Print the log of NODE_ID in RUN_ID."""
     project = Project.load(project_dir)
-    store = project.open_store()
+    store = project.open_store(read_only=True)
     redact = project.redactor()
-    store.get_run(run_id)
-    attempts = store.get_attempts(run_id, node_id)
+    with store.read() as tx:
+        tx.get_run(run_id)
+        attempts = tx.attempts(run_id, node_id)
+        known = sorted({state.node_id for state in tx.node_states(run_id)})
     if not attempts:
-        known = sorted({state.node_id for state in store.get_node_states(run_id)})
         if node_id not in known:
             raise NodeNotFound(f"run {run_id} has no node '{node_id}'{did_you_mean(node_id, known)}")
         click.echo(f"{node_id} has not started in run {run_id}", err=True)

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from dbt_adapter.project import DbtProject
 from orchestrate_ext.cli import main
 from orchestrate_ext.clock import SystemClock
-from orchestrate_ext.config import Defaults, load_config
+from orchestrate_ext.config import Defaults, StateLocation, load_config
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import build_graph
@@ -76,9 +76,10 @@ def test_the_workspace_knows_the_secret_names_of_orchestrate_yaml(tmp_path: Path
         "notebooks: {include: ['*.ipynb']}\n"
         "alerts:\n  slack: {token_env: SLACK_BOT_TOKEN}\n"
         "  email: {smtp_host: h, from: a@example.com, username_env: SMTP_USER, password_env: SMTP_PASSWORD}\n"
+        "state: {url_env: STATE_URL}\n"
     )
     workspace = load_config(config, load_plugins()).workspace
-    assert workspace.secret_env == {"SLACK_BOT_TOKEN", "SMTP_USER", "SMTP_PASSWORD"}
+    assert workspace.secret_env == {"SLACK_BOT_TOKEN", "SMTP_USER", "SMTP_PASSWORD", "STATE_URL"}
 
 
 def test_dbt_gets_the_node_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,7 +135,7 @@ def test_the_run_loop_redacts_what_runners_report_before_it_is_stored_or_announc
     graph = build_graph(
         [notebook_node("notebook.fails"), notebook_node("notebook.warns"), notebook_node("notebook.raises")]
     )
-    store = open_store(tmp_path / "state.db")
+    store = open_store(StateLocation(path=tmp_path / "state.db"))
     recorder = Recorder()
     executor = Executor(
         graph,
@@ -149,8 +150,9 @@ def test_the_run_loop_redacts_what_runners_report_before_it_is_stored_or_announc
     )
     run = executor.create_run(set(graph.nodes), datetime(2024, 1, 31, tzinfo=UTC))
     executor.execute(run.run_id)
-    texts = [state.error or "" for state in store.get_node_states(run.run_id)]
-    texts += [attempt.error or "" for attempt in store.get_attempts(run.run_id)]
+    with store.read() as tx:
+        texts = [state.error or "" for state in tx.node_states(run.run_id)]
+        texts += [attempt.error or "" for attempt in tx.attempts(run.run_id)]
     texts += [change.error or "" for change in recorder.changes]
     joined = "\n".join(texts)
     assert "[redacted]" in joined and "KeyError" in joined and "connect failed for" in joined
@@ -183,7 +185,8 @@ def test_show_logs_and_run_json_redact_what_the_store_and_logs_hold(
     )  # no redactor: the store holds the token, as a run written before this change would
     run = executor.create_run(set(project.graph.nodes), datetime(2024, 1, 31, tzinfo=UTC))
     executor.execute(run.run_id)
-    [attempt] = store.get_attempts(run.run_id)
+    with store.read() as tx:
+        [attempt] = tx.attempts(run.run_id)
     Path(attempt.log_path or "").write_text(f"printing os.environ: {{'SLACK_BOT_TOKEN': '{TOKEN}'}}\n")
     store.close()
     outputs = [
