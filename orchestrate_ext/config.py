@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -107,10 +107,43 @@ def check_database_url(url: str, *, password_allowed: bool = False) -> None:
         )
 
 
+class LocalClusterConfig(StrictModel):
+    workers: int = Field(default=2, ge=1, le=256)
+
+
+class ExecutorConfig(StrictModel):
+    """Where tries run: here (``type: local``, the default) or on a Dask cluster (``type: dask``).
+
+    A Dask cluster is named by ``address`` (``tcp://scheduler:8786``), by ``address_env`` (an
+    environment variable holding it), or started here as a ``LocalCluster`` of ``local.workers``
+    worker processes. ``worker_resources`` maps a node's resource (``gpu``) to the Dask worker
+    resource a try of it needs one unit of (``GPU``).
+    """
+
+    type: Literal["local", "dask"] = "local"
+    address: str | None = None
+    address_env: str | None = None
+    local: LocalClusterConfig | None = None
+    worker_resources: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> ExecutorConfig:
+        given = [key for key in ("address", "address_env", "local") if getattr(self, key) is not None]
+        if self.type == "local" and (given or self.worker_resources):
+            raise ValueError(f"executor.{(given or ['worker_resources'])[0]} needs executor.type: dask")
+        if self.type == "dask" and len(given) != 1:
+            raise ValueError(
+                "executor.type dask needs exactly one of address (tcp://host:8786), address_env (an environment "
+                "variable holding it) or local ({workers: 2}, a cluster started here)"
+            )
+        return self
+
+
 class CoreConfig(StrictModel):
     concurrency: int = Field(default=4, ge=1, le=1024)
     defaults: Defaults = Defaults()
     state: StateConfig = StateConfig()
+    executor: ExecutorConfig = ExecutorConfig()
     schedules: list[ScheduleConfig] = []
     """When the pipeline (or a selection of it) runs by itself; see "Scheduling" in the README."""
 

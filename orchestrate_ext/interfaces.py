@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
 
 if TYPE_CHECKING:
@@ -44,12 +45,18 @@ class Workspace:
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """What every node of one run shares."""
+    """What every node of one run shares.
+
+    Attributes:
+        launcher: where the run's tries run (this machine, or a Dask cluster); runners start
+            their processes through it (see :mod:`orchestrate_ext.execution.launch`).
+    """
 
     run_id: str
     logical_date: datetime
     run_dir: Path
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    launcher: Launcher = field(default_factory=LocalLauncher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,8 @@ class NodeOutcome:
     output_path: str | None = None
     skipped: bool = False
     warning: str | None = None
+    worker: str | None = None
+    """Where the try ran: ``local``, or the Dask worker's address."""
 
     @classmethod
     def skip(cls, reason: str) -> NodeOutcome:

@@ -13,6 +13,7 @@ from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
 from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.launch import Launcher, open_launcher
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
 from orchestrate_ext.redact import Redactor
@@ -94,6 +95,11 @@ class Project:
                 found.extend(plugin.observers(section, context))
         return found
 
+    @cached_property
+    def launcher(self) -> Launcher:
+        """Where this process runs tries (``executor:``): here, or on a Dask cluster (connected once)."""
+        return open_launcher(self.config.core.executor, self.config.workspace.config_path)
+
     def executor(self, store: StateStore, listeners: Sequence[RunListener] = ()) -> Executor:
         return Executor(
             self.graph,
@@ -104,5 +110,11 @@ class Project:
             concurrency=self.config.core.concurrency,
             defaults=self.config.core.defaults,
             listeners=listeners,
+            launcher=self.launcher,
             redact=self.redactor(),
         )
+
+    def close(self) -> None:
+        """Let go of what the project started (a Dask client or local cluster)."""
+        if "launcher" in self.__dict__:
+            self.launcher.close()

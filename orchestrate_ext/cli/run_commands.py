@@ -18,15 +18,16 @@ from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, isoformat, parse_datetime
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
 from orchestrate_ext.execution.claims import refuse_if_executing
+from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.interfaces import CheckingPlugin, Observer
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project
-from orchestrate_ext.redact import Redactor
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
 from orchestrate_ext.selection import select
+from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import RunQuery
 
 
@@ -119,7 +120,7 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
     record = executor.create_run(chosen, when, selection=selection)
-    _execute_and_report(executor, store, record.run_id, as_json, observers, project.clock, project.redactor())
+    _execute_and_report(project, executor, store, record.run_id, as_json, observers)
 
 
 @main.command()
@@ -134,7 +135,7 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
         refuse_if_executing(tx, run_id, project.clock.now())
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
-    _execute_and_report(executor, store, run_id, as_json, observers, project.clock, project.redactor())
+    _execute_and_report(project, executor, store, run_id, as_json, observers)
 
 
 OBSERVER_TICK_SECONDS = 1.0
@@ -171,24 +172,24 @@ class _Ticker:
 
 
 def _execute_and_report(
-    executor: Any,
-    store: Any,
+    project: Project,
+    executor: Executor,
+    store: StateStore,
     run_id: str,
     as_json: bool,
     observers: Sequence[Observer] = (),
-    clock: Clock | None = None,
-    redactor: Redactor | None = None,
 ) -> None:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        with _Ticker(observers, clock or executor.clock):
+        with _Ticker(observers, project.clock):
             finished = executor.execute(run_id, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
+        project.close()
     try:
         with store.read() as tx:
-            document = (redactor or Redactor()).document(run_document(tx, run_id))
+            document = project.redactor().document(run_document(tx, run_id))
         if as_json:
             emit_json(document)
         else:

@@ -19,6 +19,7 @@ from orchestrate_ext.clock import Clock
 from orchestrate_ext.config import Defaults
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.run_loop import RunLoop
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
@@ -73,6 +74,7 @@ class RunEnvironment:
     concurrency: int
     defaults: Defaults
     listeners: Sequence[RunListener] = field(default_factory=tuple)
+    launcher: Launcher = field(default_factory=LocalLauncher)
     redact: Callable[[str], str] = str
     """Removes secrets from every error and warning a runner reports (:class:`orchestrate_ext.redact.Redactor`)."""
 
@@ -82,6 +84,7 @@ class Executor:
 
     Args:
         supervisor: claims each execution (default: one for this process).
+        launcher: where tries run (default: this machine).
         redact: removes secrets from what runners report, before it is stored or announced.
     """
 
@@ -97,10 +100,20 @@ class Executor:
         defaults: Defaults,
         listeners: Sequence[RunListener] = (),
         supervisor: Supervisor | None = None,
+        launcher: Launcher | None = None,
         redact: Callable[[str], str] = str,
     ) -> None:
         self.environment = RunEnvironment(
-            graph, runners, store, clock, state_dir, concurrency, defaults, tuple(listeners), redact
+            graph,
+            runners,
+            store,
+            clock,
+            state_dir,
+            concurrency,
+            defaults,
+            tuple(listeners),
+            launcher or LocalLauncher(),
+            redact,
         )
         self.supervisor = supervisor if supervisor is not None else Supervisor(store, clock)
 

@@ -80,7 +80,11 @@ class RunLoop:
         self.reporter = QueueReporter(self.events, environment.clock, environment.redact)
         self.run_dir = environment.state_dir / "runs" / run.run_id
         self.context = RunContext(
-            run_id=run.run_id, logical_date=run.logical_date, run_dir=self.run_dir, parameters=dict(run.parameters)
+            run_id=run.run_id,
+            logical_date=run.logical_date,
+            run_dir=self.run_dir,
+            parameters=dict(run.parameters),
+            launcher=environment.launcher,
         )
         graph = environment.graph
         self.records = {state.node_id: state for state in states if state.node_id in graph.nodes}
@@ -375,6 +379,7 @@ class RunLoop:
             finished_at=at,
             error=outcome.error or outcome.warning,
             output_path=outcome.output_path,
+            worker=outcome.worker,
         )
         if not self.claim.finish_attempt(attempt, state):
             self._lose()  # the try was closed by another process (crash recovery)

@@ -23,6 +23,7 @@ from orchestrate_ext.errors import BadInput
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.launch import Launcher
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.scheduling.cron import zone
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
@@ -105,6 +106,7 @@ class Backfill:
         parallel: int = 1,
         listeners: Sequence[RunListener] = (),
         supervisor: Supervisor | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         if parallel < 1:
             raise BadInput(f"--parallel must be at least 1, not {parallel}")
@@ -125,6 +127,7 @@ class Backfill:
             defaults=snapshot.defaults,
             listeners=listeners,
             supervisor=self.supervisor,
+            launcher=launcher,
             redact=snapshot.redact,
         )
         self.batch = clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)

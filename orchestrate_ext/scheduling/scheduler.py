@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -29,11 +30,13 @@ from orchestrate_ext.errors import BadInput, StoreConflict
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.liveness import Liveness, ProcessLiveness
 from orchestrate_ext.execution.recovery import recover_orphans
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool, SerializedListener
+from orchestrate_ext.scheduling.indexing import NextFireIndex
 from orchestrate_ext.scheduling.options import SchedulerOptions, StepReport, seconds_between
 from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import ProjectSnapshot, ScheduleSource
@@ -56,6 +59,8 @@ log = logging.getLogger("orchestrate_ext.scheduler")
 _RUN_ID_TRIES = 5
 _BATCH = 200
 """Due schedules whose ticks are recorded in one transaction."""
+_STARTS = 32
+"""Runs created in one transaction (a step creates more only while its budget lasts)."""
 
 
 class Scheduler:
@@ -67,6 +72,7 @@ class Scheduler:
         supervisor: claims the runs this process executes (default: this process).
         liveness: decides whether another run owner or lease holder still lives.
         listeners: hear every run this scheduler executes (observers such as alerts).
+        launcher: where the tries of its runs run (default: this machine).
     """
 
     def __init__(
@@ -79,8 +85,10 @@ class Scheduler:
         liveness: Liveness | None = None,
         options: SchedulerOptions | None = None,
         listeners: Sequence[RunListener] = (),
+        launcher: Launcher | None = None,
     ) -> None:
         self.source = source
+        self.launcher = launcher or LocalLauncher()
         self.store = store
         self.clock = clock
         self.options = options or SchedulerOptions()
@@ -91,9 +99,11 @@ class Scheduler:
         self.listeners = [SerializedListener(listener, lock) for listener in listeners]
         self.pool = RunPool(self.options.max_concurrent_runs)
         self.fence: Fence = None
+        self._first_step = True
         self._to_start: list[tuple[Executor, str]] = []
         self._watched: tuple[ProjectSnapshot, list[ScheduleDefinition]] | None = None
-        self._synced: ProjectSnapshot | None = None
+        self.index = NextFireIndex(self.options.step_budget)
+        self._planned: ProjectSnapshot | None = None
         self._executor: tuple[ProjectSnapshot, Executor] | None = None
         self._last_recovery: datetime | None = None
         self._last_file_poll: datetime | None = None
@@ -108,7 +118,7 @@ class Scheduler:
             return report
         snapshot = self.source.current()
         try:
-            if self._synced is not snapshot:
+            if not self.index.done_for(snapshot):
                 self._sync(snapshot, now)
             if (
                 self._last_recovery is None
@@ -138,42 +148,31 @@ class Scheduler:
         with self.store.transaction() as tx:
             lease = tx.acquire_lease(self.owner, now, self.options.lease_ttl, holder_is_dead)
         fence = None if lease is None else (lease.holder, lease.epoch)
-        if fence != self.fence:
+        if fence != self.fence or self._first_step:
             if fence is not None:
                 log.info("holding the scheduler lease (epoch %d)", fence[1])
-                self._synced = None
+                self._planned = None  # the other scheduler may have changed the index meanwhile
                 self._last_recovery = None  # whoever held it before may have died mid-run
             else:
                 log.info("another scheduler holds the lease; standing by")
+        self._first_step = False
         self.fence = fence
         report.holds_lease = fence is not None
         return report.holds_lease
 
     def _sync(self, snapshot: ProjectSnapshot, now: datetime) -> None:
-        """Bring the next-fire index in line with the schedules defined now."""
-        with self.store.read() as tx:
-            states = tx.schedule_states()
-        changed: list[ScheduleState] = []
-        for name, definition in snapshot.definitions.items():
-            state = states.get(name)
-            cron = definition.cron_schedule
-            if (
-                state is not None
-                and state.fingerprint == definition.fingerprint
-                and (state.next_fire_at is not None or cron is None)
-            ):
-                continue  # unchanged
-            cursor = state.cursor if state is not None and state.cursor is not None else now
-            changed.append(
-                ScheduleState(name, definition.fingerprint, cron.next_after(now) if cron else None, False, cursor)
-            )
-        for name, state in states.items():
-            if name not in snapshot.definitions and state.next_fire_at is not None:
-                changed.append(ScheduleState(name, state.fingerprint, None, state.paused, state.cursor))
-        if changed:
+        """Bring the next-fire index in line with the schedules defined now (a budget's worth per step)."""
+        if self._planned is not snapshot:
+            with self.store.read() as tx:
+                states = tx.schedule_states()
+            self.index.plan(snapshot, states, now)
+            self._planned = snapshot
+
+        def save(changed: list[ScheduleState]) -> None:
             with self.store.transaction() as tx:
                 tx.save_schedule_states(changed, self.fence, now)
-        self._synced = snapshot
+
+        self.index.take(now, save)
 
     def _recover(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
         self._last_recovery = now
@@ -194,7 +193,10 @@ class Scheduler:
         batches: list[TickBatch] = []
         with self.store.read() as tx:
             due = tx.due_schedules(now, self.options.due_limit)
+        deadline = time.monotonic() + self.options.step_budget
         for state in due:
+            if batches and time.monotonic() > deadline:
+                break  # the rest stay due: the next step records them, each with its own fire time
             definition = snapshot.definitions.get(state.name)
             if definition is None or definition.fingerprint != state.fingerprint or state.next_fire_at is None:
                 continue  # changed since the last sync; the next one handles it
@@ -250,6 +252,7 @@ class Scheduler:
 
     def _dispatch(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
         pending: dict[str, list[TickRecord]] = {}
+        starts: list[tuple[TickRecord, ScheduleDefinition, set[str]]] = []
         with self.store.read() as tx:
             for tick in tx.pending_ticks():
                 pending.setdefault(tick.schedule, []).append(tick)
@@ -280,54 +283,67 @@ class Scheduler:
                 ticks = [newest]
             free = definition.max_active_runs - active.get(name, 0)
             for tick in ticks[: max(free, 0)]:
-                if len(self.pool) + len(self._to_start) >= self.options.max_concurrent_runs:
-                    return
-                self._start(tick, definition, snapshot, now, report)
+                if len(self.pool) + len(self._to_start) + len(starts) >= self.options.max_concurrent_runs:
+                    break
+                try:
+                    starts.append((tick, definition, self._nodes(definition, snapshot, tick)))
+                except BadInput as exc:
+                    self._close(tick, TickStatus.SKIPPED, f"cannot select the nodes to run: {exc}", now, report)
+        deadline = time.monotonic() + self.options.step_budget
+        for first in range(0, len(starts), _STARTS):
+            if first and time.monotonic() > deadline:
+                break  # the rest of the ticks stay pending: the next step starts their runs
+            self._start(starts[first : first + _STARTS], snapshot, now, report)
 
     def _start(
         self,
-        tick: TickRecord,
-        definition: ScheduleDefinition,
+        starts: list[tuple[TickRecord, ScheduleDefinition, set[str]]],
         snapshot: ProjectSnapshot,
         now: datetime,
         report: StepReport,
     ) -> None:
+        """Create the runs of pending ticks, in one transaction (each marks its tick ``ran`` with it)."""
         executor = self._executor_for(snapshot)
-        try:
-            node_ids = self._nodes(definition, snapshot, tick)
-        except BadInput as exc:
-            self._close(tick, TickStatus.SKIPPED, f"cannot select the nodes to run: {exc}", now, report)
-            return
         for attempt in range(_RUN_ID_TRIES):
-            run, nodes = executor.new_run(
-                node_ids,
-                tick.scheduled_at,
-                trigger=tick.trigger.value,
-                selection=definition.selection_text,
-                schedule=definition.name,
-                parameters=definition.parameters,
-            )
+            planned = [
+                (
+                    tick,
+                    *executor.new_run(
+                        node_ids,
+                        tick.scheduled_at,
+                        trigger=tick.trigger.value,
+                        selection=definition.selection_text,
+                        schedule=definition.name,
+                        parameters=definition.parameters,
+                    ),
+                )
+                for tick, definition, node_ids in starts
+            ]
             try:
                 with self.store.transaction() as tx:
-                    result = tx.start_tick_run(
-                        tick.tick_id,
-                        run,
-                        nodes,
-                        owner=self.owner,
-                        fence=self.fence,
-                        now=now,
-                        dedupe=tick.trigger in (Trigger.CRON, Trigger.CATCH_UP),
-                    )
+                    results = [
+                        tx.start_tick_run(
+                            tick.tick_id,
+                            run,
+                            nodes,
+                            owner=self.owner,
+                            fence=self.fence,
+                            now=now,
+                            dedupe=tick.trigger in (Trigger.CRON, Trigger.CATCH_UP),
+                        )
+                        for tick, run, nodes in planned
+                    ]
                 break
             except StoreConflict:  # run ids are the second plus a few random bits: thousands in one second may collide
                 if attempt == _RUN_ID_TRIES - 1:
                     raise
-        if result.started:
-            log.info("started run %s of %s for %s (%s)", run.run_id, definition.name, tick.scheduled_at, tick.trigger)
-            report.started.append(run.run_id)
-            self._to_start.append((executor, run.run_id))
-        elif result.duplicate_of is not None:
-            report.closed.append((tick.tick_id, TickStatus.DEDUPLICATED, f"covered by run {result.duplicate_of}"))
+        for (tick, run, _), result in zip(planned, results, strict=True):
+            if result.started:
+                log.info("started run %s of %s for %s (%s)", run.run_id, run.schedule, tick.scheduled_at, tick.trigger)
+                report.started.append(run.run_id)
+                self._to_start.append((executor, run.run_id))
+            elif result.duplicate_of is not None:
+                report.closed.append((tick.tick_id, TickStatus.DEDUPLICATED, f"covered by run {result.duplicate_of}"))
 
     def _nodes(self, definition: ScheduleDefinition, snapshot: ProjectSnapshot, tick: TickRecord) -> set[str]:
         last_success: dict[str, datetime] = {}
@@ -360,6 +376,7 @@ class Scheduler:
                 defaults=snapshot.defaults,
                 listeners=self.listeners,
                 supervisor=self.supervisor,
+                launcher=self.launcher,
                 redact=snapshot.redact,
             )
             self._executor = (snapshot, executor)

@@ -55,8 +55,11 @@ class ScheduleStatements(ClaimStatements):
     # -- fencing
 
     def check_fence(self, fence: Fence) -> None:
-        """Raise :class:`LeaseLost` unless ``fence`` still holds the scheduler lease (locks the lease row)."""
-        if fence is None:
+        """Raise :class:`LeaseLost` unless ``fence`` still holds the scheduler lease (locks the lease row).
+
+        Checked once per unit of work: the row lock (or SQLite's single writer) holds it to the end.
+        """
+        if fence is None or fence == getattr(self, "_fence_held", None):
             return
         row = one(
             self.sql, f"SELECT holder, epoch FROM scheduler_lease WHERE name = ?{self.sql.dialect.lock_rows}", (LEASE,)
@@ -64,6 +67,7 @@ class ScheduleStatements(ClaimStatements):
         if row is None or (row[0], int(row[1])) != fence:
             holder = f"'{row[0]}'" if row else "nobody"
             raise LeaseLost(f"the scheduler lease is held by {holder} now; this scheduler stands by")
+        self._fence_held = fence
 
     # -- schedule state
 
@@ -116,20 +120,21 @@ class ScheduleStatements(ClaimStatements):
     def record_ticks(self, batches: Sequence[TickBatch], fence: Fence, now: datetime) -> list[TickRecord]:
         """Record each schedule's new ticks and update its state together; returns the ticks that were new."""
         self.check_fence(fence)
-        new_ids: list[int] = []
+        recorded: list[TickRecord] = []
         for schedule, ticks, update in batches:
-            new_ids += [tick_id for tick in ticks if (tick_id := self._insert_tick(tick, now)) is not None]
+            recorded += [record for tick in ticks if (record := self._insert_tick(tick, now)) is not None]
             if update is not None:
                 self._apply(schedule, update, now)
-        return [self._tick_by_id(tick_id) for tick_id in new_ids]
+        return recorded
 
-    def _insert_tick(self, tick: NewTick, now: datetime) -> int | None:
+    def _insert_tick(self, tick: NewTick, now: datetime) -> TickRecord | None:
+        """The tick as recorded, or None when its schedule has a tick with that key already."""
         sql = self.sql
         row = one(
             sql,
             "INSERT INTO ticks (schedule, scheduled_at, trigger, key, status, reason, duplicate_of, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (schedule, key) DO NOTHING RETURNING tick_id",
+            f"ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
             (
                 tick.schedule,
                 sql.time(tick.scheduled_at),
@@ -142,7 +147,7 @@ class ScheduleStatements(ClaimStatements):
                 sql.time(now),
             ),
         )
-        return None if row is None else int(row[0])
+        return None if row is None else self._tick(row)
 
     def _apply(self, schedule: str, update: StateUpdate, now: datetime) -> None:
         sql = self.sql
@@ -190,16 +195,14 @@ class ScheduleStatements(ClaimStatements):
         self.check_fence(fence)
         self._serialize_runs_of(run.schedule)
         sql = self.sql
-        row = one(sql, "SELECT status FROM ticks WHERE tick_id = ?", (tick_id,))
-        if row is None or row[0] != TickStatus.PENDING.value:
-            return StartResult(started=False)
         covering = self._covering_run(run) if dedupe else None
         if covering is not None:
-            sql.execute(
-                "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? WHERE tick_id = ?",
+            closed = sql.execute(
+                "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? "
+                "WHERE tick_id = ? AND status = 'pending'",
                 (TickStatus.DEDUPLICATED.value, _covered(covering), covering[0], sql.time(now), tick_id),
             )
-            return StartResult(started=False, duplicate_of=covering[0])
+            return StartResult(started=False, duplicate_of=covering[0] if closed.rowcount == 1 else None)
         ran = sql.execute(
             "UPDATE ticks SET status = 'ran', run_id = ?, parameters = ?, updated_at = ? "
             "WHERE tick_id = ? AND status = 'pending'",
@@ -231,18 +234,17 @@ class ScheduleStatements(ClaimStatements):
         covering = self._covering_run(run) if dedupe else None
         if covering is not None:
             tick = replace(tick, status=TickStatus.DEDUPLICATED, reason=_covered(covering), duplicate_of=covering[0])
-        tick_id = self._insert_tick(tick, now)
-        if tick_id is None:
+        recorded = self._insert_tick(tick, now)
+        if recorded is None:
             return None, StartResult(started=False)
         if covering is None:
             self.sql.execute(
                 "UPDATE ticks SET status = 'ran', run_id = ?, parameters = ? WHERE tick_id = ?",
-                (run.run_id, json.dumps(dict(run.parameters)), tick_id),
+                (run.run_id, json.dumps(dict(run.parameters)), recorded.tick_id),
             )
             self._insert_claimed_run(run, nodes, owner, now)
-        return self._tick_by_id(tick_id), StartResult(
-            started=covering is None, duplicate_of=covering[0] if covering else None
-        )
+            recorded = replace(recorded, status=TickStatus.RAN, run_id=run.run_id, parameters=dict(run.parameters))
+        return recorded, StartResult(started=covering is None, duplicate_of=covering[0] if covering else None)
 
     def _serialize_runs_of(self, schedule: str | None) -> None:
         """One process at a time decides whether a run of ``schedule`` covers a logical date already."""
@@ -374,9 +376,6 @@ class ScheduleStatements(ClaimStatements):
         )
 
     # -- rows and records
-
-    def _tick_by_id(self, tick_id: int) -> TickRecord:
-        return self._tick(one(self.sql, f"SELECT {_TICK_COLUMNS} FROM ticks WHERE tick_id = ?", (tick_id,)))
 
     def _state(self, row: tuple[Any, ...]) -> ScheduleState:
         sql = self.sql

@@ -71,13 +71,7 @@ class SQLiteStore(StateStore):
             if self._scratch:  # not created yet: read as an empty store, its schema in memory, no file made
                 return sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             if self.read_only:
-                return sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro",
-                    uri=True,
-                    timeout=busy_timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+                return self._connect_read_only(busy_timeout)
             if self.path.is_dir():
                 raise StoreError(f"the state store {self.path} is a folder; set `state.path` to a file path")
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +82,19 @@ class SQLiteStore(StateStore):
             return db
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state store {self.path}: {exc}") from exc
+
+    def _connect_read_only(self, busy_timeout: float) -> sqlite3.Connection:
+        """``mode=ro``; where SQLite cannot even add its shared-memory file beside the database (a
+        read-only folder), the file is read as immutable."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        try:
+            db = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+            return db
+        except sqlite3.OperationalError:
+            return sqlite3.connect(
+                f"{uri}&immutable=1", uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Sql]:

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.clock import parse_duration
-from orchestrate_ext.config import StateLocation, load_config
+from orchestrate_ext.config import ExecutorConfig, StateLocation, load_config
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.execution.launch import LocalLauncher, open_launcher
 from orchestrate_ext.project import load_plugins
 
 
@@ -94,3 +95,26 @@ def test_the_state_url_and_where_logs_go(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("ORCHESTRATE_DB", f"postgresql://team:{SECRET}@db.example.com/orchestrate")
     assert config.state_location().url == f"postgresql://team:{SECRET}@db.example.com/orchestrate"
     assert config.workspace.state_dir == Path("/srv/shared/runs")
+
+
+@pytest.mark.parametrize(
+    ("executor", "message"),
+    [
+        ("{type: dask}", "needs exactly one of address"),
+        ("{type: dask, address: 'tcp://a:8786', local: {workers: 2}}", "needs exactly one of address"),
+        ("{address: 'tcp://a:8786'}", "executor.address needs executor.type: dask"),
+        ("{type: kubernetes}", "key 'executor.type'"),
+        ("{type: dask, local: {workers: 0}}", "key 'executor.local.workers'"),
+    ],
+)
+def test_bad_executor_settings_name_the_key(tmp_path: Path, executor: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, f"executor: {executor}\n"), load_plugins())
+
+
+def test_a_dask_address_from_the_environment_must_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(write(tmp_path, "executor: {type: dask, address_env: DASK_SCHEDULER}\n"), load_plugins())
+    monkeypatch.delenv("DASK_SCHEDULER", raising=False)
+    with pytest.raises(ConfigError, match="names the environment variable DASK_SCHEDULER, which is not set"):
+        open_launcher(config.core.executor, config.workspace.config_path)
+    assert isinstance(open_launcher(ExecutorConfig(), config.workspace.config_path), LocalLauncher)

@@ -258,3 +258,24 @@ def _wait_until(condition: object, timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+def test_schedules_indexed_a_few_per_step_still_fire_on_time(tmp_path: Path, store: StateStore) -> None:
+    """With a budget of one schedule per step (to index, and to record), the last ones are indexed and recorded
+    after their fire time has passed: still each fire time once, on time (within the misfire grace)."""
+    clock = FakeClock(utc(2024, 1, 8, 5, 59, 58))
+    definitions = [ScheduleDefinition(name, "x", cron="0 6 * * *", select="load") for name in ("a", "b", "c")]
+    scheduler = make_scheduler(store, clock, snapshot(tmp_path, definitions, ScriptedRunner()), step_budget=0)
+    for second in (58, 59):
+        clock.set(utc(2024, 1, 8, 5, 59, second))
+        scheduler.step()
+    assert len(schedule_states_of(store)) == 2, "one schedule indexed per step"
+    recorded = []
+    for moment in (utc(2024, 1, 8, 6, 0, 1), utc(2024, 1, 8, 6, 0, 2), utc(2024, 1, 8, 6, 0, 3)):
+        clock.set(moment)
+        recorded += scheduler.step().recorded
+    assert sorted((tick.schedule, tick.scheduled_at, tick.trigger) for tick in recorded) == [
+        (name, utc(2024, 1, 8, 6), Trigger.CRON) for name in ("a", "b", "c")
+    ]
+    assert scheduler.pool.wait(10)
+    assert {state.next_fire_at for state in schedule_states_of(store).values()} == {utc(2024, 1, 9, 6)}
