@@ -246,6 +246,8 @@ def test_any_orchestrate_yaml(config: str) -> None:
     with project(config) as root:
         assert_handled(root, "validate")
         assert_handled(root, "graph", "--format", "json")
+        assert_handled(root, "schedules", "--json")  # read-only commands create no store
+        assert_handled(root, "runs")
 
 
 @EXAMPLES
