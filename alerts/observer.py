@@ -71,7 +71,8 @@ class AlertsObserver:
         self.graph = context.graph
         self.runs_store = context.store
         self.schedules = dict(schedules or {})
-        self.redact = Redactor.from_env(config.secret_env_names(), environ)
+        secret_names = {*config.secret_env_names(), *context.workspace.secret_env}  # every `*_env` of the file
+        self.redact = Redactor.from_env(secret_names, environ)
         self.store: AlertStore = store or SqlAlertStore(context.store)
         self.router = Router(config, self.graph.nodes)
         self._wants_retry = self.router.wants(RETRY)

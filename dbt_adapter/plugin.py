@@ -88,6 +88,7 @@ def _dbt_node(item: ManifestNode, manifest: Manifest, project: DbtProject, gates
         owner=owner or None,
         tags=frozenset(item.tags) | frozenset(settings.tags),
         resources=tuple(dict.fromkeys([*project.resources, *settings.resources])),
+        env_passthrough=tuple(settings.env_passthrough),
         retries=retries,
         retry_backoff=settings.retry_backoff,
         timeout=settings.timeout,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,8 @@ from pydantic import Field
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.interfaces import Workspace
+from orchestrate_ext.model import Node
+from orchestrate_ext.secrets import node_environment
 
 
 class DbtConfig(StrictModel):
@@ -36,6 +37,8 @@ class DbtProject:
     executable: str
     resources: tuple[str, ...]
     workspace_root: Path
+    secret_env: frozenset[str] = frozenset()
+    """Variables orchestrate.yaml names as secrets: dbt does not get them (see :meth:`env`)."""
 
     @classmethod
     def from_config(cls, workspace: Workspace, config: DbtConfig) -> DbtProject:
@@ -55,6 +58,7 @@ class DbtProject:
             executable=config.executable or _default_executable(),
             resources=tuple(config.resources),
             workspace_root=workspace.root,
+            secret_env=workspace.secret_env,
         )
 
     @property
@@ -72,8 +76,9 @@ class DbtProject:
             argv += ["--vars", json.dumps(dict(variables))]
         return argv + list(args)
 
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+    def env(self, nodes: Sequence[Node] = ()) -> dict[str, str]:
+        """dbt's environment: the engine's node environment for ``nodes`` (secrets withheld)."""
+        env = node_environment(self.secret_env, nodes)
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         return env
 

@@ -118,7 +118,8 @@ class DbtRunner:
         return {name: value for name, value in offered.items() if name in self._used_vars}
 
     def _run_process(self, argv: list[str], batch: _Batch, raw_log: IO[str], cancel: threading.Event) -> None:
-        process = processes.start(argv, cwd=self.project.project_dir, env=self.project.env())
+        nodes = [task.node for task in batch.tasks.values()]
+        process = processes.start(argv, cwd=self.project.project_dir, env=self.project.env(nodes))
         lines: queue.Queue[str | None] = queue.Queue()
         reader = threading.Thread(target=_read_lines, args=(process, lines, raw_log), daemon=True)
         reader.start()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from pydantic import field_validator
 
 from jupyter_extension.notebook_meta import read_notebook
 from jupyter_extension.runner import NotebookRunner
@@ -22,6 +24,18 @@ class NotebooksConfig(StrictModel):
     exclude: list[str] = []
     kernel: str | None = None
     """Kernel for notebooks that name none; default: the notebook's own kernelspec."""
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _relative_globs(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            pure = PurePosixPath(pattern)
+            if not pattern.strip() or "\x00" in pattern or pure.is_absolute() or ".." in pure.parts:
+                raise ValueError(
+                    f"{pattern!r} is not a glob inside the project; write one relative to orchestrate.yaml, "
+                    "e.g. 'notebooks/*.ipynb'"
+                )
+        return patterns
 
 
 def node_id_for(relative: str) -> str:
@@ -62,6 +76,7 @@ class NotebookPlugin:
             owner=settings.owner,
             tags=frozenset(settings.tags),
             resources=tuple(settings.resources),
+            env_passthrough=tuple(settings.env_passthrough),
             retries=settings.retries,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,

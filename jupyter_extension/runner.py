@@ -5,6 +5,9 @@ its kernel (the whole process group), and so a crashing kernel cannot take
 the engine down with it. The process starts through the run's launcher (this
 machine, or a Dask worker); its output is copied into the try's log as it
 comes, and the output notebook and the worker's result come back with it.
+It gets the environment the engine builds for the node
+(:func:`orchestrate_ext.secrets.node_environment`): no secret named in
+orchestrate.yaml unless the notebook lists it in ``env_passthrough``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import IO
 from orchestrate_ext.execution.launch import WORKER_PYTHON, Command, Handle, WorkerLost
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
 from orchestrate_ext.model import AttemptRecord, AttemptStatus
+from orchestrate_ext.secrets import node_environment
 
 _LOCK_HINT = (
     "\nhint: another process holds the DuckDB file. Give every notebook that opens it "
@@ -82,6 +86,7 @@ class NotebookRunner:
         command = Command(
             [WORKER_PYTHON, "-m", "jupyter_extension.worker", json.dumps(spec)],
             cwd=source.parent,
+            env=node_environment(self.workspace.secret_env, [node]),
             outputs=(output, result_path),
             resources=node.resources,
         )

@@ -33,11 +33,14 @@ class Workspace:
         root: the folder holding ``orchestrate.yaml``; node paths are relative to it.
         config_path: the configuration file itself.
         state_dir: where runs, logs and output notebooks are written.
+        secret_env: the environment variables orchestrate.yaml names as secrets (``*_env`` keys);
+            node processes do not get them (:func:`orchestrate_ext.secrets.node_environment`).
     """
 
     root: Path
     config_path: Path
     state_dir: Path
+    secret_env: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

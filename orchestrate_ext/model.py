@@ -96,6 +96,8 @@ class Node:
         aliases: other names under which references may point at this node.
         runnable: False for nodes that only stand for data (sources).
         resources: names of exclusive resources held while the node runs.
+        env_passthrough: secret environment variables (named in orchestrate.yaml) this node's
+            process still gets; every other one is withheld (see :mod:`orchestrate_ext.secrets`).
         retries / retry_backoff / timeout: per-node overrides of the defaults.
         reuse: when an ``--only-changed`` run may reuse this node's earlier result.
         settings: the plugin-specific payload its runner needs.
@@ -114,6 +116,7 @@ class Node:
     owner: str | None = None
     tags: frozenset[str] = frozenset()
     resources: tuple[str, ...] = ()
+    env_passthrough: tuple[str, ...] = ()
     retries: int | None = None
     retry_backoff: float | None = None
     timeout: float | None = None

@@ -16,6 +16,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher, open_launcher
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.store import StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
@@ -73,8 +74,16 @@ class Project:
         return runners
 
     def open_store(self, *, read_only: bool = False) -> StateStore:
-        """The project's state store; ``read_only`` for commands that only read (it is then never created)."""
+        """The project's state store; ``read_only`` for commands that only read (it is then never created).
+
+        A ``state.path`` that cannot be a SQLite file (a folder, /dev/null) is a ``ConfigError``.
+        """
+        self.config.check_state_path()
         return open_store(self.config.state_location(), read_only=read_only)
+
+    def redactor(self) -> Redactor:
+        """Removes the values of the secrets orchestrate.yaml names (as set here) and credential-like text."""
+        return Redactor.from_env(self.config.workspace.secret_env)
 
     def observers(self, store: StateStore) -> list[Observer]:
         """The observers of every observer plugin the configuration enables (e.g. alerts)."""
@@ -102,6 +111,7 @@ class Project:
             defaults=self.config.core.defaults,
             listeners=listeners,
             launcher=self.launcher,
+            redact=self.redactor(),
         )
 
     def close(self) -> None:

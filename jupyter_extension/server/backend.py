@@ -6,6 +6,7 @@ them on worker threads so the server's event loop never waits on them.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import datetime
@@ -20,6 +21,7 @@ from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
 from jupyter_extension.server.paths import relative_to_root
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.project import Project
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.reports import run_summary
 from orchestrate_ext.store import StateStore
 
@@ -42,6 +44,8 @@ class Backend:
         self._graph_lock = threading.Lock()
         self._project: tuple[float, Project] | None = None
         self._stores: dict[object, StateStore] = {}
+        self.last_redactor = Redactor()
+        """The redactor of the project as last loaded (credential-like text only before that)."""
 
     # -- the project and its store
 
@@ -51,7 +55,14 @@ class Backend:
             now = time.monotonic()
             if self._project is None or now - self._project[0] > self.cache_seconds:
                 self._project = (now, Project.load(self.project_dir))
+                self.last_redactor = self._project[1].redactor()
             return self._project[1]
+
+    def redactor(self) -> Redactor:
+        """What every response passes through: the project's secrets (as set here) and credential-like text."""
+        with contextlib.suppress(BadInput):  # the project does not load: the last known secrets still apply
+            self.project()
+        return self.last_redactor
 
     def graph_project(self) -> Project:
         """The project with its graph built (under the lock, so it is built once)."""

@@ -4,6 +4,9 @@ Every method is wrapped by :func:`endpoint`, which requires Jupyter's
 authentication and authorization (resource ``orchestrate``; ``read`` for GET,
 ``write`` for changing schedules, ``execute`` for starting or stopping work)
 and turns errors into statuses through :mod:`jupyter_extension.server.errors`.
+Request bodies are read by the engine's safe loader (size, depth, integer and
+UTF-8 limits: 400, never a 500); every response document and error message
+passes through the project's redactor, so no secret value leaves the server.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from jupyter_extension.server.backend import Backend
 from jupyter_extension.server.errors import ApiError, to_http_error
 from orchestrate_ext.clock import parse_datetime
 from orchestrate_ext.errors import BadInput
+from orchestrate_ext.safe_load import REQUEST_LIMITS, load_json
 
 AUTH_RESOURCE = "orchestrate"
 BACKEND_SETTING = "orchestrate_backend"
@@ -49,10 +53,6 @@ def endpoint(action: str) -> Callable[[Method], Method]:
     return decorate
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not plain JSON")
-
-
 class OrchestrateHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
@@ -62,18 +62,21 @@ class OrchestrateHandler(APIHandler):
         return backend
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(function, *args)
+        """``function(*args)`` on a worker thread, its result redacted there."""
+        return await asyncio.to_thread(self._redacted, function, *args)
+
+    def _redacted(self, function: Callable[..., T], *args: Any) -> T:
+        result = function(*args)
+        redacted: T = self.backend.redactor().document(result)
+        return redacted
 
     def reply(self, document: object, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(document))
 
     def body(self) -> dict[str, Any]:
-        """The request's JSON object; NaN and Infinity are refused, as they are not JSON."""
-        try:
-            value = json.loads(self.request.body or b"{}", parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadInput(f"the request body is not valid JSON: {exc}") from None
+        """The request's JSON object, read by the engine's safe loader; NaN and Infinity are refused (not JSON)."""
+        value = load_json(self.request.body or b"{}", "the request body", REQUEST_LIMITS, constants=False)
         if not isinstance(value, dict):
             raise BadInput(f"the request body must be a JSON object, not {type(value).__name__}")
         return value
@@ -101,7 +104,8 @@ class OrchestrateHandler(APIHandler):
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         if isinstance(exc, ApiError):
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": exc.message, "reason": exc.reason, "error": exc.kind}))
+            message = self.backend.last_redactor(exc.message)
+            self.finish(json.dumps({"message": message, "reason": exc.reason, "error": exc.kind}))
             return
         super().write_error(status_code, **kwargs)
 

@@ -6,9 +6,12 @@
      "parameters": {"top_n": 5}, "depends_on": ["daily_revenue"], "owner": "ana@example.com"}
 
 Keys present in the body are set (``null`` removes the key), absent keys are
-left as they are. Nothing is written unless the whole result is valid: the
-same checks ``orchestrate validate`` makes (the metadata model, every
-dependency resolving, no cycle), with the same messages.
+left as they are. The body itself is strict: unknown keys (also inside each
+alert route), wrong types and out-of-range numbers (``retries`` 0 to 100, a
+``timeout`` up to ten years) are a 400 naming the key. Nothing is written
+unless the whole result is valid: the same checks ``orchestrate validate``
+makes (the metadata model, every dependency resolving, no cycle), with the
+same messages.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
 from jupyter_extension.notebook_meta import NotebookSettings
 from jupyter_extension.plugin import node_id_for
@@ -32,13 +35,24 @@ from jupyter_extension.server.notebook_file import (
     write_metadata,
 )
 from jupyter_extension.server.paths import resolve_notebook
-from orchestrate_ext.config import format_validation_error
+from orchestrate_ext.clock import parse_duration
+from orchestrate_ext.config import MAX_RETRIES, format_validation_error
 from orchestrate_ext.errors import BadInput, ConfigError
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.node_settings import parse_settings
 from orchestrate_ext.project import Project
 
 SCHEDULE_KEYS = ("schedule", "timezone")
+
+
+class AlertRouteRequest(BaseModel):
+    """One alert route of a notebook (the alerts plugin checks the values when the project loads)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    on: str | list[str] | None = None
+    slack: str | None = None
+    email: str | list[str] | None = None
 
 
 class ScheduleRequest(BaseModel):
@@ -52,10 +66,23 @@ class ScheduleRequest(BaseModel):
     parameters: dict[str, JsonValue] | None = None
     depends_on: list[str] | None = None
     owner: str | None = None
-    retries: int | None = None
+    retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES)
     timeout: str | float | int | None = None
-    alerts: list[dict[str, JsonValue]] | None = None
+    alerts: list[AlertRouteRequest] | None = None
     sla: dict[str, JsonValue] | None = None
+
+    @field_validator("timeout")
+    @classmethod
+    def _a_duration(cls, value: str | float | None) -> str | float | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    def value_of(self, key: str) -> Any:
+        """The request's value for ``key`` as plain data (alert routes as mappings of the keys given)."""
+        if key == "alerts" and self.alerts:
+            return [route.model_dump(exclude_unset=True) for route in self.alerts]
+        return getattr(self, key)
 
     @classmethod
     def parse(cls, body: object) -> ScheduleRequest:
@@ -97,7 +124,7 @@ def updated_settings(request: ScheduleRequest, current: dict[str, Any]) -> dict[
     fields = request.model_fields_set - {"notebook"}
     for field in sorted(fields - {"cron", "timezone"}):
         _require(field)
-        value = getattr(request, field)
+        value = request.value_of(field)
         if _empty(value):
             settings.pop(field, None)
             continue

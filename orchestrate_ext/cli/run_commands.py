@@ -25,6 +25,7 @@ from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
+from orchestrate_ext.scheduling.definitions import discover_schedules
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import RunQuery
@@ -42,9 +43,16 @@ def init(project_dir: Path | None, force: bool) -> None:
 @main.command()
 @project_option
 def validate(project_dir: Path | None) -> None:
-    """Check the configuration, every node's metadata and the graph."""
+    """Check everything `run`, `schedules`, `scheduler` and `backfill` would check, without running anything.
+
+    The configuration, every node's metadata, references and cycles, the state path, the runners, every
+    schedule (names, time zones, selections, `after` links) and each plugin's own checks.
+    """
     project = Project.load(project_dir)
     graph = project.graph
+    project.config.check_state_path()
+    _ = project.runners
+    definitions = discover_schedules(project.config.core.schedules, graph, project.config.workspace.config_path)
     counts: dict[str, int] = {}
     for node in graph.nodes.values():
         counts[node.kind] = counts.get(node.kind, 0) + 1
@@ -54,10 +62,30 @@ def validate(project_dir: Path | None) -> None:
         if isinstance(plugin := project.plugins[key], CheckingPlugin)
         for warning in plugin.check(section, project.config.workspace, graph)
     ]
+    warnings += _passthrough_warnings(project)
+    if not graph.nodes:
+        warnings.append(
+            f"{project.config.workspace.config_path} gives no nodes: configure `dbt:` or `notebooks:` "
+            "(and check their paths and globs)"
+        )
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     detail = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
-    click.echo(f"ok: {len(graph.nodes)} nodes ({detail}), no cycles, every reference resolved")
+    click.echo(
+        f"ok: {len(graph.nodes)} nodes ({detail}), {len(definitions)} schedule(s), no cycles, every reference resolved"
+    )
+
+
+def _passthrough_warnings(project: Project) -> list[str]:
+    """Nodes that pass through a variable orchestrate.yaml does not name as a secret (it has no effect)."""
+    secrets = project.config.workspace.secret_env
+    return [
+        f"{node.id}: env_passthrough names {name}, which no `*_env` key of orchestrate.yaml names; "
+        "only secrets are withheld from nodes, so this has no effect"
+        for node in project.graph.nodes.values()
+        for name in node.env_passthrough
+        if name not in secrets
+    ]
 
 
 @main.command()
@@ -170,7 +198,7 @@ def _execute_and_report(
         project.close()
     try:
         with store.read() as tx:
-            document = run_document(tx, run_id)
+            document = project.redactor().document(run_document(tx, run_id))
         if as_json:
             emit_json(document)
         else:
@@ -199,9 +227,10 @@ def _print_failures(document: dict[str, Any]) -> None:
 @project_option
 def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first."""
-    store = Project.load(project_dir).open_store(read_only=True)
+    project = Project.load(project_dir)
+    store = project.open_store(read_only=True)
     with store.read() as tx:
-        documents = runs_document(tx, RunQuery(limit=limit))
+        documents = project.redactor().document(runs_document(tx, RunQuery(limit=limit)))
     if as_json:
         emit_json(documents)
         return
@@ -218,9 +247,10 @@ def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
 @project_option
 def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Show one run: every node's status, attempts, times and error."""
-    store = Project.load(project_dir).open_store(read_only=True)
+    project = Project.load(project_dir)
+    store = project.open_store(read_only=True)
     with store.read() as tx:
-        document = run_document(tx, run_id, with_attempts=True)
+        document = project.redactor().document(run_document(tx, run_id, with_attempts=True))
     if as_json:
         emit_json(document)
         return
@@ -247,7 +277,9 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
 @project_option
 def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
     """Print the log of NODE_ID in RUN_ID."""
-    store = Project.load(project_dir).open_store(read_only=True)
+    project = Project.load(project_dir)
+    store = project.open_store(read_only=True)
+    redact = project.redactor()
     with store.read() as tx:
         tx.get_run(run_id)
         attempts = tx.attempts(run_id, node_id)
@@ -266,6 +298,6 @@ def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | 
         )
         path = Path(attempt.log_path) if attempt.log_path else None
         if path and path.is_file():
-            click.echo(path.read_text(encoding="utf-8", errors="replace").rstrip("\n"))
+            click.echo(redact(path.read_text(encoding="utf-8", errors="replace").rstrip("\n")))
         else:
             click.echo("(no log file)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -77,6 +77,8 @@ class RunEnvironment:
     defaults: Defaults
     listeners: Sequence[RunListener] = field(default_factory=tuple)
     launcher: Launcher = field(default_factory=LocalLauncher)
+    redact: Callable[[str], str] = str
+    """Removes secrets from every error and warning a runner reports (:class:`orchestrate_ext.redact.Redactor`)."""
 
 
 class Executor:
@@ -85,6 +87,7 @@ class Executor:
     Args:
         supervisor: claims each execution (default: one for this process).
         launcher: where tries run (default: this machine).
+        redact: removes secrets from what runners report, before it is stored or announced.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class Executor:
         listeners: Sequence[RunListener] = (),
         supervisor: Supervisor | None = None,
         launcher: Launcher | None = None,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self.environment = RunEnvironment(
             graph,
@@ -111,6 +115,7 @@ class Executor:
             defaults,
             tuple(listeners),
             launcher or LocalLauncher(),
+            redact,
         )
         self.supervisor = supervisor if supervisor is not None else Supervisor(store, clock)
 

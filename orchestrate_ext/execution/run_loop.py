@@ -81,7 +81,7 @@ class RunLoop:
         self.resume = resume
         self.lost = False
         self.events: queue.Queue[RunnerEvent] = queue.Queue()
-        self.reporter = QueueReporter(self.events, environment.clock)
+        self.reporter = QueueReporter(self.events, environment.clock, environment.redact)
         self.run_dir = environment.state_dir / "runs" / run.run_id
         self.context = RunContext(
             run_id=run.run_id,
@@ -376,7 +376,7 @@ class RunLoop:
                 task.log_path.parent.mkdir(parents=True, exist_ok=True)
             runner.run(self.context, tasks, self.reporter, self.cancel)
         except Exception as exc:  # a runner bug must not lose the run: record it on its nodes
-            error = f"{type(exc).__name__}: {exc}"
+            error = self.env.redact(f"{type(exc).__name__}: {exc}")
         self.events.put(BatchDone(batch_id, error))
 
     # -- handling what runners report

@@ -128,6 +128,7 @@ class Backfill:
             listeners=listeners,
             supervisor=self.supervisor,
             launcher=launcher,
+            redact=snapshot.redact,
         )
         self.batch = clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 

@@ -378,6 +378,7 @@ class Scheduler:
                 listeners=self.listeners,
                 supervisor=self.supervisor,
                 launcher=self.launcher,
+                redact=snapshot.redact,
             )
             self._executor = (snapshot, executor)
         return self._executor[1]
