@@ -92,6 +92,7 @@ def _dbt_node(item: ManifestNode, manifest: Manifest, project: DbtProject, gates
         retries=retries,
         retry_backoff=settings.retry_backoff,
         timeout=settings.timeout,
+        reuse=settings.reuse_policy(),
         settings={"selector": item.selector, **settings.observer_settings(), **settings.schedule_settings()},
     )
 

@@ -80,6 +80,7 @@ class NotebookPlugin:
             retries=settings.retries,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
+            reuse=settings.reuse_policy(),
             parameters=dict(settings.parameters),
             settings={"kernel": kernel, **settings.observer_settings(), **settings.schedule_settings()},
         )

@@ -21,9 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
+from jupyter_extension.fingerprint import notebook_fingerprint
+from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.launch import WORKER_PYTHON, Command, Handle, WorkerLost
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
-from orchestrate_ext.model import AttemptRecord, AttemptStatus
+from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext, Workspace
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
 from orchestrate_ext.secrets import node_environment
 
 _LOCK_HINT = (
@@ -122,6 +124,18 @@ class NotebookRunner:
             if stopped is not None:
                 handle.stop(first_signal=signal.SIGTERM, grace=self.stop_grace)
         return stopped
+
+    def fingerprints(
+        self, context: RunContext, nodes: Sequence[Node], *, check_sources: bool
+    ) -> dict[str, NodeFingerprint | None]:
+        """Each notebook's code cells, kernel and parameters (see :mod:`jupyter_extension.fingerprint`)."""
+        found: dict[str, NodeFingerprint | None] = {}
+        for node in nodes:
+            try:
+                found[node.id] = notebook_fingerprint(node, self.workspace.root / node.path, context)
+            except ConfigError:  # unreadable now: it runs, and its run says what is wrong
+                found[node.id] = None
+        return found
 
     def recorded_outcome(self, attempt: AttemptRecord) -> NodeOutcome | None:
         """The result the worker wrote when the notebook finished (None when it did not get that far)."""

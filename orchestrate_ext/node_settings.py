@@ -8,16 +8,23 @@ deeply nested or huge ``meta`` is an error naming the node, not a crash.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
 from orchestrate_ext.config import MAX_RETRIES, Duration, StrictModel, format_validation_error
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.model import ReusePolicy
 from orchestrate_ext.safe_load import SETTINGS_LIMITS, check_structure
 from orchestrate_ext.scheduling.settings import NodeSchedule, check_node_schedule, check_timezone, node_schedule
 from orchestrate_ext.secrets import ENV_NAME
 from orchestrate_ext.sla import SlaSettings
+
+
+class ReuseAge(StrictModel):
+    """``reuse: {max_age: 24h}``: an earlier result older than this is not reused."""
+
+    max_age: Duration
 
 
 class NodeSettings(StrictModel):
@@ -32,6 +39,9 @@ class NodeSettings(StrictModel):
     env_passthrough: list[str] = []
     """Secret environment variables (named by a ``*_env`` key in orchestrate.yaml) this node's process
     still gets; every other secret is withheld from it."""
+    reuse: Literal["never"] | ReuseAge | None = None
+    """When an ``--only-changed`` run may reuse this node's earlier result: ``never`` (e.g. a notebook
+    that reads an API), or ``{max_age: 24h}``; by default whenever its code and inputs are unchanged."""
     schedule: NodeSchedule | None = None
     """A cron string (e.g. ``0 6 * * *``) or a mapping of schedule keys; see "Scheduling" in the README."""
     timezone: str | None = None
@@ -61,6 +71,13 @@ class NodeSettings(StrictModel):
     @classmethod
     def _one_route(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
+
+    def reuse_policy(self) -> ReusePolicy:
+        if self.reuse == "never":
+            return ReusePolicy(allowed=False)
+        if isinstance(self.reuse, ReuseAge):
+            return ReusePolicy(max_age=self.reuse.max_age)
+        return ReusePolicy()
 
     def observer_settings(self) -> dict[str, Any]:
         """The ``sla`` and ``alerts`` keys as plain data, for ``Node.settings``."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from orchestrate_ext.clock import SystemClock
 from orchestrate_ext.config import Defaults
 from orchestrate_ext.execution.executor import Executor
@@ -188,3 +190,16 @@ def test_defaults_only_changed_applies_unless_a_run_says_otherwise(tmp_path: Pat
     assert record.only_changed
     with store.read() as tx:
         assert tx.get_run(record.run_id).only_changed
+
+
+def test_reuse_settings_parse_never_and_max_age_and_refuse_anything_else() -> None:
+    from orchestrate_ext.errors import ConfigError
+    from orchestrate_ext.node_settings import NodeSettings, parse_settings
+
+    assert parse_settings(NodeSettings, {"reuse": "never"}, "x").reuse_policy() == ReusePolicy(allowed=False)
+    assert parse_settings(NodeSettings, {"reuse": {"max_age": "24h"}}, "x").reuse_policy() == ReusePolicy(
+        max_age=86400.0
+    )
+    assert parse_settings(NodeSettings, {}, "x").reuse_policy() == ReusePolicy()
+    with pytest.raises(ConfigError, match=r"notebook 'a\.ipynb' metadata.*orchestrate\.reuse"):
+        parse_settings(NodeSettings, {"reuse": "sometimes"}, "notebook 'a.ipynb' metadata")
