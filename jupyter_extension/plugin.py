@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from jupyter_extension.notebook_meta import read_notebook
 from jupyter_extension.runner import NotebookRunner
@@ -24,6 +24,9 @@ class NotebooksConfig(StrictModel):
     exclude: list[str] = []
     kernel: str | None = None
     """Kernel for notebooks that name none; default: the notebook's own kernelspec."""
+    warm_kernels: int = Field(default=2, ge=0, le=64)
+    """Kernels kept started ahead of the notebooks that need them (a fresh one per notebook); 0 starts
+    each notebook's kernel in a worker process of its own when it runs."""
 
     @field_validator("include", "exclude")
     @classmethod
@@ -50,7 +53,7 @@ class NotebookPlugin:
         return [self._node(workspace, path, config) for path in find_notebooks(workspace, config)]
 
     def runners(self, workspace: Workspace, config: NotebooksConfig) -> Mapping[str, NodeRunner]:
-        return {KIND: NotebookRunner(workspace)}
+        return {KIND: NotebookRunner(workspace, warm_kernels=config.warm_kernels)}
 
     @staticmethod
     def _node(workspace: Workspace, path: Path, config: NotebooksConfig) -> Node:
