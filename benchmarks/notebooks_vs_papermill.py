@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.dask_notebooks import notebook  # noqa: E402
+from benchmarks.dask_notebooks import notebook
 
 BIN = Path(sys.executable).parent
 
