@@ -14,7 +14,17 @@ from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
+from orchestrate_ext.interfaces import (
+    NodePlugin,
+    NodeRunner,
+    Observer,
+    ObserverContext,
+    ObserverPlugin,
+    Plugin,
+    TolerantDiscovery,
+)
+from orchestrate_ext.model import Node
+from orchestrate_ext.partial_graph import PartialGraph, build_partial_graph
 from orchestrate_ext.store import SQLiteStore, StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
@@ -65,6 +75,21 @@ class Project:
         return build_graph(nodes)
 
     @cached_property
+    def partial_graph(self) -> PartialGraph:
+        """Every node, with those that are broken marked rather than refusing the project (see
+        :mod:`orchestrate_ext.partial_graph`)."""
+        nodes: list[Node] = []
+        problems: dict[str, str] = {}
+        for plugin, section in self._enabled():
+            if isinstance(plugin, TolerantDiscovery):
+                found, bad = plugin.discover_tolerant(self.config.workspace, section)
+                problems.update(bad)
+            else:
+                found = plugin.discover(self.config.workspace, section)
+            nodes.extend(found)
+        return build_partial_graph(nodes, problems)
+
+    @cached_property
     def runners(self) -> dict[str, NodeRunner]:
         runners: dict[str, NodeRunner] = {}
         for plugin, section in self._enabled():
@@ -74,10 +99,15 @@ class Project:
     def open_store(self) -> SQLiteStore:
         return open_store(self.config.state_path)
 
-    def observers(self, store: SQLiteStore) -> list[Observer]:
-        """The observers of every observer plugin the configuration enables (e.g. alerts)."""
+    def observers(self, store: SQLiteStore, graph: Graph | None = None) -> list[Observer]:
+        """The observers of every observer plugin the configuration enables (e.g. alerts), on ``graph``
+        (default: the project's graph)."""
         context = ObserverContext(
-            workspace=self.config.workspace, store=store, database=store.database, graph=self.graph, clock=self.clock
+            workspace=self.config.workspace,
+            store=store,
+            database=store.database,
+            graph=graph if graph is not None else self.graph,
+            clock=self.clock,
         )
         found: list[Observer] = []
         for key, section in self.config.sections.items():
@@ -86,9 +116,12 @@ class Project:
                 found.extend(plugin.observers(section, context))
         return found
 
-    def executor(self, store: StateStore, listeners: Sequence[RunListener] = ()) -> Executor:
+    def executor(
+        self, store: StateStore, listeners: Sequence[RunListener] = (), graph: Graph | None = None
+    ) -> Executor:
+        """An executor of ``graph`` (default: the project's graph)."""
         return Executor(
-            self.graph,
+            graph if graph is not None else self.graph,
             self.runners,
             store,
             self.clock,

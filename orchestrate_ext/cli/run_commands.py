@@ -96,12 +96,19 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @project_option
 def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
-    """Run again what failed or never ran in RUN_ID."""
+    """Run again what failed or never ran in RUN_ID.
+
+    A broken node elsewhere in the project (a reference that does not resolve)
+    does not stop the retry: the broken node and what depends on it are skipped.
+    """
     project = Project.load(project_dir)
     store = project.open_store()
     store.get_run(run_id)
-    observers = project.observers(store)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers])
+    partial = project.partial_graph
+    for node_id, problem in sorted(partial.broken.items()):
+        click.echo(f"warning: {node_id} is broken and does not run: {problem}", err=True)
+    observers = project.observers(store, partial.graph)
+    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=partial.runnable())
     _execute_and_report(executor, store, run_id, as_json, observers, project.clock)
 
 
