@@ -55,10 +55,14 @@ class Backend:
             return self._project[1]
 
     def graph_project(self) -> Project:
-        """The project with its graph built (under the lock, so it is built once)."""
+        """The project with its partial graph built (under the lock, so it is built once).
+
+        The API works on the partial graph (:mod:`orchestrate_ext.partial_graph`): a
+        broken notebook is shown as broken while the rest of the project stays usable.
+        """
         project = self.project()
         with self._graph_lock:
-            _ = project.graph
+            _ = project.partial_graph
         return project
 
     def forget_project(self) -> None:
@@ -111,15 +115,17 @@ class Backend:
     def graph(self, selection: str | None) -> dict[str, Any]:
         from orchestrate_ext.selection import select
 
-        graph = self.graph_project().graph
+        graph = self.graph_project().partial_graph.graph
         return graph.to_json(select(graph, selection))
 
     def nodes(self) -> dict[str, Any]:
-        """Each node of the graph with its latest status, last success and Lab path."""
+        """Each node of the graph with its latest status, last success, Lab path, and what is wrong with it."""
         project = self.graph_project()
+        partial = project.partial_graph
+        blocked = partial.blocked()
         latest = self.node_history.latest(self.store())
         documents = []
-        for node_id, node in project.graph.nodes.items():
+        for node_id, node in partial.graph.nodes.items():
             entry = latest.get(node_id, {})
             documents.append(
                 {
@@ -134,6 +140,8 @@ class Backend:
                     "last_finished_at": entry.get("last_finished_at"),
                     "last_success_at": entry.get("last_success_at"),
                     "last_success_run_id": entry.get("last_success_run_id"),
+                    "problem": partial.broken.get(node_id),
+                    "blocked_by": blocked.get(node_id),
                 }
             )
         return {"nodes": documents}
@@ -168,7 +176,8 @@ class Backend:
     def trigger(self, selection: str | None, logical_date: datetime | None) -> dict[str, Any]:
         project = self.graph_project()
         when = logical_date or project.clock.now()
-        return run_summary(self.launcher.trigger(project, self.store(), selection, when))
+        run, left_out = self.launcher.trigger(project, self.store(), selection, when)
+        return {**run_summary(run), "left_out": [{"id": key, "reason": value} for key, value in left_out.items()]}
 
     def retry(self, run_id: str) -> dict[str, Any]:
         return run_summary(self.launcher.retry(self.graph_project(), self.store(), run_id))

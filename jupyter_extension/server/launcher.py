@@ -25,6 +25,7 @@ from orchestrate_ext import processes
 from orchestrate_ext.errors import BadInput, PluginError
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.liveness import OWNER_ENV
+from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import RunRecord, RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.selection import select
@@ -86,14 +87,32 @@ class Launcher:
         threading.Thread(target=_reap, args=(process,), name=f"orchestrate-reap-{process.pid}", daemon=True).start()
         return process.pid
 
-    def trigger(self, project: Project, store: StateStore, selection: str | None, logical_date: datetime) -> RunRecord:
-        """Create a run of ``selection`` (every node when empty) and start executing it."""
-        chosen = select(project.graph, selection)
-        if not any(project.graph.nodes[node_id].runnable for node_id in chosen):
+    def trigger(
+        self, project: Project, store: StateStore, selection: str | None, logical_date: datetime
+    ) -> tuple[RunRecord, dict[str, str]]:
+        """Create a run of ``selection`` (every node when empty) and start executing it.
+
+        Broken nodes and the nodes downstream of them are left out of the run;
+        returns the run and, by node id, why each selected node was left out.
+        """
+        partial = project.partial_graph
+        chosen = select(partial.graph, selection)
+        runnable = partial.runnable()
+        blocked = partial.blocked()
+        left_out = {
+            node_id: partial.broken.get(node_id) or f"it waits for {blocked[node_id]}, which is broken"
+            for node_id in sorted(chosen)
+            if node_id not in runnable.nodes and partial.graph.nodes[node_id].runnable
+        }
+        chosen = {node_id for node_id in chosen if node_id in runnable.nodes}
+        if not any(runnable.nodes[node_id].runnable for node_id in chosen):
+            if left_out:
+                node_id, reason = next(iter(left_out.items()))
+                raise BadInput(f"nothing can run: {node_id} is left out because {reason}")
             raise BadInput(f"selection '{selection}' contains only sources; nothing would run")
-        run = _run_creator(project, store).create_run(chosen, logical_date, selection=selection or None)
+        run = _run_creator(project, store, runnable).create_run(chosen, logical_date, selection=selection or None)
         self._execute(project, store, run.run_id, new=True)
-        return run
+        return run, left_out
 
     def retry(self, project: Project, store: StateStore, run_id: str) -> RunRecord:
         """Run again every node of ``run_id`` that has not succeeded."""
@@ -142,10 +161,10 @@ class _NeverHere:
         raise PluginError(f"the Jupyter server does not execute runs (run {run_id}); `orchestrate retry` does")
 
 
-def _run_creator(project: Project, store: StateStore) -> Executor:
+def _run_creator(project: Project, store: StateStore, graph: Graph) -> Executor:
     """An executor that can create runs only: no runners, and no claim (nor process identity) for this process."""
     return Executor(
-        project.graph,
+        graph,
         {},
         store,
         project.clock,

@@ -12,6 +12,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from jupyter_extension.plugin import HELD_SCHEDULE
 from jupyter_extension.server.errors import Conflict
 from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.paths import relative_to_root
@@ -25,16 +26,24 @@ SCHEDULER_LOG = "scheduler.log"
 
 
 def schedule_documents(project: Project, root: Path) -> list[dict[str, Any]]:
-    """``orchestrate schedules --json`` entries, plus what the panel shows (next run, last run, notebook)."""
+    """``orchestrate schedules --json`` entries, plus what the panel shows (next run, last run, notebook,
+    what is wrong); then the schedules held because their notebook is a copy (they do not fire)."""
+    partial = project.partial_graph
+    blocked = partial.blocked()
     documents = []
     for info in api.list_schedules(project):
         document = api.schedule_document(info)
         target = info.definition.target
-        node = project.graph.nodes.get(target) if target else None
+        node = partial.graph.nodes.get(target) if target else None
         notebook = None
         if node is not None and node.kind == "notebook":
             notebook = relative_to_root(root, project.root / node.path)
         last_run = info.last_run
+        problem = None
+        if target is not None:
+            problem = partial.broken.get(target)
+            if problem is None and target in blocked:
+                problem = f"it waits for {blocked[target]}, which is broken"
         document.update(
             {
                 "target": target,
@@ -43,10 +52,43 @@ def schedule_documents(project: Project, root: Path) -> list[dict[str, Any]]:
                 "last_run_id": last_run.run_id if last_run else None,
                 "last_status": last_run.status.value if last_run else None,
                 "last_run_at": isoformat(last_run.created_at) if last_run else None,
+                "problem": problem,
+                "copy_of": None,
             }
         )
         documents.append(document)
-    return documents
+    return documents + _held_documents(project, root)
+
+
+def _held_documents(project: Project, root: Path) -> list[dict[str, Any]]:
+    """Notebooks carrying another notebook's schedule (copies): listed, marked, never fired."""
+    held = []
+    for node in project.partial_graph.graph.nodes.values():
+        copied = node.settings.get(HELD_SCHEDULE)
+        if not copied:
+            continue
+        schedule = copied.get("schedule") or {}
+        held.append(
+            {
+                "name": node.id.removeprefix("notebook."),
+                "origin": "notebook metadata",
+                "cron": schedule.get("cron"),
+                "timezone": schedule.get("timezone") or "UTC",
+                "triggers": [],
+                "selection": None,
+                "paused": True,
+                "next_fire_times": [],
+                "target": node.id,
+                "notebook": relative_to_root(root, project.root / node.path),
+                "next_fire_at": None,
+                "last_run_id": None,
+                "last_status": None,
+                "last_run_at": None,
+                "problem": None,
+                "copy_of": copied["copy_of"],
+            }
+        )
+    return held
 
 
 def set_paused(project: Project, root: Path, name: str, paused: bool) -> dict[str, Any]:
