@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
 
-from jupyter_extension.server import history, schedules, scheduling
+from jupyter_extension.server import freshness, history, schedules, scheduling
 from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
 from jupyter_extension.server.paths import relative_to_root
@@ -124,6 +124,8 @@ class Backend:
         partial = project.partial_graph
         blocked = partial.blocked()
         latest = self.node_history.latest(self.store())
+        alerts_zone = getattr(project.config.sections.get("alerts"), "timezone", None) or "UTC"
+        marks = freshness.markers(partial.graph, latest, project.clock.now(), alerts_zone)
         documents = []
         for node_id, node in partial.graph.nodes.items():
             entry = latest.get(node_id, {})
@@ -142,6 +144,9 @@ class Backend:
                     "last_success_run_id": entry.get("last_success_run_id"),
                     "problem": partial.broken.get(node_id),
                     "blocked_by": blocked.get(node_id),
+                    "recent": entry.get("recent", []),
+                    "sla": node.settings.get("sla"),
+                    "markers": marks.get(node_id, []),
                 }
             )
         return {"nodes": documents}
@@ -187,6 +192,15 @@ class Backend:
 
     def output(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
         return history.read_output(self.store(), self.state_dir, run_id, node_id, try_number)
+
+    def output_html(self, run_id: str, node_id: str, try_number: int | None) -> tuple[str, str]:
+        return history.output_html(self.store(), self.state_dir, run_id, node_id, try_number)
+
+    def ticks(self, schedule: str | None, limit: int) -> dict[str, Any]:
+        return scheduling.ticks(self.graph_project(), schedule, limit)
+
+    def start_backfill(self, body: object) -> dict[str, Any]:
+        return scheduling.start_backfill(self.graph_project(), self.launcher, body)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         return scheduling.cancel(self.project(), run_id)

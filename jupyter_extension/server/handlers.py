@@ -13,6 +13,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -101,7 +102,10 @@ class OrchestrateHandler(APIHandler):
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         if isinstance(exc, ApiError):
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": exc.message, "reason": exc.reason, "error": exc.kind}))
+            document = {"message": exc.message, "reason": exc.reason, "error": exc.kind}
+            if exc.field is not None:
+                document.update(field=exc.field, detail=exc.detail)
+            self.finish(json.dumps(document))
             return
         super().write_error(status_code, **kwargs)
 
@@ -216,6 +220,31 @@ class OutputHandler(OrchestrateHandler):
         self.reply(await self.call(self.backend.output, run_id, node, self.int_arg("try", None)))
 
 
+class OutputHtmlHandler(OrchestrateHandler):
+    """The output notebook as an HTML file to download."""
+
+    @endpoint("read")
+    async def get(self, run_id: str) -> None:
+        node = self.required_arg("node")
+        name, html = await self.call(self.backend.output_html, run_id, node, self.int_arg("try", None))
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        super(APIHandler, self).finish(html)  # APIHandler.finish would make it JSON
+
+
+class TicksHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        limit = self.int_arg("limit", 50) or 0
+        self.reply(await self.call(self.backend.ticks, self.text_arg("schedule"), limit))
+
+
+class BackfillsHandler(OrchestrateHandler):
+    @endpoint("execute")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.start_backfill, self.body()), status=202)
+
+
 class ScheduleStateHandler(OrchestrateHandler):
     """``POST /schedules/pause`` and ``/schedules/resume`` with ``{"schedule": NAME}``."""
 
@@ -248,11 +277,14 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     (r"/schedules", SchedulesHandler),
     (r"/schedules/(?P<action>pause|resume)", ScheduleStateHandler),
     (r"/scheduler", SchedulerHandler),
+    (r"/ticks", TicksHandler),
+    (r"/backfills", BackfillsHandler),
     (r"/runs", RunsHandler),
     (rf"/runs/{_RUN}", RunHandler),
     (rf"/runs/{_RUN}/retry", RetryHandler),
     (rf"/runs/{_RUN}/cancel", CancelHandler),
     (rf"/runs/{_RUN}/logs", LogsHandler),
     (rf"/runs/{_RUN}/output", OutputHandler),
+    (rf"/runs/{_RUN}/output\.html", OutputHtmlHandler),
 ]
 """Routes under ``<base_url>orchestrate/api``."""

@@ -20,7 +20,7 @@ from jupyter_extension.server.errors import NotFound
 from jupyter_extension.server.paths import contained_file
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
-from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, RunRecord, RunStatus
 from orchestrate_ext.reports import run_document, run_summary
 from orchestrate_ext.store import StateStore
 
@@ -28,6 +28,9 @@ SCAN_LIMIT = 10_000
 """How many of the newest runs a filtered list looks through."""
 
 LOG_TAIL_BYTES = 512 * 1024
+
+RECENT = 10
+"""How many of a node's latest statuses the graph shows."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,25 @@ def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int)
         raise BadInput(f"offset {offset} is negative")
     matching = [run for run in store.list_runs(SCAN_LIMIT) if run_filter.matches(run)]
     return {
-        "runs": [run_summary(run) for run in matching[offset : offset + limit]],
+        "runs": [{**run_summary(run), **run_counts(store, run)} for run in matching[offset : offset + limit]],
         "total": len(matching),
         "limit": limit,
         "offset": offset,
+    }
+
+
+_FAILED_TRIES = frozenset({AttemptStatus.FAILED, AttemptStatus.TIMED_OUT, AttemptStatus.CRASHED})
+
+
+def run_counts(store: StateStore, run: RunRecord) -> dict[str, Any]:
+    """What a line of the runs list shows beside the status: how many tries failed, even if retried later.
+
+    (One query per listed run; the store will answer it with the run list.)
+    """
+    attempts = store.get_attempts(run.run_id)
+    return {
+        "failed_tries": sum(attempt.status in _FAILED_TRIES for attempt in attempts),
+        "tries": len(attempts),
     }
 
 
@@ -77,6 +95,8 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 def run_detail(store: StateStore, state_dir: Path, run_id: str) -> dict[str, Any]:
     """``orchestrate show --json`` plus durations and whether each attempt has a log and an output."""
     document = run_document(store, run_id, with_attempts=True)
+    if document["status"] == RunStatus.RUNNING:
+        document["finished_at"] = None  # a retry going on: the end of the earlier execution is not this one's
     document["duration_seconds"] = _duration(document["started_at"], document["finished_at"])
     for node in document["nodes"]:
         node["duration_seconds"] = _duration(node["started_at"], node["finished_at"])
@@ -90,7 +110,8 @@ def run_detail(store: StateStore, state_dir: Path, run_id: str) -> dict[str, Any
 def _duration(start: str | None, end: str | None) -> float | None:
     if start is None or end is None:
         return None
-    return _seconds(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    seconds = _seconds(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    return None if seconds is None or seconds < 0 else seconds
 
 
 class NodeHistory:
@@ -121,7 +142,9 @@ class NodeHistory:
         return states
 
     def latest(self, store: StateStore) -> dict[str, dict[str, Any]]:
-        """By node id: ``last_status``, ``last_run_id``, ``last_finished_at``, ``last_success_at``."""
+        """By node id: ``last_status``, ``last_run_id``, ``last_finished_at``, ``last_success_at``, the last
+        run's ``last_logical_date`` and ``last_started_at``, and ``recent``: the statuses of its last
+        :data:`RECENT` runs, newest first."""
         found: dict[str, dict[str, Any]] = {}
         for run in store.list_runs(self.window):
             for state in self._states(store, run):
@@ -132,12 +155,19 @@ class NodeHistory:
                         "last_status": state.status.value,
                         "last_run_id": run.run_id,
                         "last_finished_at": isoformat(state.finished_at),
+                        "last_started_at": isoformat(state.started_at or run.started_at),
+                        "last_logical_date": isoformat(run.logical_date),
                         "last_success_at": None,
                         "last_success_run_id": None,
+                        "recent": [],
                     }
-                if entry["last_success_at"] is None and state.status == NodeStatus.SUCCESS:
+                if entry["last_success_at"] is None and state.status.is_done:
                     entry["last_success_at"] = isoformat(state.finished_at)
                     entry["last_success_run_id"] = run.run_id
+                if len(entry["recent"]) < RECENT:
+                    entry["recent"].append(
+                        {"run_id": run.run_id, "status": state.status.value, "at": isoformat(state.finished_at)}
+                    )
         return found
 
 
@@ -216,3 +246,22 @@ def read_output(
         "node_id": node_id,
         "try_number": attempt.try_number,
     }
+
+
+def output_html(
+    store: StateStore, state_dir: Path, run_id: str, node_id: str, try_number: int | None
+) -> tuple[str, str]:
+    """The output notebook of a try as one HTML page (nbconvert's ``lab`` template): (file name, HTML)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    attempt = _attempts(store, run_id, node_id, try_number)[-1]
+    path = contained_file(state_dir, attempt.output_path)
+    if path is None:
+        raise NotFound(f"{node_id} try {attempt.try_number} in run {run_id} has no output notebook")
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise NotFound(f"the output notebook of {node_id} try {attempt.try_number} is not readable yet: {exc}") from exc
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    return f"{path.stem}.html", html

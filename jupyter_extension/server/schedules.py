@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 from jupyter_extension.notebook_meta import NotebookSettings
 from jupyter_extension.plugin import HELD_SCHEDULE, node_id_for
 from jupyter_extension.server import cron
+from jupyter_extension.server.errors import FieldError
 from jupyter_extension.server.notebook_file import (
     INJECTED_PARAMETERS,
     orchestrate_metadata,
@@ -34,7 +35,6 @@ from jupyter_extension.server.notebook_file import (
 from jupyter_extension.server.paths import resolve_notebook
 from orchestrate_ext.config import format_validation_error
 from orchestrate_ext.errors import BadInput, ConfigError
-from orchestrate_ext.node_settings import parse_settings
 from orchestrate_ext.partial_graph import build_partial_graph
 from orchestrate_ext.project import Project
 
@@ -154,7 +154,7 @@ def save_schedule(project: Project, root: Path, request: ScheduleRequest) -> dic
         settings["scheduled_as"] = relative  # a copy of the notebook will not fire until saved for its own path
     else:
         settings.pop("scheduled_as", None)
-    parsed: NotebookSettings = parse_settings(NotebookSettings, settings, f"notebook '{label}' metadata")
+    parsed = _validated(settings, label)
     _check_graph(project, relative, parsed)
     write_metadata(path, document, settings)
     return {"notebook": request.notebook, "node_id": node_id_for(relative), "metadata": settings}
@@ -171,6 +171,31 @@ def remove_schedule(project: Project, root: Path, notebook: str) -> dict[str, An
         settings.pop(key, None)
     write_metadata(path, document, settings)
     return {"notebook": notebook, "node_id": node_id_for(relative), "metadata": settings}
+
+
+def _field(location: tuple[int | str, ...]) -> str | None:
+    """The request key a metadata error belongs to: ``("schedule", "cron")`` → ``cron``."""
+    if not location:
+        return None
+    key = str(location[0])
+    if key == "schedule":
+        return "timezone" if len(location) > 1 and location[1] == "timezone" else "cron"
+    if key == "sla" and len(location) > 1:
+        return f"sla.{location[1]}"
+    return key
+
+
+def _validated(settings: dict[str, Any], label: str) -> NotebookSettings:
+    """The new metadata, validated; an error names the field of the dialog it belongs to."""
+    try:
+        return NotebookSettings.model_validate(settings)
+    except ValidationError as exc:
+        message = format_validation_error(exc, f"notebook '{label}' metadata", prefix="orchestrate")
+        first = exc.errors()[0]
+        field = _field(tuple(first["loc"]))
+        if field is None:
+            raise ConfigError(message) from None
+        raise FieldError(message, field, str(first["msg"]).removeprefix("Value error, ")) from None
 
 
 def _check_known_parameters(path: Path, label: str, parameters: dict[str, Any]) -> None:

@@ -12,15 +12,20 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from jupyter_extension.plugin import HELD_SCHEDULE
 from jupyter_extension.server.errors import Conflict
 from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.paths import relative_to_root
 from orchestrate_ext.clock import isoformat
+from orchestrate_ext.config import format_validation_error
+from orchestrate_ext.errors import BadInput
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_summary
 from orchestrate_ext.scheduling import api
+from orchestrate_ext.scheduling.backfill import backfill_dates, parse_bound
 
 SCHEDULER_LOG = "scheduler.log"
 
@@ -138,3 +143,63 @@ def start_scheduler(project: Project, launcher: Launcher) -> dict[str, Any]:
     log = project.config.workspace.state_dir / SCHEDULER_LOG
     pid = launcher.start(scheduler_command(project), cwd=project.root, log_path=log, key="scheduler")
     return {**status, "started_pid": pid, "detail": f"started pid {pid}; it logs to {log}"}
+
+
+def ticks(project: Project, schedule: str | None, limit: int) -> dict[str, Any]:
+    """The newest tick records (of one schedule, or all): ran, skipped with its reason, or deduplicated."""
+    if not 1 <= limit <= 500:
+        raise BadInput(f"limit {limit} is out of range; use 1 to 500")
+    if schedule is not None:
+        api.get_definition(api.schedule_definitions(project), schedule)
+    return {"ticks": [api.tick_document(tick) for tick in api.list_ticks(project, schedule, limit)]}
+
+
+class BackfillRequest(BaseModel):
+    """The body of ``POST /orchestrate/api/backfills``: what ``orchestrate backfill`` takes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    schedule: str
+    start: str
+    end: str
+    parallel: int = Field(default=1, ge=1, le=32)
+    force: bool = False
+
+    @classmethod
+    def parse(cls, body: object) -> BackfillRequest:
+        try:
+            return cls.model_validate(body)
+        except ValidationError as exc:
+            raise BadInput(format_validation_error(exc, "request body")) from None
+
+
+def start_backfill(project: Project, launcher: Launcher, body: object) -> dict[str, Any]:
+    """Check a backfill as ``orchestrate backfill`` would, then start that command in its own session."""
+    request = BackfillRequest.parse(body)
+    definition = api.get_definition(api.schedule_definitions(project), request.schedule)
+    dates = backfill_dates(
+        definition,
+        parse_bound(request.start, definition.timezone, end=False),
+        parse_bound(request.end, definition.timezone, end=True),
+    )
+    if not dates:
+        raise BadInput(
+            f"schedule '{request.schedule}' does not fire between {request.start} and {request.end} "
+            f"({definition.timezone}); widen the range"
+        )
+    stamp = project.clock.now().strftime("%Y%m%dT%H%M%S")
+    log = project.config.workspace.state_dir / "backfills" / f"{request.schedule.replace('/', '__')}-{stamp}.log"
+    args = ["backfill", request.schedule, "--start", request.start, "--end", request.end]
+    args += ["--parallel", str(request.parallel), "--project", str(project.root)]
+    if request.force:
+        args.append("--force")
+    pid = launcher.start(args, cwd=project.root, log_path=log, key=f"backfill:{request.schedule}")
+    return {
+        "schedule": request.schedule,
+        "dates": len(dates),
+        "first": isoformat(dates[0]),
+        "last": isoformat(dates[-1]),
+        "parallel": request.parallel,
+        "pid": pid,
+        "log": str(log),
+    }

@@ -1,0 +1,137 @@
+"""Run history written straight into a project's store, for views that must show a given state.
+
+A run in the middle of a retry, a node up for retry, a log with colour codes:
+states a real run passes through too quickly (or too rarely) to be checked on.
+Written through the store's own interface, as the executor writes them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Try:
+    """One try of a node in a seeded run; times are seconds relative to now (negative: in the past)."""
+
+    status: str
+    start: float
+    end: float | None = None
+    error: str | None = None
+    log: str | None = None
+    output_of: str | None = None
+    """A notebook of the project to store as this try's output notebook."""
+
+
+@dataclass(frozen=True)
+class Seeded:
+    node_id: str
+    status: str
+    tries: tuple[Try, ...] = ()
+    kind: str = "notebook"
+
+
+def seed_run(
+    lab: Any,
+    status: str,
+    nodes: list[Seeded],
+    *,
+    start: float = -120.0,
+    end: float | None = -60.0,
+    logical: float = -3600.0,
+    trigger: str = "manual",
+    selection: str | None = None,
+    schedule: str | None = None,
+) -> str:
+    """Write a run with these nodes and tries into the store (what a scheduler or a retry would leave).
+
+    ``lab`` is the project folder, or anything with a ``root`` folder (the e2e ``Lab``).
+    """
+    import secrets as _secrets
+    from datetime import UTC, datetime, timedelta
+
+    from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+    from orchestrate_ext.project import Project
+
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def at(seconds: float | None) -> datetime | None:
+        return None if seconds is None else now + timedelta(seconds=seconds)
+
+    root = lab if isinstance(lab, Path) else Path(lab.root)
+    project = Project.load(root)
+    store = project.open_store()
+    run_id = (now + timedelta(seconds=start)).strftime("%Y%m%dT%H%M%S") + "-" + _secrets.token_hex(5)
+    run_dir = project.config.workspace.state_dir / "runs" / run_id
+    try:
+        run = RunRecord(
+            run_id=run_id,
+            status=RunStatus(status),
+            created_at=at(start) or now,
+            logical_date=at(logical) or now,
+            trigger=trigger,
+            selection=selection,
+            schedule=schedule,
+            started_at=at(start),
+            finished_at=at(end),
+        )
+        store.create_run(run, [NodeRunRecord(run_id, node.node_id, node.kind, NodeStatus.PENDING) for node in nodes])
+        for node in nodes:
+            for number, attempt in enumerate(node.tries, start=1):
+                log_path = output_path = None
+                if attempt.log is not None:
+                    log_file = run_dir / "logs" / f"{node.node_id.replace('/', '__')}.{number}.log"
+                    log_file.parent.mkdir(parents=True, exist_ok=True)
+                    log_file.write_text(attempt.log, encoding="utf-8")
+                    log_path = str(log_file)
+                if attempt.output_of is not None:
+                    output = run_dir / "outputs" / f"{Path(attempt.output_of).stem}.try{number}.ipynb"
+                    output.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(root / attempt.output_of, output)
+                    output_path = str(output)
+                record = AttemptRecord(
+                    run_id,
+                    node.node_id,
+                    number,
+                    AttemptStatus.RUNNING,
+                    at(attempt.start) or now,
+                    log_path=log_path,
+                    output_path=output_path,
+                )
+                running = NodeRunRecord(
+                    run_id, node.node_id, node.kind, NodeStatus.RUNNING, started_at=at(attempt.start)
+                )
+                store.start_attempt(record, running)
+                if attempt.status != "running":
+                    finished = AttemptRecord(
+                        run_id,
+                        node.node_id,
+                        number,
+                        AttemptStatus(attempt.status),
+                        at(attempt.start) or now,
+                        at(attempt.end),
+                        attempt.error,
+                        log_path,
+                        output_path,
+                    )
+                    store.finish_attempt(finished, running)
+            first = node.tries[0].start if node.tries else None
+            last = node.tries[-1] if node.tries else None
+            error = next((item.error for item in reversed(node.tries) if item.error), None)
+            store.set_node_state(
+                NodeRunRecord(
+                    run_id,
+                    node.node_id,
+                    node.kind,
+                    NodeStatus(node.status),
+                    started_at=at(first),
+                    finished_at=at(last.end) if last else None,
+                    error=error,
+                )
+            )
+    finally:
+        store.close()
+    return run_id
