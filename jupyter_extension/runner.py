@@ -19,7 +19,7 @@ from pathlib import Path
 
 from orchestrate_ext import processes
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
-from orchestrate_ext.model import AttemptStatus
+from orchestrate_ext.model import AttemptRecord, AttemptStatus
 
 _LOCK_HINT = (
     "\nhint: another process holds the DuckDB file. Give every notebook that opens it "
@@ -32,8 +32,13 @@ def output_path_for(run_dir: Path, relative: str, try_number: int) -> Path:
     return run_dir / "outputs" / f"{relative.removesuffix('.ipynb')}.try{try_number}.ipynb"
 
 
+def result_path_for(log_path: Path) -> Path:
+    """Where the worker writes how a try ended, next to the try's log."""
+    return log_path.with_suffix(".result.json")
+
+
 class NotebookRunner:
-    """The :class:`~orchestrate_ext.interfaces.NodeRunner` for notebooks."""
+    """The :class:`~orchestrate_ext.interfaces.NodeRunner` for notebooks (also a ``RecoverableRunner``)."""
 
     batchable = False
 
@@ -58,7 +63,7 @@ class NotebookRunner:
         source = self.workspace.root / node.path
         output = output_path_for(context.run_dir, node.path, task.try_number)
         output.parent.mkdir(parents=True, exist_ok=True)
-        result_path = task.log_path.with_suffix(".result.json")
+        result_path = result_path_for(task.log_path)
         spec = {
             "input": str(source),
             "output": str(output),
@@ -86,6 +91,15 @@ class NotebookRunner:
         if stopped is not None:
             return NodeOutcome(stopped[0], stopped[1], str(output))
         return _read_result(result_path, process.returncode, str(output))
+
+    def recorded_outcome(self, attempt: AttemptRecord) -> NodeOutcome | None:
+        """The result the worker wrote when the notebook finished (None when it did not get that far)."""
+        if not attempt.log_path:
+            return None
+        result_path = result_path_for(Path(attempt.log_path))
+        if not result_path.is_file():
+            return None
+        return _read_result(result_path, 0, attempt.output_path or "")
 
     def _wait(
         self, process: subprocess.Popen[bytes], timeout: float | None, cancel: threading.Event

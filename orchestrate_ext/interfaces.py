@@ -14,9 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orchestrate_ext.model import AttemptStatus, Node
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
+
+if TYPE_CHECKING:
+    from orchestrate_ext.clock import Clock
+    from orchestrate_ext.graph import Graph
+    from orchestrate_ext.store import StateStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,20 @@ class NodeRunner(Protocol):
 
 
 @runtime_checkable
+class RecoverableRunner(Protocol):
+    """A runner that can tell how a try ended after the process running it died.
+
+    A try may finish (its notebook executed, its result written) moments
+    before the process that started it is killed; crash recovery then asks
+    the runner instead of calling the try ``crashed`` and running it again.
+    """
+
+    def recorded_outcome(self, attempt: AttemptRecord) -> NodeOutcome | None:
+        """The finished try's outcome as it left it on disk, or None when it did not finish."""
+        ...
+
+
+@runtime_checkable
 class Plugin(Protocol):
     """Anything that owns a key of orchestrate.yaml."""
 
@@ -154,18 +173,16 @@ class ObserverContext:
     """What an observer plugin gets to watch runs with.
 
     Attributes:
-        store: the runs store (read runs, node states, attempts).
-        database: the SQLite database behind it, for the plugin's own tables
-            (``database.migrate(component, migrations)``).
+        store: the state store (:class:`~orchestrate_ext.store.StateStore`): read runs, node
+            states and attempts, and keep the plugin's own tables as a registered component.
         graph: the project's graph (owners, tags, descendants).
         clock: the engine's clock; tests pass a fake one.
     """
 
     workspace: Workspace
-    store: Any
-    database: Any
-    graph: Any
-    clock: Any
+    store: StateStore
+    graph: Graph
+    clock: Clock
 
 
 @runtime_checkable

@@ -25,7 +25,7 @@ from orchestrate_ext.interfaces import (
 )
 from orchestrate_ext.model import Node
 from orchestrate_ext.partial_graph import PartialGraph, build_partial_graph
-from orchestrate_ext.store import SQLiteStore, StateStore, open_store
+from orchestrate_ext.store import StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
 
@@ -96,16 +96,16 @@ class Project:
             runners.update(plugin.runners(self.config.workspace, section))
         return runners
 
-    def open_store(self) -> SQLiteStore:
-        return open_store(self.config.state_path)
+    def open_store(self, *, read_only: bool = False) -> StateStore:
+        """The project's state store; ``read_only`` for commands that only read (it is then never created)."""
+        return open_store(self.config.state_location(), read_only=read_only)
 
-    def observers(self, store: SQLiteStore, graph: Graph | None = None) -> list[Observer]:
+    def observers(self, store: StateStore, graph: Graph | None = None) -> list[Observer]:
         """The observers of every observer plugin the configuration enables (e.g. alerts), on ``graph``
         (default: the project's graph)."""
         context = ObserverContext(
             workspace=self.config.workspace,
             store=store,
-            database=store.database,
             graph=graph if graph is not None else self.graph,
             clock=self.clock,
         )

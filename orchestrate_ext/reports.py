@@ -6,7 +6,8 @@ from typing import Any
 
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.model import AttemptRecord, NodeRunRecord, RunRecord
-from orchestrate_ext.store import StateStore
+from orchestrate_ext.store import StoreTx
+from orchestrate_ext.store.records import RunQuery
 
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
@@ -20,6 +21,9 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "created_at": isoformat(run.created_at),
         "started_at": isoformat(run.started_at),
         "finished_at": isoformat(run.finished_at),
+        "parameters": dict(run.parameters),
+        "resumed_at": isoformat(run.resumed_at),
+        "resumptions": run.resumptions,
     }
 
 
@@ -32,6 +36,7 @@ def node_summary(state: NodeRunRecord) -> dict[str, Any]:
         "started_at": isoformat(state.started_at),
         "finished_at": isoformat(state.finished_at),
         "error": state.error,
+        "waiting_for": state.waiting_for,
     }
 
 
@@ -45,18 +50,19 @@ def attempt_summary(attempt: AttemptRecord) -> dict[str, Any]:
         "error": attempt.error,
         "log_path": attempt.log_path,
         "output_path": attempt.output_path,
+        "worker": attempt.worker,
     }
 
 
-def run_document(store: StateStore, run_id: str, *, with_attempts: bool = False) -> dict[str, Any]:
+def run_document(tx: StoreTx, run_id: str, *, with_attempts: bool = False) -> dict[str, Any]:
     """A run with each of its nodes (and, optionally, every attempt)."""
-    document = run_summary(store.get_run(run_id))
-    document["nodes"] = [node_summary(state) for state in store.get_node_states(run_id)]
+    document = run_summary(tx.get_run(run_id))
+    document["nodes"] = [node_summary(state) for state in tx.node_states(run_id)]
     if with_attempts:
-        document["attempts"] = [attempt_summary(attempt) for attempt in store.get_attempts(run_id)]
+        document["attempts"] = [attempt_summary(attempt) for attempt in tx.attempts(run_id)]
     return document
 
 
-def runs_document(store: StateStore, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest runs first."""
-    return [run_summary(run) for run in store.list_runs(limit)]
+def runs_document(tx: StoreTx, query: RunQuery) -> list[dict[str, Any]]:
+    """The runs ``query`` selects, newest first."""
+    return [run_summary(run) for run in tx.find_runs(query)]

@@ -18,10 +18,10 @@ from jupyter_extension.server import freshness, history, schedules, scheduling
 from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
 from jupyter_extension.server.paths import relative_to_root
-from orchestrate_ext.errors import BadInput
+from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_summary
-from orchestrate_ext.store import SQLiteStore, open_store
+from orchestrate_ext.store import StateStore
 
 
 class Backend:
@@ -38,11 +38,10 @@ class Backend:
         self.project_dir = project_dir.resolve()
         self.cache_seconds = cache_seconds
         self.launcher = launcher or Launcher()
-        self.node_history = history.NodeHistory()
         self._lock = threading.Lock()
         self._graph_lock = threading.Lock()
         self._project: tuple[float, Project] | None = None
-        self._stores: dict[Path, SQLiteStore] = {}
+        self._stores: dict[object, StateStore] = {}
 
     # -- the project and its store
 
@@ -69,12 +68,14 @@ class Backend:
         with self._lock:
             self._project = None
 
-    def store(self) -> SQLiteStore:
-        path = self.project().config.state_path
+    def store(self) -> StateStore:
+        """The project's state store, opened once per location (creating it on first use)."""
+        project = self.project()
+        location = project.config.state_location()
         with self._lock:
-            if path not in self._stores:
-                self._stores[path] = open_store(path)
-            return self._stores[path]
+            if location not in self._stores:
+                self._stores[location] = project.open_store()
+            return self._stores[location]
 
     def close(self) -> None:
         with self._lock:
@@ -123,7 +124,7 @@ class Backend:
         project = self.graph_project()
         partial = project.partial_graph
         blocked = partial.blocked()
-        latest = self.node_history.latest(self.store())
+        latest = history.latest_by_node(self.store())
         alerts_zone = getattr(project.config.sections.get("alerts"), "timezone", None) or "UTC"
         marks = freshness.markers(partial.graph, latest, project.clock.now(), alerts_zone)
         documents = []
@@ -144,7 +145,6 @@ class Backend:
                     "last_success_run_id": entry.get("last_success_run_id"),
                     "problem": partial.broken.get(node_id),
                     "blocked_by": blocked.get(node_id),
-                    "recent": entry.get("recent", []),
                     "sla": node.settings.get("sla"),
                     "markers": marks.get(node_id, []),
                 }
@@ -196,6 +196,12 @@ class Backend:
     def output_html(self, run_id: str, node_id: str, try_number: int | None) -> tuple[str, str]:
         return history.output_html(self.store(), self.state_dir, run_id, node_id, try_number)
 
+    def node_recent(self, node_id: str) -> dict[str, Any]:
+        project = self.graph_project()
+        if node_id not in project.partial_graph.graph.nodes:
+            raise NodeNotFound(f"no node '{node_id}'{did_you_mean(node_id, set(project.partial_graph.graph.nodes))}")
+        return history.node_recent(self.store(), node_id)
+
     def ticks(self, schedule: str | None, limit: int) -> dict[str, Any]:
         return scheduling.ticks(self.graph_project(), schedule, limit)
 
@@ -214,7 +220,7 @@ class Backend:
         return scheduling.set_paused(self.graph_project(), self.root, name, paused)
 
     def scheduler_status(self) -> dict[str, Any]:
-        return scheduling.scheduler_status(self.project())
+        return scheduling.scheduler_status(self.project(), self.launcher)
 
     def start_scheduler(self) -> dict[str, Any]:
         return scheduling.start_scheduler(self.project(), self.launcher)

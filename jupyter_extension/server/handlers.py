@@ -128,6 +128,14 @@ class NodesHandler(OrchestrateHandler):
         self.reply(await self.call(self.backend.nodes))
 
 
+class NodeHistoryHandler(OrchestrateHandler):
+    """``GET /nodes/history?node=ID``: the node's status in its last 10 runs."""
+
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.node_recent, self.required_arg("node")))
+
+
 class NotebookHandler(OrchestrateHandler):
     @endpoint("read")
     async def get(self) -> None:
@@ -272,6 +280,7 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     (r"/info", InfoHandler),
     (r"/graph", GraphHandler),
     (r"/nodes", NodesHandler),
+    (r"/nodes/history", NodeHistoryHandler),
     (r"/notebook", NotebookHandler),
     (r"/cron", CronHandler),
     (r"/schedules", SchedulesHandler),

@@ -9,6 +9,7 @@ lease (and starts one, detached, when asked).
 from __future__ import annotations
 
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.paths import relative_to_root
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.config import format_validation_error
-from orchestrate_ext.errors import BadInput
+from orchestrate_ext.errors import BadInput, StoreError
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_summary
@@ -109,9 +110,10 @@ def cancel(project: Project, run_id: str) -> dict[str, Any]:
     status = api.request_cancel(project, run_id)
     if status != RunStatus.RUNNING:
         raise Conflict(f"run {run_id} already ended: {status.value}")
-    store = project.open_store()
+    store = project.open_store(read_only=True)
     try:
-        return run_summary(store.get_run(run_id))
+        with store.read() as tx:
+            return run_summary(tx.get_run(run_id))
     finally:
         store.close()
 
@@ -120,16 +122,32 @@ def scheduler_command(project: Project) -> list[str]:
     return ["scheduler", "--project", str(project.root)]
 
 
-def scheduler_status(project: Project) -> dict[str, Any]:
-    lease = api.scheduler_status(project)
+def _lease(project: Project) -> api.LeaseStatus:
+    """The lease; read twice when the store is being created by a scheduler just started (a reader then
+    finds the file before its schema)."""
+    try:
+        return api.scheduler_status(project)
+    except StoreError:
+        time.sleep(0.5)
+        return api.scheduler_status(project)
+
+
+def scheduler_status(project: Project, launcher: Launcher | None = None) -> dict[str, Any]:
+    """Whether a scheduler holds the lease; ``starting`` (with its pid) while one started from here has
+    not taken it yet."""
+    lease = _lease(project)
     log = project.config.workspace.state_dir / SCHEDULER_LOG
+    starting = None if lease.active or launcher is None else launcher.running("scheduler")
     if lease.active:
         detail = f"pid {lease.pid} on {lease.host}" if lease.pid else lease.holder
+    elif starting is not None:
+        detail = f"starting (pid {starting}); it logs to {log}"
     else:
         detail = f"A scheduler started from here logs to {log}." if log.exists() else None
     return {
         **api.lease_document(lease),
         "running": lease.active,
+        "starting": starting is not None,
         "detail": detail,
         "command": "orchestrate " + shlex.join(scheduler_command(project)),
     }
@@ -137,12 +155,12 @@ def scheduler_status(project: Project) -> dict[str, Any]:
 
 def start_scheduler(project: Project, launcher: Launcher) -> dict[str, Any]:
     """Start ``orchestrate scheduler`` in its own session; it outlives Jupyter."""
-    status = scheduler_status(project)
-    if status["running"]:
+    status = scheduler_status(project, launcher)
+    if status["running"] or status["starting"]:
         raise Conflict(f"a scheduler is already running for this project ({status['detail']})")
     log = project.config.workspace.state_dir / SCHEDULER_LOG
     pid = launcher.start(scheduler_command(project), cwd=project.root, log_path=log, key="scheduler")
-    return {**status, "started_pid": pid, "detail": f"started pid {pid}; it logs to {log}"}
+    return {**status, "starting": True, "started_pid": pid, "detail": f"starting (pid {pid}); it logs to {log}"}
 
 
 def ticks(project: Project, schedule: str | None, limit: int) -> dict[str, Any]:

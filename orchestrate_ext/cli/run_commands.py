@@ -17,6 +17,7 @@ from orchestrate_ext import render
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, isoformat, parse_datetime
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.interfaces import CheckingPlugin, Observer
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
@@ -24,6 +25,7 @@ from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.selection import select
+from orchestrate_ext.store.records import RunQuery
 
 
 @main.command()
@@ -103,7 +105,8 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """
     project = Project.load(project_dir)
     store = project.open_store()
-    store.get_run(run_id)
+    with store.read() as tx:
+        refuse_if_executing(tx, run_id, project.clock.now())
     partial = project.partial_graph
     for node_id, problem in sorted(partial.broken.items()):
         click.echo(f"warning: {node_id} is broken and does not run: {problem}", err=True)
@@ -161,10 +164,12 @@ def _execute_and_report(
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
+        with store.read() as tx:
+            document = run_document(tx, run_id)
         if as_json:
-            emit_json(run_document(store, run_id))
+            emit_json(document)
         else:
-            _print_failures(run_document(store, run_id))
+            _print_failures(document)
     finally:
         for observer in observers:
             observer.close(OBSERVER_CLOSE_SECONDS)
@@ -189,8 +194,9 @@ def _print_failures(document: dict[str, Any]) -> None:
 @project_option
 def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first."""
-    store = Project.load(project_dir).open_store()
-    documents = runs_document(store, limit)
+    store = Project.load(project_dir).open_store(read_only=True)
+    with store.read() as tx:
+        documents = runs_document(tx, RunQuery(limit=limit))
     if as_json:
         emit_json(documents)
         return
@@ -207,8 +213,9 @@ def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
 @project_option
 def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Show one run: every node's status, attempts, times and error."""
-    store = Project.load(project_dir).open_store()
-    document = run_document(store, run_id, with_attempts=True)
+    store = Project.load(project_dir).open_store(read_only=True)
+    with store.read() as tx:
+        document = run_document(tx, run_id, with_attempts=True)
     if as_json:
         emit_json(document)
         return
@@ -233,11 +240,12 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
 @project_option
 def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
     """Print the log of NODE_ID in RUN_ID."""
-    store = Project.load(project_dir).open_store()
-    store.get_run(run_id)
-    attempts = store.get_attempts(run_id, node_id)
+    store = Project.load(project_dir).open_store(read_only=True)
+    with store.read() as tx:
+        tx.get_run(run_id)
+        attempts = tx.attempts(run_id, node_id)
+        known = sorted({state.node_id for state in tx.node_states(run_id)})
     if not attempts:
-        known = sorted({state.node_id for state in store.get_node_states(run_id)})
         if node_id not in known:
             raise NodeNotFound(f"run {run_id} has no node '{node_id}'{did_you_mean(node_id, known)}")
         click.echo(f"{node_id} has not started in run {run_id}", err=True)

@@ -211,11 +211,12 @@ def cancel(project_dir: Path | None, run_id: str, wait_for: str | None) -> None:
     if wait_for is None:
         return
     project = Project.load(project_dir)
-    store = project.open_store()
+    store = project.open_store(read_only=True)
     deadline = time.monotonic() + _duration(wait_for, "--wait")
     try:
         while time.monotonic() < deadline:
-            status = store.get_run(run_id).status
+            with store.read() as tx:
+                status = tx.get_run(run_id).status
             if status != RunStatus.RUNNING:
                 click.echo(f"run {run_id} {status.value}")
                 return

@@ -31,6 +31,10 @@ from orchestrate_ext.scheduling.settings import CatchUp, NodeSchedule, ScheduleC
 from orchestrate_ext.selection import select
 
 
+class ScheduleNotFound(BadInput, LookupError):
+    """A schedule name that no orchestrate.yaml entry, notebook or dbt node defines."""
+
+
 @dataclass(frozen=True)
 class ScheduleDefinition:
     """One schedule, as the scheduler uses it.

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from orchestrate_ext.events import NodeChanged, RunListener
 from orchestrate_ext.execution.executor import Executor
@@ -42,28 +41,20 @@ class RunPool:
         self._on_finished = on_finished
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
 
-    def start(
-        self, executor: Executor, run_id: str, *, parameters: Mapping[str, Any] | None = None, resume: bool = False
-    ) -> None:
+    def start(self, executor: Executor, run_id: str, *, resume: bool = False) -> None:
         """Execute ``run_id`` on a new thread (no-op when it already executes here)."""
         with self._lock:
             if run_id in self._active:
                 return
             cancel, drain = threading.Event(), threading.Event()
             self._active[run_id] = _Active(cancel, drain, threading.Event())
-            self._threads.submit(self._execute, executor, run_id, cancel, drain, dict(parameters or {}), resume)
+            self._threads.submit(self._execute, executor, run_id, cancel, drain, resume)
 
     def _execute(
-        self,
-        executor: Executor,
-        run_id: str,
-        cancel: threading.Event,
-        drain: threading.Event,
-        parameters: dict[str, Any],
-        resume: bool,
+        self, executor: Executor, run_id: str, cancel: threading.Event, drain: threading.Event, resume: bool
     ) -> None:
         try:
-            finished = executor.execute(run_id, cancel, drain=drain, resume=resume, parameters=parameters)
+            finished = executor.execute(run_id, cancel, drain=drain, resume=resume)
             log.info("run %s %s", run_id, finished.status.value)
             if self._on_finished is not None:
                 self._on_finished(finished)

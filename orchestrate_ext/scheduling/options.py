@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from orchestrate_ext.execution.recovery import Recovered
-from orchestrate_ext.scheduling.store import TickRecord, TickStatus
+from orchestrate_ext.store.records import TickRecord, TickStatus
 
 
 @dataclass(frozen=True)

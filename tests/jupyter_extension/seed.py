@@ -41,97 +41,113 @@ def seed_run(
     *,
     start: float = -120.0,
     end: float | None = -60.0,
+    interrupted: float | None = None,
+    resumed: float | None = None,
     logical: float = -3600.0,
     trigger: str = "manual",
     selection: str | None = None,
     schedule: str | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> str:
     """Write a run with these nodes and tries into the store (what a scheduler or a retry would leave).
 
+    Times are seconds relative to now. ``interrupted`` and ``resumed``: the run's first execution ended
+    then, and it was resumed (a retry) later; with ``status="running"`` the retry is going on.
     ``lab`` is the project folder, or anything with a ``root`` folder (the e2e ``Lab``).
     """
     import secrets as _secrets
     from datetime import UTC, datetime, timedelta
 
-    from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+    from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
     from orchestrate_ext.project import Project
 
     now = datetime.now(UTC).replace(microsecond=0)
 
-    def at(seconds: float | None) -> datetime | None:
-        return None if seconds is None else now + timedelta(seconds=seconds)
+    def at(seconds: float) -> datetime:
+        return now + timedelta(seconds=seconds)
 
     root = lab if isinstance(lab, Path) else Path(lab.root)
     project = Project.load(root)
     store = project.open_store()
-    run_id = (now + timedelta(seconds=start)).strftime("%Y%m%dT%H%M%S") + "-" + _secrets.token_hex(5)
+    run_id = at(start).strftime("%Y%m%dT%H%M%S") + "-" + _secrets.token_hex(5)
     run_dir = project.config.workspace.state_dir / "runs" / run_id
+    run = RunRecord(
+        run_id=run_id,
+        status=RunStatus.RUNNING,
+        created_at=at(start),
+        logical_date=at(logical),
+        trigger=trigger,
+        selection=selection,
+        schedule=schedule,
+        parameters=dict(parameters or {}),
+    )
     try:
-        run = RunRecord(
-            run_id=run_id,
-            status=RunStatus(status),
-            created_at=at(start) or now,
-            logical_date=at(logical) or now,
-            trigger=trigger,
-            selection=selection,
-            schedule=schedule,
-            started_at=at(start),
-            finished_at=at(end),
-        )
-        store.create_run(run, [NodeRunRecord(run_id, node.node_id, node.kind, NodeStatus.PENDING) for node in nodes])
-        for node in nodes:
-            for number, attempt in enumerate(node.tries, start=1):
-                log_path = output_path = None
-                if attempt.log is not None:
-                    log_file = run_dir / "logs" / f"{node.node_id.replace('/', '__')}.{number}.log"
-                    log_file.parent.mkdir(parents=True, exist_ok=True)
-                    log_file.write_text(attempt.log, encoding="utf-8")
-                    log_path = str(log_file)
-                if attempt.output_of is not None:
-                    output = run_dir / "outputs" / f"{Path(attempt.output_of).stem}.try{number}.ipynb"
-                    output.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(root / attempt.output_of, output)
-                    output_path = str(output)
-                record = AttemptRecord(
-                    run_id,
-                    node.node_id,
-                    number,
-                    AttemptStatus.RUNNING,
-                    at(attempt.start) or now,
-                    log_path=log_path,
-                    output_path=output_path,
-                )
-                running = NodeRunRecord(
-                    run_id, node.node_id, node.kind, NodeStatus.RUNNING, started_at=at(attempt.start)
-                )
-                store.start_attempt(record, running)
-                if attempt.status != "running":
-                    finished = AttemptRecord(
-                        run_id,
-                        node.node_id,
-                        number,
-                        AttemptStatus(attempt.status),
-                        at(attempt.start) or now,
-                        at(attempt.end),
-                        attempt.error,
-                        log_path,
-                        output_path,
-                    )
-                    store.finish_attempt(finished, running)
-            first = node.tries[0].start if node.tries else None
-            last = node.tries[-1] if node.tries else None
-            error = next((item.error for item in reversed(node.tries) if item.error), None)
-            store.set_node_state(
-                NodeRunRecord(
-                    run_id,
-                    node.node_id,
-                    node.kind,
-                    NodeStatus(node.status),
-                    started_at=at(first),
-                    finished_at=at(last.end) if last else None,
-                    error=error,
-                )
-            )
+        with store.transaction() as tx:
+            tx.insert_run(run, [NodeRunRecord(run_id, node.node_id, node.kind, NodeStatus.PENDING) for node in nodes])
+            epoch = tx.claim_run(run_id, "seeded-by-a-test", at(start))
+            assert epoch is not None
+            tx.mark_run_started(run_id, epoch, at(start))
+            if resumed is not None:
+                tx.finish_run(run_id, RunStatus.FAILED, epoch, at(interrupted if interrupted is not None else start))
+                tx.mark_run_started(run_id, epoch, at(resumed))
+            for node in nodes:
+                _seed_node(tx, epoch, run_id, run_dir, root, node, at)
+            if status != "running":
+                tx.finish_run(run_id, RunStatus(status), epoch, at(end if end is not None else 0))
     finally:
         store.close()
     return run_id
+
+
+def _seed_node(tx: Any, epoch: int, run_id: str, run_dir: Path, root: Path, node: Seeded, at: Any) -> None:
+    from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus
+
+    for number, attempt in enumerate(node.tries, start=1):
+        log_path = output_path = None
+        if attempt.log is not None:
+            log_file = run_dir / "logs" / f"{node.node_id.replace('/', '__')}.{number}.log"
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            log_file.write_text(attempt.log, encoding="utf-8")
+            log_path = str(log_file)
+        if attempt.output_of is not None:
+            output = run_dir / "outputs" / f"{Path(attempt.output_of).stem}.try{number}.ipynb"
+            output.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(root / attempt.output_of, output)
+            output_path = str(output)
+        started = AttemptRecord(
+            run_id,
+            node.node_id,
+            number,
+            AttemptStatus.RUNNING,
+            at(attempt.start),
+            log_path=log_path,
+            output_path=output_path,
+        )
+        running = NodeRunRecord(run_id, node.node_id, node.kind, NodeStatus.RUNNING, started_at=at(node.tries[0].start))
+        assert tx.start_attempt(started, running, epoch, host="localhost", pid=1)
+        if attempt.status != "running":
+            end = at(attempt.end if attempt.end is not None else attempt.start)
+            finished = AttemptRecord(
+                run_id,
+                node.node_id,
+                number,
+                AttemptStatus(attempt.status),
+                at(attempt.start),
+                end,
+                attempt.error,
+                log_path,
+                output_path,
+            )
+            assert tx.finish_attempt(finished, running, epoch)
+    last = node.tries[-1] if node.tries else None
+    error = next((item.error for item in reversed(node.tries) if item.error), None)
+    state = NodeRunRecord(
+        run_id,
+        node.node_id,
+        node.kind,
+        NodeStatus(node.status),
+        started_at=at(node.tries[0].start) if node.tries else None,
+        finished_at=at(last.end) if last is not None and last.end is not None else None,
+        error=error,
+    )
+    tx.set_node_state(state, len(node.tries), epoch)

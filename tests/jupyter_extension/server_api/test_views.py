@@ -26,7 +26,7 @@ def _edit_metadata(root: Path, notebook: str, **changes: Any) -> None:
     path.write_text(json.dumps(document, indent=1), encoding="utf-8")
 
 
-async def test_nodes_carry_their_recent_statuses_and_sla_markers(api: Any, jp_root_dir: Path) -> None:
+async def test_nodes_carry_their_sla_markers_and_recent_statuses(api: Any, jp_root_dir: Path) -> None:
     _edit_metadata(jp_root_dir, REPORT, sla={"freshness": "1h"})
     _edit_metadata(jp_root_dir, "notebooks/ingest_orders.ipynb", sla={"max_duration": "1m"})
     seed_run(jp_root_dir, "success", [Seeded(REPORT_ID, "success", (Try("success", -7300, -7200),))], start=-7300)
@@ -42,7 +42,11 @@ async def test_nodes_carry_their_recent_statuses_and_sla_markers(api: Any, jp_ro
     assert status == 200, nodes
     by_id = {node["id"]: node for node in nodes["nodes"]}
     report = by_id[REPORT_ID]
-    assert [item["status"] for item in report["recent"]] == ["failed", "success"]
+    status, recent = await api.get("nodes/history", node=REPORT_ID)
+    assert status == 200, recent
+    assert [item["status"] for item in recent["recent"]] == ["failed", "success"]
+    status, body = await api.get("nodes/history", node="notebook.notebooks/daily_reprt")
+    assert status == 400 and "did you mean 'notebook.notebooks/daily_report'?" in body["message"]
     assert report["sla"] == {"freshness": 3600.0}
     assert report["markers"] == [{"kind": "stale", "message": "last success 2 h ago; freshness 1 h"}]
     ingest = by_id[INGEST_ID]
@@ -68,22 +72,26 @@ async def test_runs_list_counts_failed_tries_and_a_retry_has_no_negative_duratio
         jp_root_dir,
         "success",
         [Seeded(INGEST_ID, "success", (Try("failed", -300, -290, error="boom"), Try("success", -200, -190)))],
-        start=-200,
+        start=-300,
+        interrupted=-290,
+        resumed=-200,
         end=-190,
     )
     retrying = seed_run(
         jp_root_dir,
         "running",
         [Seeded(INGEST_ID, "running", (Try("failed", -60, -35, error="boom"), Try("running", -5)))],
-        start=-5,
-        end=-35,
+        start=-60,
+        interrupted=-35,
+        resumed=-5,
+        end=None,
     )
     status, page = await api.get("runs")
     assert status == 200
     by_id = {run["run_id"]: run for run in page["runs"]}
     assert (by_id[retried]["failed_tries"], by_id[retried]["tries"]) == (1, 2)
     status, run = await api.get(f"runs/{retrying}")
-    assert (run["finished_at"], run["duration_seconds"]) == (None, None)
+    assert (run["finished_at"], run["duration_seconds"], run["resumptions"]) == (None, None, 1)
 
 
 async def test_ticks_of_a_schedule(api: Any, jp_root_dir: Path) -> None:

@@ -22,10 +22,12 @@ from typing import IO
 import psutil
 import pytest
 
+from orchestrate_ext.config import StateLocation
 from orchestrate_ext.model import AttemptStatus, RunStatus
 from orchestrate_ext.scheduling.serve import CLOCK_OFFSET_ENV
-from orchestrate_ext.store import SQLiteStore, open_store
-from orchestrate_ext.store.run_control import SQLiteRunControl
+from orchestrate_ext.store import StateStore, open_store
+from orchestrate_ext.store.records import RunQuery
+from tests.conftest import state_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -96,19 +98,21 @@ def alive(pid: int) -> bool:
         return False
 
 
-def attempts_of_first_run(store: SQLiteStore) -> list[tuple[int, str]]:
-    rows = store.database.query(
-        "SELECT try_number, status FROM attempts WHERE run_id = (SELECT MIN(run_id) FROM runs WHERE schedule = ?) "
-        "ORDER BY try_number",
-        ("notebooks/slow",),
-    )
-    return [(row[0], row[1]) for row in rows]
+def attempts_of_first_run(store: StateStore) -> list[tuple[int, str]]:
+    with store.read() as tx:
+        runs = tx.find_runs(RunQuery(schedules=frozenset({"notebooks/slow"}), limit=1000))
+        if not runs:
+            return []
+        first = min(run.run_id for run in runs)
+        return [(attempt.try_number, attempt.status.value) for attempt in tx.attempts(first)]
 
 
 @pytest.mark.timeout(180)
-def test_kill_9_while_a_node_runs_then_restart(shop: Path, tmp_path: Path) -> None:
+def test_kill_9_while_a_node_runs_then_restart(shop: Path, tmp_path: Path, state_location: StateLocation) -> None:
     add_slow_notebook(shop)
-    state_db = shop / ".orchestrate" / "state.db"
+    config = shop / "orchestrate.yaml"
+    config.write_text(config.read_text() + state_yaml(state_location, shop))
+    store = open_store(state_location)
     pids = shop / "notebooks" / "slow.pids"
     now = datetime.now(UTC).timestamp()
     first_fire = now + 10  # seconds after start: time to import and load the project
@@ -117,8 +121,6 @@ def test_kill_9_while_a_node_runs_then_restart(shop: Path, tmp_path: Path) -> No
     with log_path.open("ab") as log:
         first = start_scheduler(shop, offset, log)
         try:
-            wait_for("the state store", state_db.exists, 60, log_path)
-            store = open_store(state_db)
             wait_for(
                 "the slow notebook's first try to run",
                 lambda: attempts_of_first_run(store) == [(1, "running")] and pids.exists(),
@@ -148,16 +150,15 @@ def test_kill_9_while_a_node_runs_then_restart(shop: Path, tmp_path: Path) -> No
                 first.kill()
     assert second.returncode == 0, log_path.read_text(errors="replace")[-3000:]
 
-    runs = [run for run in store.list_runs(limit=100) if run.schedule == "notebooks/slow"]
-    first_run = min(runs, key=lambda run: run.run_id)
-    assert first_run.status == RunStatus.SUCCESS
-    [crashed, retried] = store.get_attempts(first_run.run_id)
-    assert crashed.status == AttemptStatus.CRASHED and "died" in (crashed.error or "")
-    assert retried.status == AttemptStatus.SUCCESS
-    ticks = store.database.query(
-        "SELECT tick_id, run_id FROM ticks WHERE schedule = ? AND run_id IS NOT NULL", ("notebooks/slow",)
-    )
-    assert len(ticks) == len({run_id for _, run_id in ticks}) == len(runs), "one run per tick, one tick per run"
-    assert SQLiteRunControl(store).unfinished_runs() == [], "no run stays running"
-    assert store.database.query("SELECT COUNT(*) FROM attempts WHERE status = 'running'") == [(0,)]
+    with store.read() as tx:
+        runs = tx.find_runs(RunQuery(schedules=frozenset({"notebooks/slow"}), limit=100))
+        first_run = min(runs, key=lambda run: run.run_id)
+        assert first_run.status == RunStatus.SUCCESS
+        [crashed, retried] = tx.attempts(first_run.run_id)
+        assert crashed.status == AttemptStatus.CRASHED and "died" in (crashed.error or "")
+        assert retried.status == AttemptStatus.SUCCESS
+        ticks = [tick for tick in tx.list_ticks("notebooks/slow", limit=1000) if tick.run_id is not None]
+        assert len(ticks) == len({tick.run_id for tick in ticks}) == len(runs), "one run per tick, one tick per run"
+        assert tx.unfinished_runs() == [], "no run stays running"
+        assert all(attempt.status != AttemptStatus.RUNNING for run in runs for attempt in tx.attempts(run.run_id))
     store.close()
