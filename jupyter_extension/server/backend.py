@@ -178,10 +178,13 @@ class Backend:
     def run(self, run_id: str) -> dict[str, Any]:
         return history.run_detail(self.store(), self.state_dir, run_id)
 
-    def trigger(self, selection: str | None, logical_date: datetime | None) -> dict[str, Any]:
+    def trigger(
+        self, selection: str | None, logical_date: datetime | None, parameters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Start a run of ``selection`` (with ``parameters`` for its notebooks); broken nodes are left out."""
         project = self.graph_project()
         when = logical_date or project.clock.now()
-        run, left_out = self.launcher.trigger(project, self.store(), selection, when)
+        run, left_out = self.launcher.trigger(project, self.store(), selection, when, parameters)
         return {**run_summary(run), "left_out": [{"id": key, "reason": value} for key, value in left_out.items()]}
 
     def retry(self, run_id: str) -> dict[str, Any]:
@@ -192,6 +195,17 @@ class Backend:
 
     def output(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
         return history.read_output(self.store(), self.state_dir, run_id, node_id, try_number)
+
+    def delete_runs(self, body: dict[str, Any]) -> dict[str, Any]:
+        run_ids = body.get("run_ids")
+        unknown = sorted(set(body) - {"run_ids"})
+        if unknown:
+            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'run_ids'")
+        if not isinstance(run_ids, list) or not run_ids or not all(isinstance(item, str) for item in run_ids):
+            raise BadInput("request body: 'run_ids' must be a non-empty list of run ids")
+        if len(run_ids) > 500:
+            raise BadInput(f"request body: {len(run_ids)} run ids; delete at most 500 at once")
+        return history.delete_runs(self.store(), self.state_dir, list(dict.fromkeys(run_ids)))
 
     def output_html(self, run_id: str, node_id: str, try_number: int | None) -> tuple[str, str]:
         return history.output_html(self.store(), self.state_dir, run_id, node_id, try_number)

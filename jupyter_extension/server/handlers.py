@@ -22,6 +22,7 @@ from tornado import web
 from jupyter_extension.server import history
 from jupyter_extension.server.backend import Backend
 from jupyter_extension.server.errors import ApiError, to_http_error
+from jupyter_extension.server.schedules import check_parameters
 from orchestrate_ext.clock import parse_datetime
 from orchestrate_ext.errors import BadInput
 
@@ -180,11 +181,18 @@ class RunsHandler(OrchestrateHandler):
     @endpoint("execute")
     async def post(self) -> None:
         body = self.body()
-        unknown = sorted(set(body) - {"select", "logical_date"})
+        unknown = sorted(set(body) - {"select", "logical_date", "parameters"})
         if unknown:
-            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select' and 'logical_date'")
+            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select', 'logical_date' and 'parameters'")
         selection = body.get("select")
         logical = body.get("logical_date")
+        parameters = body.get("parameters")
+        if parameters is not None:
+            if not isinstance(parameters, dict):
+                raise BadInput(
+                    "request body: 'parameters' must be an object of names to JSON values, e.g. {\"top_n\": 3}"
+                )
+            check_parameters(parameters)
         if selection is not None and not isinstance(selection, str):
             raise BadInput("request body: 'select' must be a selection text such as '+daily_report'")
         if logical is not None and not isinstance(logical, str):
@@ -193,7 +201,15 @@ class RunsHandler(OrchestrateHandler):
             when = parse_datetime(logical) if logical else None
         except ValueError as exc:
             raise BadInput(f"logical_date: {exc}") from None
-        self.reply(await self.call(self.backend.trigger, selection, when), status=201)
+        self.reply(await self.call(self.backend.trigger, selection, when, parameters), status=201)
+
+
+class DeleteRunsHandler(OrchestrateHandler):
+    """``POST /runs/delete`` with ``{"run_ids": [...]}``: finished runs, with their logs and outputs."""
+
+    @endpoint("write")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.delete_runs, self.body()))
 
 
 class RunHandler(OrchestrateHandler):
@@ -289,6 +305,7 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     (r"/ticks", TicksHandler),
     (r"/backfills", BackfillsHandler),
     (r"/runs", RunsHandler),
+    (r"/runs/delete", DeleteRunsHandler),  # before /runs/{run_id}, which would take it
     (rf"/runs/{_RUN}", RunHandler),
     (rf"/runs/{_RUN}/retry", RetryHandler),
     (rf"/runs/{_RUN}/cancel", CancelHandler),

@@ -9,6 +9,7 @@ the API and ``orchestrate show --json`` describe a run alike.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 from jupyter_extension.server.errors import NotFound
 from jupyter_extension.server.paths import contained_file
 from orchestrate_ext.clock import isoformat
-from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.errors import BadInput, NodeNotFound, RunNotFound, did_you_mean
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, RunStatus
 from orchestrate_ext.reports import run_document, run_summary
 from orchestrate_ext.store import StateStore
@@ -241,3 +242,33 @@ def output_html(
         raise NotFound(f"the output notebook of {node_id} try {attempt.try_number} is not readable yet: {exc}") from exc
     html, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
     return f"{path.stem}.html", html
+
+
+def delete_runs(store: StateStore, state_dir: Path, run_ids: list[str]) -> dict[str, Any]:
+    """Delete finished runs from the store, then their folders (logs and output notebooks) from disk.
+
+    Running runs are kept (cancel them first); so are ids the store does not know.
+    """
+    with store.read() as tx:
+        found = {run.run_id: run for run in tx.find_runs(RunQuery(limit=len(run_ids) or 1)) if run.run_id in run_ids}
+        for run_id in run_ids:
+            if run_id not in found:
+                try:
+                    found[run_id] = tx.get_run(run_id)
+                except RunNotFound:
+                    continue
+    kept = [
+        {"run_id": run_id, "reason": "still running; cancel it first"}
+        for run_id, run in found.items()
+        if run.status == RunStatus.RUNNING
+    ]
+    kept += [{"run_id": run_id, "reason": "no such run"} for run_id in run_ids if run_id not in found]
+    finished = sorted(run_id for run_id, run in found.items() if run.status != RunStatus.RUNNING)
+    with store.transaction() as tx:
+        tx.delete_runs(finished)
+    runs_dir = (state_dir / "runs").resolve()
+    for run_id in finished:
+        folder = (runs_dir / run_id).resolve()
+        if folder.parent == runs_dir and folder.is_dir():  # a run id is one folder name, never a path
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"deleted": finished, "kept": kept}

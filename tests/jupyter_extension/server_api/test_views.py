@@ -169,3 +169,47 @@ async def test_a_metadata_error_names_the_dialogs_field(api: Any) -> None:
     assert body["field"] == "cron"
     assert body["detail"] == "'0 7 31 2 *' never matches a date (e.g. the 31st of February); fix the day fields"
     assert body["message"].startswith("notebook 'notebooks/daily_report.ipynb' metadata: key 'orchestrate.schedule")
+
+
+async def test_deleting_runs_removes_finished_ones_with_their_files(api: Any, jp_root_dir: Path) -> None:
+    old = seed_run(jp_root_dir, "failed", [Seeded(REPORT_ID, "failed", (Try("failed", -100, -90, log="x\n"),))])
+    still = [Seeded(REPORT_ID, "running", (Try("running", -10, log="y\n"),))]
+    running = seed_run(jp_root_dir, "running", still, end=None)
+    folders = {run_id: jp_root_dir / ".orchestrate" / "runs" / run_id for run_id in (old, running)}
+    assert all(folder.is_dir() for folder in folders.values())
+    status, answer = await api.post("runs/delete", {"run_ids": [old, running, "20000101T000000-0000000000"]})
+    assert status == 200, answer
+    assert answer["deleted"] == [old]
+    assert {item["run_id"]: item["reason"] for item in answer["kept"]} == {
+        running: "still running; cancel it first",
+        "20000101T000000-0000000000": "no such run",
+    }
+    assert not folders[old].exists() and folders[running].is_dir()
+    status, body = await api.get(f"runs/{old}")
+    assert status == 404
+    for bad in ({"run_ids": []}, {"run_ids": "x"}, {"runs": [old]}, {"run_ids": ["../../etc"]}):
+        status, body = await api.post("runs/delete", bad)
+        assert status in (200, 400), body
+        if status == 200:
+            assert body["deleted"] == [] and body["kept"][0]["reason"] == "no such run"
+
+
+async def test_run_parameters_are_checked(api: Any) -> None:
+    status, body = await api.post("runs", {"select": "notebooks/daily_report", "parameters": {"run_id": "x"}})
+    assert status == 400 and "set by orchestrate-ext" in body["message"]
+    status, body = await api.post("runs", {"select": "notebooks/daily_report", "parameters": [1]})
+    assert status == 400 and "'parameters' must be an object" in body["message"]
+
+
+@pytest.mark.slow
+async def test_run_a_notebook_now_with_parameters(api: Any, jp_root_dir: Path) -> None:
+    body = {"select": "notebooks/ingest_orders", "logical_date": "2024-01-31T06:00:00Z", "parameters": {"days": 3}}
+    status, run = await api.post("runs", body)
+    assert status == 201, run
+    assert (run["parameters"], run["logical_date"]) == ({"days": 3}, "2024-01-31T06:00:00Z")
+    finished = await api.wait_for_run(run["run_id"])
+    assert finished["status"] == "success", finished
+    status, output = await api.get(f"runs/{run['run_id']}/output", node=INGEST_ID)
+    cells = output["content"]["cells"]
+    injected = next(cell for cell in cells if "injected-parameters" in cell["metadata"].get("tags", []))
+    assert "days = 3" in "".join(injected["source"])
