@@ -15,12 +15,18 @@ export class ApiError extends Error {
   readonly status: number;
   /** The server's error class, e.g. `RunNotFound`, when it gave one. */
   readonly kind: string | null;
+  /** The request key the error is about (e.g. `cron`), when the server names one. */
+  readonly field: string | null;
+  /** The message in the field's own words (no file, no key), when the server names a field. */
+  readonly detail: string | null;
 
-  constructor(status: number, message: string, kind: string | null = null) {
+  constructor(status: number, message: string, kind: string | null = null, field: string | null = null, detail: string | null = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.kind = kind;
+    this.field = field;
+    this.detail = detail;
   }
 
   get isForbidden(): boolean {
@@ -64,6 +70,11 @@ export interface GraphNode {
   waits_for: string[];
 }
 
+export interface SlaMarker {
+  kind: 'stale' | 'overdue';
+  message: string;
+}
+
 export interface NodeState {
   id: string;
   kind: string;
@@ -76,6 +87,17 @@ export interface NodeState {
   last_finished_at: string | null;
   last_success_at: string | null;
   last_success_run_id: string | null;
+  /** What is wrong with the node (a reference that does not resolve, invalid metadata); null when healthy. */
+  problem?: string | null;
+  /** The broken node it waits for, when it is healthy itself but downstream of a broken one. */
+  blocked_by?: string | null;
+  sla?: Record<string, unknown> | null;
+  markers?: SlaMarker[];
+}
+
+export interface NodeRecent {
+  node_id: string;
+  recent: { run_id: string; status: string; created_at: string; started_at: string | null; finished_at: string | null }[];
 }
 
 export interface ParameterCellEntry {
@@ -91,6 +113,10 @@ export interface NotebookForm {
   notebook: string;
   node_id: string;
   in_pipeline: boolean;
+  /** What is wrong with this notebook in the pipeline now (e.g. a dependency that does not resolve). */
+  problem?: string | null;
+  /** The notebook whose schedule this one carries (it is a copy): the schedule does not fire until saved. */
+  copy_of?: string | null;
   metadata: Record<string, unknown>;
   parameters_cell: ParameterCellEntry[];
   injected_parameters: string[];
@@ -129,6 +155,11 @@ export interface Schedule {
   last_run_id: string | null;
   last_status: string | null;
   last_run_at: string | null;
+  /** Why the schedule's target cannot run now (broken, or waiting for a broken node). */
+  problem?: string | null;
+  /** The notebook whose schedule a copied notebook carries: held, it does not fire. */
+  copy_of?: string | null;
+  last_tick?: Tick | null;
 }
 
 export interface SchedulesList {
@@ -151,6 +182,48 @@ export interface RunSummary {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  parameters?: Record<string, unknown>;
+  resumed_at?: string | null;
+  resumptions?: number;
+  /** Tries that failed in this run (also those a retry made good), in the runs list. */
+  failed_tries?: number;
+  tries?: number;
+}
+
+export interface TriggerResult extends RunSummary {
+  /** Selected nodes that were not started, and why (broken, or downstream of a broken node). */
+  left_out: { id: string; reason: string }[];
+}
+
+export interface Tick {
+  tick_id: number;
+  schedule: string;
+  scheduled_at: string;
+  trigger: string;
+  status: 'pending' | 'ran' | 'skipped' | 'deduplicated' | string;
+  reason: string | null;
+  run_id: string | null;
+  duplicate_of: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BackfillRequest {
+  schedule: string;
+  start: string;
+  end: string;
+  parallel: number;
+  force?: boolean;
+}
+
+export interface BackfillStarted {
+  schedule: string;
+  dates: number;
+  first: string;
+  last: string;
+  parallel: number;
+  pid: number;
+  log: string;
 }
 
 export interface RunsPage {
@@ -169,6 +242,7 @@ export interface RunNode {
   finished_at: string | null;
   error: string | null;
   duration_seconds: number | null;
+  waiting_for?: string | null;
 }
 
 export interface Attempt {
@@ -223,6 +297,8 @@ export interface OutputModel {
 
 export interface SchedulerStatus {
   running: boolean;
+  /** A scheduler started from here has not taken the project's lease yet. */
+  starting?: boolean;
   holder: string | null;
   host: string | null;
   pid: number | null;
@@ -302,11 +378,14 @@ export class OrchestrateClient {
       }
     }
     if (!response.ok) {
-      const kind = data && typeof data === 'object' ? (data as { error?: unknown }).error : undefined;
+      const body = (data && typeof data === 'object' ? data : {}) as { error?: unknown; field?: unknown; detail?: unknown };
+      const text = (value: unknown) => (typeof value === 'string' ? value : null);
       throw new ApiError(
         response.status,
         errorMessage(response.status, response.statusText, data),
-        typeof kind === 'string' ? kind : null
+        text(body.error),
+        text(body.field),
+        text(body.detail)
       );
     }
     if (data === undefined) {
@@ -367,8 +446,32 @@ export class OrchestrateClient {
     return this.request('GET', `runs/${encodeURIComponent(runId)}`);
   }
 
-  trigger(select: string | null, logicalDate: string | null = null): Promise<RunSummary> {
-    return this.request('POST', 'runs', { body: { select, logical_date: logicalDate } });
+  trigger(
+    select: string | null,
+    logicalDate: string | null = null,
+    parameters: Record<string, unknown> | null = null
+  ): Promise<TriggerResult> {
+    const body: Record<string, unknown> = { select, logical_date: logicalDate };
+    if (parameters && Object.keys(parameters).length) {
+      body.parameters = parameters;
+    }
+    return this.request('POST', 'runs', { body });
+  }
+
+  deleteRuns(runIds: string[]): Promise<{ deleted: string[]; kept: { run_id: string; reason: string }[] }> {
+    return this.request('POST', 'runs/delete', { body: { run_ids: runIds } });
+  }
+
+  nodeRecent(nodeId: string): Promise<NodeRecent> {
+    return this.request('GET', 'nodes/history', { query: { node: nodeId } });
+  }
+
+  ticks(schedule: string | null, limit = 50): Promise<{ ticks: Tick[] }> {
+    return this.request('GET', 'ticks', { query: { schedule, limit } });
+  }
+
+  backfill(request: BackfillRequest): Promise<BackfillStarted> {
+    return this.request('POST', 'backfills', { body: request });
   }
 
   retry(runId: string): Promise<RunSummary> {

@@ -8,17 +8,23 @@
 import { Dialog, ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { addIcon, Button, closeIcon } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { SavedSchedule } from './api';
 import { CUSTOM, describeCron, formatFireTime, presetFor, PRESETS } from './cron';
 import { ALERT_EVENTS, ParameterRow } from './form';
 import { filterChoices, ScheduleModel } from './scheduleModel';
+import { localZone } from './time';
 
 const SAVE_INDEX = 1;
 
-function FieldError(props: { message?: string }): JSX.Element | null {
-  return props.message ? <div className="jp-Orchestrate-fieldError">{props.message}</div> : null;
+function FieldError(props: { message?: string | null; id?: string }): JSX.Element | null {
+  return props.message ? (
+    <div className="jp-Orchestrate-fieldError" id={props.id}>
+      {props.message}
+    </div>
+  ) : null;
 }
 
 function Row(props: { label: string; htmlFor?: string; children: React.ReactNode; hint?: string }): JSX.Element {
@@ -70,7 +76,7 @@ function CronSection(props: { model: ScheduleModel }): JSX.Element {
           aria-label="cron expression"
           onChange={event => model.update({ cron: event.target.value })}
         />
-        <FieldError message={model.errors.cron ?? model.previewError ?? undefined} />
+        <FieldError id="jp-Orchestrate-cron-error" message={model.errors.cron ?? model.previewError} />
         <div className="jp-Orchestrate-preview" aria-live="polite">
           {description ? <div className="jp-Orchestrate-description">{description}</div> : null}
           {model.preview ? (
@@ -88,6 +94,8 @@ function CronSection(props: { model: ScheduleModel }): JSX.Element {
           className="jp-mod-styled"
           list="jp-Orchestrate-timezones"
           value={form.timezone}
+          aria-invalid={model.errors.timezone ? true : undefined}
+          aria-describedby={model.errors.timezone ? 'jp-Orchestrate-timezone-error' : 'jp-Orchestrate-timezone-hint'}
           onChange={event => model.update({ timezone: event.target.value })}
         />
         <datalist id="jp-Orchestrate-timezones">
@@ -95,7 +103,10 @@ function CronSection(props: { model: ScheduleModel }): JSX.Element {
             <option key={zone} value={zone} />
           ))}
         </datalist>
-        <FieldError message={model.errors.timezone} />
+        <FieldError id="jp-Orchestrate-timezone-error" message={model.errors.timezone} />
+        <div className="jp-Orchestrate-hint" id="jp-Orchestrate-timezone-hint">
+          The cron expression is read in this zone (daylight saving time included); your browser is in {localZone()}.
+        </div>
       </Row>
     </>
   );
@@ -132,6 +143,7 @@ function ParametersSection(props: { model: ScheduleModel }): JSX.Element {
               minimal
               small
               title="Remove this parameter"
+              aria-label={`Remove parameter ${row.name || index + 1}`}
               onClick={() => model.update({ parameters: rows.filter((_, at) => at !== index) })}
             >
               <closeIcon.react tag="span" />
@@ -142,6 +154,7 @@ function ParametersSection(props: { model: ScheduleModel }): JSX.Element {
         <Button small minimal onClick={() => model.update({ parameters: [...rows, { name: '', value: '' }] })}>
           <addIcon.react tag="span" /> Add parameter
         </Button>
+        <FieldError message={model.errors.parameters} />
       </div>
     </Row>
   );
@@ -175,9 +188,21 @@ function DependsOnSection(props: { model: ScheduleModel }): JSX.Element {
         className="jp-mod-styled"
         type="search"
         placeholder="Search dbt models and notebooks…"
+        aria-label="search dbt models and notebooks"
+        data-enter="local"
         value={query}
         onChange={event => setQuery(event.target.value)}
+        onKeyDown={event => {
+          // Enter picks the only match; it never saves the dialog from here.
+          if (event.key === 'Enter') {
+            event.preventDefault();
+            if (shown.length === 1) {
+              model.toggleDependency(selected.includes(shown[0].id) ? shown[0].id : shown[0].reference);
+            }
+          }
+        }}
       />
+      <FieldError message={model.errors.dependsOn} />
       <ul className="jp-Orchestrate-pickList" aria-label="depends-on choices">
         {shown.map(choice => (
           <li key={choice.id}>
@@ -304,7 +329,7 @@ function TextRow(props: {
         value={model.form[field]}
         onChange={event => model.update({ [field]: event.target.value })}
       />
-      <FieldError message={model.errors[field]} />
+      <FieldError id={`${id}-error`} message={model.errors[field]} />
     </Row>
   );
 }
@@ -313,12 +338,28 @@ export function ScheduleFormView(props: { model: ScheduleModel }): JSX.Element {
   const { model } = props;
   return (
     <div className="jp-Orchestrate-form" aria-busy={model.saving}>
+      {model.serverError ? (
+        <div className="jp-Orchestrate-serverError" role="alert">
+          {model.serverError}
+        </div>
+      ) : null}
       {model.data.in_pipeline ? null : (
         <div className="jp-Orchestrate-warning">
           This notebook is not part of the pipeline yet: add a pattern matching it to notebooks.include in
           orchestrate.yaml.
         </div>
       )}
+      {model.data.problem ? (
+        <div className="jp-Orchestrate-nodeError" role="status">
+          <b>This notebook is broken and does not run:</b> {model.data.problem}
+        </div>
+      ) : null}
+      {model.data.copy_of ? (
+        <div className="jp-Orchestrate-warning" role="status">
+          This notebook is a copy of {model.data.copy_of} and carries its schedule, which does not fire for the copy.
+          Check the settings below; saving starts this notebook's own schedule.
+        </div>
+      ) : null}
       <CronSection model={model} />
       {model.supports('parameters') ? <ParametersSection model={model} /> : null}
       {model.supports('depends_on') ? <DependsOnSection model={model} /> : null}
@@ -333,11 +374,6 @@ export function ScheduleFormView(props: { model: ScheduleModel }): JSX.Element {
           <TextRow model={model} field="slaFinishBy" label="SLA: done by" placeholder="HH:MM in the schedule's time zone" />
           <TextRow model={model} field="slaMaxDuration" label="SLA: at most" placeholder="e.g. 45m after the start" />
         </>
-      ) : null}
-      {model.serverError ? (
-        <div className="jp-Orchestrate-serverError" role="alert">
-          {model.serverError}
-        </div>
       ) : null}
     </div>
   );
@@ -362,12 +398,41 @@ export class ScheduleDialog extends Dialog<void> {
     super({
       title: `Schedule ${PathExt.basename(model.notebook)}`,
       body: new ScheduleBody(model),
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save schedule' })],
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.okButton({ label: model.data.copy_of ? 'Start this schedule' : model.isScheduled ? 'Save schedule' : 'Save and schedule' })
+      ],
       defaultButton: SAVE_INDEX,
       focusNodeSelector: '#jp-Orchestrate-preset'
     });
     this.addClass('jp-Orchestrate-scheduleDialog');
+    model.changed.connect(this.syncSave, this);
     void model.refreshPreview();
+  }
+
+  /** Save is disabled while the form shows an error (and while saving). */
+  private syncSave(): void {
+    const save = this.node.querySelector<HTMLButtonElement>('.jp-Dialog-footer .jp-mod-accept');
+    if (save) {
+      save.disabled = this.model.hasErrors || this.model.saving;
+      save.title = this.model.hasErrors ? 'Fix the fields marked in red first' : '';
+    }
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.syncSave();
+  }
+
+  handleEvent(event: Event): void {
+    // The Dialog saves on Enter in any text field; a field that handles Enter itself (the search box) keeps it.
+    if (event.type === 'keydown' && (event as KeyboardEvent).key === 'Enter') {
+      const target = event.target as HTMLElement | null;
+      if (target?.closest?.('[data-enter="local"]')) {
+        return;
+      }
+    }
+    super.handleEvent(event);
   }
 
   resolve(index?: number): void {
@@ -375,14 +440,28 @@ export class ScheduleDialog extends Dialog<void> {
       super.resolve(index);
       return;
     }
+    if (this.model.hasErrors || this.model.saving) {
+      this.revealError();
+      return;
+    }
     void this.model.save().then(ok => {
       if (ok) {
+        this.saved = this.model.saved;
         super.resolve(SAVE_INDEX);
+      } else {
+        requestAnimationFrame(() => this.revealError());
       }
     });
   }
 
+  /** Scroll the first error into sight: a message below the fold is a message not read. */
+  private revealError(): void {
+    const error = this.node.querySelector('.jp-Orchestrate-serverError, .jp-Orchestrate-fieldError');
+    error?.scrollIntoView({ block: 'center' });
+  }
+
   dispose(): void {
+    this.model.changed.disconnect(this.syncSave, this);
     this.model.dispose();
     super.dispose();
   }

@@ -146,14 +146,18 @@ def widen_left_sidebar(page: Any, panel: Any, to: int) -> None:
     page.mouse.up()
 
 
-def command(page: Any, name: str, args: dict[str, Any] | None = None) -> Any:
-    """Run a JupyterLab command, as the command palette would."""
-    return page.evaluate("([name, args]) => window.jupyterapp.commands.execute(name, args)", [name, args or {}])
+def command(page: Any, name: str, args: dict[str, Any] | None = None, wait: bool = False) -> Any:
+    """Run a JupyterLab command, as the command palette would; ``wait`` for it to finish (a command that
+    opens a dialog finishes when the dialog closes)."""
+    if wait:
+        return page.evaluate("([name, args]) => window.jupyterapp.commands.execute(name, args)", [name, args or {}])
+    page.evaluate("([name, args]) => { void window.jupyterapp.commands.execute(name, args); }", [name, args or {}])
+    return None
 
 
 def set_theme(page: Any, theme: str) -> None:
     """Switch to ``light`` or ``dark`` and wait until the page has it."""
-    command(page, "apputils:change-theme", {"theme": THEMES[theme]})
+    command(page, "apputils:change-theme", {"theme": THEMES[theme]}, wait=True)
     page.wait_for_function(
         "light => document.body.dataset.jpThemeLight === light", arg="true" if theme == "light" else "false"
     )

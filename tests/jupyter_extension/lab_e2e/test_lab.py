@@ -40,14 +40,14 @@ def _scenario(page, lab: Lab, expect) -> None:  # type: ignore[no-untyped-def]
     expect(dialog.get_by_label("depends-on choices").locator("input")).to_be_checked()
     dialog.locator("#jp-Orchestrate-owner").fill("ana@example.com")
     save_screenshot(dialog.screenshot(), "schedule-dialog.png")
-    dialog.get_by_role("button", name="Save schedule").click()
+    dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_be_hidden()
 
     # The schedule is in the notebook's own metadata.
     metadata = json.loads((lab.root / REPORT).read_text(encoding="utf-8"))["metadata"]["orchestrate"]
     assert metadata["schedule"] == "0 7 * * 1-5"
     assert metadata["timezone"] == "Europe/Berlin"
-    assert metadata["parameters"] == {"top_n": 3, "warehouse": "../shop.duckdb"}
+    assert metadata["parameters"] == {"top_n": 3}  # only what the user changed: warehouse keeps the cell's default
     assert metadata["depends_on"] == ["daily_revenue"]
     assert metadata["owner"] == "ana@example.com"
 
@@ -62,6 +62,7 @@ def _scenario(page, lab: Lab, expect) -> None:  # type: ignore[no-untyped-def]
 
     # Run now, and watch the run reach success.
     panel.locator(".jp-Orchestrate-runAll").click()
+    page.locator(".jp-Dialog").get_by_role("button", name="Run").click()  # the whole pipeline: asked first
     run_view = panel.locator(".jp-Orchestrate-runView")
     expect(run_view).to_be_visible()
     expect(run_view.locator(".jp-Orchestrate-runHeader .jp-Orchestrate-badge")).to_have_attribute(
@@ -72,7 +73,7 @@ def _scenario(page, lab: Lab, expect) -> None:  # type: ignore[no-untyped-def]
     save_screenshot(panel.screenshot(), "orchestrate-panel.png")
 
     # The output notebook opens in Lab, read-only, with the parameters the run injected.
-    report_row.locator(".jp-Orchestrate-openOutput").click()
+    report_row.locator(".jp-Orchestrate-openOutput").first.click()
     tab = page.locator(".jp-MainAreaWidget.jp-NotebookPanel", has_text="top_n = 3").last
     expect(page.get_by_role("tab", name="daily_report.try1.ipynb")).to_be_visible()
     expect(tab).to_contain_text("# Parameters")
