@@ -151,3 +151,52 @@ def _seed_node(tx: Any, epoch: int, run_id: str, run_dir: Path, root: Path, node
         error=error,
     )
     tx.set_node_state(state, len(node.tries), epoch)
+
+
+def seed_ticks(lab: Any, schedule: str, ticks: list[tuple[float, str, str | None]], node_id: str) -> list[str]:
+    """Record ticks of ``schedule`` as a scheduler would: ``(seconds from now, status, reason)`` each.
+
+    A ``ran`` tick gets a successful run of ``node_id`` (created with the tick); ``skipped`` and
+    ``deduplicated`` ones keep their reason. Returns the ids of the runs created.
+    """
+    import secrets as _secrets
+    from datetime import UTC, datetime, timedelta
+
+    from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
+    from orchestrate_ext.project import Project
+    from orchestrate_ext.store.records import NewTick, TickStatus, Trigger
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    root = lab if isinstance(lab, Path) else Path(lab.root)
+    store = Project.load(root).open_store()
+    runs: list[str] = []
+    try:
+        with store.transaction() as tx:
+            for offset, status, reason in ticks:
+                moment = now + timedelta(seconds=offset)
+                tick = NewTick(schedule, moment, Trigger.CRON, f"cron@{moment.isoformat()}")
+                if status != "ran":
+                    duplicate = reason if status == "deduplicated" else None
+                    closed = NewTick(
+                        tick.schedule,
+                        tick.scheduled_at,
+                        tick.trigger,
+                        tick.key,
+                        TickStatus(status),
+                        reason if status == "skipped" else "a run of this date is going on",
+                        duplicate,
+                    )
+                    tx.record_ticks([(schedule, [closed], None)], None, now)
+                    continue
+                run_id = moment.strftime("%Y%m%dT%H%M%S") + "-" + _secrets.token_hex(5)
+                run = RunRecord(run_id, RunStatus.RUNNING, moment, moment, trigger="cron", schedule=schedule)
+                nodes = [NodeRunRecord(run_id, node_id, "notebook", NodeStatus.PENDING)]
+                tx.create_tick_run(tick, run, nodes, owner="seeded-by-a-test", fence=None, now=moment)
+                epoch = tx.run_ownership(run_id).epoch
+                tx.mark_run_started(run_id, epoch, moment)
+                tx.set_node_state(NodeRunRecord(run_id, node_id, "notebook", NodeStatus.SUCCESS), 0, epoch)
+                tx.finish_run(run_id, RunStatus.SUCCESS, epoch, moment + timedelta(seconds=20))
+                runs.append(run_id)
+    finally:
+        store.close()
+    return runs

@@ -38,6 +38,7 @@ function RecentStatuses(props: { client: OrchestrateClient; nodeId: string; vers
           <li key={entry.run_id}>
             <span
               className="jp-Orchestrate-dot"
+              role="img"
               data-status={entry.status}
               title={`${statusLabel(entry.status)} · run ${entry.run_id} · ${relativeTime(entry.created_at)}`}
               aria-label={statusLabel(entry.status)}

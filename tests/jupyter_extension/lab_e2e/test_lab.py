@@ -11,7 +11,14 @@ import json
 
 import pytest
 
-from tests.jupyter_extension.lab_e2e.lab import REPORT, Lab, open_panel, save_screenshot, widen_left_sidebar
+from tests.jupyter_extension.lab_e2e.lab import (
+    REPORT,
+    Lab,
+    document_view,
+    open_panel,
+    save_screenshot,
+    widen_left_sidebar,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +46,7 @@ def _scenario(page, lab: Lab, expect) -> None:  # type: ignore[no-untyped-def]
     expect(dialog.get_by_label("depends-on choices").locator("li")).to_have_count(1)
     expect(dialog.get_by_label("depends-on choices").locator("input")).to_be_checked()
     dialog.locator("#jp-Orchestrate-owner").fill("ana@example.com")
-    save_screenshot(dialog.screenshot(), "schedule-dialog.png")
+    document_view(page, "schedule-dialog", ".jp-Orchestrate-scheduleDialog .jp-Dialog-content")
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_be_hidden()
 
