@@ -141,9 +141,9 @@ def scheduler_status(project: Project, launcher: Launcher | None = None) -> dict
     if lease.active:
         detail = f"pid {lease.pid} on {lease.host}" if lease.pid else lease.holder
     elif starting is not None:
-        detail = f"starting (pid {starting}); it logs to {log}"
+        detail = f"starting (pid {starting}); it logs to {_shown(project, log)}"
     else:
-        detail = f"A scheduler started from here logs to {log}." if log.exists() else None
+        detail = f"A scheduler started from here logs to {_shown(project, log)}." if log.exists() else None
     return {
         **api.lease_document(lease),
         "running": lease.active,
@@ -160,7 +160,13 @@ def start_scheduler(project: Project, launcher: Launcher) -> dict[str, Any]:
         raise Conflict(f"a scheduler is already running for this project ({status['detail']})")
     log = project.config.workspace.state_dir / SCHEDULER_LOG
     pid = launcher.start(scheduler_command(project), cwd=project.root, log_path=log, key="scheduler")
-    return {**status, "starting": True, "started_pid": pid, "detail": f"starting (pid {pid}); it logs to {log}"}
+    shown = _shown(project, log)
+    return {**status, "starting": True, "started_pid": pid, "detail": f"starting (pid {pid}); it logs to {shown}"}
+
+
+def _shown(project: Project, path: Path) -> str:
+    """A file of the project as the panel shows it: relative to the project folder."""
+    return path.relative_to(project.root).as_posix() if path.is_relative_to(project.root) else str(path)
 
 
 def ticks(project: Project, schedule: str | None, limit: int) -> dict[str, Any]:

@@ -95,6 +95,13 @@ function SchedulerBanner(props: { client: OrchestrateClient; active: boolean }):
       setStarting(false);
     }
   }, [data?.running, data?.starting]);
+  const start = async () => {
+    setStarting(true);
+    if (!(await action.run(() => props.client.startScheduler()))) {
+      setStarting(false);
+    }
+    status.refresh();
+  };
   if (status.error) {
     return <div className="jp-Orchestrate-warning">scheduler: {status.error}</div>;
   }
@@ -118,27 +125,17 @@ function SchedulerBanner(props: { client: OrchestrateClient; active: boolean }):
   }
   return (
     <div className="jp-Orchestrate-warning" role="status" aria-label="scheduler status">
-      <div>
-        <b>No scheduler is running for this project</b>: schedules will not fire.
-        {data.detail ? ` ${data.detail}` : ''}
-      </div>
-      <div className="jp-Orchestrate-toolbar">
-        <Button
-          small
-          disabled={action.busy}
-          onClick={async () => {
-            setStarting(true);
-            if (!(await action.run(() => props.client.startScheduler()))) {
-              setStarting(false);
-            }
-            status.refresh();
-          }}
-        >
+      <div className="jp-Orchestrate-nodeLine">
+        <span>
+          <b>No scheduler is running for this project</b>: schedules will not fire.
+        </span>
+        <Button small disabled={action.busy} onClick={start}>
           Start scheduler
         </Button>
-        <span className="jp-Orchestrate-muted">
-          It runs on its own and keeps running when Lab stops. Or run <code>{data.command}</code> under systemd or cron.
-        </span>
+      </div>
+      <div className="jp-Orchestrate-muted" title={data.command}>
+        It runs on its own and keeps running when Lab stops; or run <code>orchestrate scheduler</code> in the project
+        folder under systemd or cron.{data.detail ? ` ${data.detail}` : ''}
       </div>
       {action.error ? <div className="jp-Orchestrate-serverError">{action.error}</div> : null}
     </div>

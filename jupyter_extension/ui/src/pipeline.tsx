@@ -122,8 +122,8 @@ function BrokenNodes(props: { actions: PipelineActions; nodes: NodeState[]; onSe
   return (
     <section className="jp-Orchestrate-broken" role="region" aria-label="broken nodes">
       <div className="jp-Orchestrate-brokenTitle">
-        {broken.length === 1 ? '1 node is broken' : `${broken.length} nodes are broken`} and does not run; the rest of
-        the pipeline does.
+        {broken.length === 1 ? '1 node is broken and does not run' : `${broken.length} nodes are broken and do not run`}; the
+        rest of the pipeline does.
       </div>
       <ul className="jp-Orchestrate-list">
         {broken.map(node => (

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.jupyter_extension.lab_e2e.lab import INGEST, REPORT, REPORT_ID, Lab, command, document_view, open_panel
+from tests.jupyter_extension.lab_e2e.lab import (
+    INGEST,
+    REPORT,
+    REPORT_ID,
+    Lab,
+    command,
+    document_view,
+    open_panel,
+    widen_left_sidebar,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +39,7 @@ def test_a_typo_is_shown_on_its_node_and_fixed_from_the_panel(lab: Lab, new_page
     expect(node).to_have_attribute("data-status", "broken")
     problems = panel.get_by_role("region", name="broken nodes")
     expect(problems).to_contain_text(TYPO_HINT)
+    widen_left_sidebar(page, panel, to=460)
     document_view(page, "broken-node", "#orchestrate-panel")
 
     # The Schedules tab lists the healthy schedule, and marks the broken notebook's.

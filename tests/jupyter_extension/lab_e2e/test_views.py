@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -133,13 +135,18 @@ def test_ticks_of_a_schedule(lab: Lab, new_page) -> None:  # type: ignore[no-unt
 
     schedule = {"notebook": REPORT, "cron": "0 7 * * *", "timezone": "Europe/Berlin"}
     lab.rest("POST", "orchestrate/api/schedules", schedule)
+    now = datetime.now(ZoneInfo("Europe/Berlin"))
+    fired = [
+        (now.replace(hour=7, minute=0, second=0, microsecond=0) - timedelta(days=days) - now).total_seconds()
+        for days in (3, 2, 1)
+    ]
     seed_ticks(
         lab,
         "notebooks/daily_report",
         [
-            (-3 * 86400, "ran", None),
-            (-2 * 86400, "skipped", "catch-up 'latest': a newer fire time was run instead"),
-            (-86400, "ran", None),
+            (fired[0], "ran", None),
+            (fired[1], "skipped", "catch-up 'latest': a newer fire time was run instead"),
+            (fired[2], "ran", None),
         ],
         REPORT_ID,
     )
