@@ -27,6 +27,16 @@ class NotebookSettings(NodeSettings):
     produces: list[str] = []
     parameters: dict[str, Any] = {}
     kernel: str | None = None
+    scheduled_as: str | None = None
+    """The notebook path the schedule was saved for (written by the JupyterLab dialog). A copy of the
+    notebook (or the notebook moved) has another path: its schedule is held, not fired, until it is
+    saved again for the new path, so a duplicated notebook never starts firing unnoticed."""
+
+    def schedule_held_for(self, relative: str) -> str | None:
+        """The path this notebook's schedule belongs to when it is not ``relative`` (a copy); else None."""
+        if self.schedule is None or self.scheduled_as is None or self.scheduled_as == relative:
+            return None
+        return self.scheduled_as
 
     @field_validator("parameters")
     @classmethod

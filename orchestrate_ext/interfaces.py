@@ -197,6 +197,19 @@ class NodePlugin(Plugin, Protocol):
         ...
 
 
+@runtime_checkable
+class TolerantDiscovery(Protocol):
+    """A node plugin that can also discover the nodes whose own settings are invalid.
+
+    Used where the rest of the project must stay usable while one node is
+    wrong (the JupyterLab panel, ``orchestrate retry``): such a node comes back
+    as a placeholder (its id, kind, name and path; no dependencies) with its
+    error by id, and :mod:`orchestrate_ext.partial_graph` marks it broken.
+    """
+
+    def discover_tolerant(self, workspace: Workspace, config: Any) -> tuple[Sequence[Node], Mapping[str, str]]: ...
+
+
 @dataclass(frozen=True)
 class ObserverContext:
     """What an observer plugin gets to watch runs with.

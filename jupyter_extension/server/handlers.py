@@ -16,6 +16,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -24,6 +25,7 @@ from tornado import web
 from jupyter_extension.server import history
 from jupyter_extension.server.backend import Backend
 from jupyter_extension.server.errors import ApiError, to_http_error
+from jupyter_extension.server.schedules import check_parameters
 from orchestrate_ext.clock import parse_datetime
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.safe_load import REQUEST_LIMITS, load_json
@@ -104,8 +106,10 @@ class OrchestrateHandler(APIHandler):
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         if isinstance(exc, ApiError):
             self.set_header("Content-Type", "application/json")
-            message = self.backend.last_redactor(exc.message)
-            self.finish(json.dumps({"message": message, "reason": exc.reason, "error": exc.kind}))
+            document = {"message": self.backend.last_redactor(exc.message), "reason": exc.reason, "error": exc.kind}
+            if exc.field is not None:
+                document.update(field=exc.field, detail=self.backend.last_redactor(exc.detail or ""))
+            self.finish(json.dumps(document))
             return
         super().write_error(status_code, **kwargs)
 
@@ -126,6 +130,14 @@ class NodesHandler(OrchestrateHandler):
     @endpoint("read")
     async def get(self) -> None:
         self.reply(await self.call(self.backend.nodes))
+
+
+class NodeHistoryHandler(OrchestrateHandler):
+    """``GET /nodes/history?node=ID``: the node's status in its last 10 runs."""
+
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.node_recent, self.required_arg("node")))
 
 
 class NotebookHandler(OrchestrateHandler):
@@ -172,11 +184,18 @@ class RunsHandler(OrchestrateHandler):
     @endpoint("execute")
     async def post(self) -> None:
         body = self.body()
-        unknown = sorted(set(body) - {"select", "logical_date"})
+        unknown = sorted(set(body) - {"select", "logical_date", "parameters"})
         if unknown:
-            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select' and 'logical_date'")
+            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select', 'logical_date' and 'parameters'")
         selection = body.get("select")
         logical = body.get("logical_date")
+        parameters = body.get("parameters")
+        if parameters is not None:
+            if not isinstance(parameters, dict):
+                raise BadInput(
+                    "request body: 'parameters' must be an object of names to JSON values, e.g. {\"top_n\": 3}"
+                )
+            check_parameters(parameters)
         if selection is not None and not isinstance(selection, str):
             raise BadInput("request body: 'select' must be a selection text such as '+daily_report'")
         if logical is not None and not isinstance(logical, str):
@@ -185,7 +204,15 @@ class RunsHandler(OrchestrateHandler):
             when = parse_datetime(logical) if logical else None
         except ValueError as exc:
             raise BadInput(f"logical_date: {exc}") from None
-        self.reply(await self.call(self.backend.trigger, selection, when), status=201)
+        self.reply(await self.call(self.backend.trigger, selection, when, parameters), status=201)
+
+
+class DeleteRunsHandler(OrchestrateHandler):
+    """``POST /runs/delete`` with ``{"run_ids": [...]}``: finished runs, with their logs and outputs."""
+
+    @endpoint("write")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.delete_runs, self.body()))
 
 
 class RunHandler(OrchestrateHandler):
@@ -220,6 +247,31 @@ class OutputHandler(OrchestrateHandler):
         self.reply(await self.call(self.backend.output, run_id, node, self.int_arg("try", None)))
 
 
+class OutputHtmlHandler(OrchestrateHandler):
+    """The output notebook as an HTML file to download."""
+
+    @endpoint("read")
+    async def get(self, run_id: str) -> None:
+        node = self.required_arg("node")
+        name, html = await self.call(self.backend.output_html, run_id, node, self.int_arg("try", None))
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        super(APIHandler, self).finish(html)  # APIHandler.finish would make it JSON
+
+
+class TicksHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        limit = self.int_arg("limit", 50) or 0
+        self.reply(await self.call(self.backend.ticks, self.text_arg("schedule"), limit))
+
+
+class BackfillsHandler(OrchestrateHandler):
+    @endpoint("execute")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.start_backfill, self.body()), status=202)
+
+
 class ScheduleStateHandler(OrchestrateHandler):
     """``POST /schedules/pause`` and ``/schedules/resume`` with ``{"schedule": NAME}``."""
 
@@ -247,16 +299,21 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     (r"/info", InfoHandler),
     (r"/graph", GraphHandler),
     (r"/nodes", NodesHandler),
+    (r"/nodes/history", NodeHistoryHandler),
     (r"/notebook", NotebookHandler),
     (r"/cron", CronHandler),
     (r"/schedules", SchedulesHandler),
     (r"/schedules/(?P<action>pause|resume)", ScheduleStateHandler),
     (r"/scheduler", SchedulerHandler),
+    (r"/ticks", TicksHandler),
+    (r"/backfills", BackfillsHandler),
     (r"/runs", RunsHandler),
+    (r"/runs/delete", DeleteRunsHandler),  # before /runs/{run_id}, which would take it
     (rf"/runs/{_RUN}", RunHandler),
     (rf"/runs/{_RUN}/retry", RetryHandler),
     (rf"/runs/{_RUN}/cancel", CancelHandler),
     (rf"/runs/{_RUN}/logs", LogsHandler),
     (rf"/runs/{_RUN}/output", OutputHandler),
+    (rf"/runs/{_RUN}/output\.html", OutputHtmlHandler),
 ]
 """Routes under ``<base_url>orchestrate/api``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import keyword
 import logging
 import signal
 import sys
@@ -113,23 +115,60 @@ def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
     help="Run only nodes whose code or inputs changed since their last success, and what is downstream of "
     "them; reuse the rest (default: defaults.only_changed).",
 )
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help='A parameter for every notebook of the run; VALUE is JSON (5, "x", [1, 2]) or else text. Repeatable.',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @project_option
 def run(
-    project_dir: Path | None, selection: str | None, logical_date: str | None, only_changed: bool | None, as_json: bool
+    project_dir: Path | None,
+    selection: str | None,
+    logical_date: str | None,
+    only_changed: bool | None,
+    params: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Run the pipeline (or a selection of it) now."""
     try:
         when = parse_datetime(logical_date) if logical_date else datetime.now(UTC)
     except ValueError as exc:
         raise BadInput(f"--logical-date: {exc}") from None
+    parameters = parse_params(params)
     project = Project.load(project_dir)
     chosen = select(project.graph, selection)
     store = project.open_store()
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
-    record = executor.create_run(chosen, when, selection=selection, only_changed=only_changed)
+    record = executor.create_run(chosen, when, selection=selection, parameters=parameters, only_changed=only_changed)
     _execute_and_report(project, executor, store, record.run_id, as_json, observers)
+
+
+_RESERVED_PARAMETERS = ("logical_date", "run_id")
+
+
+def parse_params(params: tuple[str, ...]) -> dict[str, Any]:
+    """``--param name=value`` options as a mapping: values are JSON where they parse, else text."""
+    found: dict[str, Any] = {}
+    for item in params:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier() or keyword.iskeyword(name):
+            raise BadInput(f"--param '{item}': write NAME=VALUE with NAME a Python identifier, e.g. --param top_n=5")
+        if name in _RESERVED_PARAMETERS:
+            raise BadInput(f"--param '{item}': '{name}' is set by orchestrate-ext on every run; choose another name")
+        try:
+            found[name] = json.loads(raw, parse_constant=_not_json)
+        except ValueError:
+            found[name] = raw
+    return found
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(name)
 
 
 @main.command()
@@ -137,13 +176,20 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @project_option
 def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
-    """Run again what failed or never ran in RUN_ID."""
+    """Run again what failed or never ran in RUN_ID.
+
+    A broken node elsewhere in the project (a reference that does not resolve)
+    does not stop the retry: the broken node and what depends on it are skipped.
+    """
     project = Project.load(project_dir)
     store = project.open_store()
     with store.read() as tx:
         refuse_if_executing(tx, run_id, project.clock.now())
-    observers = project.observers(store)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers])
+    partial = project.partial_graph
+    for node_id, problem in sorted(partial.broken.items()):
+        click.echo(f"warning: {node_id} is broken and does not run: {problem}", err=True)
+    observers = project.observers(store, partial.graph)
+    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=partial.runnable())
     _execute_and_report(project, executor, store, run_id, as_json, observers)
 
 
