@@ -61,11 +61,14 @@ async def test_a_notebook_whose_metadata_is_not_a_mapping_is_400(api: Any, jp_ro
         await api.get("notebook", path="notebooks/odd.ipynb"),
         await api.post("schedules", {"notebook": "notebooks/odd.ipynb", "cron": "0 7 * * *"}),
         await api.delete("schedules", notebook="notebooks/odd.ipynb"),
-        await api.get("graph"),
     ):
         assert status == 400, body
         assert "notebooks/odd.ipynb" in body["message"] and "must be a mapping" in body["message"], body
     assert snapshot(jp_root_dir) == before
+    status, body = await api.get("nodes")  # the rest of the project stays usable; the notebook says what is wrong
+    assert status == 200, body
+    [odd] = [node for node in body["nodes"] if node["id"] == "notebook.notebooks/odd"]
+    assert "must be a mapping" in odd["problem"], odd
 
 
 @pytest.mark.parametrize(
