@@ -31,6 +31,7 @@ Contract (``tests/orchestrate_ext/store/`` runs it against both):
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -40,6 +41,9 @@ from orchestrate_ext.errors import StoreError
 from orchestrate_ext.store.resources_sql import ResourceStatements
 from orchestrate_ext.store.schema import CORE_COMPONENTS
 from orchestrate_ext.store.sql import Component, Sql, migration_statements, one
+
+_CREATION_SECONDS = 2.0
+"""How long a read-only open waits for a store another process is creating (its tables not there yet)."""
 
 SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
@@ -155,8 +159,11 @@ class StateStore(ABC):
                 )
 
     def _check_version(self, component: Component) -> None:
-        with self._session(write=False) as sql:
-            version = self._version(sql, component.name) if self._has_schema_table(sql) else 0
+        version = self._read_version(component)
+        deadline = time.monotonic() + _CREATION_SECONDS
+        while version == 0 and time.monotonic() < deadline:  # another process may be creating the store now
+            time.sleep(0.05)
+            version = self._read_version(component)
         self._refuse_newer(component, version)
         if version < component.version:
             raise StoreError(
@@ -164,6 +171,10 @@ class StateStore(ABC):
                 f"orchestrate-ext ({component.version}); run a command that writes (e.g. `orchestrate run`) "
                 "once to upgrade it"
             )
+
+    def _read_version(self, component: Component) -> int:
+        with self._session(write=False) as sql:
+            return self._version(sql, component.name) if self._has_schema_table(sql) else 0
 
     def _refuse_newer(self, component: Component, version: int) -> None:
         if version > component.version:

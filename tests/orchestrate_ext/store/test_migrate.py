@@ -115,3 +115,20 @@ def test_state_info_shows_the_backend_versions_and_counts(project: Path) -> None
     assert document["rows"]["runs"] == 2 and document["rows"]["alert_incidents"] == 1
     code, output = invoke("state", "info", "--project", str(project))
     assert "backend   sqlite" in output and "schema    runs v4" in output
+
+
+def test_a_read_only_open_waits_for_a_store_another_process_is_creating(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    path = tmp_path / "state.db"
+    sqlite3.connect(path).close()  # the file exists, its tables do not yet (a scheduler is starting)
+    creating = threading.Timer(0.5, lambda: open_store(StateLocation(path=path)).close())
+    creating.start()
+    try:
+        reader = open_store(StateLocation(path=path), read_only=True)
+        with reader.read() as tx:
+            assert tx.count_runs() == 0
+        reader.close()
+    finally:
+        creating.join()
