@@ -12,6 +12,7 @@ from jupyter_extension.notebook_meta import read_notebook
 from jupyter_extension.runner import NotebookRunner
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import NodeRunner, Workspace
 from orchestrate_ext.model import Node
 
@@ -81,6 +82,13 @@ class NotebookPlugin:
             for node in graph.nodes.values()
             if node.kind == KIND and (held := node.settings.get(HELD_SCHEDULE))
         ]
+
+    def worker_needs(self, config: NotebooksConfig, graph: Any) -> WorkerNeeds:
+        """papermill, the worker module and every kernel the project's notebooks name."""
+        kernels = sorted({str(node.settings["kernel"]) for node in graph.nodes.values() if "kernel" in node.settings})
+        if not kernels:
+            return WorkerNeeds()
+        return WorkerNeeds(("papermill", "ipykernel", "jupyter_extension.worker"), tuple(kernels))
 
     def runners(self, workspace: Workspace, config: NotebooksConfig) -> Mapping[str, NodeRunner]:
         return {KIND: NotebookRunner(workspace, warm_kernels=config.warm_kernels)}

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orchestrate_ext.execution.launch import Launcher, LocalLauncher
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher, WorkerNeeds
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
 
 if TYPE_CHECKING:
@@ -170,6 +170,15 @@ class RecoverableRunner(Protocol):
 
     def recorded_outcome(self, attempt: AttemptRecord) -> NodeOutcome | None:
         """The finished try's outcome as it left it on disk, or None when it did not finish."""
+        ...
+
+
+@runtime_checkable
+class WorkerRequirements(Protocol):
+    """A node plugin whose tries need modules or kernels on the machines that run them."""
+
+    def worker_needs(self, config: Any, graph: Graph) -> WorkerNeeds:
+        """What the project's nodes of this plugin need (checked by ``orchestrate validate``)."""
         ...
 
 

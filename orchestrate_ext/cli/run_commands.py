@@ -18,10 +18,11 @@ import click
 from orchestrate_ext import render
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, isoformat, parse_datetime
-from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.errors import BadInput, ConfigError, NodeNotFound, did_you_mean
 from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.execution.executor import Executor
-from orchestrate_ext.interfaces import CheckingPlugin, Observer
+from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
+from orchestrate_ext.interfaces import CheckingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project
@@ -72,10 +73,31 @@ def validate(project_dir: Path | None) -> None:
         )
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    where = _check_workers(project)
     detail = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
     click.echo(
-        f"ok: {len(graph.nodes)} nodes ({detail}), {len(definitions)} schedule(s), no cycles, every reference resolved"
+        f"ok: {len(graph.nodes)} nodes ({detail}), {len(definitions)} schedule(s), no cycles, every reference "
+        f"resolved, {where}"
     )
+
+
+def _check_workers(project: Project) -> str:
+    """That the machines running tries (this one, or the Dask cluster's workers) have what the nodes need."""
+    needs = WorkerNeeds()
+    for key, section in project.config.sections.items():
+        if isinstance(plugin := project.plugins[key], WorkerRequirements):
+            needs |= plugin.worker_needs(section, project.graph)
+    launcher = project.launcher  # a Dask cluster that does not answer is a ConfigError saying so
+    try:
+        problems = launcher.check(needs)
+        workers = launcher.workers()
+    finally:
+        project.close()
+    if problems:
+        raise ConfigError("the nodes cannot run where they would: " + "; ".join(problems))
+    if launcher.name == LOCAL:
+        return "this machine has the modules and kernels they need"
+    return f"{len(workers)} {launcher.name} worker(s) have the modules and kernels they need"
 
 
 def _passthrough_warnings(project: Project) -> list[str]:

@@ -33,7 +33,14 @@ from typing import Any
 from orchestrate_ext import processes
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.guard import guarded
-from orchestrate_ext.execution.launch import WORKER_PYTHON, Command, LineBuffer, WorkerLost
+from orchestrate_ext.execution.launch import (
+    WORKER_PYTHON,
+    Command,
+    LineBuffer,
+    WorkerLost,
+    WorkerNeeds,
+    missing_here,
+)
 
 BATCH_SECONDS = 0.2
 """How often a worker sends output lines and looks for a stop request."""
@@ -90,6 +97,23 @@ class DaskLauncher:
 
     def workers(self) -> list[str]:
         return sorted(self.client.scheduler_info()["workers"])
+
+    def check(self, needs: WorkerNeeds) -> list[str]:
+        """Ask every worker what of ``needs`` it lacks (orchestrate-ext itself included)."""
+        if not self.workers():
+            return ["the Dask cluster has no workers; start some (`dask worker <scheduler address>`)"]
+        try:
+            found = self.client.run(missing_here, needs, wait=True)
+        except ImportError as exc:
+            return [
+                f"the Dask workers cannot import orchestrate-ext ({exc}); install orchestrate-ext with the "
+                "project's dbt adapter and kernels in the workers' environment"
+            ]
+        return [
+            f"worker {worker} lacks {', '.join(missing)}; install it in that worker's environment"
+            for worker, missing in sorted(found.items())
+            if missing
+        ]
 
     def close(self) -> None:
         self.client.close()

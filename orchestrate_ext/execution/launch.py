@@ -67,6 +67,42 @@ class Command:
     resources: Sequence[str] = ()
 
 
+@dataclass(frozen=True)
+class WorkerNeeds:
+    """What the machines running tries must have: Python modules, and Jupyter kernels by name."""
+
+    modules: tuple[str, ...] = ()
+    kernels: tuple[str, ...] = ()
+
+    def __or__(self, other: WorkerNeeds) -> WorkerNeeds:
+        return WorkerNeeds(
+            tuple(dict.fromkeys(self.modules + other.modules)), tuple(dict.fromkeys(self.kernels + other.kernels))
+        )
+
+
+def missing_here(needs: WorkerNeeds) -> list[str]:
+    """What of ``needs`` this Python lacks: ``module dbt``, ``kernel ir`` (runs on each worker)."""
+    import importlib.util
+
+    missing = []
+    for module in needs.modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(f"module {module}")
+    if needs.kernels:
+        try:
+            from jupyter_client.kernelspec import find_kernel_specs
+
+            kernels = set(find_kernel_specs())
+        except ImportError:
+            kernels = set()
+        missing += [f"kernel {name}" for name in needs.kernels if name not in kernels]
+    return missing
+
+
 class Handle(Protocol):
     """A started try's process."""
 
@@ -94,6 +130,14 @@ class Launcher(Protocol):
     name: str
 
     def start(self, command: Command) -> Handle: ...
+
+    def check(self, needs: WorkerNeeds) -> list[str]:
+        """Problems that stop tries from running (a worker without a module or kernel), each a sentence."""
+        ...
+
+    def workers(self) -> list[str]:
+        """Where tries may run now (``local``, or the cluster's worker addresses)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -136,6 +180,15 @@ class LocalLauncher:
         argv = [sys.executable if item == WORKER_PYTHON else item for item in command.argv]
         process = processes.start(argv, cwd=command.cwd, env=command.env)
         return LocalHandle(process)
+
+    def check(self, needs: WorkerNeeds) -> list[str]:
+        missing = missing_here(needs)
+        if not missing:
+            return []
+        return [f"this machine's Python ({sys.executable}) lacks {', '.join(missing)}; install it there"]
+
+    def workers(self) -> list[str]:
+        return [LOCAL]
 
     def close(self) -> None:
         pass

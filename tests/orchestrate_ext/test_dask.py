@@ -213,3 +213,27 @@ def test_cancel_and_timeout_stop_a_remote_kernel_within_seconds(cluster: Cluster
     [node] = json.loads(stdout)["nodes"]
     assert node["status"] == ("failed" if how == "timeout" else "cancelled")
     assert stopped_after < (35 if how == "timeout" else 15)
+
+
+def test_validate_asks_every_worker_for_the_kernels_and_modules_the_nodes_need(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    folder = project(tmp_path, cluster, ["print('hello')"])
+    checked = run_cli("validate", cwd=folder)
+    assert checked.returncode == 0, checked.stderr
+    assert "2 dask worker(s) have the modules and kernels they need" in checked.stdout
+
+    write_notebook(folder / "nb" / "in_r.ipynb", ["print(1)"])
+    document = json.loads((folder / "nb" / "in_r.ipynb").read_text())
+    document["metadata"]["kernelspec"] = {"name": "no-such-kernel", "display_name": "?", "language": "python"}
+    (folder / "nb" / "in_r.ipynb").write_text(json.dumps(document))
+    missing = run_cli("validate", cwd=folder)
+    assert missing.returncode == 2
+    assert missing.stderr.count("lacks kernel no-such-kernel") == 2, missing.stderr
+    assert all(address in missing.stderr for address in cluster.addresses())
+
+    (folder / "orchestrate.yaml").write_text(
+        f"notebooks:\n  include: ['nb/work.ipynb']\nexecutor: {{type: dask, address: 'tcp://127.0.0.1:{free_port()}'}}\n"
+    )
+    unreachable = run_cli("validate", cwd=folder, timeout=120)
+    assert unreachable.returncode == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:" in unreachable.stderr
