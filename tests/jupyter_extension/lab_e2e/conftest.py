@@ -104,7 +104,9 @@ def _stop_schedulers(root: Path) -> None:
                 os.killpg(status.pid, signal.SIGTERM)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: a started sync Playwright keeps an event loop running in the main thread,
+# which breaks every later test that runs its own loop (the Jupyter server tests).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -201,6 +201,10 @@ def test_a_standby_on_another_host_takes_over_a_killed_leader_on_postgresql(
                 90,
                 log_path,
             )
+            # The try is "running" before its kernel reaches the sleeping cell; kill it only once it sleeps,
+            # or the retry would be the first to see no marker and sleep in its turn.
+            marker = project / "notebooks" / "slow.marker"
+            wait_for("alpha's notebook to reach its sleep", marker.exists, 60, log_path)
             standby = start_scheduler(project, offset, log, *options, host="beta")
             wait_for(
                 "beta to stand by", lambda: "another scheduler holds the lease" in log_path.read_text(), 60, log_path
