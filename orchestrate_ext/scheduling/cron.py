@@ -41,6 +41,8 @@ ALIASES = {
 }
 _MAX_STEPS = 100_000
 """Wall-clock candidates examined for one fire time before giving up (a repeated hour costs ≤ 60)."""
+_REMEMBERED = 256
+"""Fire times a schedule remembers (one cron expression may serve hundreds of schedules)."""
 
 
 class CronError(ValueError):
@@ -126,20 +128,31 @@ class CronSchedule:
         # Parsing an expression costs ~10 times more than a step, so one iterator is kept and moved.
         self._iterator = croniter(self.expression, datetime(2000, 1, 1))
         self._lock = threading.Lock()
+        self._following: dict[datetime, datetime] = {}
+        """Fire times already found, by the time they follow (see :meth:`next_after`)."""
 
     def __repr__(self) -> str:
         return f"CronSchedule({self.expression!r}, {self.timezone!r})"
 
     def next_after(self, after: datetime) -> datetime:
-        """The first fire time strictly after ``after`` (UTC)."""
+        """The first fire time strictly after ``after`` (UTC).
+
+        Remembered for a while: the scheduler asks ahead of time (in a quiet second) for the fire
+        time that follows each schedule's next one, so a busy minute boundary finds it ready.
+        """
         after = to_utc(after)
-        wall = after.astimezone(self.zone).replace(tzinfo=None)
         with self._lock:
+            known = self._following.get(after)
+            if known is not None:
+                return known
             # Wall times up to ``wall`` map to instants at or before ``after``, so start there.
-            self._iterator.set_current(wall, force=True)
+            self._iterator.set_current(after.astimezone(self.zone).replace(tzinfo=None), force=True)
             for _ in range(_MAX_STEPS):
                 candidate = self.to_utc(self._iterator.get_next(datetime))
                 if candidate > after:
+                    if len(self._following) >= _REMEMBERED:
+                        self._following.clear()
+                    self._following[after] = candidate
                     return candidate
         raise CronError(f"'{self.expression}' in {self.timezone} found no fire time after {after.isoformat()}")
 

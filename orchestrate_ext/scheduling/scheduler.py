@@ -36,7 +36,7 @@ from orchestrate_ext.execution.recovery import recover_orphans
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool, SerializedListener
-from orchestrate_ext.scheduling.indexing import NextFireIndex
+from orchestrate_ext.scheduling.indexing import FireTimePrefetch, NextFireIndex
 from orchestrate_ext.scheduling.options import SchedulerOptions, StepReport, seconds_between
 from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import ProjectSnapshot, ScheduleSource
@@ -103,6 +103,7 @@ class Scheduler:
         self._to_start: list[tuple[Executor, str]] = []
         self._watched: tuple[ProjectSnapshot, list[ScheduleDefinition]] | None = None
         self.index = NextFireIndex(self.options.step_budget)
+        self.prefetch = FireTimePrefetch()
         self._planned: ProjectSnapshot | None = None
         self._executor: tuple[ProjectSnapshot, Executor] | None = None
         self._last_recovery: datetime | None = None
@@ -130,6 +131,7 @@ class Scheduler:
             for tick in report.recorded:
                 log.info("tick %s %s %s: %s", tick.schedule, tick.scheduled_at.isoformat(), tick.trigger, tick.status)
             self._dispatch(snapshot, now, report)
+            self.prefetch.run(now)
         except LeaseLost as exc:
             log.warning("%s", exc)
             self.fence = None
@@ -166,11 +168,20 @@ class Scheduler:
             with self.store.read() as tx:
                 states = tx.schedule_states()
             self.index.plan(snapshot, states, now)
+            self.prefetch.reset(
+                (definition, state.next_fire_at)
+                for name, state in states.items()
+                if (definition := snapshot.definitions.get(name)) is not None
+                and state.fingerprint == definition.fingerprint
+            )
             self._planned = snapshot
 
         def save(changed: list[ScheduleState]) -> None:
             with self.store.transaction() as tx:
                 tx.save_schedule_states(changed, self.fence, now)
+            for state in changed:
+                if (definition := snapshot.definitions.get(state.name)) is not None:
+                    self.prefetch.note(definition, state.next_fire_at)
 
         self.index.take(now, save)
 
@@ -208,6 +219,7 @@ class Scheduler:
                 record_limit=self.options.record_limit,
             )
             batches.append((state.name, plan.ticks, StateUpdate(next_fire_at=plan.next_fire_at)))
+            self.prefetch.note(definition, plan.next_fire_at)
         for start in range(0, len(batches), _BATCH):
             with self.store.transaction() as tx:
                 report.recorded += tx.record_ticks(batches[start : start + _BATCH], self.fence, now)
