@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrate_ext.clock import isoformat
-from orchestrate_ext.model import AttemptRecord, NodeRunRecord, RunRecord
+from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunRecord
 from orchestrate_ext.store import StateStore
 
 
-def run_summary(run: RunRecord) -> dict[str, Any]:
-    return {
+def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
+    """A run's fields; ``warnings`` (the number of ``warned`` nodes) is included when given."""
+    summary: dict[str, Any] = {
         "run_id": run.run_id,
         "status": run.status.value,
         "trigger": run.trigger,
@@ -21,6 +22,13 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "started_at": isoformat(run.started_at),
         "finished_at": isoformat(run.finished_at),
     }
+    if warnings is not None:
+        summary["warnings"] = warnings
+    return summary
+
+
+def warned_count(states: list[NodeRunRecord]) -> int:
+    return sum(1 for state in states if state.status == NodeStatus.WARNED)
 
 
 def node_summary(state: NodeRunRecord) -> dict[str, Any]:
@@ -50,8 +58,9 @@ def attempt_summary(attempt: AttemptRecord) -> dict[str, Any]:
 
 def run_document(store: StateStore, run_id: str, *, with_attempts: bool = False) -> dict[str, Any]:
     """A run with each of its nodes (and, optionally, every attempt)."""
-    document = run_summary(store.get_run(run_id))
-    document["nodes"] = [node_summary(state) for state in store.get_node_states(run_id)]
+    states = store.get_node_states(run_id)
+    document = run_summary(store.get_run(run_id), warnings=warned_count(states))
+    document["nodes"] = [node_summary(state) for state in states]
     if with_attempts:
         document["attempts"] = [attempt_summary(attempt) for attempt in store.get_attempts(run_id)]
     return document
@@ -59,4 +68,6 @@ def run_document(store: StateStore, run_id: str, *, with_attempts: bool = False)
 
 def runs_document(store: StateStore, limit: int = 50) -> list[dict[str, Any]]:
     """The newest runs first."""
-    return [run_summary(run) for run in store.list_runs(limit)]
+    return [
+        run_summary(run, warnings=warned_count(store.get_node_states(run.run_id))) for run in store.list_runs(limit)
+    ]
