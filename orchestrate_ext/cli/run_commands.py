@@ -17,10 +17,10 @@ from orchestrate_ext import render
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, isoformat, parse_datetime
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
-from orchestrate_ext.interfaces import CheckingPlugin, Observer
+from orchestrate_ext.interfaces import CheckingPlugin, DescribingPlugin, Observer
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
-from orchestrate_ext.project import Project
+from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.selection import select
@@ -31,7 +31,9 @@ from orchestrate_ext.selection import select
 @project_option
 def init(project_dir: Path | None, force: bool) -> None:
     """Write an orchestrate.yaml for the dbt project and notebooks found here."""
-    path = write_initial_config(project_dir or Path.cwd(), force=force)
+    path, notes = write_initial_config(project_dir or Path.cwd(), force=force, plugins=load_plugins().values())
+    for note in notes:
+        click.echo(note)
     click.echo(f"wrote {path}; check it, then run `orchestrate validate`")
 
 
@@ -52,6 +54,10 @@ def validate(project_dir: Path | None) -> None:
     ]
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    for key, section in project.config.sections.items():
+        if isinstance(plugin := project.plugins[key], DescribingPlugin):
+            for line in plugin.describe(section, project.config.workspace):
+                click.echo(line)
     detail = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
     click.echo(f"ok: {len(graph.nodes)} nodes ({detail}), no cycles, every reference resolved")
 

@@ -73,7 +73,7 @@ def test_dbt_gets_the_run_s_vars_only_when_the_project_reads_them(shop: Path) ->
 
     result = run_cli("run", "--select", "customers", "--logical-date", "2024-01-31", cwd=shop)
     assert result.returncode == 0, result.stderr
-    batch_logs = sorted((shop / ".orchestrate" / "runs").glob("*/logs/dbt-batch.*.jsonl"))
+    batch_logs = sorted((shop / ".orchestrate" / "runs").glob("*/logs/dbt-build.*.jsonl"))
     assert "--vars" not in batch_logs[-1].read_text()  # changing --vars makes dbt re-parse everything
 
     (shop / "dbt" / "models" / "stamp.sql").write_text(
