@@ -23,6 +23,7 @@ from orchestrate_ext.errors import ManifestError
 SUPPORTED_SCHEMA_VERSIONS = range(10, 13)
 """manifest v10 (dbt 1.6) to v12 (dbt 1.8 to 1.11)."""
 
+_EMPTY: Mapping[str, Any] = {}
 NODE_TYPES = ("model", "seed", "snapshot", "test", "analysis")
 """The resource types of ``manifest.nodes`` that become graph nodes (hooks and operations do not)."""
 OTHER_SECTIONS = {
@@ -146,17 +147,19 @@ class _Reader:
         return frozenset(path.split("://", 1)[-1] for path in found)
 
     def _node(self, unique_id: str, item: Any) -> ManifestNode:
+        """One resource; runs for every node of the manifest, so it avoids work a plain model does not need."""
         item = self._mapping_item(item, unique_id)
         try:
-            config = item.get("config") or {}
-            meta = {**(item.get("meta") or {}), **(config.get("meta") or {})}
+            config = item.get("config") or _EMPTY
+            own_meta, config_meta = item.get("meta"), config.get("meta")
+            meta = {**own_meta, **config_meta} if own_meta and config_meta else own_meta or config_meta or _EMPTY
             resource_type = str(item["resource_type"])
             fqn = self._strings(item.get("fqn") or [unique_id], unique_id, "fqn")
-            depends = item.get("depends_on") or {}
+            depends = item.get("depends_on") or _EMPTY
             if not isinstance(depends, dict):
                 raise ManifestError(self._shape(unique_id, "depends_on", "a mapping", depends))
             freshness = item.get("freshness") if resource_type == "source" else None
-            exports = item.get("exports") or ()
+            exports = item.get("exports") or () if resource_type == "saved_query" else ()
             return ManifestNode(
                 unique_id=unique_id,
                 resource_type=resource_type,
@@ -173,10 +176,10 @@ class _Reader:
                 attached_node=item.get("attached_node"),
                 patch_path=item.get("patch_path"),
                 severity=str(config["severity"]).lower() if config.get("severity") else None,
-                has_freshness=_has_freshness(freshness),
+                has_freshness=freshness is not None and _has_freshness(freshness),
                 warn_if=config.get("warn_if"),
                 error_if=config.get("error_if"),
-                freshness=_freshness_text(freshness),
+                freshness=_freshness_text(freshness) if freshness is not None else None,
                 owner=_owner_text(item.get("owner")) or None if resource_type == "exposure" else None,
                 exports=tuple(str(export.get("name")) for export in exports if isinstance(export, dict)),
                 version=None if item.get("version") is None else str(item["version"]),
@@ -189,8 +192,12 @@ class _Reader:
 
     def _strings(self, value: Any, unique_id: str, key: str) -> tuple[str, ...]:
         """A list of strings; a string where a list belongs is an error, never split into characters."""
-        if not isinstance(value, list) or not all(isinstance(part, str) for part in value):
+        if type(value) is not list:
             raise ManifestError(self._shape(unique_id, key, "a list of strings", value))
+        try:
+            "".join(value)  # a TypeError names no position, but is the fastest check that all are strings
+        except TypeError:
+            raise ManifestError(self._shape(unique_id, key, "a list of strings", value)) from None
         return tuple(value)
 
     def _shape(self, unique_id: str, key: str, expected: str, value: Any) -> str:

@@ -26,7 +26,7 @@ node they test (``attached_node``, or their only parent; a unit test's model).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ UNGATED = frozenset({"test", "saved_query", "exposure", "semantic_model", "metri
 """Not in ``manifest.nodes`` or tests: dbt adds no test edges to them (``dbt/compilation.py``)."""
 TEST_TYPES = frozenset({"test", "unit_test"})
 _DEFAULT_SETTINGS = NodeSettings()
+_DEFAULT_PARTS: tuple[Mapping[str, Any], Mapping[str, Any]] = ({}, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,9 @@ class _Own:
     settings: NodeSettings
     owner: str | None
     tags: frozenset[str]
+    observer: Mapping[str, Any]
+    """``sla`` and ``alerts`` as plain data."""
+    schedule: Mapping[str, Any]
 
 
 def runs_in_build(item: ManifestNode) -> bool:
@@ -104,26 +108,28 @@ class _Builder:
     # -- what each resource says about itself
 
     def _own(self, item: ManifestNode) -> _Own:
-        raw = item.meta.get("orchestrate")
-        if raw is None:
+        raw = item.meta.get("orchestrate") if item.meta else None
+        if raw is None:  # most nodes: no validation, shared empty parts
             settings = _DEFAULT_SETTINGS
+            observer, schedule = _DEFAULT_PARTS
         else:
             where = f"dbt {item.resource_type} '{item.unique_id}' ({item.original_file_path}) meta"
             settings = parse_settings(NodeSettings, raw, where)
+            observer, schedule = settings.observer_settings(), settings.schedule_settings()
         owner = settings.owner or _meta_owner(item) or item.owner or self.manifest.group_owners.get(item.group or "")
-        return _Own(settings, owner or None, frozenset(item.tags) | frozenset(settings.tags))
+        return _Own(settings, owner or None, frozenset(item.tags) | frozenset(settings.tags), observer, schedule)
 
     def _inherited(self, item: ManifestNode) -> tuple[str | None, frozenset[str], list[dict[str, Any]]]:
         """Owner, tags and alert routes: the node's own, else (for tests) those of the node it tests."""
         own = self.own[item.unique_id]
-        alerts = own.settings.observer_settings().get("alerts") or []
+        alerts = own.observer.get("alerts") or []
         owner, tags = own.owner, own.tags
         tested = item.tested_node if item.resource_type in TEST_TYPES else None
         parent = self.own.get(tested) if tested else None
         if parent is not None:
             owner = owner or parent.owner
             tags = tags or parent.tags
-            alerts = alerts or parent.settings.observer_settings().get("alerts") or []
+            alerts = alerts or parent.observer.get("alerts") or []
         return owner, tags, alerts
 
     def _path(self, item: ManifestNode) -> str:
@@ -148,7 +154,7 @@ class _Builder:
             runnable=False,
             owner=own.owner,
             tags=own.tags,
-            settings={"dbt_id": source.unique_id, **own.settings.observer_settings()},
+            settings={"dbt_id": source.unique_id, **own.observer},
         )
 
     def _freshness(self, source: ManifestNode) -> Node:
@@ -169,7 +175,7 @@ class _Builder:
             retries=settings.retries if settings.retries is not None else 0,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
-            settings={"dbt_id": source.unique_id, "freshness": source.freshness, **settings.observer_settings()},
+            settings={"dbt_id": source.unique_id, "freshness": source.freshness, **own.observer},
         )
 
     def _node(self, item: ManifestNode) -> Node:
@@ -183,9 +189,7 @@ class _Builder:
         retries = settings.retries
         if retries is None and item.resource_type in TEST_TYPES:
             retries = 0  # a failing test fails again: not retried unless configured
-        observer = settings.observer_settings()
-        if alerts:
-            observer["alerts"] = alerts
+        observer = {**own.observer, "alerts": alerts} if alerts else own.observer
         runnable = runs_in_build(item)
         extra: dict[str, Any] = {}
         if item.severity:
@@ -210,7 +214,7 @@ class _Builder:
             retries=retries,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
-            settings={"dbt_id": item.unique_id, **extra, **observer, **settings.schedule_settings()},
+            settings={"dbt_id": item.unique_id, **extra, **observer, **own.schedule},
         )
 
     def _depends_on(self, item: ManifestNode) -> tuple[str, ...]:

@@ -150,6 +150,7 @@ class _IgnoreFile:
 def _source_files(settings: DbtSettings, ignore: _IgnoreFile) -> Iterator[tuple[str, float]]:
     """Each file dbt reads from the resource paths, relative to the project, with its mtime."""
     root = settings.project_dir
+    skip = len(str(root)) + 1
     seen: set[str] = set()
     for source in settings.source_paths:
         folder = root / source
@@ -157,11 +158,12 @@ def _source_files(settings: DbtSettings, ignore: _IgnoreFile) -> Iterator[tuple[
             continue
         for current, dirs, files in os.walk(folder):
             dirs[:] = [name for name in dirs if name not in _SKIPPED_DIRS]
+            here = current[skip:].replace(os.sep, "/")  # os.walk yields folders under root: slicing beats relpath
             for name in files:
                 if os.path.splitext(name)[1] not in _SOURCE_SUFFIXES:
                     continue
                 absolute = os.path.join(current, name)
-                relative = os.path.relpath(absolute, root).replace(os.sep, "/")
+                relative = f"{here}/{name}"
                 if relative in seen or ignore.matches(relative):
                     continue
                 seen.add(relative)

@@ -71,7 +71,7 @@ def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
     the_graph = Project.load(project_dir).graph
     chosen = select(the_graph, selection)
     if fmt == "json":
-        emit_json(the_graph.to_json(chosen))
+        emit_json(the_graph.to_json(chosen), indent=None)
     else:
         renderers = {"text": render.as_text, "mermaid": render.as_mermaid, "dot": render.as_dot}
         click.echo(renderers[fmt](the_graph, chosen))
