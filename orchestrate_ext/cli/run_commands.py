@@ -90,6 +90,7 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
         raise BadInput(f"--logical-date: {exc}") from None
     project = Project.load(project_dir)
     chosen = select(project.graph, selection)
+    _ = project.runners  # a plugin refuses bad input here (e.g. a dbt profile that cannot load): before the store
     store = project.open_store()
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
@@ -104,6 +105,7 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
 def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Run again what failed or never ran in RUN_ID."""
     project = Project.load(project_dir)
+    _ = project.runners
     store = project.open_store()
     store.get_run(run_id)
     observers = project.observers(store)
