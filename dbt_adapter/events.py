@@ -31,6 +31,7 @@ RESULT_EVENTS = frozenset(
     }
 )
 """dbt/events/types.py: the events that report one node's final status."""
+_OWN_STATUS_EVENTS = frozenset({"LogTestResult", "LogFreshnessResult"})
 MESSAGE_EVENTS = frozenset({"RunResultError", "RunResultErrorNoMessage", "RunResultWarningMessage"})
 """The end-of-invocation summary lines that carry a node's error or warning text."""
 
@@ -45,9 +46,16 @@ class DbtEvent:
 
     @property
     def node_status(self) -> str | None:
-        """The node's status as of this event (final on result events)."""
+        """The node's status as of this event (final on result events).
+
+        Test and freshness results carry it as ``status`` too, and there it is
+        reliable: a unit test run by ``dbt test`` reports ``node_status`` "None".
+        """
+        if self.name in _OWN_STATUS_EVENTS and self.data.get("status"):
+            return str(self.data["status"])
         info = self.data.get("node_info") or {}
-        return info.get("node_status") or None
+        status = info.get("node_status")
+        return str(status) if status and status != "None" else None
 
     @property
     def summary_text(self) -> str | None:

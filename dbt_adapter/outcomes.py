@@ -8,6 +8,11 @@ warning, so the node is ``warned`` and its dependants run, unless
 decides from the graph; ``error``, ``fail``, ``runtime error``, ``partial
 success`` → failed.
 
+With ``dbt.warn_blocks``, dbt itself is asked to fail warn tests
+(``--warn-error-options '{"error": ["LogTestResult"]}'``, which replaces any
+warn_error_options of the project for that invocation), so that it also skips
+what depends on them inside the same invocation.
+
 A data test's message is dbt's own (``dbt/task/test.py``,
 ``build_test_run_result``), rebuilt from the result event so that the test
 settles as soon as it ends; other failures wait for dbt's message in the
@@ -44,6 +49,8 @@ def immediate(status: str, settings: Mapping[str, Any], failures: int, *, warn_b
         return warning(text, warn_blocks=warn_blocks) if text else None
     if status == "fail":
         text = _test_message(settings, failures, "fail")
+        if text and settings.get("severity") == WARN:  # a warn test dbt failed: dbt.warn_blocks asked it to
+            text += _WARN_BLOCKS
         return NodeOutcome(AttemptStatus.FAILED, text) if text else None
     if status == "error" and settings.get("freshness"):
         return NodeOutcome(AttemptStatus.FAILED, _freshness_message(settings, "error"))
@@ -74,7 +81,8 @@ def with_message(status: str, message: str | None, *, warn_blocks: bool) -> Node
 
 def _test_message(settings: Mapping[str, Any], failures: int, status: str) -> str | None:
     """dbt's ``Got N results, configured to fail if != 0`` for a data test."""
-    threshold = settings.get("warn_if") if status == WARN else settings.get("error_if")
+    warns = status == WARN or settings.get("severity") == WARN  # dbt's message names warn_if for both
+    threshold = settings.get("warn_if") if warns else settings.get("error_if")
     if not settings.get("severity") or threshold is None:
         return None
     verb = "warn" if status == WARN else "fail"

@@ -15,6 +15,7 @@ The ``dbt_freshness`` kind runs as ``dbt source freshness``.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from dbt_adapter.selectors import Arguments, SelectorIndex
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
 
 _COMMON = ["--log-format", "json", "--log-level", "info", "--log-level-file", "none"]
+_WARN_TESTS_FAIL = json.dumps({"error": ["LogTestResult"]})
+"""dbt.warn_blocks: dbt fails ``severity: warn`` tests itself (dbt/task/test.py), and skips what waits for them."""
 
 
 @dataclass
@@ -114,6 +117,8 @@ class DbtRunner:
         self, command: str, args: Arguments, tasks: list[NodeTask], variables: dict[str, object]
     ) -> Invocation:
         selection = [*args.argv(), "--indirect-selection", "empty"] if command != "source freshness" else args.argv()
+        if self.project.warn_blocks and command != "source freshness":
+            selection += ["--warn-error-options", _WARN_TESTS_FAIL]
         argv = self.project.argv(command, *selection, *_COMMON, variables=variables)
         return Invocation(command=command, argv=argv, tasks=tasks, warn_blocks=self.project.warn_blocks)
 
