@@ -37,14 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dbt_adapter.rendering import Renderer, RenderError, has_jinja
+from dbt_adapter.profiles import PROFILES_FILE, PROJECT_FILE, ProfileResolver
+from dbt_adapter.rendering import Renderer, RenderError
+from dbt_adapter.values import Found, absolute, first, read_yaml, text
 from orchestrate_ext.errors import ConfigError
 
-PROJECT_FILE = "dbt_project.yml"
-PROFILES_FILE = "profiles.yml"
-_SECRET_WORDS = ("pass", "secret", "token", "key", "credential")
 _UNRENDERED_KEYS = {"on-run-start", "on-run-end", "query-comment", "vars"}
 _HOOK_KEYS = {"pre-hook", "post-hook", "pre_hook", "post_hook"}
 _CONFIG_BLOCKS = {"seeds", "models", "snapshots", "tests", "data_tests"}
@@ -59,14 +56,6 @@ _SOURCE_PATH_KEYS = {
 }
 """dbt/config/project.py ``create_project``: each path setting and its default."""
 _DEPRECATED_PATH_KEYS = {"model-paths": "source-paths", "seed-paths": "data-paths"}
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A resolved value and where it came from, e.g. ``DBT_PROFILES_DIR``."""
-
-    value: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -136,11 +125,11 @@ def resolve(
     env = os.environ if environ is None else environ
     variables = dict(cli_vars or {})
     project_file = project_dir / PROJECT_FILE
-    raw = _read_yaml(project_file)
+    raw = read_yaml(project_file)
     if not isinstance(raw, dict):
         raise ConfigError(f"{project_file}: the file must be a mapping of keys to values")
     plain = Renderer(env, variables)
-    profile_state = _ProfileResolver(project_dir, project_file, env, variables, home, config_name)
+    profile_state = ProfileResolver(project_dir, project_file, env, variables, home, config_name)
     profile_state.resolve(profiles_dir, profile, target, lambda: _render_key(plain, raw, "profile", project_file))
     try:
         project = _render_project(raw, Renderer(env, variables, target=profile_state.target_context), project_file)
@@ -149,24 +138,24 @@ def resolve(
             raise ConfigError(profile_state.problem) from None
         raise
 
-    found_target_path = _first(
+    found_target_path = first(
         (str(target_path) if target_path else None, f"{config_name} dbt.target_path"),
         (env.get("DBT_TARGET_PATH"), "DBT_TARGET_PATH"),
-        (_text(project.get("target-path")), f"{PROJECT_FILE} target-path"),
+        (text(project.get("target-path")), f"{PROJECT_FILE} target-path"),
         ("target", "dbt's default"),
     )
-    found_log_path = _first(
+    found_log_path = first(
         (env.get("DBT_LOG_PATH"), "DBT_LOG_PATH"),
-        (_text(raw.get("log-path")), f"{PROJECT_FILE} log-path"),  # dbt reads it unrendered (resolvers.py)
+        (text(raw.get("log-path")), f"{PROJECT_FILE} log-path"),  # dbt reads it unrendered (resolvers.py)
         ("logs", "dbt's default"),
     )
     packages_file, declared = _declared_packages(project_dir)
     return DbtSettings(
         project_dir=project_dir,
         project_name=str(project.get("name") or ""),
-        target_path=Found(str(_absolute(project_dir, found_target_path.value)), found_target_path.source),
-        log_path=Found(str(_absolute(project_dir, found_log_path.value)), found_log_path.source),
-        packages_install_path=_absolute(project_dir, _text(project.get("packages-install-path")) or "dbt_packages"),
+        target_path=Found(str(absolute(project_dir, found_target_path.value)), found_target_path.source),
+        log_path=Found(str(absolute(project_dir, found_log_path.value)), found_log_path.source),
+        packages_install_path=absolute(project_dir, text(project.get("packages-install-path")) or "dbt_packages"),
         source_paths=_source_paths(project),
         packages_file=packages_file,
         packages_declared=declared,
@@ -176,121 +165,6 @@ def resolve(
         target=profile_state.target,
         profile_problem=profile_state.problem,
     )
-
-
-class _ProfileResolver:
-    """Profiles dir, profile and target as ``dbt.config.profile.Profile.render`` finds them."""
-
-    def __init__(
-        self,
-        project_dir: Path,
-        project_file: Path,
-        env: Mapping[str, str],
-        variables: Mapping[str, Any],
-        home: Path | None,
-        config_name: str,
-    ) -> None:
-        self.project_dir = project_dir
-        self.project_file = project_file
-        self.env = env
-        self.variables = variables
-        self.home = home if home is not None else Path.home()
-        self.config_name = config_name
-        self.profiles_dir: Found | None = None
-        self.profile: Found | None = None
-        self.target: Found | None = None
-        self.target_context: dict[str, Any] | None = None
-        self.problem: str | None = None
-
-    def resolve(self, profiles_dir: Path | None, profile: str | None, target: str | None, from_project: Any) -> None:
-        try:
-            self._resolve(profiles_dir, profile, target, from_project)
-        except ConfigError as exc:
-            self.problem = str(exc)
-
-    def _resolve(self, profiles_dir: Path | None, profile: str | None, target: str | None, from_project: Any) -> None:
-        self.profiles_dir = self._profiles_dir(profiles_dir)
-        profile_file = Path(self.profiles_dir.value) / PROFILES_FILE
-        self.profile = _first(
-            (profile, f"{self.config_name} dbt.profile"),
-            (self.env.get("DBT_PROFILE"), "DBT_PROFILE"),
-            (_text(from_project()), PROJECT_FILE),
-        )
-        if not self.profile.value:
-            raise ConfigError(
-                f"{self.project_file} names no profile; add `profile: <name>` to it, "
-                f"or set dbt.profile in {self.config_name}"
-            )
-        if not profile_file.is_file():
-            raise ConfigError(
-                f"{profile_file} does not exist (profiles dir from {self.profiles_dir.source}); "
-                f"create it with a profile '{self.profile.value}', or point DBT_PROFILES_DIR "
-                f"(or dbt.profiles_dir in {self.config_name}) at the folder that has your profiles.yml"
-            )
-        profiles = _read_yaml(profile_file) or {}
-        name = self.profile.value
-        raw_profile = profiles.get(name) if isinstance(profiles, dict) else None
-        if not isinstance(raw_profile, dict):
-            names = profiles if isinstance(profiles, dict) else {}
-            known = ", ".join(sorted(str(key) for key in names if key != "config"))
-            raise ConfigError(
-                f"{profile_file} has no profile '{name}' (profile from {self.profile.source}); "
-                f"profiles there: {known or 'none'}. Add it, or point DBT_PROFILES_DIR "
-                f"(or dbt.profiles_dir in {self.config_name}) at the folder that has it"
-            )
-        secret = Renderer(self.env, self.variables, secrets_allowed=True)
-        self.target = _first(
-            (target, f"{self.config_name} dbt.target"),
-            (self.env.get("DBT_TARGET"), "DBT_TARGET"),
-            (
-                _text(_render_profile_value(secret, raw_profile.get("target"), profile_file, name, "target")),
-                f"the default target of profile '{name}'",
-            ),
-            ("default", "dbt's default"),
-        )
-        outputs = raw_profile.get("outputs")
-        output = outputs.get(self.target.value) if isinstance(outputs, dict) else None
-        if not isinstance(output, dict):
-            known = ", ".join(sorted(map(str, outputs))) if isinstance(outputs, dict) else ""
-            raise ConfigError(
-                f"{profile_file}: profile '{name}' has no target '{self.target.value}' "
-                f"(target from {self.target.source}); its targets: {known or 'none'}. "
-                f"Set DBT_TARGET or dbt.target in {self.config_name} to one of them"
-            )
-        rendered = {
-            key: _render_profile_value(secret, value, profile_file, name, f"outputs.{self.target.value}.{key}")
-            for key, value in output.items()
-        }
-        self.target_context = {
-            **{key: value for key, value in rendered.items() if not _looks_secret(key)},
-            "name": self.target.value,
-            "target_name": self.target.value,
-            "profile_name": name,
-        }
-
-    def _profiles_dir(self, configured: Path | None) -> Found:
-        if configured is not None:
-            return Found(str(configured), f"{self.config_name} dbt.profiles_dir")
-        from_env = self.env.get("DBT_PROFILES_DIR")
-        if from_env:
-            return Found(str(_absolute(self.project_dir, from_env)), "DBT_PROFILES_DIR")
-        if (self.project_dir / PROFILES_FILE).is_file():
-            return Found(str(self.project_dir), "the dbt project folder")
-        return Found(str(self.home / ".dbt"), "dbt's default, ~/.dbt")
-
-
-def _render_profile_value(renderer: Renderer, value: Any, path: Path, profile: str, key: str) -> Any:
-    """A profile value rendered; the error names the key and never shows the value (it may be a secret)."""
-    try:
-        return renderer.render_tree(value)
-    except RenderError as exc:
-        if exc.missing_env:
-            raise ConfigError(
-                f"{path}: profile '{profile}', key '{key}' reads the environment variable "
-                f"{exc.missing_env}, which is not set; export it, or point DBT_PROFILES_DIR at a profiles.yml "
-                "that works here"
-            ) from None
-        raise ConfigError(f"{path}: profile '{profile}', key '{key}' cannot be rendered: {exc}") from None
 
 
 def _render_project(raw: dict[str, Any], renderer: Renderer, path: Path) -> dict[str, Any]:
@@ -357,44 +231,8 @@ def _declared_packages(project_dir: Path) -> tuple[Path | None, int]:
         path = project_dir / name
         if not path.is_file():
             continue
-        data = _read_yaml(path) or {}
+        data = read_yaml(path) or {}
         packages = data.get("packages") if isinstance(data, dict) else None
         if isinstance(packages, list) and packages:
             return path, len(packages)
     return None, 0
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-
-
-def _first(*candidates: tuple[str | None, str]) -> Found:
-    for value, source in candidates:
-        if value:
-            return Found(value, source)
-    return Found("", "")
-
-
-def _text(value: Any) -> str | None:
-    if value is None or has_jinja(value):
-        return None
-    return str(value)
-
-
-def _absolute(base: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else (base / path).resolve()
-
-
-def _looks_secret(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
