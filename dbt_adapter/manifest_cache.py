@@ -1,11 +1,12 @@
 """The read manifest, kept between commands: unpickling it is ~5x faster than reading manifest.json again.
 
-The cache lives in the workspace's state folder (``.orchestrate/cache/``) and
+The cache lives beside the manifest, in dbt's target folder (a derived
+artifact, as dbt's own ``partial_parse.msgpack``; ``dbt clean`` removes it), and
 is keyed by the manifest's path, modification time (ns), size and the layout
 of :class:`~dbt_adapter.manifest.Manifest`; any change to the manifest (a
 ``dbt parse``, a ``dbt build``) makes it miss. It is written atomically, read
 best-effort: a missing, foreign or broken cache only means reading the JSON.
-It holds what the manifest holds (no credentials), in the workspace's own
+It holds what the manifest holds (no credentials), in the project's own
 folder, which only the project's users can write.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from dbt_adapter.manifest import Manifest, ManifestNode, read_manifest
 
-FILE_NAME = "dbt-manifest.pickle"
+FILE_NAME = "orchestrate-manifest.pickle"
 _LAYOUT = (
     4,
     tuple(field.name for field in dataclasses.fields(Manifest)),
@@ -49,7 +50,7 @@ def load_manifest(path: Path, cache_dir: Path | None) -> Manifest:
 def _store(cache: Path, value: object) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=".dbt-manifest.")
+        handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=".orchestrate-manifest.")
     except OSError:  # a read-only state folder: the next command reads the JSON again
         return
     try:
