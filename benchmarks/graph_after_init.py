@@ -43,7 +43,11 @@ def main() -> None:
             timed([str(BIN / "dbt"), "parse", "--profiles-dir", "."], cwd=parsed)
         project = Path(folder) / "fresh"
         shutil.copytree(
-            parsed, project, ignore=shutil.ignore_patterns("orchestrate.yaml", ".orchestrate", ".dbtignore")
+            parsed,
+            project,
+            ignore=shutil.ignore_patterns(
+                "orchestrate.yaml", ".orchestrate", ".dbtignore", "orchestrate-manifest.pickle"
+            ),
         )
         manifest = project / "target" / "manifest.json"
         before = manifest.stat().st_mtime

@@ -218,7 +218,9 @@ class _Process:
                 state.finish(dbt_id, NodeOutcome.skip("dbt was stopped before this node started"))
             return
         problems = error_messages(self.other_output)
-        detail = "\n".join(problems[-20:]) if problems else f"dbt exited with code {returncode}"
+        detail = outcomes.with_lock_hint(
+            "\n".join(problems[-20:]) if problems else f"dbt exited with code {returncode}"
+        )
         for dbt_id in state.tasks.keys() - state.finished:
             if returncode == 0:
                 error = f"dbt did not run {dbt_id}: its selection matched nothing"

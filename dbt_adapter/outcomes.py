@@ -71,12 +71,15 @@ def with_message(status: str, message: str | None, *, warn_blocks: bool) -> Node
         return NodeOutcome.skip(message or "dbt skipped this node because a node it depends on failed")
     if status == WARN:
         return warning(message or "dbt reported a warning", warn_blocks=warn_blocks)
-    error = message or f"dbt reported status '{status}'"
-    if "Could not set lock on file" in error:
-        error += _LOCK_HINT
+    error = with_lock_hint(message or f"dbt reported status '{status}'")
     if status in FAILURE:
         return NodeOutcome(AttemptStatus.FAILED, error)
     return NodeOutcome(AttemptStatus.FAILED, f"dbt reported an unknown status '{status}': {error}")
+
+
+def with_lock_hint(error: str) -> str:
+    """``error``, with what to do when it is DuckDB's lock error (another process holds the file)."""
+    return error + _LOCK_HINT if "Could not set lock on file" in error else error
 
 
 def _test_message(settings: Mapping[str, Any], failures: int, status: str) -> str | None:

@@ -76,3 +76,12 @@ def test_freshness_checks_are_one_dbt_source_freshness(tmp_path: Path) -> None:
     assert everything[1:3] == ["source", "freshness"] and "--select" not in everything
     [one] = plan(project, doc, tmp_path, checks[:1], kind="dbt_freshness")
     assert one[one.index("--select") + 1 :][:1] == ["source:shop.raw.a"]
+
+
+def test_a_duckdb_lock_error_says_what_to_do() -> None:
+    from dbt_adapter.outcomes import with_lock_hint, with_message
+
+    lock = 'IO Error: Could not set lock on file "shop.duckdb": Conflicting lock is held in python3 (PID 42)'
+    assert "resources: [warehouse]" in with_lock_hint(lock)
+    assert with_lock_hint("Catalog Error: no table") == "Catalog Error: no table"
+    assert "resources: [warehouse]" in str(with_message("error", lock, warn_blocks=False).error)
