@@ -156,7 +156,8 @@ class Capture:
 
     def _last_attempt(self, run_id: str, node_id: str) -> Any:
         try:
-            attempts = self.runs_store.get_attempts(run_id, node_id)
+            with self.runs_store.read() as runs:
+                attempts = runs.attempts(run_id, node_id)
         except OrchestrateError:
             return None
         return attempts[-1] if attempts else None

@@ -21,7 +21,7 @@ from alerts.notifiers import build_notifiers
 from alerts.redact import Redactor
 from alerts.routing import Router
 from alerts.store import FAILED, PENDING, SENDING
-from alerts.store_sqlite import SQLiteAlertStore
+from alerts.store_sql import SqlAlertStore
 from orchestrate_ext.clock import SystemClock, isoformat
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.project import Project
@@ -99,7 +99,7 @@ def outbox_command(project_dir: Path | None, show_all: bool, limit: int) -> None
     """List messages waiting for delivery or failed for good (newest first)."""
     project = Project.load(project_dir)
     _config(project)
-    store = SQLiteAlertStore(project.open_store().database)
+    store = SqlAlertStore(project.open_store())
     with store.transaction() as tx:
         messages = tx.messages(() if show_all else (PENDING, SENDING, FAILED), limit)
     if not messages:
@@ -125,7 +125,7 @@ def deliver_command(project_dir: Path | None, timeout: float) -> None:
     notifiers = build_notifiers(config, redact)
     for reason in notifiers.missing.values():
         click.echo(f"warning: {reason}", err=True)
-    store = SQLiteAlertStore(project.open_store().database)
+    store = SqlAlertStore(project.open_store())
     worker = DeliveryWorker(store, notifiers, SystemClock(), config.delivery, redact)
     left = worker.drain(timeout)
     notifiers.close()

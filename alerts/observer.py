@@ -28,12 +28,13 @@ from alerts.redact import Redactor
 from alerts.routing import Router
 from alerts.sla import RUN_LEVEL, ScheduleSla, Verdict, deadlines, duration_text, judge, minutes_text
 from alerts.store import MISSED, AlertEvent, AlertStore
-from alerts.store_sqlite import SQLiteAlertStore
+from alerts.store_sql import SqlAlertStore
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.interfaces import ObserverContext
-from orchestrate_ext.model import NodeStatus, RunRecord
+from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.store.records import RunQuery
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class AlertsObserver:
     Args:
         background: deliver in a thread of its own (the default); tests pass
             False and deliver in ``tick``.
-        store: the alerts store (default: tables in the engine's database).
+        store: the alerts store (default: the alerts component of the engine's state store).
         schedules: each schedule's time zone and SLA, by name.
         environ: where secrets are read from (default ``os.environ``).
         sleep: how slack-sdk's rate-limit handler waits (tests record instead).
@@ -71,7 +72,7 @@ class AlertsObserver:
         self.runs_store = context.store
         self.schedules = dict(schedules or {})
         self.redact = Redactor.from_env(config.secret_env_names(), environ)
-        self.store: AlertStore = store or SQLiteAlertStore(context.database)
+        self.store: AlertStore = store or SqlAlertStore(context.store)
         self.router = Router(config, self.graph.nodes)
         self._wants_retry = self.router.wants(RETRY)
         self._wants_run_finished = self.router.wants(RUN_FINISHED)
@@ -132,7 +133,8 @@ class AlertsObserver:
             self._runs[run.run_id] = run
             payload = self._payload(run, None, None)
             if self._wants_run_finished:
-                states = self.runs_store.get_node_states(run.run_id)
+                with self.runs_store.read() as runs:
+                    states = runs.node_states(run.run_id)
                 counts: dict[str, int] = {}
                 for state in states:
                     counts[state.status.value] = counts.get(state.status.value, 0) + 1
@@ -190,7 +192,8 @@ class AlertsObserver:
     def _run(self, run_id: str) -> RunRecord:
         run = self._runs.get(run_id)
         if run is None:
-            run = self._runs[run_id] = self.runs_store.get_run(run_id)
+            with self.runs_store.read() as runs:
+                run = self._runs[run_id] = runs.get_run(run_id)
         return run
 
     def _payload(self, run: RunRecord, node_id: str | None, item: NodeItem | None) -> dict[str, Any]:
@@ -259,7 +262,8 @@ class AlertsObserver:
             by_run.setdefault(record.run_id, []).append(record)
         for run_id, records in by_run.items():
             try:
-                run = self.runs_store.get_run(run_id)
+                with self.runs_store.read() as runs:
+                    run = runs.get_run(run_id)
             except LookupError:
                 run = None
             if run is None:
@@ -267,7 +271,8 @@ class AlertsObserver:
                     for record in records:
                         tx.settle_sla(record, "gone")
                 continue
-            states = {state.node_id: state for state in self.runs_store.get_node_states(run_id)}
+            with self.runs_store.read() as runs:
+                states = {state.node_id: state for state in runs.node_states(run_id)}
             for record in records:
                 verdict = judge(record, run, states, self.graph, now)
                 if verdict is not None:
@@ -330,19 +335,22 @@ class AlertsObserver:
             with self.store.transaction() as tx:
                 tx.record_success(subject, at)
 
-    def _history(self, subjects: set[str], runs: int = 200) -> dict[str, datetime]:
-        """When each subject last succeeded, from the newest runs in the runs store."""
+    def _history(self, subjects: set[str]) -> dict[str, datetime]:
+        """When each subject (a node, or ``schedule:<name>``) last succeeded, from the run history."""
         found: dict[str, datetime] = {}
-        for run in self.runs_store.list_runs(runs) if subjects else []:
-            if run.schedule and SCHEDULE_SUBJECT + run.schedule in subjects and run.status.value == "success":
-                found.setdefault(SCHEDULE_SUBJECT + run.schedule, run.finished_at or run.created_at)
-            for state in self.runs_store.get_node_states(run.run_id):
-                if state.node_id not in subjects or not state.finished_at:
-                    continue
-                if state.status not in (NodeStatus.SUCCESS, NodeStatus.WARNED):
-                    continue
-                if state.node_id not in found or found[state.node_id] < state.finished_at:
-                    found[state.node_id] = state.finished_at
+        nodes = {subject for subject in subjects if not subject.startswith(SCHEDULE_SUBJECT)}
+        with self.runs_store.read() as runs:
+            for node_id, latest in runs.latest_node_states(nodes).items():
+                if latest.last_success_at is not None:
+                    found[node_id] = latest.last_success_at
+            for subject in sorted(subjects - nodes):
+                query = RunQuery(
+                    statuses=frozenset({RunStatus.SUCCESS}),
+                    schedules=frozenset({subject.removeprefix(SCHEDULE_SUBJECT)}),
+                    limit=1,
+                )
+                for run in runs.find_runs(query):
+                    found[subject] = run.finished_at or run.created_at
         return found
 
     def _check_freshness(self, now: datetime) -> None:

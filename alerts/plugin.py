@@ -29,6 +29,11 @@ class AlertsPlugin:
         schedules = schedule_slas(context.workspace.config_path)
         return [AlertsObserver(config, context, schedules=schedules)]
 
+    def store_components(self) -> Sequence[Any]:
+        from alerts.store_schema import ALERTS
+
+        return [ALERTS]
+
     def cli_commands(self) -> Sequence[Any]:
         from alerts.cli import alerts_group
 

@@ -1,8 +1,8 @@
 """The alerts' own part of the state store: events, incidents, the outbox, SLA deadlines.
 
-:class:`AlertStore` is the interface; :mod:`alerts.store_sqlite` implements it
-on the engine's SQLite database (its own tables, migrated as the ``alerts``
-component). A PostgreSQL implementation provides the same two protocols.
+:class:`AlertStore` is the interface; :mod:`alerts.store_sql` implements it
+as a component of the engine's state store (its own tables, migrated as the
+``alerts`` component), on SQLite or PostgreSQL alike.
 
 Everything happens inside ``store.transaction()``: each block is one atomic
 transaction, so two processes (the scheduler and a manual ``orchestrate

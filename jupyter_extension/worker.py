@@ -1,7 +1,8 @@
 """Executes one notebook with papermill: ``python -m jupyter_extension.worker SPEC``.
 
-SPEC is a JSON file written by the runner (input, output, cwd, kernel,
-parameters, result). The outcome is written to ``result`` as JSON, with the
+SPEC is the JSON the runner passes as the only argument (input, output, cwd,
+kernel, parameters, result), so a worker on another machine needs no file of
+the engine's to start. The outcome is written to ``result`` as JSON, with the
 failing cell and exception when the notebook raised.
 """
 
@@ -46,8 +47,10 @@ def _input_cell_number(output_path: str, output_index: int) -> int:
     return output_index - injected + 1
 
 
-def main(spec_path: str) -> int:
-    spec: dict[str, Any] = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+def main(spec_text: str) -> int:
+    spec: dict[str, Any] = json.loads(spec_text)
+    Path(spec["output"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(spec["result"]).parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
     result: dict[str, Any]
     try:
@@ -62,9 +65,9 @@ def main(spec_path: str) -> int:
             log_output=True,
             progress_bar=False,
         )
-        result = {"status": "success"}
+        result = {"status": "success", "output": spec["output"]}
     except Exception as exc:
-        result = {"status": "failed", "error": describe_failure(exc, spec["output"])}
+        result = {"status": "failed", "error": describe_failure(exc, spec["output"]), "output": spec["output"]}
         logging.error("the notebook failed: %s\n%s", result["error"], _traceback_text(exc))
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
     return 0 if result["status"] == "success" else 1

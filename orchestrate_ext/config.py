@@ -7,13 +7,15 @@ Unknown keys and wrong types are errors naming the key and the file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from orchestrate_ext.clock import parse_duration
 from orchestrate_ext.errors import ConfigError, did_you_mean
@@ -21,6 +23,7 @@ from orchestrate_ext.interfaces import Plugin, Workspace
 from orchestrate_ext.scheduling.settings import ScheduleConfig
 
 CONFIG_FILE = "orchestrate.yaml"
+DEFAULT_STATE_PATH = ".orchestrate/state.db"
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML as a number or a text like ``30s``, ``5m``, ``1h``."""
@@ -37,13 +40,85 @@ class Defaults(StrictModel):
 
 
 class StateConfig(StrictModel):
-    path: str = ".orchestrate/state.db"
+    """Where the history is kept: a SQLite file (``path``, the default) or a PostgreSQL database.
+
+    ``url`` is a ``postgresql://user@host:5432/db`` URL without a password (libpq
+    finds it in ``PGPASSWORD`` or ``~/.pgpass``); ``url_env`` names an environment
+    variable that holds the whole URL, password included. ``dir`` is the folder of
+    run logs and output notebooks (default: the folder of ``path``, or ``.orchestrate``).
+    """
+
+    path: str | None = None
+    url: str | None = None
+    url_env: str | None = None
+    dir: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> StateConfig:
+        chosen = [key for key in ("path", "url", "url_env") if getattr(self, key) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"set only one of state.path, state.url and state.url_env, not {' and '.join(chosen)}")
+        if self.path is not None and looks_like_url(self.path):
+            raise ValueError("state.path is a file path; put a database URL in state.url (or state.url_env)")
+        if self.url is not None:
+            check_database_url(self.url)
+        return self
+
+
+def looks_like_url(text: str) -> bool:
+    return "://" in text or text.lower().startswith(("postgres:", "postgresql:"))
+
+
+def check_database_url(url: str, *, password_allowed: bool = False) -> None:
+    """Accept a PostgreSQL URL (without a password, unless allowed); errors never show the URL."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ValueError("the state URL must be a PostgreSQL URL: postgresql://user@host:5432/dbname")
+    if not password_allowed and (parsed.password is not None or "password=" in parsed.query.lower()):
+        raise ValueError(
+            "state.url holds a password, and orchestrate.yaml is no place for one: remove it from the URL and "
+            "put it in PGPASSWORD or ~/.pgpass, or put the whole URL in an environment variable named by "
+            "state.url_env"
+        )
+
+
+class LocalClusterConfig(StrictModel):
+    workers: int = Field(default=2, ge=1, le=256)
+
+
+class ExecutorConfig(StrictModel):
+    """Where tries run: here (``type: local``, the default) or on a Dask cluster (``type: dask``).
+
+    A Dask cluster is named by ``address`` (``tcp://scheduler:8786``), by ``address_env`` (an
+    environment variable holding it), or started here as a ``LocalCluster`` of ``local.workers``
+    worker processes. ``worker_resources`` maps a node's resource (``gpu``) to the Dask worker
+    resource a try of it needs one unit of (``GPU``).
+    """
+
+    type: Literal["local", "dask"] = "local"
+    address: str | None = None
+    address_env: str | None = None
+    local: LocalClusterConfig | None = None
+    worker_resources: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> ExecutorConfig:
+        given = [key for key in ("address", "address_env", "local") if getattr(self, key) is not None]
+        if self.type == "local" and (given or self.worker_resources):
+            raise ValueError(f"executor.{(given or ['worker_resources'])[0]} needs executor.type: dask")
+        if self.type == "dask" and len(given) != 1:
+            raise ValueError(
+                "executor.type dask needs exactly one of address (tcp://host:8786), address_env (an environment "
+                "variable holding it) or local ({workers: 2}, a cluster started here)"
+            )
+        return self
 
 
 class CoreConfig(StrictModel):
     concurrency: int = Field(default=4, ge=1)
     defaults: Defaults = Defaults()
     state: StateConfig = StateConfig()
+    executor: ExecutorConfig = ExecutorConfig()
     schedules: list[ScheduleConfig] = []
     """When the pipeline (or a selection of it) runs by itself; see "Scheduling" in the README."""
 
@@ -57,9 +132,41 @@ class WorkspaceConfig:
     sections: Mapping[str, Any]
     """Validated plugin sections, by top-level key; absent keys are absent."""
 
-    @property
-    def state_path(self) -> Path:
-        return self.workspace.root / self.core.state.path
+    def state_location(self) -> StateLocation:
+        """Where the store is: the SQLite file, or the PostgreSQL URL (read from ``url_env`` now)."""
+        state = self.core.state
+        if state.url is not None:
+            return StateLocation(url=state.url)
+        if state.url_env is not None:
+            url = os.environ.get(state.url_env)
+            if not url:
+                raise ConfigError(
+                    f"{self.workspace.config_path}: key 'state.url_env' names the environment variable "
+                    f"{state.url_env}, which is not set here; set it to postgresql://user:password@host:5432/db"
+                )
+            try:
+                check_database_url(url, password_allowed=True)
+            except ValueError as exc:
+                raise ConfigError(f"environment variable {state.url_env}: {exc}") from None
+            return StateLocation(url=url)
+        return StateLocation(path=self.workspace.root / (state.path or DEFAULT_STATE_PATH))
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """A state store's place: ``path`` of a SQLite file, or ``url`` of a PostgreSQL database."""
+
+    path: Path | None = None
+    url: str | None = None
+
+
+def state_dir(state: StateConfig) -> str:
+    """The folder of run logs and output notebooks, relative to the project."""
+    if state.dir is not None:
+        return state.dir
+    if state.url is None and state.url_env is None:
+        return str(Path(state.path or DEFAULT_STATE_PATH).parent)
+    return str(Path(DEFAULT_STATE_PATH).parent)
 
 
 def find_config(project: Path | None) -> Path:
@@ -93,11 +200,7 @@ def load_config(path: Path, plugins: Mapping[str, Plugin]) -> WorkspaceConfig:
         if key in raw
     }
     root = path.parent
-    workspace = Workspace(
-        root=root,
-        config_path=path,
-        state_dir=(root / core.state.path).parent,
-    )
+    workspace = Workspace(root=root, config_path=path, state_dir=root / state_dir(core.state))
     return WorkspaceConfig(workspace=workspace, core=core, sections=sections)
 
 

@@ -12,6 +12,7 @@ error inherits it too, so callers can catch either::
     │   └── ManifestError                        dbt's manifest cannot be read or is unsupported
     ├── RunNotFound               (LookupError)  no run with that id in the state store
     ├── StoreError                (RuntimeError) the state store cannot be opened or written
+    │   └── StoreConflict                        a write broke a uniqueness rule (e.g. a run id taken)
     └── PluginError               (RuntimeError) a node source or runner failed to load
 
 Messages say what failed, show the offending value and say what to do.
@@ -73,6 +74,10 @@ class RunNotFound(OrchestrateError, LookupError):
 
 class StoreError(OrchestrateError, RuntimeError):
     """The state store cannot be opened, migrated or written."""
+
+
+class StoreConflict(StoreError):
+    """A write was refused because a row with the same key exists (e.g. a run id already taken)."""
 
 
 class PluginError(OrchestrateError, RuntimeError):

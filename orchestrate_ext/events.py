@@ -16,6 +16,7 @@ class NodeChanged:
     status: NodeStatus
     try_number: int
     error: str | None = None
+    waiting_for: str | None = None
 
 
 class RunListener(Protocol):

@@ -14,9 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orchestrate_ext.model import AttemptStatus, Node
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
+
+if TYPE_CHECKING:
+    from orchestrate_ext.clock import Clock
+    from orchestrate_ext.graph import Graph
+    from orchestrate_ext.store import StateStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +42,18 @@ class Workspace:
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """What every node of one run shares."""
+    """What every node of one run shares.
+
+    Attributes:
+        launcher: where the run's tries run (this machine, or a Dask cluster); runners start
+            their processes through it (see :mod:`orchestrate_ext.execution.launch`).
+    """
 
     run_id: str
     logical_date: datetime
     run_dir: Path
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    launcher: Launcher = field(default_factory=LocalLauncher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +88,8 @@ class NodeOutcome:
     output_path: str | None = None
     skipped: bool = False
     warning: str | None = None
+    worker: str | None = None
+    """Where the try ran: ``local``, or the Dask worker's address."""
 
     @classmethod
     def skip(cls, reason: str) -> NodeOutcome:
@@ -113,6 +127,20 @@ class NodeRunner(Protocol):
 
 
 @runtime_checkable
+class RecoverableRunner(Protocol):
+    """A runner that can tell how a try ended after the process running it died.
+
+    A try may finish (its notebook executed, its result written) moments
+    before the process that started it is killed; crash recovery then asks
+    the runner instead of calling the try ``crashed`` and running it again.
+    """
+
+    def recorded_outcome(self, attempt: AttemptRecord) -> NodeOutcome | None:
+        """The finished try's outcome as it left it on disk, or None when it did not finish."""
+        ...
+
+
+@runtime_checkable
 class Plugin(Protocol):
     """Anything that owns a key of orchestrate.yaml."""
 
@@ -141,18 +169,16 @@ class ObserverContext:
     """What an observer plugin gets to watch runs with.
 
     Attributes:
-        store: the runs store (read runs, node states, attempts).
-        database: the SQLite database behind it, for the plugin's own tables
-            (``database.migrate(component, migrations)``).
+        store: the state store (:class:`~orchestrate_ext.store.StateStore`): read runs, node
+            states and attempts, and keep the plugin's own tables as a registered component.
         graph: the project's graph (owners, tags, descendants).
         clock: the engine's clock; tests pass a fake one.
     """
 
     workspace: Workspace
-    store: Any
-    database: Any
-    graph: Any
-    clock: Any
+    store: StateStore
+    graph: Graph
+    clock: Clock
 
 
 @runtime_checkable
@@ -225,6 +251,19 @@ class InitPlugin(Protocol):
 
     def initial_config(self, folder: Path) -> InitialConfig | None:
         """Its section for the project in ``folder``, or None if it found nothing to configure there."""
+        ...
+
+
+@runtime_checkable
+class StorePlugin(Protocol):
+    """A plugin with tables of its own in the state store (e.g. the alerts outbox).
+
+    ``orchestrate state migrate`` and ``orchestrate state info`` cover them
+    through this; the plugin registers them itself when it uses them.
+    """
+
+    def store_components(self) -> Sequence[Any]:
+        r"""Its :class:`~orchestrate_ext.store.Component`\ s."""
         ...
 
 

@@ -13,6 +13,8 @@ class NodeStatus(StrEnum):
     """Where one node stands within one run."""
 
     PENDING = "pending"
+    WAITING = "waiting"
+    """Ready, but an exclusive resource it needs is held by another node (``waiting_for`` says which)."""
     QUEUED = "queued"
     RUNNING = "running"
     UP_FOR_RETRY = "up_for_retry"
@@ -114,6 +116,16 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
+    """One run of (a selection of) the pipeline.
+
+    Attributes:
+        parameters: passed to every notebook of the run (a schedule's ``parameters``,
+            or what the user gave to ``orchestrate run --param``).
+        started_at: when the run first started; a resumption (``orchestrate retry``, a
+            takeover after a crash) never changes it.
+        resumed_at / resumptions: the latest resumption and how many there were.
+    """
+
     run_id: str
     status: RunStatus
     created_at: datetime
@@ -123,11 +135,18 @@ class RunRecord:
     schedule: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    resumed_at: datetime | None = None
+    resumptions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class NodeRunRecord:
-    """The state of one node within one run."""
+    """The state of one node within one run.
+
+    ``error`` is why it failed (or the warning of a ``warned`` node);
+    ``waiting_for`` says what a ``waiting`` node waits for.
+    """
 
     run_id: str
     node_id: str
@@ -137,11 +156,12 @@ class NodeRunRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    waiting_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
-    """One try of one node."""
+    """One try of one node; ``worker`` says where it ran (``local``, or a Dask worker's address)."""
 
     run_id: str
     node_id: str
@@ -152,3 +172,4 @@ class AttemptRecord:
     error: str | None = None
     log_path: str | None = None
     output_path: str | None = None
+    worker: str | None = None

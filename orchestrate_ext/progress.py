@@ -22,6 +22,7 @@ _STYLE = {
     NodeStatus.CANCELLED: ("■", "magenta"),
     NodeStatus.UP_FOR_RETRY: ("↻", "yellow"),
     NodeStatus.RUNNING: ("▶", "cyan"),
+    NodeStatus.WAITING: ("⏸", "yellow"),
 }
 
 
@@ -38,6 +39,7 @@ class TerminalProgress:
         self.total = 0
         self.status: dict[str, NodeStatus] = {}
         self.started: dict[str, float] = {}
+        self.waiting_for: dict[str, str] = {}
         self._began = time.monotonic()
 
     def run_started(self, run: RunRecord, node_ids: list[str]) -> None:
@@ -55,6 +57,9 @@ class TerminalProgress:
         if change.status == NodeStatus.RUNNING:
             self.started[change.node_id] = time.monotonic()
         if change.status.is_final or change.status == NodeStatus.UP_FOR_RETRY:
+            self._print_line(change)
+        elif change.status == NodeStatus.WAITING and self.waiting_for.get(change.node_id) != change.waiting_for:
+            self.waiting_for[change.node_id] = change.waiting_for or ""
             self._print_line(change)
         if self.live is not None:
             self.live.update(self._panel())
@@ -79,7 +84,9 @@ class TerminalProgress:
         ):
             took = f" ({time.monotonic() - self.started[change.node_id]:.1f} s)"
         line = Text.assemble((f"{mark} ", colour), (change.node_id, "bold"), f" {change.status.value}{took}")
-        if change.error and change.status != NodeStatus.UPSTREAM_FAILED:
+        if change.status == NodeStatus.WAITING:
+            line = Text.assemble((f"{mark} ", colour), (change.node_id, "bold"), f" {change.waiting_for}")
+        elif change.error and change.status != NodeStatus.UPSTREAM_FAILED:
             line.append(f"\n    {change.error.splitlines()[0][:300]}", style="dim")
         self.console.print(line)
 

@@ -13,9 +13,10 @@ from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
 from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.launch import Launcher, open_launcher
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
-from orchestrate_ext.store import SQLiteStore, StateStore, open_store
+from orchestrate_ext.store import StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
 
@@ -71,20 +72,24 @@ class Project:
             runners.update(plugin.runners(self.config.workspace, section))
         return runners
 
-    def open_store(self) -> SQLiteStore:
-        return open_store(self.config.state_path)
+    def open_store(self, *, read_only: bool = False) -> StateStore:
+        """The project's state store; ``read_only`` for commands that only read (it is then never created)."""
+        return open_store(self.config.state_location(), read_only=read_only)
 
-    def observers(self, store: SQLiteStore) -> list[Observer]:
+    def observers(self, store: StateStore) -> list[Observer]:
         """The observers of every observer plugin the configuration enables (e.g. alerts)."""
-        context = ObserverContext(
-            workspace=self.config.workspace, store=store, database=store.database, graph=self.graph, clock=self.clock
-        )
+        context = ObserverContext(workspace=self.config.workspace, store=store, graph=self.graph, clock=self.clock)
         found: list[Observer] = []
         for key, section in self.config.sections.items():
             plugin = self.plugins[key]
             if isinstance(plugin, ObserverPlugin):
                 found.extend(plugin.observers(section, context))
         return found
+
+    @cached_property
+    def launcher(self) -> Launcher:
+        """Where this process runs tries (``executor:``): here, or on a Dask cluster (connected once)."""
+        return open_launcher(self.config.core.executor, self.config.workspace.config_path)
 
     def executor(self, store: StateStore, listeners: Sequence[RunListener] = ()) -> Executor:
         return Executor(
@@ -96,4 +101,10 @@ class Project:
             concurrency=self.config.core.concurrency,
             defaults=self.config.core.defaults,
             listeners=listeners,
+            launcher=self.launcher,
         )
+
+    def close(self) -> None:
+        """Let go of what the project started (a Dask client or local cluster)."""
+        if "launcher" in self.__dict__:
+            self.launcher.close()

@@ -6,7 +6,8 @@ from typing import Any
 
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunRecord
-from orchestrate_ext.store import StateStore
+from orchestrate_ext.store import StoreTx
+from orchestrate_ext.store.records import RunQuery
 
 
 def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
@@ -21,14 +22,13 @@ def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
         "created_at": isoformat(run.created_at),
         "started_at": isoformat(run.started_at),
         "finished_at": isoformat(run.finished_at),
+        "parameters": dict(run.parameters),
+        "resumed_at": isoformat(run.resumed_at),
+        "resumptions": run.resumptions,
     }
     if warnings is not None:
         summary["warnings"] = warnings
     return summary
-
-
-def warned_count(states: list[NodeRunRecord]) -> int:
-    return sum(1 for state in states if state.status == NodeStatus.WARNED)
 
 
 def node_summary(state: NodeRunRecord) -> dict[str, Any]:
@@ -40,6 +40,7 @@ def node_summary(state: NodeRunRecord) -> dict[str, Any]:
         "started_at": isoformat(state.started_at),
         "finished_at": isoformat(state.finished_at),
         "error": state.error,
+        "waiting_for": state.waiting_for,
     }
 
 
@@ -53,21 +54,23 @@ def attempt_summary(attempt: AttemptRecord) -> dict[str, Any]:
         "error": attempt.error,
         "log_path": attempt.log_path,
         "output_path": attempt.output_path,
+        "worker": attempt.worker,
     }
 
 
-def run_document(store: StateStore, run_id: str, *, with_attempts: bool = False) -> dict[str, Any]:
+def run_document(tx: StoreTx, run_id: str, *, with_attempts: bool = False) -> dict[str, Any]:
     """A run with each of its nodes (and, optionally, every attempt)."""
-    states = store.get_node_states(run_id)
-    document = run_summary(store.get_run(run_id), warnings=warned_count(states))
+    states = tx.node_states(run_id)
+    warned = sum(1 for state in states if state.status == NodeStatus.WARNED)
+    document = run_summary(tx.get_run(run_id), warnings=warned)
     document["nodes"] = [node_summary(state) for state in states]
     if with_attempts:
-        document["attempts"] = [attempt_summary(attempt) for attempt in store.get_attempts(run_id)]
+        document["attempts"] = [attempt_summary(attempt) for attempt in tx.attempts(run_id)]
     return document
 
 
-def runs_document(store: StateStore, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest runs first."""
-    return [
-        run_summary(run, warnings=warned_count(store.get_node_states(run.run_id))) for run in store.list_runs(limit)
-    ]
+def runs_document(tx: StoreTx, query: RunQuery) -> list[dict[str, Any]]:
+    """The runs ``query`` selects, newest first, each with its number of ``warned`` nodes."""
+    runs = tx.find_runs(query)
+    counts = tx.node_counts([run.run_id for run in runs])
+    return [run_summary(run, warnings=counts.get(run.run_id, {}).get(NodeStatus.WARNED.value, 0)) for run in runs]

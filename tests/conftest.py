@@ -6,9 +6,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from orchestrate_ext.config import StateLocation
+from orchestrate_ext.store import StateStore, open_store
+from tests.support import postgres
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "shop"
@@ -54,3 +61,83 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
     return subprocess.run(
         [str(orchestrate), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+# -- state stores on both backends
+
+REQUIRE_POSTGRES_ENV = "ORCHESTRATE_REQUIRE_POSTGRES"
+"""Set by `.ci/run`: a missing PostgreSQL fails the tests that need it instead of skipping them."""
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server's test database: the one `.ci/run` started, else one started here."""
+    url = os.environ.get(postgres.URL_ENV)
+    if url:
+        yield url
+        return
+    if postgres.binary("initdb") is None:
+        message = "PostgreSQL is not installed (no initdb); `.ci/run` installs Debian's postgresql package"
+        if os.environ.get(REQUIRE_POSTGRES_ENV):
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = Path(tempfile.mkdtemp(prefix="orchestrate-pg-"))
+    try:
+        yield postgres.start(folder)
+    finally:
+        postgres.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """The test database's URL with a fresh schema of its own on the search path (dropped afterwards)."""
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    yield f"{postgres_url}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def state_location(request: pytest.FixtureRequest, tmp_path: Path) -> StateLocation:
+    """Where a test's state store lives, once per backend: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return StateLocation(path=tmp_path / ".orchestrate" / "state.db")
+    return StateLocation(url=request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture
+def store(state_location: StateLocation) -> Iterator[StateStore]:
+    """A fresh state store, once per backend."""
+    opened = open_store(state_location)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def open_more(state_location: StateLocation) -> Iterator[Callable[[], StateStore]]:
+    """Opens more stores on the test's location (another process's view); all closed afterwards."""
+    opened: list[StateStore] = []
+
+    def make() -> StateStore:
+        opened.append(open_store(state_location))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def state_yaml(location: StateLocation, root: Path) -> str:
+    """The `state:` section of orchestrate.yaml for ``location`` (a project under ``root``)."""
+    if location.url is not None:
+        return f"state:\n  url: {location.url}\n"
+    assert location.path is not None
+    return f"state:\n  path: {os.path.relpath(location.path, root)}\n"

@@ -21,7 +21,7 @@ from jupyter_extension.server.paths import relative_to_root
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_summary
-from orchestrate_ext.store import SQLiteStore, open_store
+from orchestrate_ext.store import StateStore
 
 
 class Backend:
@@ -38,11 +38,10 @@ class Backend:
         self.project_dir = project_dir.resolve()
         self.cache_seconds = cache_seconds
         self.launcher = launcher or Launcher()
-        self.node_history = history.NodeHistory()
         self._lock = threading.Lock()
         self._graph_lock = threading.Lock()
         self._project: tuple[float, Project] | None = None
-        self._stores: dict[Path, SQLiteStore] = {}
+        self._stores: dict[object, StateStore] = {}
 
     # -- the project and its store
 
@@ -65,12 +64,14 @@ class Backend:
         with self._lock:
             self._project = None
 
-    def store(self) -> SQLiteStore:
-        path = self.project().config.state_path
+    def store(self) -> StateStore:
+        """The project's state store, opened once per location (creating it on first use)."""
+        project = self.project()
+        location = project.config.state_location()
         with self._lock:
-            if path not in self._stores:
-                self._stores[path] = open_store(path)
-            return self._stores[path]
+            if location not in self._stores:
+                self._stores[location] = project.open_store()
+            return self._stores[location]
 
     def close(self) -> None:
         with self._lock:
@@ -117,7 +118,7 @@ class Backend:
     def nodes(self) -> dict[str, Any]:
         """Each node of the graph with its latest status, last success and Lab path."""
         project = self.graph_project()
-        latest = self.node_history.latest(self.store())
+        latest = history.latest_by_node(self.store())
         documents = []
         for node_id, node in project.graph.nodes.items():
             entry = latest.get(node_id, {})

@@ -1,15 +1,14 @@
 """Reading the run history for the API: run lists, run detail, freshness, logs, output notebooks.
 
-Everything goes through the :class:`~orchestrate_ext.store.StateStore`
-interface and the CLI's JSON documents (:mod:`orchestrate_ext.reports`), so
+Everything is a query of the state store (filters, pages and each node's
+latest state are answered in SQL, never by loading runs into Python) and
+comes out as the CLI's JSON documents (:mod:`orchestrate_ext.reports`), so
 the API and ``orchestrate show --json`` describe a run alike.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +19,10 @@ from jupyter_extension.server.errors import NotFound
 from jupyter_extension.server.paths import contained_file
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
-from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.model import AttemptRecord, RunStatus
 from orchestrate_ext.reports import run_document, run_summary
 from orchestrate_ext.store import StateStore
-
-SCAN_LIMIT = 10_000
-"""How many of the newest runs a filtered list looks through."""
+from orchestrate_ext.store.records import RunQuery
 
 LOG_TAIL_BYTES = 512 * 1024
 
@@ -47,11 +44,13 @@ class RunFilter:
             raise BadInput(f"unknown run status '{unknown[0]}'; use one of {', '.join(sorted(known))}")
         return cls(frozenset(wanted), frozenset(triggers), frozenset(schedules))
 
-    def matches(self, run: RunRecord) -> bool:
-        return (
-            (not self.statuses or run.status.value in self.statuses)
-            and (not self.triggers or run.trigger in self.triggers)
-            and (not self.schedules or (run.schedule or "") in self.schedules)
+    def query(self, limit: int, offset: int) -> RunQuery:
+        return RunQuery(
+            statuses=frozenset(RunStatus(status) for status in self.statuses),
+            schedules=frozenset(self.schedules),
+            triggers=frozenset(self.triggers),
+            limit=limit,
+            offset=offset,
         )
 
 
@@ -61,13 +60,11 @@ def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int)
         raise BadInput(f"limit {limit} is out of range; use 1 to 500")
     if offset < 0:
         raise BadInput(f"offset {offset} is negative")
-    matching = [run for run in store.list_runs(SCAN_LIMIT) if run_filter.matches(run)]
-    return {
-        "runs": [run_summary(run) for run in matching[offset : offset + limit]],
-        "total": len(matching),
-        "limit": limit,
-        "offset": offset,
-    }
+    query = run_filter.query(limit, offset)
+    with store.read() as tx:
+        runs = tx.find_runs(query)
+        total = tx.count_runs(query)
+    return {"runs": [run_summary(run) for run in runs], "total": total, "limit": limit, "offset": offset}
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -76,7 +73,8 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 def run_detail(store: StateStore, state_dir: Path, run_id: str) -> dict[str, Any]:
     """``orchestrate show --json`` plus durations and whether each attempt has a log and an output."""
-    document = run_document(store, run_id, with_attempts=True)
+    with store.read() as tx:
+        document = run_document(tx, run_id, with_attempts=True)
     document["duration_seconds"] = _duration(document["started_at"], document["finished_at"])
     for node in document["nodes"]:
         node["duration_seconds"] = _duration(node["started_at"], node["finished_at"])
@@ -93,59 +91,29 @@ def _duration(start: str | None, end: str | None) -> float | None:
     return _seconds(datetime.fromisoformat(start), datetime.fromisoformat(end))
 
 
-class NodeHistory:
-    """Each node's latest status and last success, from the newest runs.
-
-    Node states of finished runs never change, so they are kept (up to
-    ``keep`` runs); only running runs are read again on each call.
-    """
-
-    def __init__(self, window: int = 200, keep: int = 2000) -> None:
-        self.window = window
-        self.keep = keep
-        self._finished: OrderedDict[str, list[NodeRunRecord]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _states(self, store: StateStore, run: RunRecord) -> list[NodeRunRecord]:
-        if run.status == RunStatus.RUNNING:
-            return store.get_node_states(run.run_id)
-        with self._lock:
-            cached = self._finished.get(run.run_id)
-        if cached is not None:
-            return cached
-        states = store.get_node_states(run.run_id)
-        with self._lock:
-            self._finished[run.run_id] = states
-            while len(self._finished) > self.keep:
-                self._finished.popitem(last=False)
-        return states
-
-    def latest(self, store: StateStore) -> dict[str, dict[str, Any]]:
-        """By node id: ``last_status``, ``last_run_id``, ``last_finished_at``, ``last_success_at``."""
-        found: dict[str, dict[str, Any]] = {}
-        for run in store.list_runs(self.window):
-            for state in self._states(store, run):
-                entry = found.get(state.node_id)
-                if entry is None:
-                    entry = found[state.node_id] = {
-                        "id": state.node_id,
-                        "last_status": state.status.value,
-                        "last_run_id": run.run_id,
-                        "last_finished_at": isoformat(state.finished_at),
-                        "last_success_at": None,
-                        "last_success_run_id": None,
-                    }
-                if entry["last_success_at"] is None and state.status == NodeStatus.SUCCESS:
-                    entry["last_success_at"] = isoformat(state.finished_at)
-                    entry["last_success_run_id"] = run.run_id
-        return found
+def latest_by_node(store: StateStore) -> dict[str, dict[str, Any]]:
+    """By node id: ``last_status``, ``last_run_id``, ``last_finished_at``, ``last_success_at`` (one query)."""
+    with store.read() as tx:
+        latest = tx.latest_node_states()
+    return {
+        node_id: {
+            "id": node_id,
+            "last_status": entry.status.value,
+            "last_run_id": entry.run_id,
+            "last_finished_at": isoformat(entry.finished_at),
+            "last_success_at": isoformat(entry.last_success_at),
+            "last_success_run_id": entry.last_success_run_id,
+        }
+        for node_id, entry in latest.items()
+    }
 
 
 def _attempts(store: StateStore, run_id: str, node_id: str, try_number: int | None) -> list[AttemptRecord]:
-    store.get_run(run_id)
-    attempts = store.get_attempts(run_id, node_id)
+    with store.read() as tx:
+        tx.get_run(run_id)
+        attempts = tx.attempts(run_id, node_id)
+        known = sorted({state.node_id for state in tx.node_states(run_id)})
     if not attempts:
-        known = sorted({state.node_id for state in store.get_node_states(run_id)})
         if node_id not in known:
             raise NodeNotFound(f"run {run_id} has no node '{node_id}'{did_you_mean(node_id, known)}")
         raise NotFound(f"{node_id} has not started in run {run_id}")

@@ -18,12 +18,11 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from jupyter_extension.server.errors import Conflict
 from orchestrate_ext import processes
 from orchestrate_ext.errors import BadInput, PluginError
-from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.executor import plan_run
 from orchestrate_ext.execution.liveness import OWNER_ENV
 from orchestrate_ext.model import RunRecord, RunStatus
 from orchestrate_ext.project import Project
@@ -32,6 +31,8 @@ from orchestrate_ext.store import StateStore
 
 EXIT_WAIT_SECONDS = 15.0
 START_WAIT_SECONDS = 30.0
+SERVER_OWNER = "jupyter-server"
+"""Who closes a run the server created but could not start a process for."""
 _ENTRY = "import sys; from orchestrate_ext.cli import main; sys.argv[0] = 'orchestrate'; main()"
 
 
@@ -91,7 +92,9 @@ class Launcher:
         chosen = select(project.graph, selection)
         if not any(project.graph.nodes[node_id].runnable for node_id in chosen):
             raise BadInput(f"selection '{selection}' contains only sources; nothing would run")
-        run = _run_creator(project, store).create_run(chosen, logical_date, selection=selection or None)
+        run, states = plan_run(project.graph, project.clock, chosen, logical_date, selection=selection or None)
+        with store.transaction() as tx:
+            tx.insert_run(run, states)
         self._execute(project, store, run.run_id, new=True)
         return run
 
@@ -99,7 +102,8 @@ class Launcher:
         """Run again every node of ``run_id`` that has not succeeded."""
         # A run's status is final a moment before the process that executed it exits.
         self.wait(f"run:{run_id}", EXIT_WAIT_SECONDS)
-        run = store.get_run(run_id)
+        with store.read() as tx:
+            run = tx.get_run(run_id)
         if run.status == RunStatus.RUNNING:
             raise Conflict(f"run {run_id} is still running; wait for it to end or cancel it, then retry")
         if run.status == RunStatus.SUCCESS:
@@ -111,11 +115,13 @@ class Launcher:
         """The run once its new execution has marked it running (so a client polling it sees it go on)."""
         deadline = time.monotonic() + START_WAIT_SECONDS
         while True:
-            run = store.get_run(run_id)
+            with store.read() as tx:
+                run = tx.get_run(run_id)
             if run.status == RunStatus.RUNNING or time.monotonic() > deadline:
                 return run
             if self.running(f"run:{run_id}") is None:
-                return store.get_run(run_id)  # it already ended (or failed to start: see its executor.log)
+                with store.read() as tx:
+                    return tx.get_run(run_id)  # it already ended (or failed to start: see its executor.log)
             time.sleep(0.1)
 
     def _execute(self, project: Project, store: StateStore, run_id: str, *, new: bool = False) -> None:
@@ -129,31 +135,11 @@ class Launcher:
             )
         except PluginError:
             if new:  # nothing will ever execute it: close it rather than leave it "running"
-                store.set_run_status(run_id, RunStatus.FAILED, finished_at=project.clock.now())
+                now = project.clock.now()
+                with store.transaction() as tx:
+                    epoch = tx.claim_run(run_id, SERVER_OWNER, now)
+                    tx.finish_run(run_id, RunStatus.FAILED, epoch or 0, now)
             raise
-
-
-class _NeverHere:
-    """The supervisor of the server's executor: it creates runs, and would refuse to execute one."""
-
-    owner = "jupyter-server"
-
-    def claim(self, run_id: str) -> Any:
-        raise PluginError(f"the Jupyter server does not execute runs (run {run_id}); `orchestrate retry` does")
-
-
-def _run_creator(project: Project, store: StateStore) -> Executor:
-    """An executor that can create runs only: no runners, and no claim (nor process identity) for this process."""
-    return Executor(
-        project.graph,
-        {},
-        store,
-        project.clock,
-        state_dir=project.config.workspace.state_dir,
-        concurrency=project.config.core.concurrency,
-        defaults=project.config.core.defaults,
-        supervisor=_NeverHere(),
-    )
 
 
 def _child_environment() -> dict[str, str]:

@@ -62,9 +62,10 @@ def cancel(project: Project, run_id: str) -> dict[str, Any]:
     status = api.request_cancel(project, run_id)
     if status != RunStatus.RUNNING:
         raise Conflict(f"run {run_id} already ended: {status.value}")
-    store = project.open_store()
+    store = project.open_store(read_only=True)
     try:
-        return run_summary(store.get_run(run_id))
+        with store.read() as tx:
+            return run_summary(tx.get_run(run_id))
     finally:
         store.close()
 

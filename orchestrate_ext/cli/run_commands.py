@@ -17,6 +17,8 @@ from orchestrate_ext import render
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, isoformat, parse_datetime
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.execution.claims import refuse_if_executing
+from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.interfaces import CheckingPlugin, DescribingPlugin, Observer
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
@@ -24,6 +26,8 @@ from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.selection import select
+from orchestrate_ext.store import StateStore
+from orchestrate_ext.store.records import RunQuery
 
 
 @main.command()
@@ -95,7 +99,7 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
     record = executor.create_run(chosen, when, selection=selection)
-    _execute_and_report(executor, store, record.run_id, as_json, observers, project.clock)
+    _execute_and_report(project, executor, store, record.run_id, as_json, observers)
 
 
 @main.command()
@@ -107,10 +111,11 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     project = Project.load(project_dir)
     _ = project.runners
     store = project.open_store()
-    store.get_run(run_id)
+    with store.read() as tx:
+        refuse_if_executing(tx, run_id, project.clock.now())
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
-    _execute_and_report(executor, store, run_id, as_json, observers, project.clock)
+    _execute_and_report(project, executor, store, run_id, as_json, observers)
 
 
 OBSERVER_TICK_SECONDS = 1.0
@@ -147,25 +152,28 @@ class _Ticker:
 
 
 def _execute_and_report(
-    executor: Any,
-    store: Any,
+    project: Project,
+    executor: Executor,
+    store: StateStore,
     run_id: str,
     as_json: bool,
     observers: Sequence[Observer] = (),
-    clock: Clock | None = None,
 ) -> None:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        with _Ticker(observers, clock or executor.clock):
+        with _Ticker(observers, project.clock):
             finished = executor.execute(run_id, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
+        project.close()
     try:
+        with store.read() as tx:
+            document = run_document(tx, run_id)
         if as_json:
-            emit_json(run_document(store, run_id))
+            emit_json(document)
         else:
-            _print_failures(run_document(store, run_id))
+            _print_failures(document)
     finally:
         for observer in observers:
             observer.close(OBSERVER_CLOSE_SECONDS)
@@ -190,8 +198,9 @@ def _print_failures(document: dict[str, Any]) -> None:
 @project_option
 def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first."""
-    store = Project.load(project_dir).open_store()
-    documents = runs_document(store, limit)
+    store = Project.load(project_dir).open_store(read_only=True)
+    with store.read() as tx:
+        documents = runs_document(tx, RunQuery(limit=limit))
     if as_json:
         emit_json(documents)
         return
@@ -208,8 +217,9 @@ def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
 @project_option
 def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Show one run: every node's status, attempts, times and error."""
-    store = Project.load(project_dir).open_store()
-    document = run_document(store, run_id, with_attempts=True)
+    store = Project.load(project_dir).open_store(read_only=True)
+    with store.read() as tx:
+        document = run_document(tx, run_id, with_attempts=True)
     if as_json:
         emit_json(document)
         return
@@ -234,11 +244,12 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
 @project_option
 def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
     """Print the log of NODE_ID in RUN_ID."""
-    store = Project.load(project_dir).open_store()
-    store.get_run(run_id)
-    attempts = store.get_attempts(run_id, node_id)
+    store = Project.load(project_dir).open_store(read_only=True)
+    with store.read() as tx:
+        tx.get_run(run_id)
+        attempts = tx.attempts(run_id, node_id)
+        known = sorted({state.node_id for state in tx.node_states(run_id)})
     if not attempts:
-        known = sorted({state.node_id for state in store.get_node_states(run_id)})
         if node_id not in known:
             raise NodeNotFound(f"run {run_id} has no node '{node_id}'{did_you_mean(node_id, known)}")
         click.echo(f"{node_id} has not started in run {run_id}", err=True)

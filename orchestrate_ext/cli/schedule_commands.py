@@ -36,8 +36,16 @@ def _duration(value: str, option: str) -> float:
 @click.option("--lease-ttl", default="15s", show_default=True, help="How long a standby waits for a silent holder.")
 @click.option("--max-runs", default=8, show_default=True, type=click.IntRange(min=1), help="Runs executed at once.")
 @click.option("--reload", "reload_every", default="3s", show_default=True, help="How often to look for changed files.")
+@click.option(
+    "--stale-after",
+    default="60s",
+    show_default=True,
+    help="A run executed on another host is taken over after this long without a heartbeat.",
+)
 @project_option
-def scheduler(project_dir: Path | None, grace: str, lease_ttl: str, max_runs: int, reload_every: str) -> None:
+def scheduler(
+    project_dir: Path | None, grace: str, lease_ttl: str, max_runs: int, reload_every: str, stale_after: str
+) -> None:
     """Fire every schedule on time until stopped (SIGTERM/SIGINT: finish running nodes, then exit).
 
     One scheduler runs per project; a second one waits as standby and takes
@@ -46,13 +54,17 @@ def scheduler(project_dir: Path | None, grace: str, lease_ttl: str, max_runs: in
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     grace_seconds = _duration(grace, "--grace")
-    options = SchedulerOptions(lease_ttl=_duration(lease_ttl, "--lease-ttl"), max_concurrent_runs=max_runs)
+    options = SchedulerOptions(
+        lease_ttl=_duration(lease_ttl, "--lease-ttl"),
+        max_concurrent_runs=max_runs,
+        stale_after=_duration(stale_after, "--stale-after"),
+    )
     clock = clock_from_environment()
     source = ProjectSource(project_dir, refresh_seconds=_duration(reload_every, "--reload"))
     project = Project.load(project_dir, clock=clock)
     store = project.open_store()
     observers = project.observers(store)
-    the_scheduler = Scheduler(source, store, clock, options=options, listeners=observers)
+    the_scheduler = Scheduler(source, store, clock, options=options, listeners=observers, launcher=project.launcher)
     stop = threading.Event()
     stops = 0
 
@@ -79,6 +91,7 @@ def scheduler(project_dir: Path | None, grace: str, lease_ttl: str, max_runs: in
         for observer in observers:
             observer.close(5.0)
         store.close()
+        project.close()
     click.echo("scheduler stopped" + ("" if finished else " (runs still going were cancelled)"), err=True)
 
 
@@ -169,7 +182,9 @@ def backfill(
     )
     project = Project.load(project_dir)
     store = project.open_store()
-    job = Backfill(snapshot, store, project.clock, definition, force=force, parallel=parallel)
+    job = Backfill(
+        snapshot, store, project.clock, definition, force=force, parallel=parallel, launcher=project.launcher
+    )
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
 
@@ -184,6 +199,7 @@ def backfill(
     finally:
         signal.signal(signal.SIGINT, previous)
         store.close()
+        project.close()
     if as_json:
         emit_json(
             [
@@ -211,11 +227,12 @@ def cancel(project_dir: Path | None, run_id: str, wait_for: str | None) -> None:
     if wait_for is None:
         return
     project = Project.load(project_dir)
-    store = project.open_store()
+    store = project.open_store(read_only=True)
     deadline = time.monotonic() + _duration(wait_for, "--wait")
     try:
         while time.monotonic() < deadline:
-            status = store.get_run(run_id).status
+            with store.read() as tx:
+                status = tx.get_run(run_id).status
             if status != RunStatus.RUNNING:
                 click.echo(f"run {run_id} {status.value}")
                 return

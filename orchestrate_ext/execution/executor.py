@@ -1,7 +1,8 @@
 """Creates runs and carries them out against one graph.
 
-One execution of one run is a :class:`~orchestrate_ext.execution.run_loop.RunLoop`; this
-module holds what outlives it: the graph, the runners, the store and defaults.
+One execution of one run is a :class:`~orchestrate_ext.execution.run_loop.RunLoop`;
+this module holds what outlives it: the :class:`RunEnvironment` every execution
+shares, and the :class:`Supervisor` that claims each run for this process.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 from orchestrate_ext.clock import Clock
 from orchestrate_ext.config import Defaults
 from orchestrate_ext.events import RunListener
-from orchestrate_ext.execution.claims import RunSupervisor, default_supervisor
+from orchestrate_ext.execution.claims import Supervisor
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.run_loop import RunLoop
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
@@ -30,8 +32,58 @@ def new_run_id(clock: Clock) -> str:
     return clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(5)
 
 
+def plan_run(
+    graph: Graph,
+    clock: Clock,
+    node_ids: set[str],
+    logical_date: datetime,
+    *,
+    trigger: str = "manual",
+    selection: str | None = None,
+    schedule: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> tuple[RunRecord, list[NodeRunRecord]]:
+    """A new run of the runnable nodes among ``node_ids`` and their first states, in graph order (not written)."""
+    run = RunRecord(
+        run_id=new_run_id(clock),
+        status=RunStatus.RUNNING,
+        created_at=clock.now(),
+        logical_date=logical_date,
+        trigger=trigger,
+        selection=selection,
+        schedule=schedule,
+        parameters=dict(parameters or {}),
+    )
+    states = [
+        NodeRunRecord(run.run_id, node_id, graph.nodes[node_id].kind, NodeStatus.PENDING)
+        for node_id in graph.order
+        if node_id in node_ids and graph.nodes[node_id].runnable
+    ]
+    return run, states
+
+
+@dataclass(frozen=True)
+class RunEnvironment:
+    """What every execution of a run shares: the graph, its runners, the store, the clock and the policies."""
+
+    graph: Graph
+    runners: Mapping[str, NodeRunner]
+    store: StateStore
+    clock: Clock
+    state_dir: Path
+    concurrency: int
+    defaults: Defaults
+    listeners: Sequence[RunListener] = field(default_factory=tuple)
+    launcher: Launcher = field(default_factory=LocalLauncher)
+
+
 class Executor:
-    """Creates runs and carries them out against one graph."""
+    """Creates runs and carries them out against one graph.
+
+    Args:
+        supervisor: claims each execution (default: one for this process).
+        launcher: where tries run (default: this machine).
+    """
 
     def __init__(
         self,
@@ -44,19 +96,33 @@ class Executor:
         concurrency: int,
         defaults: Defaults,
         listeners: Sequence[RunListener] = (),
-        supervisor: RunSupervisor | None = None,
+        supervisor: Supervisor | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
-        """``supervisor`` claims and fences each execution (default: one for this process when the
-        store is SQLite; see :mod:`orchestrate_ext.execution.claims`)."""
-        self.graph = graph
-        self.runners = runners
-        self.store = store
-        self.clock = clock
-        self.state_dir = state_dir
-        self.concurrency = concurrency
-        self.defaults = defaults
-        self.listeners = list(listeners)
-        self.supervisor = supervisor if supervisor is not None else default_supervisor(store, clock)
+        self.environment = RunEnvironment(
+            graph,
+            runners,
+            store,
+            clock,
+            state_dir,
+            concurrency,
+            defaults,
+            tuple(listeners),
+            launcher or LocalLauncher(),
+        )
+        self.supervisor = supervisor if supervisor is not None else Supervisor(store, clock)
+
+    @property
+    def graph(self) -> Graph:
+        return self.environment.graph
+
+    @property
+    def store(self) -> StateStore:
+        return self.environment.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.environment.clock
 
     def create_run(
         self,
@@ -66,10 +132,14 @@ class Executor:
         trigger: str = "manual",
         selection: str | None = None,
         schedule: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """Persist a new run of the runnable nodes among ``node_ids``."""
-        run, states = self.new_run(node_ids, logical_date, trigger=trigger, selection=selection, schedule=schedule)
-        self.store.create_run(run, states)
+        run, states = self.new_run(
+            node_ids, logical_date, trigger=trigger, selection=selection, schedule=schedule, parameters=parameters
+        )
+        with self.store.transaction() as tx:
+            tx.insert_run(run, states)
         return run
 
     def new_run(
@@ -80,24 +150,19 @@ class Executor:
         trigger: str = "manual",
         selection: str | None = None,
         schedule: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> tuple[RunRecord, list[NodeRunRecord]]:
         """A new run and its nodes' first states, not yet written (the scheduler writes them with its tick)."""
-        now = self.clock.now()
-        run = RunRecord(
-            run_id=new_run_id(self.clock),
-            status=RunStatus.RUNNING,
-            created_at=now,
-            logical_date=logical_date,
+        return plan_run(
+            self.graph,
+            self.clock,
+            node_ids,
+            logical_date,
             trigger=trigger,
             selection=selection,
             schedule=schedule,
+            parameters=parameters,
         )
-        states = [
-            NodeRunRecord(run.run_id, node_id, self.graph.nodes[node_id].kind, NodeStatus.PENDING)
-            for node_id in self.graph.order
-            if node_id in node_ids and self.graph.nodes[node_id].runnable
-        ]
-        return run, states
 
     def execute(
         self,
@@ -106,9 +171,8 @@ class Executor:
         *,
         drain: threading.Event | None = None,
         resume: bool = False,
-        parameters: Mapping[str, Any] | None = None,
     ) -> RunRecord:
-        """Run every node of the run that has not succeeded yet; return the finished run.
+        """Claim the run and run every node of it that has not succeeded yet; return the finished run.
 
         Nodes that failed or never ran are reset, so this also serves
         ``orchestrate retry``: attempts continue their numbering.
@@ -118,11 +182,20 @@ class Executor:
             drain: when set, no further node starts; running ones finish and the rest are cancelled.
             resume: carry on after the process executing the run died: finished nodes keep their
                 state and earlier failed or crashed tries count against each node's retries.
-            parameters: passed to every notebook of the run (a schedule's ``parameters``).
         """
-        run = self.store.get_run(run_id)
-        states = self.store.get_node_states(run_id)
-        loop = RunLoop(self, run, states, cancel or threading.Event(), drain or threading.Event(), resume)
-        if parameters:
-            loop.context = replace(loop.context, parameters=dict(parameters))
+        claim = self.supervisor.claim(run_id)
+        with self.store.read() as tx:
+            run = tx.get_run(run_id)
+            states = tx.node_states(run_id)
+            attempts = tx.attempts(run_id)
+        loop = RunLoop(
+            self.environment,
+            claim,
+            run,
+            states,
+            attempts,
+            cancel=cancel or threading.Event(),
+            drain=drain or threading.Event(),
+            resume=resume,
+        )
         return loop.run()

@@ -23,6 +23,13 @@ import psutil
 
 OWNER_ENV = "ORCHESTRATE_OWNER"
 """Environment variable naming the owner that started a process; inherited by node processes."""
+HOST_ENV = "ORCHESTRATE_HOST"
+"""Names this machine in owner identities instead of its host name (containers get random ones)."""
+
+
+def host_name() -> str:
+    """This machine's name as owners record it: ``ORCHESTRATE_HOST``, else the host name."""
+    return os.environ.get(HOST_ENV) or socket.gethostname()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +46,7 @@ class ProcessIdentity:
 
     @classmethod
     def current(cls) -> ProcessIdentity:
-        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
+        return cls(host_name(), os.getpid(), psutil.Process().create_time())
 
     @classmethod
     def parse(cls, owner: str | None) -> ProcessIdentity | None:
@@ -79,7 +86,7 @@ class ProcessLiveness:
 
     def __init__(self, stale_after: float = 60.0, host: str | None = None) -> None:
         self.stale_after = stale_after
-        self.host = host or socket.gethostname()
+        self.host = host or host_name()
 
     def is_alive(self, owner: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
         identity = ProcessIdentity.parse(owner)

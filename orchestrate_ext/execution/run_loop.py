@@ -1,10 +1,15 @@
 """One execution of one run: the loop that starts ready nodes and records what runners report.
 
 The loop lives on one thread and is the only writer of the run's state: runner
-threads report starts and ends through a queue, and every change is written to
-the store (through the run's claim, which fences it) before listeners hear of
-it. Ready nodes of a batchable kind (dbt) that are adjacent in the graph go to
-their runner as one batch.
+threads report starts and ends through a queue (:mod:`.runner_events`), and
+every change is written to the store through the run's claim (which fences
+it) before listeners hear of it. Ready nodes of a batchable kind (dbt) that are
+adjacent in the graph go to their runner as one batch.
+
+Exclusive resources (``warehouse``: one writer of a DuckDB file) are held in
+the store, across runs and processes: a batch starts only once it holds every
+resource its nodes need; until then its nodes are ``waiting``, with
+``waiting_for`` naming the holder, and the loop asks again every half second.
 """
 
 from __future__ import annotations
@@ -12,15 +17,21 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrate_ext.clock import Clock
 from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import NodeChanged
-from orchestrate_ext.execution.claims import RunClaim, UnsupervisedClaim
+from orchestrate_ext.execution.claims import RunClaim
+from orchestrate_ext.execution.runner_events import (
+    BatchDone,
+    Finished,
+    QueueReporter,
+    RunnerEvent,
+    Started,
+    log_path_for,
+)
 from orchestrate_ext.interfaces import NodeOutcome, NodeRunner, NodeTask, RunContext
 from orchestrate_ext.model import (
     AttemptRecord,
@@ -30,50 +41,17 @@ from orchestrate_ext.model import (
     RunRecord,
     RunStatus,
 )
+from orchestrate_ext.store.records import ResourceWait
 
 if TYPE_CHECKING:
-    from orchestrate_ext.execution.executor import Executor
+    from orchestrate_ext.execution.executor import RunEnvironment
 
 _POLL_SECONDS = 0.2
-_WAITING = frozenset({NodeStatus.PENDING, NodeStatus.UP_FOR_RETRY})
+_RESOURCE_POLL_SECONDS = 0.5
+_WAITING = frozenset({NodeStatus.PENDING, NodeStatus.WAITING, NodeStatus.UP_FOR_RETRY})
+"""Statuses of nodes that may still start."""
 _MAX_SKIPS = 3
 _FAILED_TRIES = frozenset({AttemptStatus.FAILED, AttemptStatus.TIMED_OUT, AttemptStatus.CRASHED})
-
-
-@dataclass(frozen=True, slots=True)
-class _Started:
-    node_id: str
-    at: datetime
-    output_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Finished:
-    node_id: str
-    at: datetime
-    outcome: NodeOutcome
-
-
-@dataclass(frozen=True, slots=True)
-class _BatchDone:
-    batch_id: int
-    error: str | None
-
-
-class _Reporter:
-    def __init__(self, events: queue.Queue[object], clock: Clock) -> None:
-        self._events = events
-        self._clock = clock
-
-    def started(self, node_id: str, output_path: str | None = None) -> None:
-        self._events.put(_Started(node_id, self._clock.now(), output_path))
-
-    def finished(self, node_id: str, outcome: NodeOutcome) -> None:
-        self._events.put(_Finished(node_id, self._clock.now(), outcome))
-
-
-def log_path_for(run_dir: Path, node_id: str, try_number: int) -> Path:
-    return run_dir / "logs" / f"{node_id.replace('/', '__')}.{try_number}.log"
 
 
 class RunLoop:
@@ -81,25 +59,34 @@ class RunLoop:
 
     def __init__(
         self,
-        executor: Executor,
+        environment: RunEnvironment,
+        claim: RunClaim,
         run: RunRecord,
         states: list[NodeRunRecord],
+        attempts: list[AttemptRecord],
+        *,
         cancel: threading.Event,
         drain: threading.Event,
         resume: bool,
     ) -> None:
-        self.ex = executor
+        self.env = environment
+        self.claim = claim
         self.run_record = run
         self.cancel = cancel
         self.drain = drain
         self.resume = resume
         self.lost = False
-        self.claim: RunClaim = UnsupervisedClaim(executor.store, run.run_id)
-        self.events: queue.Queue[object] = queue.Queue()
-        self.reporter = _Reporter(self.events, executor.clock)
-        self.run_dir = executor.state_dir / "runs" / run.run_id
-        self.context = RunContext(run_id=run.run_id, logical_date=run.logical_date, run_dir=self.run_dir)
-        graph = executor.graph
+        self.events: queue.Queue[RunnerEvent] = queue.Queue()
+        self.reporter = QueueReporter(self.events, environment.clock)
+        self.run_dir = environment.state_dir / "runs" / run.run_id
+        self.context = RunContext(
+            run_id=run.run_id,
+            logical_date=run.logical_date,
+            run_dir=self.run_dir,
+            parameters=dict(run.parameters),
+            launcher=environment.launcher,
+        )
+        graph = environment.graph
         self.records = {state.node_id: state for state in states if state.node_id in graph.nodes}
         self.unknown = [state for state in states if state.node_id not in graph.nodes]
         members = set(self.records)
@@ -107,11 +94,11 @@ class RunLoop:
         self.order = [node_id for node_id in graph.order if node_id in self.records]
         self.position = {node_id: index for index, node_id in enumerate(self.order)}
         self.waiting = {node_id for node_id, state in self.records.items() if state.status in _WAITING}
-        """Nodes pending or up for retry: the only ones that can become ready."""
-        self.last_try = {node_id: 0 for node_id in self.records}
+        """Nodes that may still start: the only ones that can become ready."""
+        self.last_try = dict.fromkeys(self.records, 0)
         self.failures = dict.fromkeys(self.records, 0)
         self.last_error: dict[str, str | None] = {}
-        for attempt in executor.store.get_attempts(run.run_id):
+        for attempt in attempts:
             self.last_try[attempt.node_id] = max(self.last_try.get(attempt.node_id, 0), attempt.try_number)
             if resume and attempt.status in _FAILED_TRIES and attempt.node_id in self.failures:
                 self.failures[attempt.node_id] += 1
@@ -119,31 +106,35 @@ class RunLoop:
         self.skips = dict.fromkeys(self.records, 0)
         self.retry_at: dict[str, float] = {}
         self.batches: dict[int, list[NodeTask]] = {}
-        self.batch_resources: dict[int, set[str]] = {}
         self.batch_of: dict[str, int] = {}
         self.next_batch_id = 0
+        self.resource_keys: dict[int, str] = {}
+        """The node each batch holding resources asked for them under."""
+        self.asking: set[str] = set()
+        """Nodes whose resource request waits in the store's line."""
+        self.next_resource_poll = 0.0
         self.dirty = True
         """Set when a node settles or a slot frees: only then can more nodes be ready."""
 
     # -- the loop
 
     def run(self) -> RunRecord:
-        if self.ex.supervisor is not None:
-            self.claim = self.ex.supervisor.claim(self.run_record.run_id)
         for state in self.unknown:
             gone = "this node is no longer in the project"
-            skipped = replace(state, status=NodeStatus.SKIPPED, error=gone)
-            self._write(self.claim.set_node_state(skipped, state.attempts))
+            self._write(
+                self.claim.set_node_state(replace(state, status=NodeStatus.SKIPPED, error=gone), state.attempts)
+            )
         for node_id, record in self.records.items():
             self._reset(node_id, record)
-        self._write(self.claim.set_run_status(RunStatus.RUNNING, started_at=self.ex.clock.now()))
-        run = self.ex.store.get_run(self.run_record.run_id)
-        for listener in self.ex.listeners:
+        self._write(self.claim.mark_started(self.env.clock.now()))
+        with self.env.store.read() as tx:
+            run = tx.get_run(self.run_record.run_id)
+        for listener in self.env.listeners:
             listener.run_started(run, list(self.order))
-        with ThreadPoolExecutor(max_workers=self.ex.concurrency, thread_name_prefix="orchestrate") as pool:
+        with ThreadPoolExecutor(max_workers=self.env.concurrency, thread_name_prefix="orchestrate") as pool:
             while True:
                 self._supervise()
-                if self.dirty or self._stopping() or self._retry_due():
+                if self.dirty or self._stopping() or self._retry_due() or self._resource_poll_due():
                     self.dirty = False
                     self._propagate_upstream_failures()
                     if self._stopping():
@@ -163,14 +154,14 @@ class RunLoop:
         if not (self.resume and failures):
             self._set(node_id, NodeStatus.PENDING, error=None, finished_at=None)
         elif failures > self._retries(node_id):
-            self._set(node_id, NodeStatus.FAILED, error=self.last_error.get(node_id), finished_at=self.ex.clock.now())
+            self._set(node_id, NodeStatus.FAILED, error=self.last_error.get(node_id), finished_at=self.env.clock.now())
         else:
-            self.retry_at[node_id] = self.ex.clock.monotonic() + self._backoff(node_id, failures)
+            self.retry_at[node_id] = self.env.clock.monotonic() + self._backoff(node_id, failures)
             self._set(node_id, NodeStatus.UP_FOR_RETRY, error=self.last_error.get(node_id), finished_at=None)
 
     def _supervise(self) -> None:
         """Heartbeat, notice a lost claim, and take up a cancel request from another process."""
-        if not self.lost and not self.claim.keep(self.ex.clock.now()):
+        if not self.lost and not self.claim.keep(self.env.clock.now()):
             self._lose()
         if not self.cancel.is_set() and self.claim.cancel_requested():
             self.cancel.set()
@@ -191,13 +182,16 @@ class RunLoop:
         return not self._stopping() and bool(self.waiting)
 
     def _retry_due(self) -> bool:
-        now = self.ex.clock.monotonic()
+        now = self.env.clock.monotonic()
         return any(at <= now for at in self.retry_at.values())
+
+    def _resource_poll_due(self) -> bool:
+        return bool(self.asking) and self.env.clock.monotonic() >= self.next_resource_poll
 
     def _wait_seconds(self) -> float:
         if not self.retry_at:
             return _POLL_SECONDS
-        soonest = min(self.retry_at.values()) - self.ex.clock.monotonic()
+        soonest = min(self.retry_at.values()) - self.env.clock.monotonic()
         return max(0.0, min(_POLL_SECONDS, soonest))
 
     def _drain(self, timeout: float) -> None:
@@ -221,11 +215,12 @@ class RunLoop:
         else:
             status = RunStatus.FAILED
         if not self.lost:
-            self._write(self.claim.set_run_status(status, finished_at=self.ex.clock.now()))
-        run = self.ex.store.get_run(self.run_record.run_id)
+            self._write(self.claim.finish_run(status, self.env.clock.now()))
+        with self.env.store.read() as tx:
+            run = tx.get_run(self.run_record.run_id)
         if self.lost:
             return run
-        for listener in self.ex.listeners:
+        for listener in self.env.listeners:
             listener.run_finished(run)
         return run
 
@@ -236,65 +231,86 @@ class RunLoop:
         if status == NodeStatus.UP_FOR_RETRY:
             if self.retry_at.get(node_id, 0.0) > now:
                 return False
-        elif status != NodeStatus.PENDING:
+        elif status not in (NodeStatus.PENDING, NodeStatus.WAITING):
             return False
         return all(self.records[parent].status.is_done for parent in self.parents[node_id])
 
     def _launch_ready(self, pool: ThreadPoolExecutor) -> None:
-        now = self.ex.clock.monotonic()
+        now = self.env.clock.monotonic()
         ready = [node_id for node_id in self._waiting_in_order() if self._is_ready(node_id, now)]
         claimed: set[str] = set()
+        asked: set[str] = set()
         for node_id in ready:
             if node_id in claimed:
                 continue
-            if len(self.batches) >= self.ex.concurrency:
-                return
-            node = self.ex.graph.nodes[node_id]
-            runner = self._runner(node.kind)
-            batch = self._grow_batch(node.kind, ready) if runner.batchable else [node_id]
-            needed = {resource for member in batch for resource in self.ex.graph.nodes[member].resources}
-            if any(needed & held for held in self.batch_resources.values()):
-                claimed.update(batch)
-                continue
+            if len(self.batches) >= self.env.concurrency:
+                break
+            runner = self._runner(self.env.graph.nodes[node_id].kind)
+            batch = self._grow_batch(node_id, ready) if runner.batchable else [node_id]
             claimed.update(batch)
+            needed = sorted({resource for member in batch for resource in self.env.graph.nodes[member].resources})
+            if needed:
+                wait = self.claim.request_resources(batch[0], needed, self.env.clock.now())
+                if wait is not None:
+                    asked.add(batch[0])
+                    self._wait_for(batch, needed, wait)
+                    continue
             self._submit(pool, runner, batch, needed)
+        self._give_up_asking(self.asking - asked)
+        self.asking = asked
+        self.next_resource_poll = self.env.clock.monotonic() + _RESOURCE_POLL_SECONDS
 
-    def _grow_batch(self, kind: str, ready: list[str]) -> list[str]:
-        """Every ready node of ``kind``, plus pending ones of that kind whose parents are all in."""
-        batch = {node_id for node_id in ready if self.ex.graph.nodes[node_id].kind == kind}
+    def _grow_batch(self, first: str, ready: list[str]) -> list[str]:
+        """Every ready node of ``first``'s kind, plus waiting ones of that kind whose parents are all in."""
+        kind = self.env.graph.nodes[first].kind
+        batch = {node_id for node_id in ready if self.env.graph.nodes[node_id].kind == kind}
         for node_id in self._waiting_in_order():
-            if node_id in batch or self.records[node_id].status != NodeStatus.PENDING:
+            if node_id in batch or self.records[node_id].status not in (NodeStatus.PENDING, NodeStatus.WAITING):
                 continue
-            if self.ex.graph.nodes[node_id].kind != kind:
+            if self.env.graph.nodes[node_id].kind != kind:
                 continue
             if all(parent in batch or self.records[parent].status.is_done for parent in self.parents[node_id]):
                 batch.add(node_id)
         return sorted(batch, key=self.position.__getitem__)
 
+    def _wait_for(self, batch: list[str], needed: list[str], wait: ResourceWait) -> None:
+        """Mark the batch's nodes ``waiting``, saying for what and for whom."""
+        text = waiting_text(needed, wait, self.run_record.run_id)
+        for node_id in batch:
+            record = self.records[node_id]
+            if record.status != NodeStatus.WAITING or record.waiting_for != text:
+                self._set(node_id, NodeStatus.WAITING, waiting_for=text)
+
+    def _give_up_asking(self, node_ids: set[str]) -> None:
+        """Leave the store's line for requests no longer made (granted, the batch changed shape, the run stops)."""
+        if node_ids and not self.lost:
+            self.claim.withdraw_requests(node_ids)
+
     def _runner(self, kind: str) -> NodeRunner:
         try:
-            return self.ex.runners[kind]
+            return self.env.runners[kind]
         except KeyError:
             raise PluginError(f"no runner is installed for nodes of kind '{kind}'") from None
 
-    def _submit(self, pool: ThreadPoolExecutor, runner: NodeRunner, batch: list[str], resources: set[str]) -> None:
+    def _submit(self, pool: ThreadPoolExecutor, runner: NodeRunner, batch: list[str], resources: list[str]) -> None:
         batch_id = self.next_batch_id
         self.next_batch_id += 1
         tasks = []
         for node_id in batch:
-            node = self.ex.graph.nodes[node_id]
+            node = self.env.graph.nodes[node_id]
             self.last_try[node_id] += 1
             self.retry_at.pop(node_id, None)
-            timeout = node.timeout if node.timeout is not None else self.ex.defaults.timeout
+            timeout = node.timeout if node.timeout is not None else self.env.defaults.timeout
             tasks.append(
                 NodeTask(
                     node, self.last_try[node_id], log_path_for(self.run_dir, node_id, self.last_try[node_id]), timeout
                 )
             )
             self.batch_of[node_id] = batch_id
-            self._set(node_id, NodeStatus.QUEUED)
+            self._set(node_id, NodeStatus.QUEUED, waiting_for=None)
         self.batches[batch_id] = tasks
-        self.batch_resources[batch_id] = resources
+        if resources:
+            self.resource_keys[batch_id] = batch[0]
         pool.submit(self._run_batch, batch_id, runner, tasks)
 
     def _run_batch(self, batch_id: int, runner: NodeRunner, tasks: list[NodeTask]) -> None:
@@ -305,22 +321,22 @@ class RunLoop:
             runner.run(self.context, tasks, self.reporter, self.cancel)
         except Exception as exc:  # a runner bug must not lose the run: record it on its nodes
             error = f"{type(exc).__name__}: {exc}"
-        self.events.put(_BatchDone(batch_id, error))
+        self.events.put(BatchDone(batch_id, error))
 
     # -- handling what runners report
 
-    def _handle(self, event: object) -> None:
-        if isinstance(event, _Started):
+    def _handle(self, event: RunnerEvent) -> None:
+        if isinstance(event, Started):
             self._on_started(event)
-        elif isinstance(event, _Finished):
+        elif isinstance(event, Finished):
             self._on_finished(event.node_id, event.at, event.outcome)
-        elif isinstance(event, _BatchDone):
+        else:
             self._on_batch_done(event)
 
     def _task(self, node_id: str) -> NodeTask:
         return next(task for task in self.batches[self.batch_of[node_id]] if task.node.id == node_id)
 
-    def _on_started(self, event: _Started) -> None:
+    def _on_started(self, event: Started) -> None:
         task = self._task(event.node_id)
         record = self.records[event.node_id]
         state = replace(record, status=NodeStatus.RUNNING, started_at=record.started_at or event.at, error=None)
@@ -349,7 +365,7 @@ class RunLoop:
         if record.status not in (NodeStatus.QUEUED, NodeStatus.RUNNING):
             return  # already settled: a runner may not report one try twice
         if record.status == NodeStatus.QUEUED:  # finished without a start: record both at once
-            self._on_started(_Started(node_id, at, outcome.output_path))
+            self._on_started(Started(node_id, at, outcome.output_path))
             record = self.records[node_id]
         status = outcome.status or AttemptStatus.FAILED
         next_status, error = self._after_attempt(node_id, status, outcome)
@@ -363,6 +379,7 @@ class RunLoop:
             finished_at=at,
             error=outcome.error or outcome.warning,
             output_path=outcome.output_path,
+            worker=outcome.worker,
         )
         if not self.claim.finish_attempt(attempt, state):
             self._lose()  # the try was closed by another process (crash recovery)
@@ -380,20 +397,20 @@ class RunLoop:
         self.failures[node_id] += 1
         if self.failures[node_id] > self._retries(node_id) or self.cancel.is_set():
             return NodeStatus.FAILED, error
-        self.retry_at[node_id] = self.ex.clock.monotonic() + self._backoff(node_id, self.failures[node_id])
+        self.retry_at[node_id] = self.env.clock.monotonic() + self._backoff(node_id, self.failures[node_id])
         return NodeStatus.UP_FOR_RETRY, error
 
     def _retries(self, node_id: str) -> int:
-        node = self.ex.graph.nodes[node_id]
-        return node.retries if node.retries is not None else self.ex.defaults.retries
+        node = self.env.graph.nodes[node_id]
+        return node.retries if node.retries is not None else self.env.defaults.retries
 
     def _backoff(self, node_id: str, failures: int) -> float:
-        node = self.ex.graph.nodes[node_id]
-        backoff = node.retry_backoff if node.retry_backoff is not None else self.ex.defaults.retry_backoff
+        node = self.env.graph.nodes[node_id]
+        backoff = node.retry_backoff if node.retry_backoff is not None else self.env.defaults.retry_backoff
         return float(backoff * 2 ** (failures - 1))
 
-    def _on_batch_done(self, event: _BatchDone) -> None:
-        """Settle every node the runner left without a result, then free the batch's slot."""
+    def _on_batch_done(self, event: BatchDone) -> None:
+        """Settle every node the runner left without a result, give back the batch's resources, free its slot."""
         for task in self.batches[event.batch_id]:
             node_id = task.node.id
             status = self.records[node_id].status
@@ -402,10 +419,12 @@ class RunLoop:
                 self._set(node_id, NodeStatus.PENDING)  # its parent's fate decides
             elif status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
                 error = event.error or "the runner ended without reporting a result for this node"
-                self._on_finished(node_id, self.ex.clock.now(), NodeOutcome(AttemptStatus.FAILED, error))
+                self._on_finished(node_id, self.env.clock.now(), NodeOutcome(AttemptStatus.FAILED, error))
+        key = self.resource_keys.pop(event.batch_id, None)
+        if key is not None and not self.lost:
+            self.claim.release_resources([key])
         for task in self.batches.pop(event.batch_id):
             self.batch_of.pop(task.node.id, None)
-        del self.batch_resources[event.batch_id]
         self.dirty = True
 
     # -- propagation and bookkeeping
@@ -415,7 +434,7 @@ class RunLoop:
 
     def _propagate_upstream_failures(self) -> None:
         for node_id in self._waiting_in_order():
-            if self.records[node_id].status != NodeStatus.PENDING:
+            if self.records[node_id].status not in (NodeStatus.PENDING, NodeStatus.WAITING):
                 continue
             blocked = [
                 parent
@@ -425,14 +444,16 @@ class RunLoop:
             if blocked:
                 parent = blocked[0]
                 reason = f"upstream {parent} {self.records[parent].status.value.replace('_', ' ')}"
-                self._set(node_id, NodeStatus.UPSTREAM_FAILED, error=reason, finished_at=self.ex.clock.now())
+                self._set(node_id, NodeStatus.UPSTREAM_FAILED, error=reason, finished_at=self.env.clock.now())
 
     def _cancel_waiting(self) -> None:
         reason = "the run was cancelled" if self.cancel.is_set() else "not started: the run was stopped (shutdown)"
         for node_id in self._waiting_in_order():
             if self.records[node_id].status in _WAITING:
                 self.retry_at.pop(node_id, None)
-                self._set(node_id, NodeStatus.CANCELLED, error=reason, finished_at=self.ex.clock.now())
+                self._set(node_id, NodeStatus.CANCELLED, error=reason, finished_at=self.env.clock.now())
+        self._give_up_asking(self.asking)
+        self.asking = set()
 
     _KEEP = object()
 
@@ -443,6 +464,7 @@ class RunLoop:
         *,
         error: str | object | None = _KEEP,
         finished_at: datetime | object | None = _KEEP,
+        waiting_for: str | None = None,
     ) -> None:
         record = self.records[node_id]
         state = replace(
@@ -450,6 +472,7 @@ class RunLoop:
             status=status,
             error=record.error if error is self._KEEP else error,  # type: ignore[arg-type]
             finished_at=record.finished_at if finished_at is self._KEEP else finished_at,  # type: ignore[arg-type]
+            waiting_for=waiting_for,
         )
         self._write(self.claim.set_node_state(state, self.last_try.get(node_id, 0)))
         self._announce(state, self.last_try.get(node_id, 0))
@@ -464,6 +487,21 @@ class RunLoop:
             self.dirty = True
         if self.lost:
             return
-        change = NodeChanged(state.run_id, state.node_id, state.kind, state.status, try_number, state.error)
-        for listener in self.ex.listeners:
+        change = NodeChanged(
+            state.run_id, state.node_id, state.kind, state.status, try_number, state.error, state.waiting_for
+        )
+        for listener in self.env.listeners:
             listener.node_changed(change)
+
+
+def waiting_text(resources: list[str], wait: ResourceWait, run_id: str) -> str:
+    """``waiting for warehouse (held by run … node …)``, or the place in line."""
+    names = ", ".join(resources)
+    holders = [
+        f"{holder.node_id} in this run" if holder.run_id == run_id else f"run {holder.run_id} node {holder.node_id}"
+        for holder in wait.holders
+    ]
+    if holders:
+        return f"waiting for {names} (held by {'; '.join(dict.fromkeys(holders))})"
+    ahead = "1 earlier request" if wait.position == 1 else f"{wait.position} earlier requests"
+    return f"waiting for {names} ({ahead} in line)"

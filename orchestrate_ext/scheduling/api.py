@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestrate_ext.clock import SystemClock, isoformat
-from orchestrate_ext.errors import did_you_mean
+from orchestrate_ext.errors import RunNotFound, did_you_mean
 from orchestrate_ext.execution.liveness import ProcessIdentity, ProcessLiveness
 from orchestrate_ext.model import RunRecord, RunStatus
 from orchestrate_ext.project import Project
-from orchestrate_ext.scheduling.definitions import ScheduleDefinition, discover_schedules
-from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
-from orchestrate_ext.scheduling.store import ScheduleNotFound, ScheduleState, TickRecord
-from orchestrate_ext.store import SQLiteStore
-from orchestrate_ext.store.run_control import SQLiteRunControl
+from orchestrate_ext.scheduling.definitions import ScheduleDefinition, ScheduleNotFound, discover_schedules
+from orchestrate_ext.store import StateStore, StoreTx
+from orchestrate_ext.store.records import ScheduleState, TickRecord
 
 ProjectRef = Project | Path | str | None
 """A loaded project, or the folder holding its orchestrate.yaml (None: the current folder)."""
@@ -61,12 +59,25 @@ def _project(project: ProjectRef) -> Project:
 
 
 @contextmanager
-def _stores(project: Project) -> Iterator[tuple[SQLiteStore, SQLiteScheduleStore]]:
-    runs = project.open_store()
+def _opened(project: Project, *, read_only: bool) -> Iterator[StateStore]:
+    store = project.open_store(read_only=read_only)
     try:
-        yield runs, SQLiteScheduleStore(runs)
+        yield store
     finally:
-        runs.close()
+        store.close()
+
+
+@contextmanager
+def _reading(project: Project) -> Iterator[StoreTx]:
+    """A read-only view of the project's store (never creates it)."""
+    with _opened(project, read_only=True) as store, store.read() as tx:
+        yield tx
+
+
+@contextmanager
+def _writing(project: Project) -> Iterator[StoreTx]:
+    with _opened(project, read_only=False) as store, store.transaction() as tx:
+        yield tx
 
 
 def schedule_definitions(project: ProjectRef = None) -> dict[str, ScheduleDefinition]:
@@ -90,24 +101,27 @@ def list_schedules(project: ProjectRef = None, *, count: int = 3, now: datetime 
     loaded = _project(project)
     definitions = schedule_definitions(loaded)
     now = now or loaded.clock.now()
-    with _stores(loaded) as (runs, schedules):
-        states = schedules.states()
-        last_ticks = schedules.last_ticks()
+    with _reading(loaded) as tx:
+        states = tx.schedule_states()
+        last_ticks = tx.last_ticks()
         infos = []
         for name, definition in sorted(definitions.items()):
             state = states.get(name)
             paused = state.paused if state is not None else False
             cron = definition.cron_schedule
             upcoming = [] if cron is None or paused else _take(cron.iter_after(now), count)
-            last_run = _last_run(runs, last_ticks.get(name))
+            last_run = _last_run(tx, last_ticks.get(name))
             infos.append(ScheduleInfo(definition, paused, upcoming, last_ticks.get(name), last_run))
     return infos
 
 
-def _last_run(runs: SQLiteStore, tick: TickRecord | None) -> RunRecord | None:
+def _last_run(tx: StoreTx, tick: TickRecord | None) -> RunRecord | None:
     if tick is None or tick.run_id is None:
         return None
-    return runs.get_run(tick.run_id)
+    try:
+        return tx.get_run(tick.run_id)
+    except RunNotFound:  # deleted from the history since
+        return None
 
 
 def _take(iterator: Iterator[datetime], count: int) -> list[datetime]:
@@ -118,8 +132,8 @@ def pause_schedule(project: ProjectRef, name: str) -> ScheduleState:
     """(b) Pause ``name``: it records no tick and starts no run until resumed (runs going on finish)."""
     loaded = _project(project)
     get_definition(schedule_definitions(loaded), name)
-    with _stores(loaded) as (_, schedules):
-        return schedules.set_paused(name, True, loaded.clock.now(), None)
+    with _writing(loaded) as tx:
+        return tx.set_paused(name, True, loaded.clock.now(), None)
 
 
 def resume_schedule(project: ProjectRef, name: str) -> ScheduleState:
@@ -128,16 +142,16 @@ def resume_schedule(project: ProjectRef, name: str) -> ScheduleState:
     definition = get_definition(schedule_definitions(loaded), name)
     now = loaded.clock.now()
     cron = definition.cron_schedule
-    with _stores(loaded) as (_, schedules):
-        return schedules.set_paused(name, False, now, cron.next_after(now) if cron else None)
+    with _writing(loaded) as tx:
+        return tx.set_paused(name, False, now, cron.next_after(now) if cron else None)
 
 
 def scheduler_status(project: ProjectRef = None, *, now: datetime | None = None) -> LeaseStatus:
     """(c) Whether a scheduler holds the lease for the project now (and who)."""
     loaded = _project(project)
     now = now or SystemClock().now()
-    with _stores(loaded) as (_, schedules):
-        lease = schedules.get_lease()
+    with _reading(loaded) as tx:
+        lease = tx.get_lease()
     if lease is None:
         return LeaseStatus(active=False)
     identity = ProcessIdentity.parse(lease.holder)
@@ -161,15 +175,15 @@ def request_cancel(project: ProjectRef, run_id: str) -> RunStatus:
     the scheduler that recovers it.
     """
     loaded = _project(project)
-    with _stores(loaded) as (runs, _):
-        return SQLiteRunControl(runs).request_cancel(run_id, loaded.clock.now())
+    with _writing(loaded) as tx:
+        return tx.request_cancel(run_id, loaded.clock.now())
 
 
 def list_ticks(project: ProjectRef = None, schedule: str | None = None, limit: int = 50) -> list[TickRecord]:
     """The newest tick records first, of one schedule or all."""
     loaded = _project(project)
-    with _stores(loaded) as (_, schedules):
-        return schedules.list_ticks(schedule, limit)
+    with _reading(loaded) as tx:
+        return tx.list_ticks(schedule, limit)
 
 
 # -- JSON documents

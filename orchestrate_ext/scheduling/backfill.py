@@ -21,17 +21,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from orchestrate_ext.clock import Clock, isoformat
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.events import RunListener
-from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.launch import Launcher
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.scheduling.cron import zone
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool
 from orchestrate_ext.scheduling.source import ProjectSnapshot
-from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
-from orchestrate_ext.scheduling.store import NewTick, Trigger
-from orchestrate_ext.store import SQLiteStore
-from orchestrate_ext.store.run_control import SQLiteRunControl
+from orchestrate_ext.store import StateStore
+from orchestrate_ext.store.records import NewTick, Trigger
 
 MAX_DATES = 1000
 
@@ -99,36 +98,36 @@ class Backfill:
     def __init__(
         self,
         snapshot: ProjectSnapshot,
-        runs: SQLiteStore,
+        store: StateStore,
         clock: Clock,
         definition: ScheduleDefinition,
         *,
         force: bool = False,
         parallel: int = 1,
         listeners: Sequence[RunListener] = (),
-        supervisor: ProcessSupervisor | None = None,
+        supervisor: Supervisor | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         if parallel < 1:
             raise BadInput(f"--parallel must be at least 1, not {parallel}")
         self.snapshot = snapshot
-        self.runs = runs
+        self.store = store
         self.clock = clock
         self.definition = definition
         self.force = force
         self.parallel = parallel
-        self.control = SQLiteRunControl(runs)
-        self.schedules = SQLiteScheduleStore(runs)
-        self.supervisor = supervisor or ProcessSupervisor(runs, clock)
+        self.supervisor = supervisor or Supervisor(store, clock)
         self.executor = Executor(
             snapshot.graph,
             snapshot.runners,
-            runs,
+            store,
             clock,
             state_dir=snapshot.state_dir,
             concurrency=snapshot.concurrency,
             defaults=snapshot.defaults,
             listeners=listeners,
             supervisor=self.supervisor,
+            launcher=launcher,
         )
         self.batch = clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -153,19 +152,21 @@ class Backfill:
             if on_item is not None:
                 on_item(item)
             if item.run_id is not None:
-                pool.start(self.executor, item.run_id, parameters=self.definition.parameters)
+                pool.start(self.executor, item.run_id)
         while not pool.wait(0.5):
             if cancel.is_set():
                 pool.cancel()
-        return [
-            item
-            if item.run_id is None
-            else BackfillItem(item.logical_date, item.run_id, self.runs.get_run(item.run_id).status.value, item.reason)
-            for item in items
-        ]
+        with self.store.read() as tx:
+            return [
+                item
+                if item.run_id is None
+                else BackfillItem(item.logical_date, item.run_id, tx.get_run(item.run_id).status.value, item.reason)
+                for item in items
+            ]
 
     def _create(self, logical_date: datetime) -> BackfillItem:
-        existing = self.control.runs_for_date(self.definition.name, logical_date)
+        with self.store.read() as tx:
+            existing = tx.runs_for_date(self.definition.name, logical_date)
         for run_id, status in reversed(existing):
             if status == RunStatus.RUNNING:
                 return BackfillItem(logical_date, status="skipped", reason=f"run {run_id} for this date is still going")
@@ -182,20 +183,21 @@ class Backfill:
             trigger=Trigger.BACKFILL.value,
             selection=self.definition.selection_text,
             schedule=self.definition.name,
+            parameters=self.definition.parameters,
         )
         tick = NewTick(
             self.definition.name, logical_date, Trigger.BACKFILL, f"backfill@{isoformat(logical_date)}@{self.batch}"
         )
-        _, result = self.schedules.create_tick_run(
-            tick,
-            run,
-            nodes,
-            owner=self.supervisor.owner,
-            parameters=self.definition.parameters,
-            fence=None,
-            now=self.clock.now(),
-            dedupe=not self.force,
-        )
+        with self.store.transaction() as tx:
+            _, result = tx.create_tick_run(
+                tick,
+                run,
+                nodes,
+                owner=self.supervisor.owner,
+                fence=None,
+                now=self.clock.now(),
+                dedupe=not self.force,
+            )
         if not result.started:
             reason = f"covered by run {result.duplicate_of}" if result.duplicate_of else "already backfilled"
             return BackfillItem(logical_date, status="skipped", reason=reason)

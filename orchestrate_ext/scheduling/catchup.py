@@ -28,7 +28,7 @@ from orchestrate_ext.clock import isoformat
 from orchestrate_ext.scheduling.cron import CronSchedule
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.settings import CatchUp
-from orchestrate_ext.scheduling.store import NewTick, TickStatus, Trigger
+from orchestrate_ext.store.records import NewTick, TickStatus, Trigger
 
 _SECOND = timedelta(seconds=1)
 

@@ -59,6 +59,7 @@ def zone(name: str) -> ZoneInfo:
         raise CronError(f"'{name}' is not a known time zone{hint}") from None
 
 
+@lru_cache(maxsize=8192)
 def normalize(expression: str) -> str:
     """The five-field form of ``expression`` (aliases expanded); raises :class:`CronError`."""
     text = " ".join(str(expression).split())
@@ -82,6 +83,12 @@ def normalize(expression: str) -> str:
             f"'{expression}' never matches a date (e.g. the 31st of February); fix the day fields"
         ) from None
     return text
+
+
+@lru_cache(maxsize=16384)
+def cron_schedule(expression: str, timezone: str = "UTC") -> CronSchedule:
+    """The (shared) schedule of an expression in a time zone: many schedules repeat the same few."""
+    return CronSchedule(expression, timezone)
 
 
 class CronSchedule:

@@ -26,9 +26,13 @@ from typing import Any
 from orchestrate_ext.errors import BadInput, ConfigError, did_you_mean
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import Node
-from orchestrate_ext.scheduling.cron import CronSchedule
+from orchestrate_ext.scheduling.cron import CronSchedule, cron_schedule
 from orchestrate_ext.scheduling.settings import CatchUp, NodeSchedule, ScheduleConfig
 from orchestrate_ext.selection import select
+
+
+class ScheduleNotFound(BadInput, LookupError):
+    """A schedule name that no orchestrate.yaml entry, notebook or dbt node defines."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class ScheduleDefinition:
 
     @cached_property
     def cron_schedule(self) -> CronSchedule | None:
-        return CronSchedule(self.cron, self.timezone) if self.cron else None
+        return cron_schedule(self.cron, self.timezone) if self.cron else None
 
     @property
     def fingerprint(self) -> str:

@@ -9,9 +9,10 @@ crash recovery never takes a run this process is still executing.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,10 @@ class _Active:
 class RunPool:
     """Executes runs on up to ``workers`` threads (more wait their turn).
 
-    ``on_finished`` hears of each run that ends, from its thread.
+    ``start`` returns at once: a thread of the pool's own hands the runs to the
+    worker threads, so a scheduler step that starts hundreds of runs does not
+    wait for as many threads to come up. ``on_finished`` hears of each run that
+    ends, from its thread.
     """
 
     def __init__(self, workers: int = 8, on_finished: Callable[[RunRecord], None] | None = None) -> None:
@@ -41,29 +45,30 @@ class RunPool:
         self._lock = threading.Lock()
         self._on_finished = on_finished
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
+        self._handing: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._hander: threading.Thread | None = None
 
-    def start(
-        self, executor: Executor, run_id: str, *, parameters: Mapping[str, Any] | None = None, resume: bool = False
-    ) -> None:
-        """Execute ``run_id`` on a new thread (no-op when it already executes here)."""
+    def start(self, executor: Executor, run_id: str, *, resume: bool = False) -> None:
+        """Execute ``run_id`` on a thread of the pool (no-op when it already executes here)."""
         with self._lock:
             if run_id in self._active:
                 return
             cancel, drain = threading.Event(), threading.Event()
             self._active[run_id] = _Active(cancel, drain, threading.Event())
-            self._threads.submit(self._execute, executor, run_id, cancel, drain, dict(parameters or {}), resume)
+            if self._hander is None:
+                self._hander = threading.Thread(target=self._hand_over, name="run-starter", daemon=True)
+                self._hander.start()
+        self._handing.put((executor, run_id, cancel, drain, resume))
+
+    def _hand_over(self) -> None:
+        while True:
+            self._threads.submit(self._execute, *self._handing.get())
 
     def _execute(
-        self,
-        executor: Executor,
-        run_id: str,
-        cancel: threading.Event,
-        drain: threading.Event,
-        parameters: dict[str, Any],
-        resume: bool,
+        self, executor: Executor, run_id: str, cancel: threading.Event, drain: threading.Event, resume: bool
     ) -> None:
         try:
-            finished = executor.execute(run_id, cancel, drain=drain, resume=resume, parameters=parameters)
+            finished = executor.execute(run_id, cancel, drain=drain, resume=resume)
             log.info("run %s %s", run_id, finished.status.value)
             if self._on_finished is not None:
                 self._on_finished(finished)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from orchestrate_ext.execution.recovery import Recovered
-from orchestrate_ext.scheduling.store import TickRecord, TickStatus
+from orchestrate_ext.store.records import TickRecord, TickStatus
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class SchedulerOptions:
         stale_after: seconds without a heartbeat after which the owner of a
             run on another host counts as dead.
         max_concurrent_runs: runs this scheduler executes at once, over all schedules.
+        due_limit: due schedules read per step (more than a step's budget can record).
+        step_budget: seconds of schedule work (indexing new schedules, recording due fire times)
+            one step does before leaving the rest to the next step, so a step never blocks for long.
     """
 
     lease_ttl: float = 15.0
@@ -30,7 +33,8 @@ class SchedulerOptions:
     recovery_seconds: float = 5.0
     stale_after: float = 60.0
     max_concurrent_runs: int = 8
-    due_limit: int = 10_000
+    due_limit: int = 2_000
+    step_budget: float = 0.2
     record_limit: int = 1_000
 
 

@@ -21,45 +21,46 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from orchestrate_ext.clock import Clock
-from orchestrate_ext.errors import BadInput, RunNotFound, StoreError
+from orchestrate_ext.errors import BadInput, StoreConflict
 from orchestrate_ext.events import RunListener
-from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.liveness import Liveness, ProcessLiveness
 from orchestrate_ext.execution.recovery import recover_orphans
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool, SerializedListener
+from orchestrate_ext.scheduling.indexing import NextFireIndex
 from orchestrate_ext.scheduling.options import SchedulerOptions, StepReport, seconds_between
 from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import ProjectSnapshot, ScheduleSource
-from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
-from orchestrate_ext.scheduling.store import (
+from orchestrate_ext.scheduling.triggers import plan_after_ticks, plan_file_tick, scan_files
+from orchestrate_ext.store import StateStore
+from orchestrate_ext.store.records import (
     Fence,
     Lease,
     LeaseLost,
     ScheduleState,
-    ScheduleStore,
     StateUpdate,
     TickBatch,
     TickRecord,
     TickStatus,
     Trigger,
 )
-from orchestrate_ext.scheduling.triggers import plan_after_ticks, plan_file_tick, scan_files, upstream_successes
-from orchestrate_ext.store import SQLiteStore
-from orchestrate_ext.store.run_control import SQLiteRunControl
 
 log = logging.getLogger("orchestrate_ext.scheduler")
 
 _RUN_ID_TRIES = 5
 _BATCH = 200
 """Due schedules whose ticks are recorded in one transaction."""
+_STARTS = 32
+"""Runs created in one transaction (a step creates more only while its budget lasts)."""
 
 
 class Scheduler:
@@ -67,40 +68,42 @@ class Scheduler:
 
     Args:
         source: the project snapshot to schedule (reloaded by the source when files change).
-        runs: the runs store; the scheduler's tables live in the same database.
+        store: the state store (runs, ticks, the lease).
         supervisor: claims the runs this process executes (default: this process).
         liveness: decides whether another run owner or lease holder still lives.
         listeners: hear every run this scheduler executes (observers such as alerts).
+        launcher: where the tries of its runs run (default: this machine).
     """
 
     def __init__(
         self,
         source: ScheduleSource,
-        runs: SQLiteStore,
+        store: StateStore,
         clock: Clock,
         *,
-        schedules: ScheduleStore | None = None,
-        supervisor: ProcessSupervisor | None = None,
+        supervisor: Supervisor | None = None,
         liveness: Liveness | None = None,
         options: SchedulerOptions | None = None,
         listeners: Sequence[RunListener] = (),
+        launcher: Launcher | None = None,
     ) -> None:
         self.source = source
-        self.runs = runs
+        self.launcher = launcher or LocalLauncher()
+        self.store = store
         self.clock = clock
         self.options = options or SchedulerOptions()
-        self.control = SQLiteRunControl(runs)
-        self.schedules: ScheduleStore = schedules or SQLiteScheduleStore(runs)
-        self.supervisor = supervisor or ProcessSupervisor(runs, clock)
-        self.owner = self.supervisor.owner
         self.liveness = liveness or ProcessLiveness(self.options.stale_after)
+        self.supervisor = supervisor or Supervisor(store, clock, liveness=self.liveness)
+        self.owner = self.supervisor.owner
         lock = threading.Lock()
         self.listeners = [SerializedListener(listener, lock) for listener in listeners]
         self.pool = RunPool(self.options.max_concurrent_runs)
         self.fence: Fence = None
-        self._to_start: list[tuple[Executor, str, dict[str, Any]]] = []
+        self._first_step = True
+        self._to_start: list[tuple[Executor, str]] = []
         self._watched: tuple[ProjectSnapshot, list[ScheduleDefinition]] | None = None
-        self._synced: ProjectSnapshot | None = None
+        self.index = NextFireIndex(self.options.step_budget)
+        self._planned: ProjectSnapshot | None = None
         self._executor: tuple[ProjectSnapshot, Executor] | None = None
         self._last_recovery: datetime | None = None
         self._last_file_poll: datetime | None = None
@@ -115,7 +118,7 @@ class Scheduler:
             return report
         snapshot = self.source.current()
         try:
-            if self._synced is not snapshot:
+            if not self.index.done_for(snapshot):
                 self._sync(snapshot, now)
             if (
                 self._last_recovery is None
@@ -133,8 +136,8 @@ class Scheduler:
             report.holds_lease = False
         finally:
             # Started once the step's own writes are done, so that the runs do not slow it down.
-            for executor, run_id, parameters in self._to_start:
-                self.pool.start(executor, run_id, parameters=parameters)
+            for executor, run_id in self._to_start:
+                self.pool.start(executor, run_id)
             self._to_start.clear()
         return report
 
@@ -142,57 +145,58 @@ class Scheduler:
         def holder_is_dead(lease: Lease) -> bool:
             return not self.liveness.is_alive(lease.holder, lease.renewed_at, now)
 
-        lease = self.schedules.acquire_lease(self.owner, now, self.options.lease_ttl, holder_is_dead)
+        with self.store.transaction() as tx:
+            lease = tx.acquire_lease(self.owner, now, self.options.lease_ttl, holder_is_dead)
         fence = None if lease is None else (lease.holder, lease.epoch)
-        if fence != self.fence:
+        if fence != self.fence or self._first_step:
             if fence is not None:
                 log.info("holding the scheduler lease (epoch %d)", fence[1])
-                self._synced = None
+                self._planned = None  # the other scheduler may have changed the index meanwhile
                 self._last_recovery = None  # whoever held it before may have died mid-run
             else:
                 log.info("another scheduler holds the lease; standing by")
+        self._first_step = False
         self.fence = fence
         report.holds_lease = fence is not None
         return report.holds_lease
 
     def _sync(self, snapshot: ProjectSnapshot, now: datetime) -> None:
-        """Bring the next-fire index in line with the schedules defined now."""
-        states = self.schedules.states()
-        changed: list[ScheduleState] = []
-        for name, definition in snapshot.definitions.items():
-            state = states.get(name)
-            cron = definition.cron_schedule
-            if (
-                state is not None
-                and state.fingerprint == definition.fingerprint
-                and (state.next_fire_at is not None or cron is None)
-            ):
-                continue  # unchanged
-            cursor = state.cursor if state is not None and state.cursor is not None else now
-            changed.append(
-                ScheduleState(name, definition.fingerprint, cron.next_after(now) if cron else None, False, cursor)
-            )
-        for name, state in states.items():
-            if name not in snapshot.definitions and state.next_fire_at is not None:
-                changed.append(ScheduleState(name, state.fingerprint, None, state.paused, state.cursor))
-        if changed:
-            self.schedules.save_states(changed, self.fence, now)
-        self._synced = snapshot
+        """Bring the next-fire index in line with the schedules defined now (a budget's worth per step)."""
+        if self._planned is not snapshot:
+            with self.store.read() as tx:
+                states = tx.schedule_states()
+            self.index.plan(snapshot, states, now)
+            self._planned = snapshot
+
+        def save(changed: list[ScheduleState]) -> None:
+            with self.store.transaction() as tx:
+                tx.save_schedule_states(changed, self.fence, now)
+
+        self.index.take(now, save)
 
     def _recover(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
         self._last_recovery = now
         executing = self.pool.running()
         report.recovered = recover_orphans(
-            self.control, self.liveness, self.owner, executing, now, stale_after=self.options.stale_after
+            self.store,
+            self.liveness,
+            self.owner,
+            executing,
+            now,
+            runners=snapshot.runners,
+            stale_after=self.options.stale_after,
         )
         for recovered in report.recovered:
-            tick = self.schedules.tick_for_run(recovered.run_id)
-            parameters = tick.parameters if tick is not None else {}
-            self.pool.start(self._executor_for(snapshot), recovered.run_id, parameters=parameters, resume=True)
+            self.pool.start(self._executor_for(snapshot), recovered.run_id, resume=True)
 
     def _fire_cron(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
         batches: list[TickBatch] = []
-        for state in self.schedules.due(now, self.options.due_limit):
+        with self.store.read() as tx:
+            due = tx.due_schedules(now, self.options.due_limit)
+        deadline = time.monotonic() + self.options.step_budget
+        for state in due:
+            if batches and time.monotonic() > deadline:
+                break  # the rest stay due: the next step records them, each with its own fire time
             definition = snapshot.definitions.get(state.name)
             if definition is None or definition.fingerprint != state.fingerprint or state.next_fire_at is None:
                 continue  # changed since the last sync; the next one handles it
@@ -205,7 +209,8 @@ class Scheduler:
             )
             batches.append((state.name, plan.ticks, StateUpdate(next_fire_at=plan.next_fire_at)))
         for start in range(0, len(batches), _BATCH):
-            report.recorded += self.schedules.record_batches(batches[start : start + _BATCH], self.fence, now)
+            with self.store.transaction() as tx:
+                report.recorded += tx.record_ticks(batches[start : start + _BATCH], self.fence, now)
 
     def _fire_events(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
         """Record ticks for ``after`` and (every few seconds) ``on_file`` triggers."""
@@ -219,34 +224,42 @@ class Scheduler:
         )
         if poll_files:
             self._last_file_poll = now
-        states = self.schedules.states()
+        with self.store.read() as tx:
+            states = tx.schedule_states()
         for definition in watched:
             state = states.get(definition.name)
             if state is None:
                 continue
             if definition.after:
-                successes = upstream_successes(self.runs.database, definition.after, state.cursor)
+                with self.store.read() as tx:
+                    successes = tx.upstream_successes(definition.after, state.cursor)
                 ticks, update = plan_after_ticks(definition, successes)
                 if update is not None:
                     ticks = [] if state.paused else ticks
-                    report.recorded += self.schedules.record_ticks(definition.name, ticks, update, self.fence, now)
+                    with self.store.transaction() as tx:
+                        report.recorded += tx.record_ticks([(definition.name, ticks, update)], self.fence, now)
             if definition.on_file and poll_files:
                 current = scan_files(snapshot.root, definition.on_file, ignore=snapshot.state_dir)
-                tick, file_update = plan_file_tick(definition, self.schedules.file_state(definition.name), current, now)
+                with self.store.read() as tx:
+                    seen = tx.file_state(definition.name)
+                tick, file_update = plan_file_tick(definition, seen, current, now)
                 if file_update is not None:
                     found = [] if tick is None or state.paused else [tick]
-                    report.recorded += self.schedules.record_ticks(definition.name, found, file_update, self.fence, now)
+                    with self.store.transaction() as tx:
+                        report.recorded += tx.record_ticks([(definition.name, found, file_update)], self.fence, now)
 
     # -- starting runs
 
     def _dispatch(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
         pending: dict[str, list[TickRecord]] = {}
-        for tick in self.schedules.pending_ticks():
-            pending.setdefault(tick.schedule, []).append(tick)
-        if not pending:
-            return
-        paused = self.schedules.paused()
-        active = self.control.active_runs()
+        starts: list[tuple[TickRecord, ScheduleDefinition, set[str]]] = []
+        with self.store.read() as tx:
+            for tick in tx.pending_ticks():
+                pending.setdefault(tick.schedule, []).append(tick)
+            if not pending:
+                return
+            paused = tx.paused_schedules()
+            active = tx.active_runs()
         for name, ticks in pending.items():
             definition = snapshot.definitions.get(name)
             if definition is None:
@@ -270,76 +283,84 @@ class Scheduler:
                 ticks = [newest]
             free = definition.max_active_runs - active.get(name, 0)
             for tick in ticks[: max(free, 0)]:
-                if len(self.pool) + len(self._to_start) >= self.options.max_concurrent_runs:
-                    return
-                self._start(tick, definition, snapshot, now, report)
+                if len(self.pool) + len(self._to_start) + len(starts) >= self.options.max_concurrent_runs:
+                    break
+                try:
+                    starts.append((tick, definition, self._nodes(definition, snapshot, tick)))
+                except BadInput as exc:
+                    self._close(tick, TickStatus.SKIPPED, f"cannot select the nodes to run: {exc}", now, report)
+        deadline = time.monotonic() + self.options.step_budget
+        for first in range(0, len(starts), _STARTS):
+            if first and time.monotonic() > deadline:
+                break  # the rest of the ticks stay pending: the next step starts their runs
+            self._start(starts[first : first + _STARTS], snapshot, now, report)
 
     def _start(
         self,
-        tick: TickRecord,
-        definition: ScheduleDefinition,
+        starts: list[tuple[TickRecord, ScheduleDefinition, set[str]]],
         snapshot: ProjectSnapshot,
         now: datetime,
         report: StepReport,
     ) -> None:
+        """Create the runs of pending ticks, in one transaction (each marks its tick ``ran`` with it)."""
         executor = self._executor_for(snapshot)
-        try:
-            node_ids = self._nodes(definition, snapshot, tick)
-        except BadInput as exc:
-            self._close(tick, TickStatus.SKIPPED, f"cannot select the nodes to run: {exc}", now, report)
-            return
-        for _ in range(_RUN_ID_TRIES):
-            run, nodes = executor.new_run(
-                node_ids,
-                tick.scheduled_at,
-                trigger=tick.trigger.value,
-                selection=definition.selection_text,
-                schedule=definition.name,
-            )
-            try:
-                result = self.schedules.start_run(
-                    tick.tick_id,
-                    run,
-                    nodes,
-                    owner=self.owner,
-                    parameters=definition.parameters,
-                    fence=self.fence,
-                    now=now,
-                    dedupe=tick.trigger in (Trigger.CRON, Trigger.CATCH_UP),
+        for attempt in range(_RUN_ID_TRIES):
+            planned = [
+                (
+                    tick,
+                    *executor.new_run(
+                        node_ids,
+                        tick.scheduled_at,
+                        trigger=tick.trigger.value,
+                        selection=definition.selection_text,
+                        schedule=definition.name,
+                        parameters=definition.parameters,
+                    ),
                 )
+                for tick, definition, node_ids in starts
+            ]
+            try:
+                with self.store.transaction() as tx:
+                    results = [
+                        tx.start_tick_run(
+                            tick.tick_id,
+                            run,
+                            nodes,
+                            owner=self.owner,
+                            fence=self.fence,
+                            now=now,
+                            dedupe=tick.trigger in (Trigger.CRON, Trigger.CATCH_UP),
+                        )
+                        for tick, run, nodes in planned
+                    ]
                 break
-            except StoreError:
-                if not self._run_exists(run.run_id):
+            except StoreConflict:  # run ids are the second plus a few random bits: thousands in one second may collide
+                if attempt == _RUN_ID_TRIES - 1:
                     raise
-                # run ids are the second plus a few random bits: thousands in one second may collide
-        else:
-            raise StoreError(f"could not find a free run id for {definition.name} in {_RUN_ID_TRIES} tries")
-        if result.started:
-            log.info("started run %s of %s for %s (%s)", run.run_id, definition.name, tick.scheduled_at, tick.trigger)
-            report.started.append(run.run_id)
-            self._to_start.append((executor, run.run_id, dict(definition.parameters)))
-        elif result.duplicate_of is not None:
-            report.closed.append((tick.tick_id, TickStatus.DEDUPLICATED, f"covered by run {result.duplicate_of}"))
-
-    def _run_exists(self, run_id: str) -> bool:
-        try:
-            self.runs.get_run(run_id)
-        except RunNotFound:
-            return False
-        return True
+        for (tick, run, _), result in zip(planned, results, strict=True):
+            if result.started:
+                log.info("started run %s of %s for %s (%s)", run.run_id, run.schedule, tick.scheduled_at, tick.trigger)
+                report.started.append(run.run_id)
+                self._to_start.append((executor, run.run_id))
+            elif result.duplicate_of is not None:
+                report.closed.append((tick.tick_id, TickStatus.DEDUPLICATED, f"covered by run {result.duplicate_of}"))
 
     def _nodes(self, definition: ScheduleDefinition, snapshot: ProjectSnapshot, tick: TickRecord) -> set[str]:
-        last_success = {}
+        last_success: dict[str, datetime] = {}
         fresh_since = None
         if definition.target is not None and definition.ancestors == "stale":
-            last_success = self.control.last_successes(snapshot.graph.ancestors([definition.target]))
+            with self.store.read() as tx:
+                latest = tx.latest_node_states(snapshot.graph.ancestors([definition.target]))
+            last_success = {node_id: node.last_success_at for node_id, node in latest.items() if node.last_success_at}
             cron = definition.cron_schedule
             if cron is not None:
                 fresh_since = cron.previous_at_or_before(tick.scheduled_at - timedelta(seconds=1))
         return nodes_for(definition, snapshot.graph, last_success, fresh_since)
 
     def _close(self, tick: TickRecord, status: TickStatus, reason: str, now: datetime, report: StepReport) -> None:
-        if self.schedules.close_tick(tick.tick_id, status, reason, self.fence, now):
+        with self.store.transaction() as tx:
+            closed = tx.close_tick(tick.tick_id, status, reason, self.fence, now)
+        if closed:
             report.closed.append((tick.tick_id, status, reason))
             log.info("tick %s %s %s: %s", tick.schedule, tick.scheduled_at.isoformat(), status, reason)
 
@@ -348,13 +369,14 @@ class Scheduler:
             executor = Executor(
                 snapshot.graph,
                 snapshot.runners,
-                self.runs,
+                self.store,
                 self.clock,
                 state_dir=snapshot.state_dir,
                 concurrency=snapshot.concurrency,
                 defaults=snapshot.defaults,
                 listeners=self.listeners,
                 supervisor=self.supervisor,
+                launcher=self.launcher,
             )
             self._executor = (snapshot, executor)
         return self._executor[1]
@@ -373,6 +395,7 @@ class Scheduler:
             self.pool.cancel()
             self.pool.wait(cancel_wait)
         if self.fence is not None:
-            self.schedules.release_lease(self.owner)
+            with self.store.transaction() as tx:
+                tx.release_lease(self.owner)
             self.fence = None
         return finished

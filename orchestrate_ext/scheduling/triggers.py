@@ -18,17 +18,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from orchestrate_ext.clock import isoformat
-from orchestrate_ext.model import RunStatus
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.store import NewTick, StateUpdate, Trigger
-from orchestrate_ext.store.database import SQLiteDatabase
-from orchestrate_ext.store.database import text_time as _time
-from orchestrate_ext.store.database import time_text as _text
+from orchestrate_ext.store.records import NewTick, StateUpdate, Trigger, UpstreamSuccess
 
 BASELINE = ""
 """The file-state path that marks a schedule's first scan as done."""
@@ -71,29 +66,6 @@ def plan_file_tick(
         definition.name, now.replace(microsecond=0), Trigger.FILE, f"file@{digest}", reason=f"new or changed: {shown}"
     )
     return tick, StateUpdate(files=files)
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamSuccess:
-    run_id: str
-    schedule: str
-    logical_date: datetime
-    finished_at: datetime
-
-
-def upstream_successes(
-    database: SQLiteDatabase, schedules: Sequence[str], since: datetime | None, limit: int = 500
-) -> list[UpstreamSuccess]:
-    """Successful runs of ``schedules`` that finished after ``since``, oldest finish first."""
-    if not schedules:
-        return []
-    marks = ", ".join("?" for _ in schedules)
-    rows = database.query(
-        f"SELECT run_id, schedule, logical_date, finished_at FROM runs WHERE status = ? AND schedule IN ({marks}) "
-        "AND finished_at > ? ORDER BY finished_at, run_id LIMIT ?",
-        [RunStatus.SUCCESS.value, *schedules, _text(since) or "", limit],
-    )
-    return [UpstreamSuccess(row[0], row[1], _time(row[2]), _time(row[3])) for row in rows]  # type: ignore[arg-type]
 
 
 def plan_after_ticks(

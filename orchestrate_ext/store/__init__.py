@@ -1,17 +1,22 @@
-"""State stores: where runs, node states and attempts are kept."""
+"""The state store: every run, node state, attempt, tick, lease and plugin table (see :mod:`.protocol`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from orchestrate_ext.store.base import StateStore
-from orchestrate_ext.store.database import SQLiteDatabase
-from orchestrate_ext.store.sqlite import SQLiteStore
+from orchestrate_ext.config import StateLocation
+from orchestrate_ext.store.protocol import StateStore, StoreInfo, StoreTx
+from orchestrate_ext.store.sql import Component
 
 
-def open_store(path: Path) -> SQLiteStore:
-    """Open (creating and migrating as needed) the SQLite store at ``path``."""
-    return SQLiteStore(SQLiteDatabase(path))
+def open_store(location: StateLocation, *, read_only: bool = False) -> StateStore:
+    """Open the store at ``location`` (creating and migrating it, unless ``read_only``)."""
+    if location.url is not None:
+        from orchestrate_ext.store.postgres import PostgresStore  # the driver loads only when used
+
+        return PostgresStore(location.url, read_only=read_only)
+    from orchestrate_ext.store.sqlite import SQLiteStore
+
+    assert location.path is not None
+    return SQLiteStore(location.path, read_only=read_only)
 
 
-__all__ = ["SQLiteDatabase", "SQLiteStore", "StateStore", "open_store"]
+__all__ = ["Component", "StateStore", "StoreInfo", "StoreTx", "open_store"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,13 @@ import pytest
 from alerts.config import AlertsConfig
 from alerts.observer import AlertsObserver
 from alerts.sla import ScheduleSla
-from orchestrate_ext.config import Defaults
+from orchestrate_ext.config import Defaults, StateLocation
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, ObserverContext, RunContext, Workspace
 from orchestrate_ext.model import AttemptStatus, Node, RunRecord
-from orchestrate_ext.store import SQLiteDatabase, SQLiteStore
+from orchestrate_ext.store import open_store
+from orchestrate_ext.testing import FakeClock
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.fake_smtp import SmtpServer, make_certificate
 
@@ -33,27 +34,7 @@ PASSWORD = "smtp-canary-password-42"
 START = datetime(2024, 1, 31, 5, 0, tzinfo=UTC)
 
 
-class FakeClock:
-    """The engine's clock, moved by the test."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def monotonic(self) -> float:
-        return (self.now() - START).total_seconds()
-
-    def advance(self, seconds: float) -> datetime:
-        with self._lock:
-            self._now += timedelta(seconds=seconds)
-            return self._now
-
-
-class ScriptedRunner:
+class LoggingRunner:
     """Plays each node's script, one step per try: ``ok``, ``warn``, ``fail`` or ``block`` (until released).
 
     Each try writes a log with a few lines (and ``log_secret`` when set).
@@ -127,23 +108,24 @@ class Harness:
         schedules: dict[str, ScheduleSla] | None = None,
         clock: FakeClock | None = None,
         log_secret: str = "",
+        location: StateLocation | None = None,
     ) -> None:
         self.root = root
-        self.clock = clock or FakeClock()
+        self.clock = clock or FakeClock(START)
         self.environ = environ
         self.schedules = schedules or {}
         self.graph = build_graph(nodes)
         self.config = AlertsConfig.model_validate(alerts)
-        self.database = SQLiteDatabase(root / ".orchestrate" / "state.db")
-        self.runs = SQLiteStore(self.database)
+        self.location = location or StateLocation(path=root / ".orchestrate" / "state.db")
+        self.runs = open_store(self.location)
         self.workspace = Workspace(root=root, config_path=root / "orchestrate.yaml", state_dir=root / ".orchestrate")
-        self.runner = ScriptedRunner(script, log_secret)
+        self.runner = LoggingRunner(script, log_secret)
         self.sleeps: list[float] = []
         self.retries = retries
         self.observer = self.new_observer()
 
     def new_observer(self) -> AlertsObserver:
-        context = ObserverContext(self.workspace, self.runs, self.database, self.graph, self.clock)
+        context = ObserverContext(self.workspace, self.runs, self.graph, self.clock)
         return AlertsObserver(
             self.config,
             context,
@@ -196,7 +178,7 @@ class Harness:
 
     def tick(self, seconds: float = 0.0) -> None:
         if seconds:
-            self.clock.advance(seconds)
+            self.clock.advance(seconds=seconds)
         self.observer.tick(self.clock.now())
 
     def outbox(self) -> list[Any]:

@@ -70,7 +70,7 @@ def test_no_secret_leaks_anywhere(
         run = bot.run()
         bot.tick(60)
         bot.tick(600)
-        bot.clock.advance(60)
+        bot.clock.advance(seconds=60)
         bot.executor().execute(run.run_id)
         bot.tick(600)
         # an incoming webhook, rejected once with the URL in the answer

@@ -1,4 +1,4 @@
-"""The outbox: rate limits, permanent errors and fallbacks, outages and restarts."""
+"""The outbox (on both backends): rate limits, permanent errors and fallbacks, outages and restarts."""
 
 from __future__ import annotations
 
@@ -7,21 +7,25 @@ from datetime import timedelta
 from pathlib import Path
 
 from alerts.store import FAILED, PENDING, SENDING, SENT
+from orchestrate_ext.config import StateLocation
 from tests.alerts.conftest import ENVIRON, Harness, email_config, node, slack_config
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.fake_smtp import SmtpServer
+from tests.support.stores import node_states_of
 
 Cert = tuple[Path, Path]
 
 
-def one_failure(tmp_path: Path, alerts: dict, environ: dict | None = None) -> Harness:
+def one_failure(tmp_path: Path, location: StateLocation, alerts: dict, environ: dict | None = None) -> Harness:
     nodes = [node("notebook.ingest", owner="ana@example.com"), node("notebook.orders", "notebook.ingest")]
-    return Harness(tmp_path, nodes, alerts, environ or ENVIRON, script={"notebook.ingest": ["fail"]})
+    return Harness(tmp_path, nodes, alerts, environ or ENVIRON, script={"notebook.ingest": ["fail"]}, location=location)
 
 
-def test_rate_limited_twice_then_accepted_sends_exactly_one_message(tmp_path: Path, slack: FakeSlack) -> None:
+def test_rate_limited_twice_then_accepted_sends_exactly_one_message(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     routes = [{"on": ["failure"], "slack": "#data-alerts"}]
-    h = one_failure(tmp_path, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
+    h = one_failure(tmp_path, state_location, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
     slack.rate_limit("chat.postMessage", times=2, retry_after=3)
     h.run()
     assert len(slack.messages) == 1
@@ -32,9 +36,11 @@ def test_rate_limited_twice_then_accepted_sends_exactly_one_message(tmp_path: Pa
     assert message.status == SENT and message.attempts == 1
 
 
-def test_a_long_rate_limit_goes_back_to_the_outbox(tmp_path: Path, slack: FakeSlack) -> None:
+def test_a_long_rate_limit_goes_back_to_the_outbox(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     routes = [{"on": ["failure"], "slack": "#data-alerts"}]
-    h = one_failure(tmp_path, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
+    h = one_failure(tmp_path, state_location, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
     slack.rate_limit("chat.postMessage", times=1, retry_after=120)
     h.run()
     [message] = h.outbox()
@@ -48,7 +54,7 @@ def test_a_long_rate_limit_goes_back_to_the_outbox(tmp_path: Path, slack: FakeSl
 
 
 def test_invalid_auth_is_not_retried_and_the_fallback_gets_it(
-    tmp_path: Path, slack: FakeSlack, smtp: SmtpServer, certificate: Cert
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack, smtp: SmtpServer, certificate: Cert
 ) -> None:
     alerts = {
         "slack": slack_config(slack),
@@ -56,7 +62,7 @@ def test_invalid_auth_is_not_retried_and_the_fallback_gets_it(
         "routes": [{"on": ["failure"], "slack": "#data-alerts"}],
         "fallback": {"email": ["oncall@example.com"]},
     }
-    h = one_failure(tmp_path, alerts, {**ENVIRON, "SLACK_BOT_TOKEN": "xoxb-revoked-0000-token"})
+    h = one_failure(tmp_path, state_location, alerts, {**ENVIRON, "SLACK_BOT_TOKEN": "xoxb-revoked-0000-token"})
     h.run()
     h.tick(3600)
     posts = [path for path, _, _ in slack.requests if path.endswith("chat.postMessage")]
@@ -72,9 +78,11 @@ def test_invalid_auth_is_not_retried_and_the_fallback_gets_it(
     assert "cell 3 (execution 3): KeyError: 'amount'" in body
 
 
-def test_an_unknown_channel_falls_back_to_another_channel(tmp_path: Path, slack: FakeSlack) -> None:
+def test_an_unknown_channel_falls_back_to_another_channel(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     routes = [{"on": ["failure"], "slack": "#no-such-channel", "fallback": {"slack": "#oncall"}}]
-    h = one_failure(tmp_path, {"slack": slack_config(slack), "routes": routes})
+    h = one_failure(tmp_path, state_location, {"slack": slack_config(slack), "routes": routes})
     h.run()
     failed, fallback = h.outbox()
     assert failed.status == FAILED and "channel_not_found" in (failed.last_error or "")
@@ -83,17 +91,21 @@ def test_an_unknown_channel_falls_back_to_another_channel(tmp_path: Path, slack:
     assert message.channel == "C0ONCALL" and "#no-such-channel failed" in message.all_text
 
 
-def test_without_a_fallback_the_failure_is_recorded(tmp_path: Path, slack: FakeSlack) -> None:
+def test_without_a_fallback_the_failure_is_recorded(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     routes = [{"on": ["failure"], "slack": "#no-such-channel"}]
-    h = one_failure(tmp_path, {"slack": slack_config(slack), "routes": routes})
+    h = one_failure(tmp_path, state_location, {"slack": slack_config(slack), "routes": routes})
     h.run()
     [message] = h.outbox()
     assert message.status == FAILED and "invite the bot or fix the route" in (message.last_error or "")
 
 
-def test_an_outage_with_a_restart_delivers_each_alert_exactly_once(tmp_path: Path, slack: FakeSlack) -> None:
+def test_an_outage_with_a_restart_delivers_each_alert_exactly_once(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     routes = [{"on": ["failure", "recovery"], "slack": "#data-alerts"}]
-    h = one_failure(tmp_path, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
+    h = one_failure(tmp_path, state_location, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
     slack.stop()
     run = h.run()
     [message] = h.outbox()
@@ -114,9 +126,11 @@ def test_an_outage_with_a_restart_delivers_each_alert_exactly_once(tmp_path: Pat
     assert [m.status for m in h.outbox()] == [SENT]
 
 
-def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path: Path, slack: FakeSlack) -> None:
+def test_a_claim_left_by_a_dead_process_is_taken_over(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     routes = [{"on": ["failure"], "slack": "#data-alerts"}]
-    h = one_failure(tmp_path, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
+    h = one_failure(tmp_path, state_location, {"slack": slack_config(slack, mention_owners=False), "routes": routes})
     slack.stop()
     h.run()
     with h.observer.store.transaction() as tx:  # a process claimed it and died while sending
@@ -132,14 +146,14 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path: Path, slack: Fak
 
 
 def test_delivery_gives_up_after_a_day_and_uses_the_fallback(
-    tmp_path: Path, slack: FakeSlack, smtp: SmtpServer, certificate: Cert
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack, smtp: SmtpServer, certificate: Cert
 ) -> None:
     alerts = {
         "slack": slack_config(slack, mention_owners=False),
         "email": email_config(smtp, certificate),
         "routes": [{"on": ["failure"], "slack": "#data-alerts", "fallback": {"email": "oncall@example.com"}}],
     }
-    h = one_failure(tmp_path, alerts)
+    h = one_failure(tmp_path, state_location, alerts)
     slack.stop()
     h.run()
     for _ in range(200):
@@ -149,13 +163,22 @@ def test_delivery_gives_up_after_a_day_and_uses_the_fallback(
     assert fallback.status == SENT and len(smtp.messages) == 1
 
 
-def test_close_delivers_what_is_due_and_leaves_the_rest_for_the_scheduler(tmp_path: Path, slack: FakeSlack) -> None:
+def test_close_delivers_what_is_due_and_leaves_the_rest_for_the_scheduler(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     routes = [{"on": ["failure"], "slack": "#data-alerts"}, {"on": ["failure"], "slack": "#oncall"}]
     nodes = [node("notebook.ingest"), node("notebook.slow")]
     alerts = {"slack": slack_config(slack), "routes": routes, "group_window": "1h"}
-    h = Harness(tmp_path, nodes, alerts, ENVIRON, script={"notebook.ingest": ["fail"], "notebook.slow": ["block"]})
+    h = Harness(
+        tmp_path,
+        nodes,
+        alerts,
+        ENVIRON,
+        script={"notebook.ingest": ["fail"], "notebook.slow": ["block"]},
+        location=state_location,
+    )
     record, thread = h.start()
-    h.wait_until(lambda: any(s.status == "failed" for s in h.runs.get_node_states(record.run_id)))
+    h.wait_until(lambda: any(s.status == "failed" for s in node_states_of(h.runs, record.run_id)))
     h.tick(1)
     assert slack.messages == []  # within the group window, the run still going
     slack.script("chat.postMessage", 200, {"ok": False, "error": "service_unavailable"})
@@ -171,11 +194,13 @@ def test_close_delivers_what_is_due_and_leaves_the_rest_for_the_scheduler(tmp_pa
     assert len(slack.messages) == 2
 
 
-def test_the_background_worker_delivers_without_ticks_of_its_own(tmp_path: Path, slack: FakeSlack) -> None:
+def test_the_background_worker_delivers_without_ticks_of_its_own(
+    tmp_path: Path, state_location: StateLocation, slack: FakeSlack
+) -> None:
     from alerts.observer import AlertsObserver
 
     routes = [{"on": ["failure"], "slack": "#data-alerts"}]
-    h = one_failure(tmp_path, {"slack": slack_config(slack), "routes": routes})
+    h = one_failure(tmp_path, state_location, {"slack": slack_config(slack), "routes": routes})
     h.observer.close(0)
     h.observer = AlertsObserver(h.config, h.observer.context, background=True, environ=ENVIRON, sleep=h.sleeps.append)
     try:

@@ -35,7 +35,7 @@ def test_a_failure_mail_has_text_and_html_and_the_recovery_replies_to_it(
         assert "KeyError: &#x27;amount&#x27;" in part or "KeyError: 'amount'" in part
         assert "reading orders" in part and "report" in part
     assert "Skipped downstream (1): report" in plain and "<h2" in html and "<pre" in html
-    h.clock.advance(60)
+    h.clock.advance(seconds=60)
     h.run()
     failure, recovery = smtp.messages
     assert recovery["In-Reply-To"] == failure["Message-ID"] and recovery["References"] == failure["Message-ID"]

@@ -11,6 +11,7 @@ from alerts.store import MET, MISSED
 from orchestrate_ext.sla import SlaSettings
 from tests.alerts.conftest import ENVIRON, START, Harness, node, slack_config
 from tests.alerts.fake_slack import FakeSlack
+from tests.support.stores import node_states_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROUTES = [{"on": ["sla_miss"], "slack": "#data-alerts"}]
@@ -25,7 +26,8 @@ def chain(**report_sla: object) -> list:
 
 
 def slas(h: Harness) -> dict[tuple[str, str], str]:
-    rows = h.database.query("SELECT node_id, sla, status FROM alert_slas")
+    with h.runs.read() as tx:
+        rows = tx.sql.execute("SELECT node_id, sla, status FROM alert_slas").fetchall()
     return {(row[0], row[1]): row[2] for row in rows}
 
 
@@ -98,7 +100,7 @@ def test_a_waiting_node_and_a_schedule_sla_name_the_frontier(tmp_path: Path, sla
                 script={"notebook.a": ["block"], "notebook.b": ["fail"]}, schedules={"hourly": schedule})  # fmt: skip
     record, thread = h.start(schedule="hourly")
     h.wait_until(h.runner.blocked.is_set)
-    h.wait_until(lambda: any(s.status == "failed" for s in h.runs.get_node_states(record.run_id)))
+    h.wait_until(lambda: any(s.status == "failed" for s in node_states_of(h.runs, record.run_id)))
     h.tick(1)
     assert slack.messages == []  # the run may still finish in time: a is running, b failed...
     h.runner.release.set()
@@ -113,7 +115,7 @@ def test_a_late_finish_is_reported_once_when_no_tick_saw_the_deadline(tmp_path: 
                 script={"notebook.orders": ["block"]})  # fmt: skip
     _, thread = h.start()
     h.wait_until(h.runner.blocked.is_set)
-    h.clock.advance(15 * 60)  # no scheduler ticked meanwhile
+    h.clock.advance(seconds=15 * 60)  # no scheduler ticked meanwhile
     h.runner.release.set()
     thread.join(10)
     h.tick(1)

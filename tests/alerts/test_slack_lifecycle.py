@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.alerts.conftest import ENVIRON, Harness, node, slack_config
 from tests.alerts.fake_slack import FakeSlack
+from tests.support.stores import node_states_of
 
 ROUTES = [{"on": ["failure", "recovery", "sla_miss"], "slack": "#data-alerts"}]
 
@@ -52,7 +53,7 @@ def test_retry_then_success_posts_the_recovery_in_the_same_thread(tmp_path: Path
     h = harness(tmp_path, slack, {"notebook.orders": ["fail", "ok"]})
     failed = h.run()
     [root] = slack.messages
-    h.clock.advance(600)
+    h.clock.advance(seconds=600)
     h.executor().execute(failed.run_id)  # `orchestrate retry`: the same run again
     h.tick(10)
     [reply] = slack.replies(root)
@@ -80,16 +81,16 @@ def test_retries_alert_only_when_routed(tmp_path: Path, slack: FakeSlack) -> Non
 def test_repeats_within_the_window_only_update_and_reply_quietly(tmp_path: Path, slack: FakeSlack) -> None:
     h = harness(tmp_path, slack, {"notebook.orders": ["fail"]}, suppress_for="1h")
     h.run()
-    h.clock.advance(900)
+    h.clock.advance(seconds=900)
     h.run()
-    h.clock.advance(900)
+    h.clock.advance(seconds=900)
     h.run()
     [root] = slack.top_level()
     replies = slack.replies(root)
     assert len(replies) == 2 and not any(reply.reply_broadcast for reply in replies)
     assert "Failed again: orders (failure 3" in replies[-1].text
     assert len(root.edits) == 2 and "3 failures so far" in root.all_text
-    h.clock.advance(3700)  # past the window: said out loud again, in the thread
+    h.clock.advance(seconds=3700)  # past the window: said out loud again, in the thread
     h.run()
     reminder = slack.replies(root)[-1]
     assert reminder.reply_broadcast and "Still failing: orders (failure 4" in reminder.text
@@ -106,7 +107,7 @@ def test_many_failures_in_one_run_become_one_message(tmp_path: Path, slack: Fake
     assert "14 nodes failed" in digest.text and run.run_id in digest.text
     assert "orders" in digest.all_text and "other" in digest.all_text and "and 4 more" in digest.all_text
     assert len(digest.blocks) <= 50
-    h.clock.advance(60)
+    h.clock.advance(seconds=60)
     h.executor().execute(run.run_id)  # all of them fail again: quiet replies in the digest's thread
     h.tick(10)
     assert len(slack.top_level()) == 1
@@ -116,7 +117,7 @@ def test_failures_of_one_run_wait_for_the_group_window(tmp_path: Path, slack: Fa
     h = harness(tmp_path, slack, {"notebook.orders": ["block"], "notebook.other": ["fail"]}, group_window="5s")
     record, thread = h.start()
     h.wait_until(h.runner.blocked.is_set)
-    h.wait_until(lambda: any(s.status == "failed" for s in h.runs.get_node_states(record.run_id)))
+    h.wait_until(lambda: any(s.status == "failed" for s in node_states_of(h.runs, record.run_id)))
     h.tick(1)
     assert slack.messages == []  # the run goes on; more failures may follow
     h.tick(5)
@@ -169,7 +170,7 @@ def test_webhook_posts_blocks_and_recoveries_without_threads(tmp_path: Path, sla
     alerts = {"slack": {"webhook_url_env": "SLACK_WEBHOOK_URL"}, "routes": ROUTES}
     h = Harness(tmp_path, pipeline(), alerts, environ, script={"notebook.orders": ["fail", "ok"]})
     h.run()
-    h.clock.advance(60)
+    h.clock.advance(seconds=60)
     h.run()
     failure, recovery = slack.webhook_messages
     assert "Failed: orders" in failure["text"] and failure["blocks"][0]["type"] == "header"

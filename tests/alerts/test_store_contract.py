@@ -1,4 +1,4 @@
-"""The contract of :class:`alerts.store.AlertStore`, run against every implementation (SQLite today)."""
+"""The contract of :class:`alerts.store.AlertStore`, on both backends of the state store."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,27 +23,28 @@ from alerts.store import (
     NewMessage,
     SlaRecord,
 )
-from alerts.store_sqlite import SQLiteAlertStore
+from alerts.store_sql import SqlAlertStore
+from orchestrate_ext.config import StateLocation
 from orchestrate_ext.errors import StoreError
-from orchestrate_ext.store import SQLiteDatabase
+from orchestrate_ext.store import StateStore, open_store
 from tests.alerts.conftest import START
 
 Factory = Callable[[], AlertStore]
 
 
-@pytest.fixture(params=["sqlite"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    """A factory of stores on one shared database (each call: another process's view)."""
-    databases: list[SQLiteDatabase] = []
+@pytest.fixture
+def make_store(state_location: StateLocation) -> Iterator[Factory]:
+    """A factory of alert stores on one shared state store, once per backend (each call: another process's view)."""
+    opened: list[StateStore] = []
 
     def make() -> AlertStore:
-        database = SQLiteDatabase(tmp_path / "state.db")
-        databases.append(database)
-        return SQLiteAlertStore(database)
+        store = open_store(state_location)
+        opened.append(store)
+        return SqlAlertStore(store)
 
     yield make
-    for database in databases:
-        database.close()
+    for store in opened:
+        store.close()
 
 
 def message(key: str, *, parent: int | None = None, channel: str = "slack", at: int = 0) -> NewMessage:

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.clock import parse_duration
-from orchestrate_ext.config import load_config
+from orchestrate_ext.config import ExecutorConfig, StateLocation, load_config
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.execution.launch import LocalLauncher, open_launcher
 from orchestrate_ext.project import load_plugins
 
 
@@ -23,7 +24,7 @@ def test_defaults_and_durations(tmp_path: Path) -> None:
     assert config.core.defaults.retries == 3
     assert config.core.defaults.retry_backoff == 90.0
     assert config.core.defaults.timeout == 7200.0
-    assert config.state_path == tmp_path / ".orchestrate" / "state.db"
+    assert config.state_location() == StateLocation(path=tmp_path / ".orchestrate" / "state.db")
 
 
 @pytest.mark.parametrize(
@@ -59,3 +60,61 @@ def test_parse_duration(value: object, seconds: float) -> None:
 def test_parse_duration_rejects(value: object) -> None:
     with pytest.raises(ValueError, match=r"is not a duration|negative"):
         parse_duration(value)
+
+
+SECRET = "s3cr3t-canary-pw"
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (f"{{url: 'postgresql://team:{SECRET}@db.example.com:5432/orchestrate'}}", "state.url holds a password"),
+        (f"{{url: 'postgresql://db.example.com/orchestrate?password={SECRET}'}}", "state.url holds a password"),
+        ("{url: 'mysql://db.example.com/orchestrate'}", "must be a PostgreSQL URL"),
+        ("{path: 'postgresql://db.example.com/orchestrate'}", "state.path is a file path"),
+        ("{path: x.db, url_env: ORCHESTRATE_DB}", "set only one of state.path, state.url and state.url_env"),
+    ],
+)
+def test_bad_state_settings_are_refused_without_echoing_a_password(tmp_path: Path, state: str, message: str) -> None:
+    path = write(tmp_path, f"state: {state}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, load_plugins())
+    assert message in str(error.value) and str(path) in str(error.value)
+    assert SECRET not in str(error.value)
+
+
+def test_the_state_url_and_where_logs_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql://team@db.example.com:5432/orchestrate"
+    config = load_config(write(tmp_path, f"state: {{url: '{url}'}}\n"), load_plugins())
+    assert config.state_location() == StateLocation(url=url)
+    assert config.workspace.state_dir == tmp_path / ".orchestrate", "logs and outputs stay in the project"
+    config = load_config(write(tmp_path, "state: {url_env: ORCHESTRATE_DB, dir: /srv/shared/runs}\n"), load_plugins())
+    monkeypatch.delenv("ORCHESTRATE_DB", raising=False)
+    with pytest.raises(ConfigError, match="names the environment variable ORCHESTRATE_DB, which is not set"):
+        config.state_location()
+    monkeypatch.setenv("ORCHESTRATE_DB", f"postgresql://team:{SECRET}@db.example.com/orchestrate")
+    assert config.state_location().url == f"postgresql://team:{SECRET}@db.example.com/orchestrate"
+    assert config.workspace.state_dir == Path("/srv/shared/runs")
+
+
+@pytest.mark.parametrize(
+    ("executor", "message"),
+    [
+        ("{type: dask}", "needs exactly one of address"),
+        ("{type: dask, address: 'tcp://a:8786', local: {workers: 2}}", "needs exactly one of address"),
+        ("{address: 'tcp://a:8786'}", "executor.address needs executor.type: dask"),
+        ("{type: kubernetes}", "key 'executor.type'"),
+        ("{type: dask, local: {workers: 0}}", "key 'executor.local.workers'"),
+    ],
+)
+def test_bad_executor_settings_name_the_key(tmp_path: Path, executor: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, f"executor: {executor}\n"), load_plugins())
+
+
+def test_a_dask_address_from_the_environment_must_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(write(tmp_path, "executor: {type: dask, address_env: DASK_SCHEDULER}\n"), load_plugins())
+    monkeypatch.delenv("DASK_SCHEDULER", raising=False)
+    with pytest.raises(ConfigError, match="names the environment variable DASK_SCHEDULER, which is not set"):
+        open_launcher(config.core.executor, config.workspace.config_path)
+    assert isinstance(open_launcher(ExecutorConfig(), config.workspace.config_path), LocalLauncher)

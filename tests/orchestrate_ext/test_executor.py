@@ -3,68 +3,21 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from orchestrate_ext.clock import SystemClock
-from orchestrate_ext.config import Defaults
+from orchestrate_ext.config import Defaults, StateLocation
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
-from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
-from orchestrate_ext.store import SQLiteStore, open_store
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.store import StateStore, open_store
+from orchestrate_ext.testing import ScriptedRunner
 from tests.orchestrate_ext.test_graph import node
 
 LOGICAL = datetime(2024, 1, 31, tzinfo=UTC)
-
-
-class ScriptedRunner:
-    """Plays each node's scripted outcomes, one per try ('ok', 'warn', 'fail', 'skip', 'raise', 'silent')."""
-
-    def __init__(self, script: dict[str, list[str]] | None = None, *, batchable: bool = False, seconds: float = 0.0):
-        self.script = script or {}
-        self.batchable = batchable
-        self.seconds = seconds
-        self.batches: list[list[str]] = []
-        self.tries: dict[str, int] = {}
-        self.running = 0
-        self.most_running = 0
-        self.lock = threading.Lock()
-
-    def run(
-        self, context: RunContext, tasks: Sequence[NodeTask], reporter: BatchReporter, cancel: threading.Event
-    ) -> None:
-        with self.lock:
-            self.batches.append([task.node.id for task in tasks])
-            self.running += 1
-            self.most_running = max(self.most_running, self.running)
-        try:
-            for task in tasks:
-                plan = self.script.get(task.node.id, ["ok"])
-                step = plan[min(self.tries.get(task.node.id, 0), len(plan) - 1)]
-                self.tries[task.node.id] = self.tries.get(task.node.id, 0) + 1
-                if step == "skip":
-                    reporter.finished(task.node.id, NodeOutcome.skip("skipped by the runner"))
-                    continue
-                if step == "raise":
-                    raise RuntimeError("the runner broke")
-                reporter.started(task.node.id)
-                if step == "silent":
-                    continue
-                time.sleep(self.seconds)
-                if step == "ok":
-                    reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS))
-                elif step == "warn":
-                    reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS, warning="3 rows found"))
-                else:
-                    reporter.finished(task.node.id, NodeOutcome(AttemptStatus.FAILED, f"{task.node.id} failed"))
-        finally:
-            with self.lock:
-                self.running -= 1
 
 
 def make_executor(
@@ -74,8 +27,8 @@ def make_executor(
     *,
     concurrency: int = 4,
     retries: int = 0,
-) -> tuple[Executor, SQLiteStore]:
-    store = open_store(tmp_path / "state.db")
+) -> tuple[Executor, StateStore]:
+    store = open_store(StateLocation(path=tmp_path / "state.db"))
     executor = Executor(
         graph,
         runners,
@@ -88,8 +41,23 @@ def make_executor(
     return executor, store
 
 
-def statuses(store: SQLiteStore, run_id: str) -> dict[str, str]:
-    return {state.node_id: state.status.value for state in store.get_node_states(run_id)}
+def statuses(store: StateStore, run_id: str) -> dict[str, str]:
+    return {state.node_id: state.status.value for state in node_states(store, run_id)}
+
+
+def node_states(store: StateStore, run_id: str) -> list[NodeRunRecord]:
+    with store.read() as tx:
+        return tx.node_states(run_id)
+
+
+def attempts(store: StateStore, run_id: str, node_id: str | None = None) -> list[AttemptRecord]:
+    with store.read() as tx:
+        return tx.attempts(run_id, node_id)
+
+
+def get_run(store: StateStore, run_id: str) -> RunRecord:
+    with store.read() as tx:
+        return tx.get_run(run_id)
 
 
 def run_all(executor: Executor, graph: Graph) -> str:
@@ -118,10 +86,10 @@ def test_everything_runs_in_dependency_order(tmp_path: Path) -> None:
     executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
     run_id = run_all(executor, graph)
     assert set(statuses(store, run_id).values()) == {"success"}
-    assert store.get_run(run_id).status == RunStatus.SUCCESS
-    attempts = {attempt.node_id: attempt for attempt in store.get_attempts(run_id)}
+    assert get_run(store, run_id).status == RunStatus.SUCCESS
+    tries = {attempt.node_id: attempt for attempt in attempts(store, run_id)}
     for child, parent in [("model.p.b", "model.p.a"), ("model.p.d", "model.p.c"), ("notebook.n", "model.p.d")]:
-        assert attempts[child].started_at >= attempts[parent].finished_at  # type: ignore[operator]
+        assert tries[child].started_at >= tries[parent].finished_at  # type: ignore[operator]
 
 
 def test_adjacent_ready_batchable_nodes_go_in_one_batch(tmp_path: Path) -> None:
@@ -160,11 +128,11 @@ def test_failure_marks_downstream_upstream_failed_and_lets_other_branches_finish
         "model.p.d": "upstream_failed",
         "notebook.n": "upstream_failed",
     }
-    states = {state.node_id: state for state in store.get_node_states(run_id)}
+    states = {state.node_id: state for state in node_states(store, run_id)}
     assert states["model.p.b"].error == "model.p.b failed"
     assert states["model.p.d"].error == "upstream model.p.b failed"
     assert states["notebook.n"].error == "upstream model.p.d upstream failed"
-    assert store.get_run(run_id).status == RunStatus.FAILED
+    assert get_run(store, run_id).status == RunStatus.FAILED
 
 
 def test_a_warning_lets_dependants_run_and_the_run_succeed(tmp_path: Path) -> None:
@@ -175,24 +143,26 @@ def test_a_warning_lets_dependants_run_and_the_run_succeed(tmp_path: Path) -> No
     found = statuses(store, run_id)
     assert found.pop("model.p.b") == "warned"
     assert set(found.values()) == {"success"}
-    assert store.get_run(run_id).status == RunStatus.SUCCESS
-    warned = next(state for state in store.get_node_states(run_id) if state.node_id == "model.p.b")
+    assert get_run(store, run_id).status == RunStatus.SUCCESS
+    warned = next(state for state in node_states(store, run_id) if state.node_id == "model.p.b")
     assert warned.error == "3 rows found"
-    assert [attempt.status for attempt in store.get_attempts(run_id, "model.p.b")] == [AttemptStatus.SUCCESS]
+    assert [attempt.status for attempt in attempts(store, run_id, "model.p.b")] == [AttemptStatus.SUCCESS]
 
 
 def test_the_run_documents_count_the_warned_nodes(tmp_path: Path) -> None:
     from orchestrate_ext.reports import run_document, runs_document
+    from orchestrate_ext.store.records import RunQuery
 
     graph = diamond()
     dbt, notebooks = ScriptedRunner({"model.p.b": ["warn", "ok"]}), ScriptedRunner()
     executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
     warned_run = run_all(executor, graph)
     clean_run = run_all(executor, graph)
-    document = run_document(store, warned_run)
+    with store.read() as tx:
+        document = run_document(tx, warned_run)
+        listed = {entry["run_id"]: entry["warnings"] for entry in runs_document(tx, RunQuery())}
     assert (document["status"], document["warnings"]) == ("success", 1)
     assert {node["id"]: node["status"] for node in document["nodes"]}["model.p.b"] == "warned"
-    listed = {entry["run_id"]: entry["warnings"] for entry in runs_document(store)}
     assert listed == {warned_run: 1, clean_run: 0}
 
 
@@ -201,11 +171,11 @@ def test_a_warned_node_is_not_run_again_by_a_retry_of_its_run(tmp_path: Path) ->
     dbt, notebooks = ScriptedRunner({"model.p.b": ["warn"], "model.p.e": ["fail", "ok"]}), ScriptedRunner()
     executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
     run_id = run_all(executor, graph)
-    assert store.get_run(run_id).status == RunStatus.FAILED
+    assert get_run(store, run_id).status == RunStatus.FAILED
     executor.execute(run_id)
     assert dbt.tries["model.p.b"] == 1
     assert statuses(store, run_id)["model.p.b"] == "warned"
-    assert store.get_run(run_id).status == RunStatus.SUCCESS
+    assert get_run(store, run_id).status == RunStatus.SUCCESS
 
 
 def test_retries_use_fresh_attempts_until_one_succeeds(tmp_path: Path) -> None:
@@ -214,8 +184,8 @@ def test_retries_use_fresh_attempts_until_one_succeeds(tmp_path: Path) -> None:
     executor, store = make_executor(tmp_path, graph, {"dbt": runner})
     run_id = run_all(executor, graph)
     assert statuses(store, run_id) == {"model.p.a": "success", "model.p.b": "success"}
-    attempts = [(a.try_number, a.status.value) for a in store.get_attempts(run_id, "model.p.a")]
-    assert attempts == [(1, "failed"), (2, "failed"), (3, "success")]
+    tries = [(a.try_number, a.status.value) for a in attempts(store, run_id, "model.p.a")]
+    assert tries == [(1, "failed"), (2, "failed"), (3, "success")]
 
 
 def test_retries_run_out(tmp_path: Path) -> None:
@@ -223,14 +193,14 @@ def test_retries_run_out(tmp_path: Path) -> None:
     executor, store = make_executor(tmp_path, graph, {"dbt": ScriptedRunner({"model.p.a": ["fail"]})}, retries=1)
     run_id = run_all(executor, graph)
     assert statuses(store, run_id) == {"model.p.a": "failed"}
-    assert len(store.get_attempts(run_id, "model.p.a")) == 2
+    assert len(attempts(store, run_id, "model.p.a")) == 2
 
 
 def test_backoff_grows_exponentially(tmp_path: Path) -> None:
     graph = build_graph([node("model.p.a", retries=2, retry_backoff=0.2)])
     executor, store = make_executor(tmp_path, graph, {"dbt": ScriptedRunner({"model.p.a": ["fail", "fail", "ok"]})})
     run_id = run_all(executor, graph)
-    a1, a2, a3 = store.get_attempts(run_id, "model.p.a")
+    a1, a2, a3 = attempts(store, run_id, "model.p.a")
     first_wait = (a2.started_at - a1.finished_at).total_seconds()  # type: ignore[operator]
     second_wait = (a3.started_at - a2.finished_at).total_seconds()  # type: ignore[operator]
     assert 0.2 <= first_wait < 0.39
@@ -247,7 +217,7 @@ def test_retry_of_a_run_reruns_only_what_failed_or_never_ran(tmp_path: Path) -> 
     finished = executor.execute(run_id)
     assert finished.status == RunStatus.SUCCESS
     assert sorted(node_id for batch in dbt.batches for node_id in batch) == ["model.p.b", "model.p.d"]
-    assert [a.try_number for a in store.get_attempts(run_id, "model.p.b")] == [1, 2]
+    assert [a.try_number for a in attempts(store, run_id, "model.p.b")] == [1, 2]
 
 
 def test_concurrency_limit_is_respected(tmp_path: Path) -> None:
@@ -272,7 +242,7 @@ def test_a_runner_that_raises_fails_its_nodes_with_the_error(tmp_path: Path) -> 
     runner = ScriptedRunner({"model.p.a": ["raise"]}, batchable=True)
     executor, store = make_executor(tmp_path, graph, {"dbt": runner})
     run_id = run_all(executor, graph)
-    states = {state.node_id: state for state in store.get_node_states(run_id)}
+    states = {state.node_id: state for state in node_states(store, run_id)}
     assert states["model.p.a"].status == NodeStatus.FAILED
     assert states["model.p.a"].error == "RuntimeError: the runner broke"
     assert states["model.p.b"].status == NodeStatus.UPSTREAM_FAILED
@@ -282,7 +252,7 @@ def test_a_node_started_but_never_reported_is_failed_not_lost(tmp_path: Path) ->
     graph = build_graph([node("model.p.a")])
     executor, store = make_executor(tmp_path, graph, {"dbt": ScriptedRunner({"model.p.a": ["silent"]})})
     run_id = run_all(executor, graph)
-    [attempt] = store.get_attempts(run_id, "model.p.a")
+    [attempt] = attempts(store, run_id, "model.p.a")
     assert attempt.status == AttemptStatus.FAILED
     assert "without reporting a result" in (attempt.error or "")
 
@@ -294,7 +264,7 @@ def test_a_node_skipped_by_its_runner_waits_and_runs_when_its_parent_recovers(tm
     executor, store = make_executor(tmp_path, graph, {"dbt": runner})
     run_id = run_all(executor, graph)
     assert statuses(store, run_id) == {"model.p.a": "success", "model.p.b": "success"}
-    assert len(store.get_attempts(run_id, "model.p.b")) == 1
+    assert len(attempts(store, run_id, "model.p.b")) == 1
 
 
 def test_cancel_stops_waiting_nodes(tmp_path: Path) -> None:

@@ -1,77 +1,21 @@
-"""A fake clock, a scriptable runner and a small project for scheduler tests (no real processes)."""
+"""A small project and scheduler for scheduler tests on a fake clock (no real processes)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.liveness import ProcessIdentity
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
-from orchestrate_ext.model import AttemptStatus, Node
+from orchestrate_ext.model import Node
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource
-from orchestrate_ext.store import SQLiteStore, open_store
-
-
-class FakeClock:
-    """Time that moves only when a test says so."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-        self.ticks = 0.0
-
-    def now(self) -> datetime:
-        return self.current
-
-    def monotonic(self) -> float:
-        return self.ticks
-
-    def set(self, moment: datetime) -> datetime:
-        self.ticks += max(0.0, (moment - self.current).total_seconds())
-        self.current = moment
-        return moment
-
-    def advance(self, **delta: float) -> datetime:
-        return self.set(self.current + timedelta(**delta))
-
-
-class FakeRunner:
-    """Succeeds, or plays ``script[node_id]`` ('ok' / 'fail', one per call); ``gate`` holds every node until set."""
-
-    batchable = False
-
-    def __init__(self, script: Mapping[str, Sequence[str]] | None = None) -> None:
-        self.script = {key: list(value) for key, value in (script or {}).items()}
-        self.gate = threading.Event()
-        self.gate.set()
-        self.calls: list[tuple[str, str, datetime, dict[str, Any]]] = []
-        self.lock = threading.RLock()
-
-    def run(
-        self, context: RunContext, tasks: Sequence[NodeTask], reporter: BatchReporter, cancel: threading.Event
-    ) -> None:
-        for task in tasks:
-            with self.lock:
-                plan = self.script.get(task.node.id, ["ok"])
-                step = plan[min(self.nodes_run().count(task.node.id), len(plan) - 1)]
-                self.calls.append((context.run_id, task.node.id, context.logical_date, dict(context.parameters)))
-            reporter.started(task.node.id)
-            while not self.gate.wait(0.02):
-                if cancel.is_set():
-                    reporter.finished(task.node.id, NodeOutcome(AttemptStatus.CANCELLED, "cancelled"))
-                    return
-            status = AttemptStatus.SUCCESS if step == "ok" else AttemptStatus.FAILED
-            reporter.finished(task.node.id, NodeOutcome(status, None if step == "ok" else "scripted failure"))
-
-    def nodes_run(self) -> list[str]:
-        with self.lock:
-            return [call[1] for call in self.calls]
+from orchestrate_ext.store import StateStore
+from orchestrate_ext.testing import FakeClock, ScriptedRunner
 
 
 def fake_node(node_id: str, *, depends_on: Sequence[str] = (), **fields: Any) -> Node:
@@ -100,7 +44,7 @@ def small_graph() -> Graph:
 def snapshot(
     tmp_path: Path,
     definitions: Sequence[ScheduleDefinition],
-    runner: FakeRunner,
+    runner: ScriptedRunner,
     graph: Graph | None = None,
     **fields: Any,
 ) -> ProjectSnapshot:
@@ -130,7 +74,7 @@ class FakeLiveness:
 
 
 def make_scheduler(
-    store: SQLiteStore,
+    store: StateStore,
     clock: FakeClock,
     source: ProjectSnapshot | StaticSource,
     *,
@@ -139,19 +83,16 @@ def make_scheduler(
     **options: Any,
 ) -> Scheduler:
     static = source if isinstance(source, StaticSource) else StaticSource(source)
-    supervisor = ProcessSupervisor(store, clock, identity=identity(name))
+    liveness = liveness or FakeLiveness()
+    supervisor = Supervisor(store, clock, identity=identity(name), liveness=liveness)
     return Scheduler(
         static,
         store,
         clock,
         supervisor=supervisor,
-        liveness=liveness or FakeLiveness(),
+        liveness=liveness,
         options=SchedulerOptions(**options),
     )
-
-
-def open_state(tmp_path: Path) -> SQLiteStore:
-    return open_store(tmp_path / ".orchestrate" / "state.db")
 
 
 def utc(*parts: int) -> datetime:

@@ -8,20 +8,22 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.errors import BadInput
-from orchestrate_ext.execution.claims import ProcessSupervisor
+from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.store import TickStatus, Trigger
-from orchestrate_ext.store import SQLiteStore
-from tests.orchestrate_ext.scheduling.helpers import FakeClock, FakeRunner, identity, open_state, snapshot, utc
+from orchestrate_ext.store import StateStore
+from orchestrate_ext.store.records import TickStatus, Trigger
+from orchestrate_ext.testing import FakeClock, ScriptedRunner, wait_until
+from tests.orchestrate_ext.scheduling.helpers import identity, snapshot, utc
+from tests.support.stores import runs_of, ticks_of
 
 DAILY = ScheduleDefinition("daily", "orchestrate.yaml", cron="0 6 * * *", timezone="Europe/Berlin", select="+transform")
 
 
-def backfill(tmp_path: Path, store: SQLiteStore, runner: FakeRunner, **options: object) -> Backfill:
+def backfill(tmp_path: Path, store: StateStore, runner: ScriptedRunner, **options: object) -> Backfill:
     clock = FakeClock(utc(2024, 2, 1))
-    supervisor = ProcessSupervisor(store, clock, identity=identity("backfill"))
+    supervisor = Supervisor(store, clock, identity=identity("backfill"))
     return Backfill(snapshot(tmp_path, [DAILY], runner), store, clock, DAILY, supervisor=supervisor, **options)  # type: ignore[arg-type]
 
 
@@ -57,25 +59,21 @@ def test_a_schedule_without_cron_cannot_be_backfilled() -> None:
         backfill_dates(ScheduleDefinition("x", "y", after=("daily",)), utc(2024, 1, 1), utc(2024, 1, 2))
 
 
-def test_one_run_per_date_in_order_each_with_its_logical_date_and_tick(tmp_path: Path) -> None:
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+def test_one_run_per_date_in_order_each_with_its_logical_date_and_tick(tmp_path: Path, store: StateStore) -> None:
+    runner = ScriptedRunner()
     items = backfill(tmp_path, store, runner).run(dates("2024-01-01", "2024-01-04"))
     assert [item.status for item in items] == ["success"] * 4
     assert [call[2] for call in runner.calls if call[1] == "fake.load"] == [utc(2024, 1, d, 5) for d in (1, 2, 3, 4)]
-    runs = {run.run_id: run for run in store.list_runs()}
+    runs = {run.run_id: run for run in runs_of(store)}
     assert all(runs[item.run_id].trigger == "backfill" and runs[item.run_id].schedule == "daily" for item in items)  # type: ignore[index]
     assert [runs[item.run_id].logical_date for item in items] == [item.logical_date for item in items]  # type: ignore[index]
     assert sorted(runs[i.run_id].created_at for i in items) == [runs[i.run_id].created_at for i in items]  # type: ignore[index]
-    from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
-
-    ticks = SQLiteScheduleStore(store).list_ticks("daily")
+    ticks = ticks_of(store, "daily")
     assert len(ticks) == 4 and {(t.trigger, t.status) for t in ticks} == {(Trigger.BACKFILL, TickStatus.RAN)}
 
 
-def test_parallel_runs_at_most_n_at_once_and_creates_them_in_date_order(tmp_path: Path) -> None:
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+def test_parallel_runs_at_most_n_at_once_and_creates_them_in_date_order(tmp_path: Path, store: StateStore) -> None:
+    runner = ScriptedRunner()
     runner.gate.clear()
     job = backfill(tmp_path, store, runner, parallel=2)
     created: list[BackfillItem] = []
@@ -83,49 +81,40 @@ def test_parallel_runs_at_most_n_at_once_and_creates_them_in_date_order(tmp_path
         target=job.run, args=(dates("2024-01-01", "2024-01-05"),), kwargs={"on_item": created.append}
     )
     thread.start()
-    _wait_until(lambda: len(created) == 2)
-    assert len(store.list_runs()) == 2, "a third run waits for a free slot"
+    wait_until(lambda: len(created) == 2)
+    assert len(runs_of(store)) == 2, "a third run waits for a free slot"
     runner.gate.set()
     thread.join(20)
     assert [item.logical_date for item in created] == [utc(2024, 1, d, 5) for d in range(1, 6)]
-    assert all(run.status == RunStatus.SUCCESS for run in store.list_runs())
+    assert all(run.status == RunStatus.SUCCESS for run in runs_of(store))
 
 
-def test_dates_that_succeeded_are_skipped_unless_forced_and_failed_ones_run_again(tmp_path: Path) -> None:
-    store = open_state(tmp_path)
-    first = backfill(tmp_path, store, FakeRunner({"fake.load": ["ok", "fail"]})).run(dates("2024-01-01", "2024-01-02"))
+def test_dates_that_succeeded_are_skipped_unless_forced_and_failed_ones_run_again(
+    tmp_path: Path, store: StateStore
+) -> None:
+    first = backfill(tmp_path, store, ScriptedRunner({"fake.load": ["ok", "fail"]})).run(
+        dates("2024-01-01", "2024-01-02")
+    )
     assert [item.status for item in first] == ["success", "failed"]
-    runner = FakeRunner()
+    runner = ScriptedRunner()
     again = backfill(tmp_path, store, runner).run(dates("2024-01-01", "2024-01-02"))
     assert [item.status for item in again] == ["skipped", "success"]
     assert "already succeeded in run" in (again[0].reason or "") and "--force" in (again[0].reason or "")
-    forced = backfill(tmp_path, store, FakeRunner(), force=True).run(dates("2024-01-01", "2024-01-02"))
+    forced = backfill(tmp_path, store, ScriptedRunner(), force=True).run(dates("2024-01-01", "2024-01-02"))
     assert [item.status for item in forced] == ["success", "success"]
-    assert len(store.list_runs()) == 5
+    assert len(runs_of(store)) == 5
 
 
-def test_a_cancelled_backfill_creates_no_more_runs(tmp_path: Path) -> None:
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+def test_a_cancelled_backfill_creates_no_more_runs(tmp_path: Path, store: StateStore) -> None:
+    runner = ScriptedRunner()
     runner.gate.clear()
     cancel = threading.Event()
     job = backfill(tmp_path, store, runner)
     result: list[list[BackfillItem]] = []
     thread = threading.Thread(target=lambda: result.append(job.run(dates("2024-01-01", "2024-01-03"), cancel)))
     thread.start()
-    _wait_until(lambda: len(store.list_runs()) == 1)
+    wait_until(lambda: len(runs_of(store)) == 1)
     cancel.set()
     thread.join(20)
     assert [item.status for item in result[0]] == ["cancelled", "skipped", "skipped"]
-    assert len(store.list_runs()) == 1
-
-
-def _wait_until(condition: object, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+    assert len(runs_of(store)) == 1

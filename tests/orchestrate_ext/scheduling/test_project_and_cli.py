@@ -19,7 +19,7 @@ from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling import api
 from orchestrate_ext.scheduling.source import ProjectSource
-from orchestrate_ext.scheduling.sqlite_store import SQLiteScheduleStore
+from tests.support.stores import close_run
 
 
 def write_notebook(path: Path, orchestrate: dict[str, Any] | None = None) -> None:
@@ -79,7 +79,8 @@ def test_list_pause_resume_and_status_through_the_api(project: Path) -> None:
     assert api.scheduler_status(project).active is False
     store = Project.load(project).open_store()
     me = ProcessIdentity.current().owner
-    SQLiteScheduleStore(store).acquire_lease(me, SystemClock().now(), 15, lambda lease: False)
+    with store.transaction() as tx:
+        tx.acquire_lease(me, SystemClock().now(), 15, lambda lease: False)
     status = api.scheduler_status(project)
     assert (status.active, status.pid) == (True, ProcessIdentity.current().pid)
     assert api.lease_document(status)["holder"] == me
@@ -129,11 +130,10 @@ def test_cancel_flags_a_running_run_and_reports_a_finished_one(project: Path) ->
     executor = loaded.executor(store)
     running = executor.create_run({"notebook.load"}, SystemClock().now())
     finished = executor.create_run({"notebook.load"}, SystemClock().now())
-    store.set_run_status(finished.run_id, RunStatus.SUCCESS)
+    close_run(store, finished.run_id, RunStatus.SUCCESS)
     assert "asked the process executing run" in invoke("cancel", running.run_id, "--project", str(project)).output
-    assert store.database.query(
-        "SELECT cancel_requested_at IS NOT NULL FROM runs WHERE run_id = ?", (running.run_id,)
-    ) == [(1,)]
+    with store.read() as tx:
+        assert tx.cancel_requested(running.run_id)
     assert "already ended: success" in invoke("cancel", finished.run_id, "--project", str(project)).output
     runs = json.loads(invoke("runs", "--project", str(project), "--json").output)
     assert {(item["trigger"], item["schedule"]) for item in runs} == {("manual", None)}

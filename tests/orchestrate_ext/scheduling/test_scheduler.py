@@ -12,9 +12,11 @@ from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import StaticSource
-from orchestrate_ext.scheduling.store import TickStatus, Trigger
-from orchestrate_ext.store.run_control import SQLiteRunControl
-from tests.orchestrate_ext.scheduling.helpers import FakeClock, FakeRunner, make_scheduler, open_state, snapshot, utc
+from orchestrate_ext.store import StateStore
+from orchestrate_ext.store.records import TickStatus, Trigger
+from orchestrate_ext.testing import FakeClock, ScriptedRunner
+from tests.orchestrate_ext.scheduling.helpers import make_scheduler, snapshot, utc
+from tests.support.stores import attempts_of, close_run, node_states_of, run_of, runs_of, schedule_states_of, ticks_of
 
 T0 = utc(2024, 1, 8, 5, 59, 30)
 
@@ -24,16 +26,17 @@ def nightly(**fields: object) -> ScheduleDefinition:
     return ScheduleDefinition("nightly", "orchestrate.yaml", **options)  # type: ignore[arg-type]
 
 
-def test_a_due_schedule_runs_its_selection_with_its_parameters_and_logical_date(tmp_path: Path) -> None:
+def test_a_due_schedule_runs_its_selection_with_its_parameters_and_logical_date(
+    tmp_path: Path, store: StateStore
+) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+    runner = ScriptedRunner()
     scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly(parameters={"region": "eu"})], runner))
     assert scheduler.step().started == []
     clock.set(utc(2024, 1, 8, 6, 0, 1))
     report = scheduler.step()
     assert len(report.started) == 1 and scheduler.pool.wait(10)
-    run = store.get_run(report.started[0])
+    run = run_of(store, report.started[0])
     assert (run.schedule, run.trigger, run.logical_date, run.selection, run.status) == (
         "nightly",
         "cron",
@@ -44,13 +47,14 @@ def test_a_due_schedule_runs_its_selection_with_its_parameters_and_logical_date(
     assert runner.nodes_run() == ["fake.load", "fake.transform", "fake.report"]
     assert {call[3]["region"] for call in runner.calls} == {"eu"}
     assert scheduler.step().started == [], "a fire time runs once"
-    assert scheduler.schedules.states()["nightly"].next_fire_at == utc(2024, 1, 9, 6)
+    assert schedule_states_of(scheduler.store)["nightly"].next_fire_at == utc(2024, 1, 9, 6)
 
 
-def test_max_active_runs_holds_ticks_back_and_latest_keeps_only_the_newest_waiting(tmp_path: Path) -> None:
+def test_max_active_runs_holds_ticks_back_and_latest_keeps_only_the_newest_waiting(
+    tmp_path: Path, store: StateStore
+) -> None:
     clock = FakeClock(utc(2024, 1, 8, 0, 0, 30))
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+    runner = ScriptedRunner()
     runner.gate.clear()
     every_minute = ScheduleDefinition("m", "x", cron="* * * * *", select="load", catchup=CatchUp.LATEST)
     scheduler = make_scheduler(store, clock, snapshot(tmp_path, [every_minute], runner))
@@ -58,53 +62,52 @@ def test_max_active_runs_holds_ticks_back_and_latest_keeps_only_the_newest_waiti
     for minute in range(1, 4):
         clock.set(utc(2024, 1, 8, 0, minute, 1))
         scheduler.step()
-    assert len(store.list_runs()) == 1, "one run at a time"
-    statuses = [
-        (t.scheduled_at.minute, t.status) for t in sorted(scheduler.schedules.list_ticks(), key=lambda t: t.tick_id)
-    ]
+    assert len(runs_of(store)) == 1, "one run at a time"
+    statuses = [(t.scheduled_at.minute, t.status) for t in sorted(ticks_of(scheduler.store), key=lambda t: t.tick_id)]
     assert statuses == [(1, TickStatus.RAN), (2, TickStatus.SKIPPED), (3, TickStatus.PENDING)]
     runner.gate.set()
     assert scheduler.pool.wait(10)
     clock.set(utc(2024, 1, 8, 0, 3, 30))
     report = scheduler.step()
-    assert len(report.started) == 1 and store.get_run(report.started[0]).logical_date == utc(2024, 1, 8, 0, 3)
+    assert len(report.started) == 1 and run_of(store, report.started[0]).logical_date == utc(2024, 1, 8, 0, 3)
     assert scheduler.pool.wait(10)
 
 
-def test_a_fire_time_already_covered_by_a_backfill_is_deduplicated(tmp_path: Path) -> None:
+def test_a_fire_time_already_covered_by_a_backfill_is_deduplicated(tmp_path: Path, store: StateStore) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly()], FakeRunner()))
+    scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly()], ScriptedRunner()))
     scheduler.step()
     executor = scheduler._executor_for(scheduler.source.current())
     earlier = executor.create_run({"fake.load"}, utc(2024, 1, 8, 6), trigger="backfill", schedule="nightly")
-    store.set_run_status(earlier.run_id, RunStatus.SUCCESS)
+    close_run(store, earlier.run_id, RunStatus.SUCCESS)
     clock.set(utc(2024, 1, 8, 6, 0, 2))
     assert scheduler.step().started == []
-    [tick] = scheduler.schedules.list_ticks()
+    [tick] = ticks_of(scheduler.store)
     assert (tick.status, tick.duplicate_of) == (TickStatus.DEDUPLICATED, earlier.run_id)
 
 
-def test_a_paused_schedule_records_nothing_and_resumes_from_the_next_fire_time(tmp_path: Path) -> None:
+def test_a_paused_schedule_records_nothing_and_resumes_from_the_next_fire_time(
+    tmp_path: Path, store: StateStore
+) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly()], FakeRunner()))
+    scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly()], ScriptedRunner()))
     scheduler.step()
-    scheduler.schedules.set_paused("nightly", True, clock.now(), None)
+    with store.transaction() as tx:
+        tx.set_paused("nightly", True, clock.now(), None)
     clock.set(utc(2024, 1, 10, 12))
     scheduler.step()
-    assert scheduler.schedules.list_ticks() == [] and store.list_runs() == []
-    scheduler.schedules.set_paused("nightly", False, clock.now(), utc(2024, 1, 11, 6))
+    assert ticks_of(scheduler.store) == [] and runs_of(store) == []
+    with store.transaction() as tx:
+        tx.set_paused("nightly", False, clock.now(), utc(2024, 1, 11, 6))
     clock.set(utc(2024, 1, 11, 6, 0, 1))
     scheduler.step()
     assert scheduler.pool.wait(10)
-    assert [run.logical_date for run in store.list_runs()] == [utc(2024, 1, 11, 6)]
+    assert [run.logical_date for run in runs_of(store)] == [utc(2024, 1, 11, 6)]
 
 
-def test_a_node_schedule_runs_stale_ancestors_only(tmp_path: Path) -> None:
+def test_a_node_schedule_runs_stale_ancestors_only(tmp_path: Path, store: StateStore) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+    runner = ScriptedRunner()
     report_schedule = ScheduleDefinition("report", "notebook 'report.ipynb'", cron="0 6 * * *", target="fake.report")
     scheduler = make_scheduler(store, clock, snapshot(tmp_path, [report_schedule], runner))
     scheduler.step()
@@ -115,14 +118,15 @@ def test_a_node_schedule_runs_stale_ancestors_only(tmp_path: Path) -> None:
     scheduler.step()
     assert scheduler.pool.wait(10)
     assert runner.nodes_run() == ["fake.load", "fake.transform", "fake.report"]
-    scheduled = next(run for run in store.list_runs() if run.schedule == "report")
-    assert {state.node_id for state in store.get_node_states(scheduled.run_id)} == {"fake.transform", "fake.report"}
+    scheduled = next(run for run in runs_of(store) if run.schedule == "report")
+    assert {state.node_id for state in node_states_of(store, scheduled.run_id)} == {"fake.transform", "fake.report"}
 
 
-def test_after_runs_when_the_upstream_schedule_succeeds_with_its_logical_date(tmp_path: Path) -> None:
+def test_after_runs_when_the_upstream_schedule_succeeds_with_its_logical_date(
+    tmp_path: Path, store: StateStore
+) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    runner = FakeRunner({"fake.load": ["fail", "ok"]})
+    runner = ScriptedRunner({"fake.load": ["fail", "ok"]})
     follow = ScheduleDefinition("follow", "x", after=("nightly",), select="other")
     scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly(select="load"), follow], runner))
     scheduler.step()
@@ -131,36 +135,35 @@ def test_after_runs_when_the_upstream_schedule_succeeds_with_its_logical_date(tm
     assert scheduler.pool.wait(10)
     clock.advance(seconds=1)
     scheduler.step()
-    assert [run.schedule for run in store.list_runs()] == ["nightly"], "a failed upstream run triggers nothing"
+    assert [run.schedule for run in runs_of(store)] == ["nightly"], "a failed upstream run triggers nothing"
     clock.set(utc(2024, 1, 9, 6, 0, 1))
     scheduler.step()
     assert scheduler.pool.wait(10)
     clock.advance(seconds=1)
     report = scheduler.step()
     assert scheduler.pool.wait(10)
-    [after_tick] = scheduler.schedules.list_ticks("follow")
+    [after_tick] = ticks_of(scheduler.store, "follow")
     assert (after_tick.trigger, after_tick.status, after_tick.scheduled_at) == (
         Trigger.AFTER,
         TickStatus.RAN,
         utc(2024, 1, 9, 6),
     )
-    run = store.get_run(report.started[0])
+    run = run_of(store, report.started[0])
     assert (run.schedule, run.trigger, run.logical_date) == ("follow", "after", utc(2024, 1, 9, 6))
     clock.advance(seconds=5)
     assert scheduler.step().started == [], "one upstream success fires once"
 
 
-def test_on_file_fires_when_files_appear_or_change_and_survives_a_restart(tmp_path: Path) -> None:
+def test_on_file_fires_when_files_appear_or_change_and_survives_a_restart(tmp_path: Path, store: StateStore) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     (incoming / "old.csv").write_text("a\n")
     drop = ScheduleDefinition("drop", "x", on_file=("incoming/*.csv",), select="load", catchup=CatchUp.ALL)
-    source = snapshot(tmp_path, [drop], FakeRunner())
+    source = snapshot(tmp_path, [drop], ScriptedRunner())
     scheduler = make_scheduler(store, clock, source, file_poll_seconds=5)
     scheduler.step()
-    assert scheduler.schedules.list_ticks() == [], "files already there when the schedule starts do not fire"
+    assert ticks_of(scheduler.store) == [], "files already there when the schedule starts do not fire"
     (incoming / "new.csv").write_text("b\n")
     clock.advance(seconds=2)
     assert scheduler.step().recorded == [], "files are looked at every file_poll_seconds"
@@ -168,13 +171,14 @@ def test_on_file_fires_when_files_appear_or_change_and_survives_a_restart(tmp_pa
     report = scheduler.step()
     assert [tick.reason for tick in report.recorded] == ["new or changed: incoming/new.csv"]
     assert scheduler.pool.wait(10)
-    run = store.get_run(report.started[0])
+    run = run_of(store, report.started[0])
     assert (run.trigger, run.schedule) == ("file", "drop")
     clock.advance(seconds=5)
     assert scheduler.step().recorded == [], "an unchanged file fires once"
 
     # The scheduler stops; meanwhile a file changes and one is deleted; a new scheduler fires once for it.
-    scheduler.schedules.release_lease(scheduler.owner)
+    with store.transaction() as tx:
+        tx.release_lease(scheduler.owner)
     (incoming / "old.csv").write_text("a\nchanged\n")
     os.utime(incoming / "old.csv", ns=(1, 1_700_000_000_000_000_000))
     (incoming / "new.csv").unlink()
@@ -183,13 +187,12 @@ def test_on_file_fires_when_files_appear_or_change_and_survives_a_restart(tmp_pa
     report = restarted.step()
     assert [tick.reason for tick in report.recorded] == ["new or changed: incoming/old.csv"]
     assert restarted.pool.wait(10)
-    assert len(store.list_runs()) == 2
+    assert len(runs_of(store)) == 2
 
 
-def test_pending_ticks_of_a_schedule_that_no_longer_exists_are_skipped(tmp_path: Path) -> None:
+def test_pending_ticks_of_a_schedule_that_no_longer_exists_are_skipped(tmp_path: Path, store: StateStore) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+    runner = ScriptedRunner()
     runner.gate.clear()
     every_minute = ScheduleDefinition("m", "x", cron="* * * * *", select="load")
     source = StaticSource(snapshot(tmp_path, [every_minute], runner))
@@ -204,14 +207,16 @@ def test_pending_ticks_of_a_schedule_that_no_longer_exists_are_skipped(tmp_path:
     report = scheduler.step()
     assert [status for _, status, _ in report.closed] == [TickStatus.SKIPPED]
     assert "no schedule called 'm'" in report.closed[0][2]
-    assert scheduler.schedules.states()["m"].next_fire_at is None
-    assert scheduler.schedules.due(clock.now() + timedelta(days=1), 10) == []
+    assert schedule_states_of(scheduler.store)["m"].next_fire_at is None
+    with store.read() as tx:
+        assert tx.due_schedules(clock.now() + timedelta(days=1), 10) == []
 
 
-def test_shutdown_lets_running_nodes_finish_and_records_the_rest_as_cancelled(tmp_path: Path) -> None:
+def test_shutdown_lets_running_nodes_finish_and_records_the_rest_as_cancelled(
+    tmp_path: Path, store: StateStore
+) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+    runner = ScriptedRunner()
     runner.gate.clear()
     scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly()], runner))
     scheduler.step()
@@ -220,18 +225,18 @@ def test_shutdown_lets_running_nodes_finish_and_records_the_rest_as_cancelled(tm
     _wait_until(lambda: runner.nodes_run() == ["fake.load"])
     threading.Timer(0.3, runner.gate.set).start()  # the running node ends within the grace period
     assert scheduler.shutdown(grace=10) is True
-    states = {state.node_id: state for state in store.get_node_states(run_id)}
+    states = {state.node_id: state for state in node_states_of(store, run_id)}
     assert states["fake.load"].status == NodeStatus.SUCCESS
     assert states["fake.transform"].status == NodeStatus.CANCELLED
     assert "not started: the run was stopped (shutdown)" in (states["fake.transform"].error or "")
-    assert store.get_run(run_id).status == RunStatus.CANCELLED
-    assert scheduler.schedules.get_lease().expires_at <= clock.now(), "the lease is released"  # type: ignore[union-attr]
+    assert run_of(store, run_id).status == RunStatus.CANCELLED
+    with store.read() as tx:
+        assert tx.get_lease().expires_at <= clock.now(), "the lease is released"  # type: ignore[union-attr]
 
 
-def test_shutdown_cancels_nodes_still_running_after_the_grace_period(tmp_path: Path) -> None:
+def test_shutdown_cancels_nodes_still_running_after_the_grace_period(tmp_path: Path, store: StateStore) -> None:
     clock = FakeClock(T0)
-    store = open_state(tmp_path)
-    runner = FakeRunner()
+    runner = ScriptedRunner()
     runner.gate.clear()  # never opens
     scheduler = make_scheduler(store, clock, snapshot(tmp_path, [nightly()], runner))
     scheduler.step()
@@ -239,10 +244,11 @@ def test_shutdown_cancels_nodes_still_running_after_the_grace_period(tmp_path: P
     [run_id] = scheduler.step().started
     _wait_until(lambda: runner.nodes_run() == ["fake.load"])
     assert scheduler.shutdown(grace=0.3) is False
-    [load_try] = store.get_attempts(run_id)
+    [load_try] = attempts_of(store, run_id)
     assert load_try.status == AttemptStatus.CANCELLED
-    assert store.get_run(run_id).status == RunStatus.CANCELLED
-    assert SQLiteRunControl(store).unfinished_runs() == []
+    assert run_of(store, run_id).status == RunStatus.CANCELLED
+    with store.read() as tx:
+        assert tx.unfinished_runs() == []
 
 
 def _wait_until(condition: object, timeout: float = 10.0) -> None:
@@ -252,3 +258,24 @@ def _wait_until(condition: object, timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+def test_schedules_indexed_a_few_per_step_still_fire_on_time(tmp_path: Path, store: StateStore) -> None:
+    """With a budget of one schedule per step (to index, and to record), the last ones are indexed and recorded
+    after their fire time has passed: still each fire time once, on time (within the misfire grace)."""
+    clock = FakeClock(utc(2024, 1, 8, 5, 59, 58))
+    definitions = [ScheduleDefinition(name, "x", cron="0 6 * * *", select="load") for name in ("a", "b", "c")]
+    scheduler = make_scheduler(store, clock, snapshot(tmp_path, definitions, ScriptedRunner()), step_budget=0)
+    for second in (58, 59):
+        clock.set(utc(2024, 1, 8, 5, 59, second))
+        scheduler.step()
+    assert len(schedule_states_of(store)) == 2, "one schedule indexed per step"
+    recorded = []
+    for moment in (utc(2024, 1, 8, 6, 0, 1), utc(2024, 1, 8, 6, 0, 2), utc(2024, 1, 8, 6, 0, 3)):
+        clock.set(moment)
+        recorded += scheduler.step().recorded
+    assert sorted((tick.schedule, tick.scheduled_at, tick.trigger) for tick in recorded) == [
+        (name, utc(2024, 1, 8, 6), Trigger.CRON) for name in ("a", "b", "c")
+    ]
+    assert scheduler.pool.wait(10)
+    assert {state.next_fire_at for state in schedule_states_of(store).values()} == {utc(2024, 1, 9, 6)}

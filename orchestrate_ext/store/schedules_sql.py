@@ -1,0 +1,411 @@
+"""The scheduler's part of the store: schedule state (the next-fire index), ticks, file state, the lease.
+
+Methods that take a ``fence`` (the lease holder and epoch) first read the
+lease row with a row lock and raise :class:`LeaseLost` when that holder no
+longer holds it, so a scheduler that lost the lease (it was presumed dead)
+cannot record ticks or start runs; ``None`` means "not on behalf of the
+scheduler" (a backfill, a test). A tick's run is created in the same
+transaction that marks the tick ``ran``, and creating runs of one schedule
+is serialized across processes, so two schedulers (or a scheduler and a
+backfill) racing can never run one fire time twice.
+
+The lease is taken with compare-and-set writes: a new holder's ``UPDATE``
+names the epoch and renewal time it saw (or the first ``INSERT`` conflicts),
+and a renewal names the holder and epoch, so of two processes taking or
+renewing it at once exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrate_ext.model import NodeRunRecord, RunRecord
+from orchestrate_ext.store.claims_sql import ClaimStatements
+from orchestrate_ext.store.records import (
+    Fence,
+    Lease,
+    LeaseLost,
+    NewTick,
+    ScheduleState,
+    StartResult,
+    StateUpdate,
+    TickBatch,
+    TickRecord,
+    TickStatus,
+    Trigger,
+)
+from orchestrate_ext.store.sql import one, rows
+
+LEASE = "scheduler"
+_LEASE_COLUMNS = "holder, epoch, acquired_at, renewed_at, expires_at"
+_STATE_COLUMNS = "name, fingerprint, next_fire_at, paused, cursor, updated_at"
+_TICK_COLUMNS = (
+    "tick_id, schedule, scheduled_at, trigger, key, status, created_at, updated_at, reason, run_id, "
+    "duplicate_of, parameters"
+)
+
+
+class ScheduleStatements(ClaimStatements):
+    """Schedule state, ticks, file state and the lease on one transaction."""
+
+    # -- fencing
+
+    def check_fence(self, fence: Fence) -> None:
+        """Raise :class:`LeaseLost` unless ``fence`` still holds the scheduler lease (locks the lease row).
+
+        Checked once per unit of work: the row lock (or SQLite's single writer) holds it to the end.
+        """
+        if fence is None or fence == getattr(self, "_fence_held", None):
+            return
+        row = one(
+            self.sql, f"SELECT holder, epoch FROM scheduler_lease WHERE name = ?{self.sql.dialect.lock_rows}", (LEASE,)
+        )
+        if row is None or (row[0], int(row[1])) != fence:
+            holder = f"'{row[0]}'" if row else "nobody"
+            raise LeaseLost(f"the scheduler lease is held by {holder} now; this scheduler stands by")
+        self._fence_held = fence
+
+    # -- schedule state
+
+    def schedule_states(self) -> dict[str, ScheduleState]:
+        return {row[0]: self._state(row) for row in rows(self.sql, f"SELECT {_STATE_COLUMNS} FROM schedule_state")}
+
+    def save_schedule_states(self, states: Sequence[ScheduleState], fence: Fence, now: datetime) -> None:
+        """Insert or replace fingerprint, next fire time and cursor; the pause flag is kept."""
+        self.check_fence(fence)
+        sql = self.sql
+        sql.executemany(
+            "INSERT INTO schedule_state (name, fingerprint, next_fire_at, cursor, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint, "
+            "next_fire_at = excluded.next_fire_at, cursor = excluded.cursor, updated_at = excluded.updated_at",
+            [
+                (state.name, state.fingerprint, sql.time(state.next_fire_at), sql.time(state.cursor), sql.time(now))
+                for state in states
+            ],
+        )
+
+    def paused_schedules(self) -> set[str]:
+        return {row[0] for row in rows(self.sql, "SELECT name FROM schedule_state WHERE paused = ?", (1,))}
+
+    def due_schedules(self, now: datetime, limit: int) -> list[ScheduleState]:
+        """Unpaused schedules whose next fire time is at or before ``now``, soonest first."""
+        found = rows(
+            self.sql,
+            f"SELECT {_STATE_COLUMNS} FROM schedule_state WHERE paused = 0 AND next_fire_at IS NOT NULL "
+            "AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?",
+            (self.sql.time(now), limit),
+        )
+        return [self._state(row) for row in found]
+
+    def set_paused(self, name: str, paused: bool, now: datetime, next_fire_at: datetime | None) -> ScheduleState:
+        """Pause or resume; resuming also sets the next fire time. Unknown names get a state row."""
+        sql = self.sql
+        row = one(
+            sql,
+            "INSERT INTO schedule_state (name, fingerprint, next_fire_at, paused, updated_at) "
+            "VALUES (?, '', ?, ?, ?) ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, "
+            "next_fire_at = CASE WHEN excluded.paused = 1 THEN schedule_state.next_fire_at "
+            "ELSE excluded.next_fire_at END, updated_at = excluded.updated_at "
+            f"RETURNING {_STATE_COLUMNS}",
+            (name, sql.time(next_fire_at), int(paused), sql.time(now)),
+        )
+        return self._state(row)
+
+    # -- ticks
+
+    def record_ticks(self, batches: Sequence[TickBatch], fence: Fence, now: datetime) -> list[TickRecord]:
+        """Record each schedule's new ticks and update its state together; returns the ticks that were new."""
+        self.check_fence(fence)
+        recorded: list[TickRecord] = []
+        for schedule, ticks, update in batches:
+            recorded += [record for tick in ticks if (record := self._insert_tick(tick, now)) is not None]
+            if update is not None:
+                self._apply(schedule, update, now)
+        return recorded
+
+    def _insert_tick(self, tick: NewTick, now: datetime) -> TickRecord | None:
+        """The tick as recorded, or None when its schedule has a tick with that key already."""
+        sql = self.sql
+        row = one(
+            sql,
+            "INSERT INTO ticks (schedule, scheduled_at, trigger, key, status, reason, duplicate_of, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
+            (
+                tick.schedule,
+                sql.time(tick.scheduled_at),
+                tick.trigger.value,
+                tick.key,
+                tick.status.value,
+                tick.reason,
+                tick.duplicate_of,
+                sql.time(now),
+                sql.time(now),
+            ),
+        )
+        return None if row is None else self._tick(row)
+
+    def _apply(self, schedule: str, update: StateUpdate, now: datetime) -> None:
+        sql = self.sql
+        sql.execute(
+            "UPDATE schedule_state SET next_fire_at = COALESCE(?, next_fire_at), cursor = COALESCE(?, cursor), "
+            "updated_at = ? WHERE name = ?",
+            (sql.time(update.next_fire_at), sql.time(update.cursor), sql.time(now), schedule),
+        )
+        for path, signature in update.files.items():
+            if signature is None:
+                sql.execute("DELETE FROM file_state WHERE schedule = ? AND path = ?", (schedule, path))
+            else:
+                sql.execute(
+                    "INSERT INTO file_state (schedule, path, mtime_ns, size) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (schedule, path) DO UPDATE SET mtime_ns = excluded.mtime_ns, size = excluded.size",
+                    (schedule, path, signature[0], signature[1]),
+                )
+
+    def pending_ticks(self, schedule: str | None = None) -> list[TickRecord]:
+        """Ticks waiting for a run, oldest scheduled time first."""
+        statement = f"SELECT {_TICK_COLUMNS} FROM ticks WHERE status = 'pending'"
+        params: list[object] = []
+        if schedule is not None:
+            statement += " AND schedule = ?"
+            params.append(schedule)
+        return [self._tick(row) for row in rows(self.sql, statement + " ORDER BY scheduled_at, tick_id", params)]
+
+    def start_tick_run(
+        self,
+        tick_id: int,
+        run: RunRecord,
+        nodes: Sequence[NodeRunRecord],
+        *,
+        owner: str | None,
+        fence: Fence,
+        now: datetime,
+        dedupe: bool = True,
+    ) -> StartResult:
+        """Create ``run`` for a pending tick, claimed by ``owner``, and mark the tick ``ran``.
+
+        Nothing is written when the tick is not pending any more; with ``dedupe``,
+        a running or successful run of the same schedule and logical date makes it
+        ``deduplicated`` instead.
+        """
+        self.check_fence(fence)
+        self._serialize_runs_of(run.schedule)
+        sql = self.sql
+        covering = self._covering_run(run) if dedupe else None
+        if covering is not None:
+            closed = sql.execute(
+                "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? "
+                "WHERE tick_id = ? AND status = 'pending'",
+                (TickStatus.DEDUPLICATED.value, _covered(covering), covering[0], sql.time(now), tick_id),
+            )
+            return StartResult(started=False, duplicate_of=covering[0] if closed.rowcount == 1 else None)
+        ran = sql.execute(
+            "UPDATE ticks SET status = 'ran', run_id = ?, parameters = ?, updated_at = ? "
+            "WHERE tick_id = ? AND status = 'pending'",
+            (run.run_id, json.dumps(dict(run.parameters)), sql.time(now), tick_id),
+        )
+        if ran.rowcount != 1:
+            return StartResult(started=False)
+        self._insert_claimed_run(run, nodes, owner, now)
+        return StartResult(started=True)
+
+    def create_tick_run(
+        self,
+        tick: NewTick,
+        run: RunRecord,
+        nodes: Sequence[NodeRunRecord],
+        *,
+        owner: str | None,
+        fence: Fence,
+        now: datetime,
+        dedupe: bool = True,
+    ) -> tuple[TickRecord | None, StartResult]:
+        """Record a new tick and create its run together (backfill).
+
+        Returns (None, not started) when the tick's key exists already; with
+        ``dedupe``, a covering run records the tick as ``deduplicated`` instead.
+        """
+        self.check_fence(fence)
+        self._serialize_runs_of(run.schedule)
+        covering = self._covering_run(run) if dedupe else None
+        if covering is not None:
+            tick = replace(tick, status=TickStatus.DEDUPLICATED, reason=_covered(covering), duplicate_of=covering[0])
+        recorded = self._insert_tick(tick, now)
+        if recorded is None:
+            return None, StartResult(started=False)
+        if covering is None:
+            self.sql.execute(
+                "UPDATE ticks SET status = 'ran', run_id = ?, parameters = ? WHERE tick_id = ?",
+                (run.run_id, json.dumps(dict(run.parameters)), recorded.tick_id),
+            )
+            self._insert_claimed_run(run, nodes, owner, now)
+            recorded = replace(recorded, status=TickStatus.RAN, run_id=run.run_id, parameters=dict(run.parameters))
+        return recorded, StartResult(started=covering is None, duplicate_of=covering[0] if covering else None)
+
+    def _serialize_runs_of(self, schedule: str | None) -> None:
+        """One process at a time decides whether a run of ``schedule`` covers a logical date already."""
+        if schedule is not None:
+            self.sql.serialize(f"runs-of-schedule:{schedule}")
+
+    def _insert_claimed_run(
+        self, run: RunRecord, nodes: Sequence[NodeRunRecord], owner: str | None, now: datetime
+    ) -> None:
+        self.insert_run(run, nodes)
+        if owner is not None:
+            self.claim_run(run.run_id, owner, now)
+
+    def _covering_run(self, run: RunRecord) -> tuple[str, str] | None:
+        """A running or successful run of the same schedule and logical date, if any."""
+        if run.schedule is None:
+            return None
+        row = one(
+            self.sql,
+            "SELECT run_id, status FROM runs WHERE schedule = ? AND logical_date = ? "
+            "AND status IN ('running', 'success') ORDER BY created_at DESC LIMIT 1",
+            (run.schedule, self.sql.time(run.logical_date)),
+        )
+        return None if row is None else (row[0], row[1])
+
+    def close_tick(
+        self,
+        tick_id: int,
+        status: TickStatus,
+        reason: str,
+        fence: Fence,
+        now: datetime,
+        duplicate_of: str | None = None,
+    ) -> bool:
+        """Move a pending tick to ``skipped`` or ``deduplicated``; False when it was not pending."""
+        self.check_fence(fence)
+        cursor = self.sql.execute(
+            "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? "
+            "WHERE tick_id = ? AND status = 'pending'",
+            (status.value, reason, duplicate_of, self.sql.time(now), tick_id),
+        )
+        return cursor.rowcount == 1
+
+    def list_ticks(self, schedule: str | None = None, limit: int = 50) -> list[TickRecord]:
+        """The newest ticks first."""
+        statement = f"SELECT {_TICK_COLUMNS} FROM ticks"
+        params: list[object] = []
+        if schedule is not None:
+            statement += " WHERE schedule = ?"
+            params.append(schedule)
+        found = rows(self.sql, statement + " ORDER BY scheduled_at DESC, tick_id DESC LIMIT ?", [*params, limit])
+        return [self._tick(row) for row in found]
+
+    def tick_for_run(self, run_id: str) -> TickRecord | None:
+        row = one(self.sql, f"SELECT {_TICK_COLUMNS} FROM ticks WHERE run_id = ?", (run_id,))
+        return self._tick(row) if row else None
+
+    def last_ticks(self) -> dict[str, TickRecord]:
+        """The newest tick of every schedule that has one."""
+        found = rows(
+            self.sql,
+            f"SELECT {_TICK_COLUMNS} FROM ticks WHERE tick_id IN (SELECT MAX(tick_id) FROM ticks GROUP BY schedule)",
+        )
+        return {row[1]: self._tick(row) for row in found}
+
+    def file_state(self, schedule: str) -> dict[str, tuple[int, int]]:
+        """``path -> (mtime_ns, size)`` last seen for an ``on_file`` schedule."""
+        found = rows(self.sql, "SELECT path, mtime_ns, size FROM file_state WHERE schedule = ?", (schedule,))
+        return {row[0]: (int(row[1]), int(row[2])) for row in found}
+
+    # -- the scheduler lease
+
+    def acquire_lease(
+        self, holder: str, now: datetime, ttl: float, holder_is_dead: Callable[[Lease], bool]
+    ) -> Lease | None:
+        """Take or renew the lease: free, expired, ours, or held by a dead holder; else None."""
+        sql = self.sql
+        expires = now + timedelta(seconds=ttl)
+        current = self.get_lease()
+        if current is not None and current.holder == holder:
+            renewed = sql.execute(
+                "UPDATE scheduler_lease SET renewed_at = ?, expires_at = ? WHERE name = ? AND holder = ? AND epoch = ?",
+                (sql.time(now), sql.time(expires), LEASE, holder, current.epoch),
+            )
+            return Lease(holder, current.epoch, current.acquired_at, now, expires) if renewed.rowcount == 1 else None
+        if current is not None and current.expires_at > now and not holder_is_dead(current):
+            return None
+        epoch = (current.epoch if current else 0) + 1
+        if current is None:
+            taken = sql.execute(
+                f"INSERT INTO scheduler_lease (name, {_LEASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (LEASE, holder, epoch, sql.time(now), sql.time(now), sql.time(expires)),
+            )
+        else:
+            taken = sql.execute(  # only if nobody (the holder included) changed it since it was read
+                "UPDATE scheduler_lease SET holder = ?, epoch = ?, acquired_at = ?, renewed_at = ?, expires_at = ? "
+                "WHERE name = ? AND epoch = ? AND renewed_at = ?",
+                (
+                    holder,
+                    epoch,
+                    sql.time(now),
+                    sql.time(now),
+                    sql.time(expires),
+                    LEASE,
+                    current.epoch,
+                    sql.time(current.renewed_at),
+                ),
+            )
+        return Lease(holder, epoch, now, now, expires) if taken.rowcount == 1 else None
+
+    def release_lease(self, holder: str) -> None:
+        """Let the lease expire at once (the holder's name stays, for ``scheduler_status``)."""
+        self.sql.execute(
+            "UPDATE scheduler_lease SET expires_at = renewed_at WHERE name = ? AND holder = ?", (LEASE, holder)
+        )
+
+    def get_lease(self) -> Lease | None:
+        sql = self.sql
+        row = one(sql, f"SELECT {_LEASE_COLUMNS} FROM scheduler_lease WHERE name = ?", (LEASE,))
+        if row is None:
+            return None
+        return Lease(
+            row[0],
+            int(row[1]),
+            sql.read_time(row[2]),  # type: ignore[arg-type]
+            sql.read_time(row[3]),  # type: ignore[arg-type]
+            sql.read_time(row[4]),  # type: ignore[arg-type]
+        )
+
+    # -- rows and records
+
+    def _state(self, row: tuple[Any, ...]) -> ScheduleState:
+        sql = self.sql
+        return ScheduleState(
+            name=row[0],
+            fingerprint=row[1],
+            next_fire_at=sql.read_time(row[2]),
+            paused=bool(row[3]),
+            cursor=sql.read_time(row[4]),
+            updated_at=sql.read_time(row[5]),
+        )
+
+    def _tick(self, row: tuple[Any, ...]) -> TickRecord:
+        sql = self.sql
+        parameters: Mapping[str, Any] = json.loads(row[11]) if row[11] else {}
+        return TickRecord(
+            tick_id=int(row[0]),
+            schedule=row[1],
+            scheduled_at=sql.read_time(row[2]),  # type: ignore[arg-type]
+            trigger=Trigger(row[3]),
+            key=row[4],
+            status=TickStatus(row[5]),
+            created_at=sql.read_time(row[6]),  # type: ignore[arg-type]
+            updated_at=sql.read_time(row[7]),  # type: ignore[arg-type]
+            reason=row[8],
+            run_id=row[9],
+            duplicate_of=row[10],
+            parameters=parameters,
+        )
+
+
+def _covered(covering: tuple[str, str]) -> str:
+    return f"run {covering[0]} ({covering[1]}) already covers this schedule and logical date"
