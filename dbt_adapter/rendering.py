@@ -17,20 +17,26 @@ the two files use, with the same semantics and error texts:
   ``Required var 'NAME' not found in config``.
 - ``target``: the selected output of the profile, in ``dbt_project.yml`` only.
 
-Rendering is native as in dbt (``get_rendered(..., native=True)``): ``"{{ 4 }}"``
-becomes the number 4. Only strings holding ``{{``, ``{%`` or ``{#`` are
-rendered; everything else is returned as it is. Rendered values stay in
+Rendering is native as in dbt (``get_rendered(..., native=True)``, whose
+``quoted_native_concat`` in ``dbt_common/clients/jinja.py`` is re-implemented
+here): a template that yields one value returns it as it is (``env_var`` gives
+a string), several pieces are joined into a string, and the filters
+``as_number``, ``as_bool``, ``as_native`` and ``as_text`` convert (or keep) a
+value. Only strings holding ``{{``, ``{%`` or ``{#`` are rendered; everything
+else is returned as it is. Rendered values stay in
 memory: they may hold secrets and are never logged.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import chain, islice
 from typing import Any
 
 import yaml
@@ -117,13 +123,21 @@ class Renderer:
 
     def _jinja(self) -> Any:
         if self._environment is None:
-            from jinja2.nativetypes import NativeEnvironment
+            from jinja2.nativetypes import NativeEnvironment, NativeTemplate
             from jinja2.sandbox import SandboxedEnvironment
 
             class _Native(SandboxedEnvironment, NativeEnvironment):
                 """dbt renders config with a sandboxed native environment (dbt_common/clients/jinja.py)."""
 
-            self._environment = _Native(extensions=["jinja2.ext.do"])
+                concat = staticmethod(quoted_native_concat)  # type: ignore[assignment]
+
+            class _Template(NativeTemplate):
+                environment_class = _Native
+
+            _Native.template_class = _Template
+            environment = _Native(extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
+            environment.filters.update(NATIVE_FILTERS)
+            self._environment = environment
         return self._environment
 
     def _context(self) -> dict[str, Any]:
@@ -166,6 +180,55 @@ class Renderer:
         if default is not None:
             return default
         raise RenderError(f"Required var '{name}' not found in config")
+
+
+class TextMarker(str):
+    """``as_text``: keep the value a string (dbt_common/clients/jinja.py)."""
+
+
+class NativeMarker(str):
+    """``as_native``: evaluate the value as a Python literal."""
+
+
+class BoolMarker(NativeMarker):
+    """``as_bool``."""
+
+
+class NumberMarker(NativeMarker):
+    """``as_number``."""
+
+
+NATIVE_FILTERS: dict[str, Callable[[Any], Any]] = {
+    "as_text": TextMarker,
+    "as_bool": BoolMarker,
+    "as_native": NativeMarker,
+    "as_number": NumberMarker,
+    "is_list": lambda value: isinstance(value, list),
+}
+
+
+def quoted_native_concat(nodes: Iterable[Any]) -> Any:
+    """dbt_common/clients/jinja.py ``quoted_native_concat``: one value as it is, several joined, markers converted."""
+    iterator = iter(nodes)
+    head = list(islice(iterator, 2))
+    if not head:
+        return ""
+    if len(head) > 1:
+        return "".join(str(value) for value in chain(head, iterator))
+    raw = head[0]
+    if isinstance(raw, TextMarker):
+        return str(raw)
+    if not isinstance(raw, NativeMarker):
+        return raw
+    try:
+        result = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError):
+        result = raw
+    if isinstance(raw, BoolMarker) and not isinstance(result, bool):
+        raise RenderError(f"Could not convert value '{raw!s}' into type 'bool'")
+    if isinstance(raw, NumberMarker) and not (isinstance(result, int | float) and not isinstance(result, bool)):
+        raise RenderError(f"Could not convert value '{raw!s}' into type 'number'")
+    return result
 
 
 def _return(value: Any) -> Any:

@@ -181,3 +181,43 @@ def test_hooks_and_vars_are_not_rendered(tmp_path: Path) -> None:
         ),
     )
     assert resolve(root, environ={}).profile_problem is None
+
+
+def test_profiles_may_use_dbt_s_filters(tmp_path: Path) -> None:
+    profile = (
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        "      threads: \"{{ env_var('THREADS', '4') | as_number }}\"\n"
+        "      path: \"{{ env_var('DB_PATH', 'x.duckdb') | as_text }}\"\n"
+    )
+    root = project(tmp_path / "p", profile=profile)
+    assert resolve(root, environ={}).profile_problem is None
+    problem = resolve(root, environ={"THREADS": "many"}).profile_problem
+    assert problem is not None and "Could not convert value 'many' into type 'number'" in problem
+
+
+RENDERED = [
+    "{{ 4 }}",
+    "{{ env_var('N') }}",
+    "{{ env_var('N') | as_number }}",
+    "{{ env_var('N') | as_native }}",
+    "{{ env_var('N') | as_text }}",
+    "{{ 'True' | as_bool }}",
+    "a{{ 4 }}",
+    "{{ [1, 2] }}",
+    "{% if env_var('N') == '4' %}yes{% endif %}",
+    "{{ env_var('MISSING', 'fallback') }}",
+]
+
+
+@pytest.mark.slow  # imports dbt-core's renderer (seconds)
+@pytest.mark.parametrize("template", RENDERED)
+def test_values_render_as_dbt_renders_them(template: str) -> None:
+    from dbt.clients.jinja import get_rendered
+
+    from dbt_adapter.rendering import Renderer
+
+    environ = {"N": "4"}
+    context = {"env_var": lambda name, default=None: environ.get(name, default)}
+    expected = get_rendered(template, context, native=True)
+    found = Renderer(environ).render(template)
+    assert (found, type(found)) == (expected, type(expected))
