@@ -60,7 +60,7 @@ def test_command(project_dir: Path | None, route: int | None) -> None:
     """Send a test message through each route (or one) and report what happened."""
     project = Project.load(project_dir)
     config = _config(project)
-    redact = Redactor.from_env(config.secret_env_names())
+    redact = Redactor.from_env({*config.secret_env_names(), *project.config.workspace.secret_env})
     notifiers = build_notifiers(config, redact)
     routes = Router(config, {}).test_destinations(route)
     if not routes:
@@ -121,7 +121,7 @@ def deliver_command(project_dir: Path | None, timeout: float) -> None:
     """Deliver what waits in the outbox now (e.g. after fixing a token)."""
     project = Project.load(project_dir)
     config = _config(project)
-    redact = Redactor.from_env(config.secret_env_names())
+    redact = Redactor.from_env({*config.secret_env_names(), *project.config.workspace.secret_env})
     notifiers = build_notifiers(config, redact)
     for reason in notifiers.missing.values():
         click.echo(f"warning: {reason}", err=True)

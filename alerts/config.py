@@ -8,12 +8,12 @@ configuration gives (``token_env``, ``webhook_url_env``, ``password_env``).
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from orchestrate_ext.config import Duration, StrictModel
+from orchestrate_ext.scheduling.settings import check_timezone
 
 EventKind = Literal["failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning"]
 EVENT_KINDS: tuple[str, ...] = ("failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning")
@@ -239,10 +239,7 @@ class AlertsConfig(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not an IANA time zone; use e.g. 'Europe/Berlin' or 'UTC'") from None
+        check_timezone(cls, value)  # the engine's one time zone check (a folder such as 'Europe' too)
         return value
 
     @model_validator(mode="after")

@@ -26,10 +26,10 @@ from alerts.delivery import DeliveryWorker
 from alerts.notifiers import build_notifiers
 from alerts.redact import Redactor
 from alerts.routing import Router
-from alerts.sla import RUN_LEVEL, ScheduleSla, Verdict, deadlines, duration_text, judge, minutes_text
+from alerts.sla import RUN_LEVEL, ScheduleSla, Verdict, deadlines, judge, minutes_text
 from alerts.store import MISSED, AlertEvent, AlertStore
 from alerts.store_sql import SqlAlertStore
-from orchestrate_ext.clock import isoformat
+from orchestrate_ext.clock import duration_text, isoformat
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.interfaces import ObserverContext
@@ -71,7 +71,8 @@ class AlertsObserver:
         self.graph = context.graph
         self.runs_store = context.store
         self.schedules = dict(schedules or {})
-        self.redact = Redactor.from_env(config.secret_env_names(), environ)
+        secret_names = {*config.secret_env_names(), *context.workspace.secret_env}  # every `*_env` of the file
+        self.redact = Redactor.from_env(secret_names, environ)
         self.store: AlertStore = store or SqlAlertStore(context.store)
         self.router = Router(config, self.graph.nodes)
         self._wants_retry = self.router.wants(RETRY)

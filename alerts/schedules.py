@@ -1,8 +1,8 @@
 """Each schedule's time zone and SLA, read from the ``schedules:`` key of orchestrate.yaml.
 
 The scheduler validates that key; the alerts only need three fields of each
-schedule (``name``, ``timezone``, ``sla``), read tolerantly here so the two
-plugins stay independent. Both shapes are accepted: a list of schedules
+schedule (``name``, ``timezone``, ``sla``), read tolerantly here (through the
+engine's safe loader) so the two plugins stay independent. Both shapes are accepted: a list of schedules
 with a ``name`` each, or a mapping of names to schedules.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from alerts.sla import ScheduleSla
 from orchestrate_ext.config import format_validation_error
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.safe_load import load_yaml_file
 from orchestrate_ext.sla import SlaSettings
 
 SCHEDULES_KEY = "schedules"
@@ -33,8 +33,8 @@ def _entries(raw: Any) -> list[tuple[str, dict[str, Any]]]:
 def schedule_slas(config_path: Path) -> dict[str, ScheduleSla]:
     """The schedules of ``config_path`` by name; raises ``ConfigError`` for an invalid ``sla``."""
     try:
-        document = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        document = load_yaml_file(config_path) or {}  # the engine's safe loader (size, depth, aliases)
+    except ConfigError:
         return {}  # the configuration loader reports these
     if not isinstance(document, dict):
         return {}

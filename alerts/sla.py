@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.content import Blocker
 from alerts.store import MET, MISSED, SlaRecord
+from orchestrate_ext.clock import duration_text
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.sla import SlaSettings
 
@@ -38,15 +39,6 @@ class ScheduleSla:
     name: str
     timezone: str = "UTC"
     sla: SlaSettings | None = None
-
-
-def duration_text(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds % 3600 == 0 and seconds >= 3600:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0 and seconds >= 60:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
 
 
 def minutes_text(delta: timedelta) -> str:

@@ -126,7 +126,8 @@ class _Process:
         self.other_output: list[str] = []
 
     def run(self) -> None:
-        process = processes.start(self.argv, cwd=self.project.project_dir, env=self.project.env())
+        nodes = [task.node for task in self.state.tasks.values()]
+        process = processes.start(self.argv, cwd=self.project.project_dir, env=self.project.env(nodes))
         lines: queue.Queue[str | None] = queue.Queue()
         reader = threading.Thread(target=_read_lines, args=(process, lines, self.raw_log), daemon=True)
         reader.start()

@@ -11,7 +11,6 @@ half-read graph.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrate_ext.errors import ManifestError
+from orchestrate_ext.safe_load import MANIFEST_LIMITS, load_json_file
 
 SUPPORTED_SCHEMA_VERSIONS = range(10, 13)
 """manifest v10 (dbt 1.6) to v12 (dbt 1.8 to 1.11)."""
@@ -99,12 +99,9 @@ class Manifest:
 
 def read_manifest(path: Path) -> Manifest:
     """Read ``manifest.json``; raises ``ManifestError`` naming the file and the problem."""
-    try:
-        raw = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ManifestError(f"{path} does not exist; run `dbt parse` in the dbt project") from None
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"{path} cannot be read as JSON ({exc}); delete it and run `dbt parse`") from exc
+    if not path.is_file():
+        raise ManifestError(f"{path} does not exist; run `dbt parse` in the dbt project")
+    raw = load_json_file(path, MANIFEST_LIMITS, ManifestError)
     version = _schema_version(raw, path)
     reader = _Reader(path, version)
     return reader.read(raw)

@@ -172,9 +172,11 @@ class _Builder:
             owner=own.owner,
             tags=own.tags,
             resources=self._resources(settings),
+            env_passthrough=tuple(settings.env_passthrough),
             retries=settings.retries if settings.retries is not None else 0,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
+            reuse=settings.reuse_policy(),
             settings={"dbt_id": source.unique_id, "freshness": source.freshness, **own.observer},
         )
 
@@ -211,9 +213,11 @@ class _Builder:
             owner=owner,
             tags=tags,
             resources=self._resources(settings) if runnable else (),
+            env_passthrough=tuple(settings.env_passthrough),
             retries=retries,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
+            reuse=settings.reuse_policy(),
             settings={"dbt_id": item.unique_id, **extra, **observer, **own.schedule},
         )
 

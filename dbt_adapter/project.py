@@ -8,10 +8,9 @@ the manifest orchestrate-ext reads is the one dbt writes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from dbt_adapter.resolution import DbtSettings, resolve
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.interfaces import Workspace
+from orchestrate_ext.model import Node
+from orchestrate_ext.secrets import node_environment
 
 
 class DbtConfig(StrictModel):
@@ -55,6 +56,8 @@ class DbtProject:
     target_override: str | None = None
     warn_blocks: bool = False
     config_path: Path | None = field(default=None, compare=False)
+    secret_env: frozenset[str] = frozenset()
+    """Variables orchestrate.yaml names as secrets: dbt does not get them (see :meth:`env`)."""
 
     @classmethod
     def from_config(
@@ -88,6 +91,7 @@ class DbtProject:
             target_override=config.target,
             warn_blocks=config.warn_blocks,
             config_path=workspace.config_path,
+            secret_env=workspace.secret_env,
         )
 
     @property
@@ -113,8 +117,9 @@ class DbtProject:
             argv += ["--vars", json.dumps(merged, sort_keys=True, default=str)]
         return argv + list(args)
 
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+    def env(self, nodes: Sequence[Node] = ()) -> dict[str, str]:
+        """dbt's environment: the engine's node environment for ``nodes`` (secrets withheld)."""
+        env = node_environment(self.secret_env, nodes)
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         return env
 

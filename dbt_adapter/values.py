@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dbt_adapter.rendering import has_jinja
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.safe_load import CONFIG_LIMITS, load_yaml_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +21,10 @@ class Found:
 
 
 def read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    """A dbt YAML file (dbt_project.yml, profiles.yml, packages.yml) through the engine's safe loader."""
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist")
+    return load_yaml_file(path, CONFIG_LIMITS, ConfigError)
 
 
 def first(*candidates: tuple[str | None, str]) -> Found:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import Field, field_validator
 
 from jupyter_extension.notebook_meta import read_notebook
 from jupyter_extension.runner import NotebookRunner
@@ -13,6 +16,9 @@ from orchestrate_ext.interfaces import NodeRunner, Workspace
 from orchestrate_ext.model import Node
 
 KIND = "notebook"
+HELD_SCHEDULE = "held_schedule"
+"""``Node.settings`` key of a copied notebook's schedule, which the scheduler does not see (see
+``NotebookSettings.scheduled_as``): ``{"copy_of": path, "schedule": {...}}``."""
 
 
 class NotebooksConfig(StrictModel):
@@ -22,6 +28,21 @@ class NotebooksConfig(StrictModel):
     exclude: list[str] = []
     kernel: str | None = None
     """Kernel for notebooks that name none; default: the notebook's own kernelspec."""
+    warm_kernels: int = Field(default=2, ge=0, le=64)
+    """Kernels kept started ahead of the notebooks that need them (a fresh one per notebook); 0 starts
+    each notebook's kernel in a worker process of its own when it runs."""
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _relative_globs(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            pure = PurePosixPath(pattern)
+            if not pattern.strip() or "\x00" in pattern or pure.is_absolute() or ".." in pure.parts:
+                raise ValueError(
+                    f"{pattern!r} is not a glob inside the project; write one relative to orchestrate.yaml, "
+                    "e.g. 'notebooks/*.ipynb'"
+                )
+        return patterns
 
 
 def node_id_for(relative: str) -> str:
@@ -35,8 +56,34 @@ class NotebookPlugin:
     def discover(self, workspace: Workspace, config: NotebooksConfig) -> Sequence[Node]:
         return [self._node(workspace, path, config) for path in find_notebooks(workspace, config)]
 
+    def discover_tolerant(
+        self, workspace: Workspace, config: NotebooksConfig
+    ) -> tuple[Sequence[Node], Mapping[str, str]]:
+        """Every notebook; one whose metadata is invalid is a placeholder node, with its error."""
+        nodes: list[Node] = []
+        problems: dict[str, str] = {}
+        for path in find_notebooks(workspace, config):
+            try:
+                nodes.append(self._node(workspace, path, config))
+            except ConfigError as exc:
+                relative = path.relative_to(workspace.root).as_posix()
+                stem = relative.removesuffix(".ipynb")
+                node_id = node_id_for(relative)
+                nodes.append(Node(id=node_id, kind=KIND, resource_type="notebook", name=stem, path=relative))
+                problems[node_id] = str(exc)
+        return nodes, problems
+
+    def check(self, config: NotebooksConfig, workspace: Workspace, graph: Any) -> Sequence[str]:
+        """Warnings for ``orchestrate validate``: schedules held because their notebook is a copy."""
+        return [
+            f"notebook '{node.path}' has the schedule of '{held['copy_of']}' (it is a copy, or was moved): "
+            "it does not fire; save its schedule in JupyterLab to start it, or remove the schedule"
+            for node in graph.nodes.values()
+            if node.kind == KIND and (held := node.settings.get(HELD_SCHEDULE))
+        ]
+
     def runners(self, workspace: Workspace, config: NotebooksConfig) -> Mapping[str, NodeRunner]:
-        return {KIND: NotebookRunner(workspace)}
+        return {KIND: NotebookRunner(workspace, warm_kernels=config.warm_kernels)}
 
     @staticmethod
     def _node(workspace: Workspace, path: Path, config: NotebooksConfig) -> Node:
@@ -50,6 +97,10 @@ class NotebookPlugin:
                 "`orchestrate.kernel` in its metadata, or `notebooks.kernel` in orchestrate.yaml"
             )
         stem = relative.removesuffix(".ipynb")
+        held_for = settings.schedule_held_for(relative)
+        schedule = settings.schedule_settings()
+        if held_for is not None:
+            schedule = {HELD_SCHEDULE: {"copy_of": held_for, **schedule}}
         return Node(
             id=node_id_for(relative),
             kind=KIND,
@@ -62,11 +113,13 @@ class NotebookPlugin:
             owner=settings.owner,
             tags=frozenset(settings.tags),
             resources=tuple(settings.resources),
+            env_passthrough=tuple(settings.env_passthrough),
             retries=settings.retries,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
+            reuse=settings.reuse_policy(),
             parameters=dict(settings.parameters),
-            settings={"kernel": kernel, **settings.observer_settings(), **settings.schedule_settings()},
+            settings={"kernel": kernel, **settings.observer_settings(), **schedule},
         )
 
 

@@ -1,27 +1,40 @@
-"""Runs one notebook with papermill in a process of its own (``python -m jupyter_extension.worker``).
+"""Runs one notebook with papermill, on a warm kernel here or as a worker process through the launcher.
 
-A process per notebook so that a timeout or cancel stops it together with
-its kernel (the whole process group), and so a crashing kernel cannot take
-the engine down with it. The process starts through the run's launcher (this
-machine, or a Dask worker); its output is copied into the try's log as it
-comes, and the output notebook and the worker's result come back with it.
+On this machine (the local launcher) the runner executes the notebook from
+this process on a kernel started ahead of time (:mod:`.kernel_pool`): a fresh
+kernel per notebook, in a process group of its own, so a timeout or cancel
+stops the kernel and everything it started. With ``notebooks.warm_kernels: 0``,
+and always on a Dask cluster, each try is ``python -m jupyter_extension.worker``
+started through the run's launcher: its output is copied into the try's log
+as it comes, and the output notebook and the worker's result come back with it.
+Either way the kernel gets the environment the engine builds for the node
+(:func:`orchestrate_ext.secrets.node_environment`): no secret named in
+orchestrate.yaml unless the notebook lists it in ``env_passthrough``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from orchestrate_ext.execution.launch import WORKER_PYTHON, Command, Handle, WorkerLost
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
-from orchestrate_ext.model import AttemptRecord, AttemptStatus
+from jupyter_extension.fingerprint import notebook_fingerprint
+from jupyter_extension.kernel_pool import KernelSpec, shared_kernel_pool
+from jupyter_extension.worker import execute
+from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.execution.launch import LOCAL, WORKER_PYTHON, Command, Handle, LocalLauncher, WorkerLost
+from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext, Workspace
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
+from orchestrate_ext.secrets import node_environment
 
+_DEAD_KERNEL_SECONDS = 10.0
+"""How long a notebook whose kernel was stopped may take to notice it."""
 _LOCK_HINT = (
     "\nhint: another process holds the DuckDB file. Give every notebook that opens it "
     "`resources: [warehouse]` in its orchestrate metadata so orchestrate-ext runs them one at a time."
@@ -43,9 +56,10 @@ class NotebookRunner:
 
     batchable = False
 
-    def __init__(self, workspace: Workspace, stop_grace: float = 5.0) -> None:
+    def __init__(self, workspace: Workspace, stop_grace: float = 5.0, warm_kernels: int = 2) -> None:
         self.workspace = workspace
         self.stop_grace = stop_grace
+        self.warm_kernels = warm_kernels
 
     def run(
         self,
@@ -64,7 +78,6 @@ class NotebookRunner:
         source = self.workspace.root / node.path
         output = output_path_for(context.run_dir, node.path, task.try_number)
         output.parent.mkdir(parents=True, exist_ok=True)
-        result_path = result_path_for(task.log_path)
         spec = {
             "input": str(source),
             "output": str(output),
@@ -76,12 +89,78 @@ class NotebookRunner:
                 "logical_date": context.logical_date.isoformat().replace("+00:00", "Z"),
                 "run_id": context.run_id,
             },
-            "result": str(result_path),
+            "result": str(result_path_for(task.log_path)),
         }
         reporter.started(node.id, str(output))
+        if self.warm_kernels and isinstance(context.launcher, LocalLauncher):
+            return self._run_here(spec, task, cancel)
+        return self._launch(context, spec, task, cancel)
+
+    def _run_here(self, spec: dict[str, Any], task: NodeTask, cancel: threading.Event) -> NodeOutcome:
+        """Execute the notebook from this process on a kernel started ahead; stop the kernel on cancel or timeout."""
+        node = task.node
+        pool = shared_kernel_pool(self.warm_kernels)
+        kernel = KernelSpec(spec["kernel"], spec["cwd"], tuple(sorted(node.env_passthrough)))
+        with task.log_path.open("a", encoding="utf-8") as log:
+            try:
+                manager = pool.take(kernel, node_environment(self.workspace.secret_env, [node]))
+            except Exception as exc:
+                error = f"kernel '{spec['kernel']}' did not start: {exc}"
+                return NodeOutcome(AttemptStatus.FAILED, error, spec["output"], worker=LOCAL)
+            log.write(f"executing {node.path} on kernel {spec['kernel']} (pid {_pid(manager)})\n")
+            log.flush()
+            try:
+                execution = threading.Thread(
+                    target=_execute_quietly, args=(spec, manager, log), name=f"notebook {node.path}", daemon=True
+                )
+                execution.start()
+                stopped = self._watch(execution, lambda: pool.kill(manager), task.timeout, cancel)
+            finally:
+                pool.discard(manager)
+        if stopped is not None:
+            return NodeOutcome(stopped[0], stopped[1], spec["output"], worker=LOCAL)
+        return replace(_read_result(Path(spec["result"]), 0, spec["output"]), worker=LOCAL)
+
+    def _watch(
+        self,
+        execution: threading.Thread,
+        stop: Callable[[], None],
+        timeout: float | None,
+        cancel: threading.Event,
+    ) -> tuple[AttemptStatus, str] | None:
+        """Wait for the notebook; on cancel or timeout stop its kernel and say why (it then ends within seconds)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        stopped: tuple[AttemptStatus, str] | None = None
+        while execution.is_alive():
+            execution.join(0.1)
+            if stopped is not None or not execution.is_alive():
+                continue
+            stopped = self._stop_reason(cancel, deadline, timeout)
+            if stopped is not None:
+                stop()
+                execution.join(self.stop_grace + _DEAD_KERNEL_SECONDS)
+                break
+        return stopped
+
+    def _stop_reason(
+        self, cancel: threading.Event, deadline: float | None, timeout: float | None
+    ) -> tuple[AttemptStatus, str] | None:
+        if cancel.is_set():
+            return AttemptStatus.CANCELLED, "the run was cancelled while this notebook ran"
+        if deadline is not None and time.monotonic() > deadline:
+            return AttemptStatus.TIMED_OUT, f"timed out after {timeout:g} s; the notebook and its kernel were stopped"
+        return None
+
+    def _launch(
+        self, context: RunContext, spec: dict[str, Any], task: NodeTask, cancel: threading.Event
+    ) -> NodeOutcome:
+        """Run the notebook as a worker process through the run's launcher (a Dask worker, or without warm kernels)."""
+        node = task.node
+        output, result_path = Path(spec["output"]), Path(spec["result"])
         command = Command(
             [WORKER_PYTHON, "-m", "jupyter_extension.worker", json.dumps(spec)],
-            cwd=source.parent,
+            cwd=Path(spec["cwd"]),
+            env=node_environment(self.workspace.secret_env, [node]),
             outputs=(output, result_path),
             resources=node.resources,
         )
@@ -107,16 +186,22 @@ class NotebookRunner:
             log.flush()
             if stopped is not None:
                 continue
-            if cancel.is_set():
-                stopped = (AttemptStatus.CANCELLED, "the run was cancelled while this notebook ran")
-            elif deadline is not None and time.monotonic() > deadline:
-                stopped = (
-                    AttemptStatus.TIMED_OUT,
-                    f"timed out after {timeout:g} s; the notebook and its kernel were stopped",
-                )
+            stopped = self._stop_reason(cancel, deadline, timeout)
             if stopped is not None:
                 handle.stop(first_signal=signal.SIGTERM, grace=self.stop_grace)
         return stopped
+
+    def fingerprints(
+        self, context: RunContext, nodes: Sequence[Node], *, check_sources: bool
+    ) -> dict[str, NodeFingerprint | None]:
+        """Each notebook's code cells, kernel and parameters (see :mod:`jupyter_extension.fingerprint`)."""
+        found: dict[str, NodeFingerprint | None] = {}
+        for node in nodes:
+            try:
+                found[node.id] = notebook_fingerprint(node, self.workspace.root / node.path, context)
+            except ConfigError:  # unreadable now: it runs, and its run says what is wrong
+                found[node.id] = None
+        return found
 
     def recorded_outcome(self, attempt: AttemptRecord) -> NodeOutcome | None:
         """The result the worker wrote when the notebook finished (None when it did not get that far)."""
@@ -126,6 +211,19 @@ class NotebookRunner:
         if not result_path.is_file():
             return None
         return _read_result(result_path, 0, attempt.output_path)
+
+
+def _execute_quietly(spec: dict[str, Any], manager: Any, log: IO[str]) -> None:
+    """The notebook's thread: every outcome ends up in its result file (a stopped kernel too)."""
+    try:
+        execute(spec, kernel_manager=manager, log=log)
+    except Exception:  # the result file is missing then; the runner reports the notebook failed
+        logging.getLogger(__name__).exception("executing %s failed", spec["input"])
+
+
+def _pid(manager: Any) -> str:
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    return str(getattr(process, "pid", "?"))
 
 
 def _read_result(path: Path, returncode: int, output: str | None) -> NodeOutcome:

@@ -3,7 +3,9 @@
 SPEC is the JSON the runner passes as the only argument (input, output, cwd,
 kernel, parameters, result), so a worker on another machine needs no file of
 the engine's to start. The outcome is written to ``result`` as JSON, with the
-failing cell and exception when the notebook raised.
+failing cell and exception when the notebook raised. This is how a try runs
+on a Dask worker; on this machine the runner executes notebooks itself, on
+warm kernels (:mod:`jupyter_extension.kernel_pool`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,44 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+
+def execute(spec: dict[str, Any], *, kernel_manager: Any = None, log: IO[str] | None = None) -> dict[str, Any]:
+    """Run the notebook ``spec`` names with papermill and write its result file; return the result.
+
+    Args:
+        kernel_manager: a started ``jupyter_client`` kernel manager to run on (its kernel is
+            left running; the caller shuts it down); None starts a kernel of ``spec['kernel']``.
+        log: where the cells' printed output goes as they run (default: papermill's logger).
+    """
+    import papermill
+
+    Path(spec["output"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(spec["result"]).parent.mkdir(parents=True, exist_ok=True)
+    streams: dict[str, Any] = {"log_output": True} if log is None else {"stdout_file": log, "stderr_file": log}
+    result: dict[str, Any]
+    try:
+        papermill.execute_notebook(
+            spec["input"],
+            spec["output"],
+            parameters=spec["parameters"],
+            kernel_name=spec["kernel"],
+            cwd=spec["cwd"] if kernel_manager is None else None,  # a started kernel has its folder; never chdir
+            progress_bar=False,
+            km=kernel_manager,
+            **streams,
+        )
+        result = {"status": "success", "output": spec["output"]}
+    except Exception as exc:
+        result = {"status": "failed", "error": describe_failure(exc, spec["output"]), "output": spec["output"]}
+        failure = f"the notebook failed: {result['error']}\n{_traceback_text(exc)}"
+        if log is None:
+            logging.error("%s", failure)
+        else:
+            log.write(failure + "\n")
+    Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
+    return result
 
 
 def describe_failure(exc: BaseException, output_path: str) -> str:
@@ -48,28 +87,8 @@ def _input_cell_number(output_path: str, output_index: int) -> int:
 
 
 def main(spec_text: str) -> int:
-    spec: dict[str, Any] = json.loads(spec_text)
-    Path(spec["output"]).parent.mkdir(parents=True, exist_ok=True)
-    Path(spec["result"]).parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
-    result: dict[str, Any]
-    try:
-        import papermill
-
-        papermill.execute_notebook(
-            spec["input"],
-            spec["output"],
-            parameters=spec["parameters"],
-            kernel_name=spec["kernel"],
-            cwd=spec["cwd"],
-            log_output=True,
-            progress_bar=False,
-        )
-        result = {"status": "success", "output": spec["output"]}
-    except Exception as exc:
-        result = {"status": "failed", "error": describe_failure(exc, spec["output"]), "output": spec["output"]}
-        logging.error("the notebook failed: %s\n%s", result["error"], _traceback_text(exc))
-    Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
+    result = execute(json.loads(spec_text))
     return 0 if result["status"] == "success" else 1
 
 

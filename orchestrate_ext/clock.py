@@ -61,19 +61,35 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+MAX_DURATION = 10 * 366 * 86400.0
+"""The longest duration accepted (about ten years): longer ones overflow date arithmetic."""
+
+
 def parse_duration(value: object) -> float:
     """Seconds from a number of seconds or a text like ``90s``, ``5m``, ``1h30m``.
 
     Raises:
-        ValueError: naming the value and the accepted forms.
+        ValueError: naming the value and the accepted forms; also for negative, infinite,
+            NaN or absurdly long (over ten years) durations.
     """
+    seconds = _duration_seconds(value)
+    if seconds < 0:
+        raise ValueError(f"duration {value!r} is negative")
+    if not seconds <= MAX_DURATION:  # also true for NaN
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ValueError(f"duration {shown} is out of range; use 0 to ten years, e.g. '30s', '5m', '1h'")
+    return seconds
+
+
+def _duration_seconds(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration; use seconds or a text like '30s', '5m', '1h'")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"duration {value!r} is negative")
-        return float(value)
-    if isinstance(value, str):
+        try:
+            return float(value)
+        except OverflowError:
+            return float("inf")
+    if isinstance(value, str) and len(value) <= 100:
         text = value.strip().lower().replace(" ", "")
         if re.fullmatch(r"\d+(\.\d+)?", text):
             return float(text)
@@ -85,4 +101,15 @@ def parse_duration(value: object) -> float:
             position = match.end()
         if text and position == len(text):
             return total
-    raise ValueError(f"{value!r} is not a duration; use seconds or a text like '30s', '5m', '1h30m'")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ValueError(f"{shown} is not a duration; use seconds or a text like '30s', '5m', '1h30m'")
+
+
+def duration_text(seconds: float) -> str:
+    """The shortest exact text of a duration: ``90s``, ``5m``, ``24h``."""
+    whole = round(seconds)
+    if whole % 3600 == 0 and whole >= 3600:
+        return f"{whole // 3600}h"
+    if whole % 60 == 0 and whole >= 60:
+        return f"{whole // 60}m"
+    return f"{whole}s"

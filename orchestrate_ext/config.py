@@ -2,7 +2,11 @@
 
 The engine owns a few keys (``concurrency``, ``defaults``, ``state``, ``schedules``); every
 other top-level key belongs to a plugin, which validates it with its own model.
-Unknown keys and wrong types are errors naming the key and the file.
+Unknown keys and wrong types are errors naming the key and the file. The file is
+read by the safe loader (:mod:`orchestrate_ext.safe_load`: size, depth, alias
+expansion, integer and UTF-8 limits); an empty file is an error, not a project
+without nodes. The environment variables it names as secrets (``*_env`` keys)
+are kept on the :class:`~orchestrate_ext.interfaces.Workspace`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from orchestrate_ext.clock import parse_duration
 from orchestrate_ext.errors import ConfigError, did_you_mean
 from orchestrate_ext.interfaces import Plugin, Workspace
+from orchestrate_ext.safe_load import CONFIG_LIMITS, load_yaml_file
 from orchestrate_ext.scheduling.settings import ScheduleConfig
+from orchestrate_ext.secrets import secret_env_names
 
 CONFIG_FILE = "orchestrate.yaml"
 DEFAULT_STATE_PATH = ".orchestrate/state.db"
@@ -33,10 +47,21 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_RETRIES = 100
+"""The most retries a node (or the defaults) may ask for."""
+
+
 class Defaults(StrictModel):
-    retries: int = Field(default=0, ge=0)
+    """Policies of every node and run unless a node or schedule says otherwise.
+
+    ``only_changed`` makes runs reuse the result of every node whose code and inputs did not
+    change since its last success (``orchestrate run --all`` runs everything anyway).
+    """
+
+    retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
     retry_backoff: Duration = 10.0
     timeout: Duration | None = None
+    only_changed: bool = False
 
 
 class StateConfig(StrictModel):
@@ -52,6 +77,13 @@ class StateConfig(StrictModel):
     url: str | None = None
     url_env: str | None = None
     dir: str | None = None
+
+    @field_validator("path", "dir")
+    @classmethod
+    def _a_file_path(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise ValueError("give a path relative to orchestrate.yaml, e.g. .orchestrate/state.db")
+        return value
 
     @model_validator(mode="after")
     def _one_place(self) -> StateConfig:
@@ -115,7 +147,7 @@ class ExecutorConfig(StrictModel):
 
 
 class CoreConfig(StrictModel):
-    concurrency: int = Field(default=4, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=1024)
     defaults: Defaults = Defaults()
     state: StateConfig = StateConfig()
     executor: ExecutorConfig = ExecutorConfig()
@@ -150,6 +182,33 @@ class WorkspaceConfig:
                 raise ConfigError(f"environment variable {state.url_env}: {exc}") from None
             return StateLocation(url=url)
         return StateLocation(path=self.workspace.root / (state.path or DEFAULT_STATE_PATH))
+
+    def check_state_path(self) -> None:
+        """Refuse a ``state.path`` that cannot be a SQLite file: a folder, a device such as /dev/null,
+        or a path under a file. A path that does not exist yet is fine (the store creates it)."""
+        path = self.state_location().path
+        if path is None:
+            return  # PostgreSQL
+        where = f"{self.workspace.config_path}: key 'state.path'"
+        try:
+            self._check_state_file(path, where)
+        except OSError as exc:
+            raise ConfigError(f"{where}: {path} cannot be used: {exc.strerror or exc}") from exc
+
+    @staticmethod
+    def _check_state_file(path: Path, where: str) -> None:
+        if path.is_dir():
+            raise ConfigError(f"{where}: {path} is a folder; give the path of a file, e.g. .orchestrate/state.db")
+        if path.exists() and not path.is_file():
+            raise ConfigError(
+                f"{where}: {path} is not a regular file (a device or a pipe); give the path of a file, "
+                "e.g. .orchestrate/state.db"
+            )
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ConfigError(f"{where}: {parent} is a file, so {path} cannot be created below it")
+                break
 
 
 @dataclass(frozen=True)
@@ -200,23 +259,22 @@ def load_config(path: Path, plugins: Mapping[str, Plugin]) -> WorkspaceConfig:
         if key in raw
     }
     root = path.parent
-    workspace = Workspace(root=root, config_path=path, state_dir=root / state_dir(core.state))
+    workspace = Workspace(
+        root=root,
+        config_path=path,
+        state_dir=root / state_dir(core.state),
+        secret_env=secret_env_names(raw),
+    )
     return WorkspaceConfig(workspace=workspace, core=core, sections=sections)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    data = load_yaml_file(path, CONFIG_LIMITS)
     if data is None:
-        return {}
+        raise ConfigError(
+            f"{path} is empty; run `orchestrate init` to write a first one, or add a `dbt:` "
+            "and/or a `notebooks:` section"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the file must be a mapping of keys to values, not {type(data).__name__}")
     return data
@@ -240,6 +298,12 @@ def format_validation_error(exc: ValidationError, source: str, prefix: str = "")
             lines.append(f"{source}: unknown key '{key}'; remove it or check its spelling")
         else:
             got = error.get("input")
-            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            shown = "" if isinstance(got, dict) else f" (got {_short(got)})"
             lines.append(f"{source}: key '{key}': {error['msg']}{shown}")
     return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -6,6 +6,7 @@ error inherits it too, so callers can catch either::
     OrchestrateError
     ├── BadInput                  (ValueError)   the user can fix it; CLI exit 2, HTTP 400
     │   ├── ConfigError                          orchestrate.yaml or node metadata is wrong
+    │   │   └── InputError                       a YAML/JSON input is too big, too deep, not UTF-8, malformed
     │   ├── SelectorError                        a --select expression names nothing valid
     │   ├── NodeNotFound          (LookupError)  a node id or reference that does not exist
     │   ├── CycleError                           the graph has a cycle
@@ -33,6 +34,13 @@ class BadInput(OrchestrateError, ValueError):
 
 class ConfigError(BadInput):
     """A configuration file or a node's metadata is invalid."""
+
+
+class InputError(ConfigError):
+    """A YAML or JSON input cannot be read safely: too large, too deep, an alias bomb, not UTF-8, malformed.
+
+    Raised by :mod:`orchestrate_ext.safe_load`; the message names the file (or the request body).
+    """
 
 
 class SelectorError(BadInput):

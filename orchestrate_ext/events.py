@@ -17,6 +17,8 @@ class NodeChanged:
     try_number: int
     error: str | None = None
     waiting_for: str | None = None
+    reason: str | None = None
+    """Why an ``--only-changed`` run ran or reused the node."""
 
 
 class RunListener(Protocol):

@@ -33,11 +33,14 @@ class Workspace:
         root: the folder holding ``orchestrate.yaml``; node paths are relative to it.
         config_path: the configuration file itself.
         state_dir: where runs, logs and output notebooks are written.
+        secret_env: the environment variables orchestrate.yaml names as secrets (``*_env`` keys);
+            node processes do not get them (:func:`orchestrate_ext.secrets.node_environment`).
     """
 
     root: Path
     config_path: Path
     state_dir: Path
+    secret_env: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,36 @@ class NodeRunner(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class NodeFingerprint:
+    """What determines one node's result, apart from the upstream results it reads.
+
+    Attributes:
+        code: a hash of the node's code and configuration (a dbt node's checksum, config and
+            macros; a notebook's code cells and kernel); a change means the node must run.
+        inputs: what the node reads besides upstream results: its effective parameters, the
+            logical date when it reads it, new data in a source it reads.
+    """
+
+    code: str
+    inputs: str = ""
+
+
+@runtime_checkable
+class FingerprintingRunner(Protocol):
+    """A runner that can tell what determines its nodes' results (for ``--only-changed`` runs)."""
+
+    def fingerprints(
+        self, context: RunContext, nodes: Sequence[Node], *, check_sources: bool
+    ) -> Mapping[str, NodeFingerprint | None]:
+        """A fingerprint per node id; a node left out (or None) is never reused.
+
+        ``check_sources`` asks to include new data in the sources the nodes read (e.g. by
+        running ``dbt source freshness``); only ``--only-changed`` runs ask, as it may take seconds.
+        """
+        ...
+
+
 @runtime_checkable
 class RecoverableRunner(Protocol):
     """A runner that can tell how a try ended after the process running it died.
@@ -162,6 +195,19 @@ class NodePlugin(Plugin, Protocol):
     def runners(self, workspace: Workspace, config: Any) -> Mapping[str, NodeRunner]:
         """A runner per node kind this plugin discovers (non-runnable kinds omitted)."""
         ...
+
+
+@runtime_checkable
+class TolerantDiscovery(Protocol):
+    """A node plugin that can also discover the nodes whose own settings are invalid.
+
+    Used where the rest of the project must stay usable while one node is
+    wrong (the JupyterLab panel, ``orchestrate retry``): such a node comes back
+    as a placeholder (its id, kind, name and path; no dependencies) with its
+    error by id, and :mod:`orchestrate_ext.partial_graph` marks it broken.
+    """
+
+    def discover_tolerant(self, workspace: Workspace, config: Any) -> tuple[Sequence[Node], Mapping[str, str]]: ...
 
 
 @dataclass(frozen=True)

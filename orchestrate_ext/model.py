@@ -58,6 +58,19 @@ class AttemptStatus(StrEnum):
     CRASHED = "crashed"
 
 
+@dataclass(frozen=True, slots=True)
+class ReusePolicy:
+    """Whether an ``--only-changed`` run may reuse a node's earlier result.
+
+    Attributes:
+        allowed: False for ``reuse: never`` (e.g. a notebook that reads from an API).
+        max_age: seconds after which an earlier success is too old to reuse; None for no limit.
+    """
+
+    allowed: bool = True
+    max_age: float | None = None
+
+
 class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCESS = "success"
@@ -88,7 +101,10 @@ class Node:
         aliases: other names under which references may point at this node.
         runnable: False for nodes that only stand for data (sources).
         resources: names of exclusive resources held while the node runs.
+        env_passthrough: secret environment variables (named in orchestrate.yaml) this node's
+            process still gets; every other one is withheld (see :mod:`orchestrate_ext.secrets`).
         retries / retry_backoff / timeout: per-node overrides of the defaults.
+        reuse: when an ``--only-changed`` run may reuse this node's earlier result.
         settings: the plugin-specific payload its runner needs.
     """
 
@@ -107,9 +123,11 @@ class Node:
     owner: str | None = None
     tags: frozenset[str] = frozenset()
     resources: tuple[str, ...] = ()
+    env_passthrough: tuple[str, ...] = ()
     retries: int | None = None
     retry_backoff: float | None = None
     timeout: float | None = None
+    reuse: ReusePolicy = ReusePolicy()
     parameters: Mapping[str, Any] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
 
@@ -124,6 +142,8 @@ class RunRecord:
         started_at: when the run first started; a resumption (``orchestrate retry``, a
             takeover after a crash) never changes it.
         resumed_at / resumptions: the latest resumption and how many there were.
+        only_changed: run only nodes whose fingerprint changed since their last success; the
+            others are ``reused`` (see :mod:`orchestrate_ext.execution.reuse`).
     """
 
     run_id: str
@@ -138,6 +158,7 @@ class RunRecord:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     resumed_at: datetime | None = None
     resumptions: int = 0
+    only_changed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +167,13 @@ class NodeRunRecord:
 
     ``error`` is why it failed (or the warning of a ``warned`` node);
     ``waiting_for`` says what a ``waiting`` node waits for.
+
+    Attributes:
+        fingerprint: what determined the node's result (its code, its inputs), set when it
+            succeeded or was reused; an ``--only-changed`` run compares it.
+        result: which try produced the data the node stands for: ``<run id>:<try>``; a
+            ``reused`` node keeps the result it reuses.
+        reason: why an ``--only-changed`` run ran or reused the node.
     """
 
     run_id: str
@@ -157,6 +185,26 @@ class NodeRunRecord:
     finished_at: datetime | None = None
     error: str | None = None
     waiting_for: str | None = None
+    fingerprint: str | None = None
+    result: str | None = None
+    reason: str | None = None
+
+    @property
+    def reused_from(self) -> str | None:
+        """The run whose result a ``reused`` node stands for."""
+        if self.status != NodeStatus.REUSED or not self.result:
+            return None
+        return result_run(self.result)
+
+
+def result_id(run_id: str, try_number: int) -> str:
+    """The identity of the data one try of a node produced."""
+    return f"{run_id}:{try_number}"
+
+
+def result_run(result: str) -> str:
+    """The run of a :func:`result_id`."""
+    return result.rpartition(":")[0]
 
 
 @dataclass(frozen=True, slots=True)

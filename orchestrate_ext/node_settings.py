@@ -1,30 +1,47 @@
 """The per-node settings users write in notebook metadata or dbt ``meta``.
 
 Both plugins validate the ``orchestrate`` key with these models, so a key
-means the same thing wherever it is written.
+means the same thing wherever it is written. The raw value is first checked
+for size and depth (:data:`~orchestrate_ext.safe_load.SETTINGS_LIMITS`), so a
+deeply nested or huge ``meta`` is an error naming the node, not a crash.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from orchestrate_ext.config import Duration, StrictModel, format_validation_error
+from orchestrate_ext.config import MAX_RETRIES, Duration, StrictModel, format_validation_error
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.model import ReusePolicy
+from orchestrate_ext.safe_load import SETTINGS_LIMITS, check_structure
 from orchestrate_ext.scheduling.settings import NodeSchedule, check_node_schedule, check_timezone, node_schedule
+from orchestrate_ext.secrets import ENV_NAME
 from orchestrate_ext.sla import SlaSettings
+
+
+class ReuseAge(StrictModel):
+    """``reuse: {max_age: 24h}``: an earlier result older than this is not reused."""
+
+    max_age: Duration
 
 
 class NodeSettings(StrictModel):
     """Keys valid on every node."""
 
     owner: str | None = None
-    retries: int | None = Field(default=None, ge=0)
+    retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES)
     retry_backoff: Duration | None = None
     timeout: Duration | None = None
     tags: list[str] = []
     resources: list[str] = []
+    env_passthrough: list[str] = []
+    """Secret environment variables (named by a ``*_env`` key in orchestrate.yaml) this node's process
+    still gets; every other secret is withheld from it."""
+    reuse: Literal["never"] | ReuseAge | None = None
+    """When an ``--only-changed`` run may reuse this node's earlier result: ``never`` (e.g. a notebook
+    that reads an API), or ``{max_age: 24h}``; by default whenever its code and inputs are unchanged."""
     schedule: NodeSchedule | None = None
     """A cron string (e.g. ``0 6 * * *``) or a mapping of schedule keys; see "Scheduling" in the README."""
     timezone: str | None = None
@@ -42,10 +59,25 @@ class NodeSettings(StrictModel):
     alerts: list[dict[str, Any]] = []
     """Alert routes for this node alone (``on``, ``slack``, ``email``); the alerts plugin validates them."""
 
+    @field_validator("env_passthrough")
+    @classmethod
+    def _env_names(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not ENV_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not an environment variable name: {', '.join(map(repr, bad[:3]))}")
+        return value
+
     @field_validator("alerts", mode="before")
     @classmethod
     def _one_route(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
+
+    def reuse_policy(self) -> ReusePolicy:
+        if self.reuse == "never":
+            return ReusePolicy(allowed=False)
+        if isinstance(self.reuse, ReuseAge):
+            return ReusePolicy(max_age=self.reuse.max_age)
+        return ReusePolicy()
 
     def observer_settings(self) -> dict[str, Any]:
         """The ``sla`` and ``alerts`` keys as plain data, for ``Node.settings``."""
@@ -67,6 +99,7 @@ def parse_settings(model: type[StrictModel], raw: Any, where: str) -> Any:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: 'orchestrate' must be a mapping of keys to values, not {type(raw).__name__}")
+    check_structure(raw, f"{where}: 'orchestrate'", SETTINGS_LIMITS)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -1,8 +1,14 @@
-"""Live progress of a run in the terminal (on stderr, so --json stays clean)."""
+"""Live progress of a run in the terminal (on stderr, so --json stays clean).
+
+The live panel is rendered anew on every refresh of the display (eight times a
+second), not only when a node changes state, so a running node's elapsed time
+keeps counting.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -33,43 +39,47 @@ class TerminalProgress:
     finished node above it. Elsewhere (CI, pipes): only the lines.
     """
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``monotonic`` is where elapsed times are read (tests pass a fake one)."""
         self.console = console or Console(stderr=True, soft_wrap=True)
+        self.monotonic = monotonic
         self.live: Live | None = None
         self.total = 0
         self.status: dict[str, NodeStatus] = {}
         self.started: dict[str, float] = {}
         self.waiting_for: dict[str, str] = {}
-        self._began = time.monotonic()
+        self._began = monotonic()
 
     def run_started(self, run: RunRecord, node_ids: list[str]) -> None:
         self.total = len(node_ids)
-        self._began = time.monotonic()
+        self._began = self.monotonic()
         self.console.print(
             f"run [bold]{run.run_id}[/] — {self.total} nodes, logical date {run.logical_date:%Y-%m-%d %H:%M}Z"
         )
         if self.console.is_terminal:
-            self.live = Live(self._panel(), console=self.console, refresh_per_second=8, transient=True)
+            self.live = Live(
+                console=self.console, refresh_per_second=8, transient=True, get_renderable=self._panel
+            )  # get_renderable: the panel is built on every refresh, so elapsed times move
             self.live.start()
 
     def node_changed(self, change: NodeChanged) -> None:
         self.status[change.node_id] = change.status
         if change.status == NodeStatus.RUNNING:
-            self.started[change.node_id] = time.monotonic()
+            self.started[change.node_id] = self.monotonic()
         if change.status.is_final or change.status == NodeStatus.UP_FOR_RETRY:
             self._print_line(change)
         elif change.status == NodeStatus.WAITING and self.waiting_for.get(change.node_id) != change.waiting_for:
             self.waiting_for[change.node_id] = change.waiting_for or ""
             self._print_line(change)
         if self.live is not None:
-            self.live.update(self._panel())
+            self.live.refresh()
 
     def run_finished(self, run: RunRecord) -> None:
         if self.live is not None:
             self.live.stop()
             self.live = None
         colour = "green" if run.status == "success" else "red"
-        elapsed = time.monotonic() - self._began
+        elapsed = self.monotonic() - self._began
         self.console.print(
             f"run [bold]{run.run_id}[/] [{colour}]{run.status.value}[/] in {elapsed:.1f} s — {self._counts()}"
         )
@@ -82,12 +92,14 @@ class TerminalProgress:
             NodeStatus.WARNED,
             NodeStatus.FAILED,
         ):
-            took = f" ({time.monotonic() - self.started[change.node_id]:.1f} s)"
+            took = f" ({self.monotonic() - self.started[change.node_id]:.1f} s)"
         line = Text.assemble((f"{mark} ", colour), (change.node_id, "bold"), f" {change.status.value}{took}")
         if change.status == NodeStatus.WAITING:
             line = Text.assemble((f"{mark} ", colour), (change.node_id, "bold"), f" {change.waiting_for}")
         elif change.error and change.status != NodeStatus.UPSTREAM_FAILED:
             line.append(f"\n    {change.error.splitlines()[0][:300]}", style="dim")
+        if change.reason and change.status.is_done:
+            line.append(f" — {change.reason}", style="dim")
         self.console.print(line)
 
     def _counts(self) -> str:
@@ -101,7 +113,7 @@ class TerminalProgress:
         running = [node_id for node_id, status in self.status.items() if status == NodeStatus.RUNNING]
         finished = sum(1 for status in self.status.values() if status.is_final)
         table = Table.grid(padding=(0, 2))
-        now = time.monotonic()
+        now = self.monotonic()
         for node_id in running[:12]:
             table.add_row(Text("▶", "cyan"), node_id, f"{now - self.started.get(node_id, now):.0f} s")
         if len(running) > 12:

@@ -15,7 +15,18 @@ from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher, open_launcher
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.interfaces import NodePlugin, NodeRunner, Observer, ObserverContext, ObserverPlugin, Plugin
+from orchestrate_ext.interfaces import (
+    NodePlugin,
+    NodeRunner,
+    Observer,
+    ObserverContext,
+    ObserverPlugin,
+    Plugin,
+    TolerantDiscovery,
+)
+from orchestrate_ext.model import Node
+from orchestrate_ext.partial_graph import PartialGraph, build_partial_graph
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.store import StateStore, open_store
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
@@ -66,6 +77,21 @@ class Project:
         return build_graph(nodes)
 
     @cached_property
+    def partial_graph(self) -> PartialGraph:
+        """Every node, with those that are broken marked rather than refusing the project (see
+        :mod:`orchestrate_ext.partial_graph`)."""
+        nodes: list[Node] = []
+        problems: dict[str, str] = {}
+        for plugin, section in self._enabled():
+            if isinstance(plugin, TolerantDiscovery):
+                found, bad = plugin.discover_tolerant(self.config.workspace, section)
+                problems.update(bad)
+            else:
+                found = plugin.discover(self.config.workspace, section)
+            nodes.extend(found)
+        return build_partial_graph(nodes, problems)
+
+    @cached_property
     def runners(self) -> dict[str, NodeRunner]:
         runners: dict[str, NodeRunner] = {}
         for plugin, section in self._enabled():
@@ -73,12 +99,26 @@ class Project:
         return runners
 
     def open_store(self, *, read_only: bool = False) -> StateStore:
-        """The project's state store; ``read_only`` for commands that only read (it is then never created)."""
+        """The project's state store; ``read_only`` for commands that only read (it is then never created).
+
+        A ``state.path`` that cannot be a SQLite file (a folder, /dev/null) is a ``ConfigError``.
+        """
+        self.config.check_state_path()
         return open_store(self.config.state_location(), read_only=read_only)
 
-    def observers(self, store: StateStore) -> list[Observer]:
-        """The observers of every observer plugin the configuration enables (e.g. alerts)."""
-        context = ObserverContext(workspace=self.config.workspace, store=store, graph=self.graph, clock=self.clock)
+    def redactor(self) -> Redactor:
+        """Removes the values of the secrets orchestrate.yaml names (as set here) and credential-like text."""
+        return Redactor.from_env(self.config.workspace.secret_env)
+
+    def observers(self, store: StateStore, graph: Graph | None = None) -> list[Observer]:
+        """The observers of every observer plugin the configuration enables (e.g. alerts), on ``graph``
+        (default: the project's graph)."""
+        context = ObserverContext(
+            workspace=self.config.workspace,
+            store=store,
+            graph=graph if graph is not None else self.graph,
+            clock=self.clock,
+        )
         found: list[Observer] = []
         for key, section in self.config.sections.items():
             plugin = self.plugins[key]
@@ -91,9 +131,12 @@ class Project:
         """Where this process runs tries (``executor:``): here, or on a Dask cluster (connected once)."""
         return open_launcher(self.config.core.executor, self.config.workspace.config_path)
 
-    def executor(self, store: StateStore, listeners: Sequence[RunListener] = ()) -> Executor:
+    def executor(
+        self, store: StateStore, listeners: Sequence[RunListener] = (), graph: Graph | None = None
+    ) -> Executor:
+        """An executor of ``graph`` (default: the project's graph)."""
         return Executor(
-            self.graph,
+            graph if graph is not None else self.graph,
             self.runners,
             store,
             self.clock,
@@ -102,6 +145,7 @@ class Project:
             defaults=self.config.core.defaults,
             listeners=listeners,
             launcher=self.launcher,
+            redact=self.redactor(),
         )
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
         "parameters": dict(run.parameters),
         "resumed_at": isoformat(run.resumed_at),
         "resumptions": run.resumptions,
+        "only_changed": run.only_changed,
     }
     if warnings is not None:
         summary["warnings"] = warnings
@@ -41,6 +42,9 @@ def node_summary(state: NodeRunRecord) -> dict[str, Any]:
         "finished_at": isoformat(state.finished_at),
         "error": state.error,
         "waiting_for": state.waiting_for,
+        "reused_from": state.reused_from,
+        "reason": state.reason,
+        "fingerprint": state.fingerprint,
     }
 
 

@@ -12,14 +12,15 @@ project's own tests and a plugin's tests use the same ones::
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
-from orchestrate_ext.model import AttemptStatus
+from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext
+from orchestrate_ext.model import AttemptStatus, Node
 
 
 class FakeClock:
@@ -53,6 +54,9 @@ class ScriptedRunner:
     try waits for ``gate`` (set by default) and takes ``seconds``; a set cancel
     flag ends a waiting try as cancelled.
 
+    Each node's fingerprint (for ``--only-changed`` runs) is ``code[node_id]``
+    (default ``v1``: change it to "edit" a node) and the run's parameters.
+
     Attributes:
         calls: ``(run_id, node_id, logical_date, parameters)`` of every try, in order.
         batches: the node ids of every call of ``run``.
@@ -71,6 +75,7 @@ class ScriptedRunner:
         self.calls: list[tuple[str, str, datetime, dict[str, Any]]] = []
         self.batches: list[list[str]] = []
         self.tries: dict[str, int] = {}
+        self.code: dict[str, str] = {}
         self.running = 0
         self.most_running = 0
         self.lock = threading.RLock()
@@ -118,6 +123,12 @@ class ScriptedRunner:
         else:
             reporter.finished(node_id, NodeOutcome(AttemptStatus.FAILED, f"{node_id} failed"))
         return True
+
+    def fingerprints(
+        self, context: RunContext, nodes: Sequence[Node], *, check_sources: bool
+    ) -> dict[str, NodeFingerprint | None]:
+        inputs = json.dumps(dict(context.parameters), sort_keys=True, default=str)
+        return {node.id: NodeFingerprint(self.code.get(node.id, "v1"), inputs) for node in nodes}
 
     def nodes_run(self) -> list[str]:
         with self.lock:

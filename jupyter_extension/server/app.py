@@ -47,7 +47,22 @@ def setup(serverapp: ServerApp) -> Backend:
     serverapp.log.info(
         "orchestrate-ext: REST API at %s for the project in %s", url_path_join(base_url, API_PREFIX), project_dir
     )
+    if not lab_extension_installed():
+        serverapp.log.warning(LAB_EXTENSION_MISSING)
     return backend
+
+
+LAB_EXTENSION_MISSING = (
+    "orchestrate-ext: the JupyterLab extension (Schedule dialog, Orchestrate panel) is not installed; it is built "
+    "with Node.js when the package is installed. Install Node.js 20 or later and run `pip install -e .` again."
+)
+
+
+def lab_extension_installed() -> bool:
+    """Whether JupyterLab finds the built lab extension (``pip install`` without Node.js skips it)."""
+    from jupyter_core.paths import jupyter_path
+
+    return any(Path(folder, "package.json").is_file() for folder in jupyter_path("labextensions", "orchestrate-ext"))
 
 
 def teardown(serverapp: ServerApp) -> None:

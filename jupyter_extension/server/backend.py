@@ -6,6 +6,7 @@ them on worker threads so the server's event loop never waits on them.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import datetime
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
 
-from jupyter_extension.server import history, schedules, scheduling
+from jupyter_extension.server import freshness, history, schedules, scheduling
 from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
 from jupyter_extension.server.paths import relative_to_root
-from orchestrate_ext.errors import BadInput
+from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
 from orchestrate_ext.project import Project
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.reports import run_summary
 from orchestrate_ext.store import StateStore
 
@@ -42,6 +44,8 @@ class Backend:
         self._graph_lock = threading.Lock()
         self._project: tuple[float, Project] | None = None
         self._stores: dict[object, StateStore] = {}
+        self.last_redactor = Redactor()
+        """The redactor of the project as last loaded (credential-like text only before that)."""
 
     # -- the project and its store
 
@@ -51,13 +55,24 @@ class Backend:
             now = time.monotonic()
             if self._project is None or now - self._project[0] > self.cache_seconds:
                 self._project = (now, Project.load(self.project_dir))
+                self.last_redactor = self._project[1].redactor()
             return self._project[1]
 
+    def redactor(self) -> Redactor:
+        """What every response passes through: the project's secrets (as set here) and credential-like text."""
+        with contextlib.suppress(BadInput):  # the project does not load: the last known secrets still apply
+            self.project()
+        return self.last_redactor
+
     def graph_project(self) -> Project:
-        """The project with its graph built (under the lock, so it is built once)."""
+        """The project with its partial graph built (under the lock, so it is built once).
+
+        The API works on the partial graph (:mod:`orchestrate_ext.partial_graph`): a
+        broken notebook is shown as broken while the rest of the project stays usable.
+        """
         project = self.project()
         with self._graph_lock:
-            _ = project.graph
+            _ = project.partial_graph
         return project
 
     def forget_project(self) -> None:
@@ -112,15 +127,19 @@ class Backend:
     def graph(self, selection: str | None) -> dict[str, Any]:
         from orchestrate_ext.selection import select
 
-        graph = self.graph_project().graph
+        graph = self.graph_project().partial_graph.graph
         return graph.to_json(select(graph, selection))
 
     def nodes(self) -> dict[str, Any]:
-        """Each node of the graph with its latest status, last success and Lab path."""
+        """Each node of the graph with its latest status, last success, Lab path, and what is wrong with it."""
         project = self.graph_project()
+        partial = project.partial_graph
+        blocked = partial.blocked()
         latest = history.latest_by_node(self.store())
+        alerts_zone = getattr(project.config.sections.get("alerts"), "timezone", None) or "UTC"
+        marks = freshness.markers(partial.graph, latest, project.clock.now(), alerts_zone)
         documents = []
-        for node_id, node in project.graph.nodes.items():
+        for node_id, node in partial.graph.nodes.items():
             entry = latest.get(node_id, {})
             documents.append(
                 {
@@ -135,6 +154,10 @@ class Backend:
                     "last_finished_at": entry.get("last_finished_at"),
                     "last_success_at": entry.get("last_success_at"),
                     "last_success_run_id": entry.get("last_success_run_id"),
+                    "problem": partial.broken.get(node_id),
+                    "blocked_by": blocked.get(node_id),
+                    "sla": node.settings.get("sla"),
+                    "markers": marks.get(node_id, []),
                 }
             )
         return {"nodes": documents}
@@ -166,10 +189,14 @@ class Backend:
     def run(self, run_id: str) -> dict[str, Any]:
         return history.run_detail(self.store(), self.state_dir, run_id)
 
-    def trigger(self, selection: str | None, logical_date: datetime | None) -> dict[str, Any]:
+    def trigger(
+        self, selection: str | None, logical_date: datetime | None, parameters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Start a run of ``selection`` (with ``parameters`` for its notebooks); broken nodes are left out."""
         project = self.graph_project()
         when = logical_date or project.clock.now()
-        return run_summary(self.launcher.trigger(project, self.store(), selection, when))
+        run, left_out = self.launcher.trigger(project, self.store(), selection, when, parameters)
+        return {**run_summary(run), "left_out": [{"id": key, "reason": value} for key, value in left_out.items()]}
 
     def retry(self, run_id: str) -> dict[str, Any]:
         return run_summary(self.launcher.retry(self.graph_project(), self.store(), run_id))
@@ -179,6 +206,32 @@ class Backend:
 
     def output(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
         return history.read_output(self.store(), self.state_dir, run_id, node_id, try_number)
+
+    def delete_runs(self, body: dict[str, Any]) -> dict[str, Any]:
+        run_ids = body.get("run_ids")
+        unknown = sorted(set(body) - {"run_ids"})
+        if unknown:
+            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'run_ids'")
+        if not isinstance(run_ids, list) or not run_ids or not all(isinstance(item, str) for item in run_ids):
+            raise BadInput("request body: 'run_ids' must be a non-empty list of run ids")
+        if len(run_ids) > 500:
+            raise BadInput(f"request body: {len(run_ids)} run ids; delete at most 500 at once")
+        return history.delete_runs(self.store(), self.state_dir, list(dict.fromkeys(run_ids)))
+
+    def output_html(self, run_id: str, node_id: str, try_number: int | None) -> tuple[str, str]:
+        return history.output_html(self.store(), self.state_dir, run_id, node_id, try_number)
+
+    def node_recent(self, node_id: str) -> dict[str, Any]:
+        project = self.graph_project()
+        if node_id not in project.partial_graph.graph.nodes:
+            raise NodeNotFound(f"no node '{node_id}'{did_you_mean(node_id, set(project.partial_graph.graph.nodes))}")
+        return history.node_recent(self.store(), node_id)
+
+    def ticks(self, schedule: str | None, limit: int) -> dict[str, Any]:
+        return scheduling.ticks(self.graph_project(), schedule, limit)
+
+    def start_backfill(self, body: object) -> dict[str, Any]:
+        return scheduling.start_backfill(self.graph_project(), self.launcher, body)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         return scheduling.cancel(self.project(), run_id)
@@ -192,7 +245,7 @@ class Backend:
         return scheduling.set_paused(self.graph_project(), self.root, name, paused)
 
     def scheduler_status(self) -> dict[str, Any]:
-        return scheduling.scheduler_status(self.project())
+        return scheduling.scheduler_status(self.project(), self.launcher)
 
     def start_scheduler(self) -> dict[str, Any]:
         return scheduling.start_scheduler(self.project(), self.launcher)

@@ -4,13 +4,14 @@ The REST API raises the engine's own errors (so a message reads the same as
 the CLI's ``error: ...`` line) plus a few of its own::
 
     OrchestrateError
-    ├── BadInput ──────────── 400   (ConfigError, SelectorError, NodeNotFound, UnsafePath, ...)
+    ├── BadInput ──────────── 400   (ConfigError, SelectorError, NodeNotFound, UnsafePath, FieldError, ...)
     ├── LookupError ───────── 404   (RunNotFound, NotFound)
     └── Conflict ──────────── 409   the resource is in the wrong state (a run still running, ...)
     PermissionError ───────── 403   the server's user may not write the file
     other OrchestrateError ── 500   with its message (a store or plugin failure)
 
-403 for missing credentials or rights comes from Jupyter's own
+A body is ``{"message", "reason", "error"}``, plus ``field`` and ``detail`` for a
+:class:`FieldError`. 403 for missing credentials or rights comes from Jupyter's own
 ``@web.authenticated`` / ``@authorized`` before a handler runs.
 """
 
@@ -34,13 +35,29 @@ class UnsafePath(BadInput):
     """A path that would leave the server's root directory, or is not a plain relative path."""
 
 
+class FieldError(BadInput):
+    """Bad input that belongs to one field of a form (the Schedule dialog shows it there).
+
+    Attributes:
+        field: the request key, e.g. ``cron``.
+        detail: the message in the field's own words, without the file and key.
+    """
+
+    def __init__(self, message: str, field: str, detail: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.detail = detail
+
+
 class ApiError(HTTPError):
     """An HTTP error whose message is shown as is (tornado would %-format ``log_message``)."""
 
-    def __init__(self, status: int, message: str, kind: str) -> None:
+    def __init__(self, status: int, message: str, kind: str, field: str | None = None, detail: str | None = None):
         super().__init__(status, "%s", message, reason=responses.get(status))
         self.message = message
         self.kind = kind
+        self.field = field
+        self.detail = detail
 
 
 _STATUSES: tuple[tuple[type[BaseException], int], ...] = (
@@ -72,4 +89,6 @@ def to_http_error(error: BaseException) -> BaseException:
     message = str(error)
     if isinstance(error, PermissionError) and not isinstance(error, OrchestrateError):
         message = f"permission denied: {error.filename or error}; check the file's permissions"
+    if isinstance(error, FieldError):
+        return ApiError(status, message, type(error).__name__, error.field, error.detail)
     return ApiError(status, message, type(error).__name__)

@@ -4,6 +4,9 @@ Every method is wrapped by :func:`endpoint`, which requires Jupyter's
 authentication and authorization (resource ``orchestrate``; ``read`` for GET,
 ``write`` for changing schedules, ``execute`` for starting or stopping work)
 and turns errors into statuses through :mod:`jupyter_extension.server.errors`.
+Request bodies are read by the engine's safe loader (size, depth, integer and
+UTF-8 limits: 400, never a 500); every response document and error message
+passes through the project's redactor, so no secret value leaves the server.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -21,8 +25,10 @@ from tornado import web
 from jupyter_extension.server import history
 from jupyter_extension.server.backend import Backend
 from jupyter_extension.server.errors import ApiError, to_http_error
+from jupyter_extension.server.schedules import check_parameters
 from orchestrate_ext.clock import parse_datetime
 from orchestrate_ext.errors import BadInput
+from orchestrate_ext.safe_load import REQUEST_LIMITS, load_json
 
 AUTH_RESOURCE = "orchestrate"
 BACKEND_SETTING = "orchestrate_backend"
@@ -49,10 +55,6 @@ def endpoint(action: str) -> Callable[[Method], Method]:
     return decorate
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not plain JSON")
-
-
 class OrchestrateHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
@@ -62,18 +64,21 @@ class OrchestrateHandler(APIHandler):
         return backend
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(function, *args)
+        """``function(*args)`` on a worker thread, its result redacted there."""
+        return await asyncio.to_thread(self._redacted, function, *args)
+
+    def _redacted(self, function: Callable[..., T], *args: Any) -> T:
+        result = function(*args)
+        redacted: T = self.backend.redactor().document(result)
+        return redacted
 
     def reply(self, document: object, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(document))
 
     def body(self) -> dict[str, Any]:
-        """The request's JSON object; NaN and Infinity are refused, as they are not JSON."""
-        try:
-            value = json.loads(self.request.body or b"{}", parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadInput(f"the request body is not valid JSON: {exc}") from None
+        """The request's JSON object, read by the engine's safe loader; NaN and Infinity are refused (not JSON)."""
+        value = load_json(self.request.body or b"{}", "the request body", REQUEST_LIMITS, constants=False)
         if not isinstance(value, dict):
             raise BadInput(f"the request body must be a JSON object, not {type(value).__name__}")
         return value
@@ -101,7 +106,10 @@ class OrchestrateHandler(APIHandler):
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         if isinstance(exc, ApiError):
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": exc.message, "reason": exc.reason, "error": exc.kind}))
+            document = {"message": self.backend.last_redactor(exc.message), "reason": exc.reason, "error": exc.kind}
+            if exc.field is not None:
+                document.update(field=exc.field, detail=self.backend.last_redactor(exc.detail or ""))
+            self.finish(json.dumps(document))
             return
         super().write_error(status_code, **kwargs)
 
@@ -122,6 +130,14 @@ class NodesHandler(OrchestrateHandler):
     @endpoint("read")
     async def get(self) -> None:
         self.reply(await self.call(self.backend.nodes))
+
+
+class NodeHistoryHandler(OrchestrateHandler):
+    """``GET /nodes/history?node=ID``: the node's status in its last 10 runs."""
+
+    @endpoint("read")
+    async def get(self) -> None:
+        self.reply(await self.call(self.backend.node_recent, self.required_arg("node")))
 
 
 class NotebookHandler(OrchestrateHandler):
@@ -168,11 +184,18 @@ class RunsHandler(OrchestrateHandler):
     @endpoint("execute")
     async def post(self) -> None:
         body = self.body()
-        unknown = sorted(set(body) - {"select", "logical_date"})
+        unknown = sorted(set(body) - {"select", "logical_date", "parameters"})
         if unknown:
-            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select' and 'logical_date'")
+            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select', 'logical_date' and 'parameters'")
         selection = body.get("select")
         logical = body.get("logical_date")
+        parameters = body.get("parameters")
+        if parameters is not None:
+            if not isinstance(parameters, dict):
+                raise BadInput(
+                    "request body: 'parameters' must be an object of names to JSON values, e.g. {\"top_n\": 3}"
+                )
+            check_parameters(parameters)
         if selection is not None and not isinstance(selection, str):
             raise BadInput("request body: 'select' must be a selection text such as '+daily_report'")
         if logical is not None and not isinstance(logical, str):
@@ -181,7 +204,15 @@ class RunsHandler(OrchestrateHandler):
             when = parse_datetime(logical) if logical else None
         except ValueError as exc:
             raise BadInput(f"logical_date: {exc}") from None
-        self.reply(await self.call(self.backend.trigger, selection, when), status=201)
+        self.reply(await self.call(self.backend.trigger, selection, when, parameters), status=201)
+
+
+class DeleteRunsHandler(OrchestrateHandler):
+    """``POST /runs/delete`` with ``{"run_ids": [...]}``: finished runs, with their logs and outputs."""
+
+    @endpoint("write")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.delete_runs, self.body()))
 
 
 class RunHandler(OrchestrateHandler):
@@ -216,6 +247,31 @@ class OutputHandler(OrchestrateHandler):
         self.reply(await self.call(self.backend.output, run_id, node, self.int_arg("try", None)))
 
 
+class OutputHtmlHandler(OrchestrateHandler):
+    """The output notebook as an HTML file to download."""
+
+    @endpoint("read")
+    async def get(self, run_id: str) -> None:
+        node = self.required_arg("node")
+        name, html = await self.call(self.backend.output_html, run_id, node, self.int_arg("try", None))
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        super(APIHandler, self).finish(html)  # APIHandler.finish would make it JSON
+
+
+class TicksHandler(OrchestrateHandler):
+    @endpoint("read")
+    async def get(self) -> None:
+        limit = self.int_arg("limit", 50) or 0
+        self.reply(await self.call(self.backend.ticks, self.text_arg("schedule"), limit))
+
+
+class BackfillsHandler(OrchestrateHandler):
+    @endpoint("execute")
+    async def post(self) -> None:
+        self.reply(await self.call(self.backend.start_backfill, self.body()), status=202)
+
+
 class ScheduleStateHandler(OrchestrateHandler):
     """``POST /schedules/pause`` and ``/schedules/resume`` with ``{"schedule": NAME}``."""
 
@@ -243,16 +299,21 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     (r"/info", InfoHandler),
     (r"/graph", GraphHandler),
     (r"/nodes", NodesHandler),
+    (r"/nodes/history", NodeHistoryHandler),
     (r"/notebook", NotebookHandler),
     (r"/cron", CronHandler),
     (r"/schedules", SchedulesHandler),
     (r"/schedules/(?P<action>pause|resume)", ScheduleStateHandler),
     (r"/scheduler", SchedulerHandler),
+    (r"/ticks", TicksHandler),
+    (r"/backfills", BackfillsHandler),
     (r"/runs", RunsHandler),
+    (r"/runs/delete", DeleteRunsHandler),  # before /runs/{run_id}, which would take it
     (rf"/runs/{_RUN}", RunHandler),
     (rf"/runs/{_RUN}/retry", RetryHandler),
     (rf"/runs/{_RUN}/cancel", CancelHandler),
     (rf"/runs/{_RUN}/logs", LogsHandler),
     (rf"/runs/{_RUN}/output", OutputHandler),
+    (rf"/runs/{_RUN}/output\.html", OutputHtmlHandler),
 ]
 """Routes under ``<base_url>orchestrate/api``."""

@@ -9,6 +9,7 @@ the API and ``orchestrate show --json`` describe a run alike.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +19,8 @@ from typing import Any
 from jupyter_extension.server.errors import NotFound
 from jupyter_extension.server.paths import contained_file
 from orchestrate_ext.clock import isoformat
-from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
-from orchestrate_ext.model import AttemptRecord, RunStatus
+from orchestrate_ext.errors import BadInput, NodeNotFound, RunNotFound, did_you_mean
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, RunStatus
 from orchestrate_ext.reports import run_document, run_summary
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import RunQuery
@@ -64,7 +65,17 @@ def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int)
     with store.read() as tx:
         runs = tx.find_runs(query)
         total = tx.count_runs(query)
-    return {"runs": [run_summary(run) for run in runs], "total": total, "limit": limit, "offset": offset}
+        counts = {run.run_id: _try_counts(tx.attempts(run.run_id)) for run in runs}
+    documents = [{**run_summary(run), **counts[run.run_id]} for run in runs]
+    return {"runs": documents, "total": total, "limit": limit, "offset": offset}
+
+
+_FAILED_TRIES = frozenset({AttemptStatus.FAILED, AttemptStatus.TIMED_OUT, AttemptStatus.CRASHED})
+
+
+def _try_counts(attempts: list[AttemptRecord]) -> dict[str, int]:
+    """What a line of the runs list shows beside the status: how many tries failed, even if retried later."""
+    return {"failed_tries": sum(attempt.status in _FAILED_TRIES for attempt in attempts), "tries": len(attempts)}
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -88,13 +99,16 @@ def run_detail(store: StateStore, state_dir: Path, run_id: str) -> dict[str, Any
 def _duration(start: str | None, end: str | None) -> float | None:
     if start is None or end is None:
         return None
-    return _seconds(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    seconds = _seconds(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    return None if seconds is None or seconds < 0 else seconds
 
 
 def latest_by_node(store: StateStore) -> dict[str, dict[str, Any]]:
-    """By node id: ``last_status``, ``last_run_id``, ``last_finished_at``, ``last_success_at`` (one query)."""
+    """By node id: ``last_status``, ``last_run_id``, ``last_finished_at``, ``last_success_at``, and the last
+    run's ``last_logical_date`` and ``last_started_at`` (for the SLA markers; one query per distinct run)."""
     with store.read() as tx:
         latest = tx.latest_node_states()
+        runs = {run_id: tx.get_run(run_id) for run_id in {entry.run_id for entry in latest.values()}}
     return {
         node_id: {
             "id": node_id,
@@ -103,8 +117,33 @@ def latest_by_node(store: StateStore) -> dict[str, dict[str, Any]]:
             "last_finished_at": isoformat(entry.finished_at),
             "last_success_at": isoformat(entry.last_success_at),
             "last_success_run_id": entry.last_success_run_id,
+            "last_logical_date": isoformat(runs[entry.run_id].logical_date),
+            "last_started_at": isoformat(runs[entry.run_id].resumed_at or runs[entry.run_id].started_at),
         }
         for node_id, entry in latest.items()
+    }
+
+
+RECENT = 10
+"""How many of a node's latest statuses its card shows."""
+
+
+def node_recent(store: StateStore, node_id: str) -> dict[str, Any]:
+    """The node's status in each of its newest :data:`RECENT` runs, newest first."""
+    with store.read() as tx:
+        entries = tx.node_history(node_id, RECENT)
+    return {
+        "node_id": node_id,
+        "recent": [
+            {
+                "run_id": entry.run_id,
+                "status": entry.status.value,
+                "created_at": isoformat(entry.created_at),
+                "started_at": isoformat(entry.started_at),
+                "finished_at": isoformat(entry.finished_at),
+            }
+            for entry in entries
+        ],
     }
 
 
@@ -184,3 +223,52 @@ def read_output(
         "node_id": node_id,
         "try_number": attempt.try_number,
     }
+
+
+def output_html(
+    store: StateStore, state_dir: Path, run_id: str, node_id: str, try_number: int | None
+) -> tuple[str, str]:
+    """The output notebook of a try as one HTML page (nbconvert's ``lab`` template): (file name, HTML)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    attempt = _attempts(store, run_id, node_id, try_number)[-1]
+    path = contained_file(state_dir, attempt.output_path)
+    if path is None:
+        raise NotFound(f"{node_id} try {attempt.try_number} in run {run_id} has no output notebook")
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise NotFound(f"the output notebook of {node_id} try {attempt.try_number} is not readable yet: {exc}") from exc
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    return f"{path.stem}.html", html
+
+
+def delete_runs(store: StateStore, state_dir: Path, run_ids: list[str]) -> dict[str, Any]:
+    """Delete finished runs from the store, then their folders (logs and output notebooks) from disk.
+
+    Running runs are kept (cancel them first); so are ids the store does not know.
+    """
+    with store.read() as tx:
+        found = {run.run_id: run for run in tx.find_runs(RunQuery(limit=len(run_ids) or 1)) if run.run_id in run_ids}
+        for run_id in run_ids:
+            if run_id not in found:
+                try:
+                    found[run_id] = tx.get_run(run_id)
+                except RunNotFound:
+                    continue
+    kept = [
+        {"run_id": run_id, "reason": "still running; cancel it first"}
+        for run_id, run in found.items()
+        if run.status == RunStatus.RUNNING
+    ]
+    kept += [{"run_id": run_id, "reason": "no such run"} for run_id in run_ids if run_id not in found]
+    finished = sorted(run_id for run_id, run in found.items() if run.status != RunStatus.RUNNING)
+    with store.transaction() as tx:
+        tx.delete_runs(finished)
+    runs_dir = (state_dir / "runs").resolve()
+    for run_id in finished:
+        folder = (runs_dir / run_id).resolve()
+        if folder.parent == runs_dir and folder.is_dir():  # a run id is one folder name, never a path
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"deleted": finished, "kept": kept}

@@ -15,9 +15,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from jupyter_extension.server.errors import Conflict
 from orchestrate_ext import processes
@@ -87,16 +88,43 @@ class Launcher:
         threading.Thread(target=_reap, args=(process,), name=f"orchestrate-reap-{process.pid}", daemon=True).start()
         return process.pid
 
-    def trigger(self, project: Project, store: StateStore, selection: str | None, logical_date: datetime) -> RunRecord:
-        """Create a run of ``selection`` (every node when empty) and start executing it."""
-        chosen = select(project.graph, selection)
-        if not any(project.graph.nodes[node_id].runnable for node_id in chosen):
+    def trigger(
+        self,
+        project: Project,
+        store: StateStore,
+        selection: str | None,
+        logical_date: datetime,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> tuple[RunRecord, dict[str, str]]:
+        """Create a run of ``selection`` (every node when empty) and start executing it.
+
+        ``parameters`` go to every notebook of the run (over the notebooks' own).
+
+        Broken nodes and the nodes downstream of them are left out of the run;
+        returns the run and, by node id, why each selected node was left out.
+        """
+        partial = project.partial_graph
+        chosen = select(partial.graph, selection)
+        runnable = partial.runnable()
+        blocked = partial.blocked()
+        left_out = {
+            node_id: partial.broken.get(node_id) or f"it waits for {blocked[node_id]}, which is broken"
+            for node_id in sorted(chosen)
+            if node_id not in runnable.nodes and partial.graph.nodes[node_id].runnable
+        }
+        chosen = {node_id for node_id in chosen if node_id in runnable.nodes}
+        if not any(runnable.nodes[node_id].runnable for node_id in chosen):
+            if left_out:
+                node_id, reason = next(iter(left_out.items()))
+                raise BadInput(f"nothing can run: {node_id} is left out because {reason}")
             raise BadInput(f"selection '{selection}' contains only sources; nothing would run")
-        run, states = plan_run(project.graph, project.clock, chosen, logical_date, selection=selection or None)
+        run, states = plan_run(
+            runnable, project.clock, chosen, logical_date, selection=selection or None, parameters=parameters
+        )
         with store.transaction() as tx:
             tx.insert_run(run, states)
         self._execute(project, store, run.run_id, new=True)
-        return run
+        return run, left_out
 
     def retry(self, project: Project, store: StateStore, run_id: str) -> RunRecord:
         """Run again every node of ``run_id`` that has not succeeded."""

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyter_extension.notebook_meta import METADATA_KEY
+from jupyter_extension.notebook_meta import METADATA_KEY, load_notebook_document, notebook_metadata
 from orchestrate_ext.errors import ConfigError
 
 INJECTED_PARAMETERS = ("logical_date", "run_id")
@@ -23,18 +23,12 @@ INJECTED_PARAMETERS = ("logical_date", "run_id")
 
 
 def read_document(path: Path, label: str) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"notebook '{label}' cannot be read as JSON: {exc}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
-        raise ConfigError(f"notebook '{label}' is not a Jupyter notebook (no list of cells)")
-    return document
+    """The notebook's JSON through the engine's safe loader; ``ConfigError`` when it is no notebook."""
+    return load_notebook_document(path, label)
 
 
 def orchestrate_metadata(document: dict[str, Any], label: str) -> dict[str, Any]:
-    metadata = document.get("metadata") or {}
-    value = metadata.get(METADATA_KEY) or {}
+    value = notebook_metadata(document, label).get(METADATA_KEY) or {}
     if not isinstance(value, dict):
         raise ConfigError(
             f"notebook '{label}' metadata: 'orchestrate' must be a mapping of keys to values, "

@@ -3,7 +3,8 @@
 A path from a request is a POSIX path relative to the Jupyter root (what Lab
 shows in its file browser). Refused, before anything is read or written:
 empty paths, NUL bytes, backslashes, absolute paths (``/x``, ``C:x``, ``~x``),
-any ``..`` component, and paths that resolve (following symbolic links)
+any ``..`` component, names longer than the file system allows (255 bytes a
+name, 4096 a path), and paths that resolve (following symbolic links)
 outside the root. The containment check compares whole path components, so
 ``/srv/shop-evil`` is not inside ``/srv/shop``.
 """
@@ -16,6 +17,8 @@ from pathlib import Path, PurePosixPath
 from jupyter_extension.server.errors import NotFound, UnsafePath
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
 
 
 def resolve_inside(root: Path, raw: object, what: str = "path") -> Path:
@@ -34,11 +37,29 @@ def resolve_inside(root: Path, raw: object, what: str = "path") -> Path:
         raise UnsafePath(f"{what} '{shown}' is absolute; give a path relative to the Jupyter root")
     if ".." in pure.parts:
         raise UnsafePath(f"{what} '{shown}' contains '..'; give a path inside the Jupyter root")
+    _check_lengths(raw, pure, what, shown)
     real_root = root.resolve(strict=True)
-    real = (real_root / pure).resolve()
+    try:
+        real = (real_root / pure).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name the file system refuses
+        raise UnsafePath(f"{what} '{shown}' cannot be resolved: {getattr(exc, 'strerror', None) or exc}") from None
     if not real.is_relative_to(real_root):
         raise UnsafePath(f"{what} '{shown}' leads outside the Jupyter root (through a symbolic link)")
     return real
+
+
+def _check_lengths(raw: str, pure: PurePosixPath, what: str, shown: str) -> None:
+    try:
+        encoded = [part.encode("utf-8") for part in pure.parts]
+        total = len(raw.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise UnsafePath(f"{what} {shown!r} is not valid text (a lone surrogate)") from None
+    if any(len(part) > MAX_NAME_BYTES for part in encoded):
+        raise UnsafePath(
+            f"{what} '{shown}' has a name longer than {MAX_NAME_BYTES} bytes, which no file can have; check the path"
+        )
+    if total > MAX_PATH_BYTES:
+        raise UnsafePath(f"{what} '{shown}' is longer than {MAX_PATH_BYTES} bytes; check the path")
 
 
 def relative_to_root(root: Path, path: Path) -> str | None:

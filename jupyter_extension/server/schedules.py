@@ -6,9 +6,12 @@
      "parameters": {"top_n": 5}, "depends_on": ["daily_revenue"], "owner": "ana@example.com"}
 
 Keys present in the body are set (``null`` removes the key), absent keys are
-left as they are. Nothing is written unless the whole result is valid: the
-same checks ``orchestrate validate`` makes (the metadata model, every
-dependency resolving, no cycle), with the same messages.
+left as they are. The body itself is strict: unknown keys (also inside each
+alert route), wrong types and out-of-range numbers (``retries`` 0 to 100, a
+``timeout`` up to ten years) are a 400 naming the key. Nothing is written
+unless the whole result is valid: the same checks ``orchestrate validate``
+makes (the metadata model, every dependency resolving, no cycle), with the
+same messages.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
 from jupyter_extension.notebook_meta import NotebookSettings
-from jupyter_extension.plugin import node_id_for
+from jupyter_extension.plugin import HELD_SCHEDULE, node_id_for
 from jupyter_extension.server import cron
+from jupyter_extension.server.errors import FieldError
 from jupyter_extension.server.notebook_file import (
     INJECTED_PARAMETERS,
     orchestrate_metadata,
@@ -32,13 +36,23 @@ from jupyter_extension.server.notebook_file import (
     write_metadata,
 )
 from jupyter_extension.server.paths import resolve_notebook
-from orchestrate_ext.config import format_validation_error
+from orchestrate_ext.clock import parse_duration
+from orchestrate_ext.config import MAX_RETRIES, format_validation_error
 from orchestrate_ext.errors import BadInput, ConfigError
-from orchestrate_ext.graph import build_graph
-from orchestrate_ext.node_settings import parse_settings
+from orchestrate_ext.partial_graph import build_partial_graph
 from orchestrate_ext.project import Project
 
-SCHEDULE_KEYS = ("schedule", "timezone")
+SCHEDULE_KEYS = ("schedule", "timezone", "scheduled_as")
+
+
+class AlertRouteRequest(BaseModel):
+    """One alert route of a notebook (the alerts plugin checks the values when the project loads)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    on: str | list[str] | None = None
+    slack: str | None = None
+    email: str | list[str] | None = None
 
 
 class ScheduleRequest(BaseModel):
@@ -52,10 +66,23 @@ class ScheduleRequest(BaseModel):
     parameters: dict[str, JsonValue] | None = None
     depends_on: list[str] | None = None
     owner: str | None = None
-    retries: int | None = None
+    retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES)
     timeout: str | float | int | None = None
-    alerts: list[dict[str, JsonValue]] | None = None
+    alerts: list[AlertRouteRequest] | None = None
     sla: dict[str, JsonValue] | None = None
+
+    @field_validator("timeout")
+    @classmethod
+    def _a_duration(cls, value: str | float | None) -> str | float | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    def value_of(self, key: str) -> Any:
+        """The request's value for ``key`` as plain data (alert routes as mappings of the keys given)."""
+        if key == "alerts" and self.alerts:
+            return [route.model_dump(exclude_unset=True) for route in self.alerts]
+        return getattr(self, key)
 
     @classmethod
     def parse(cls, body: object) -> ScheduleRequest:
@@ -97,7 +124,7 @@ def updated_settings(request: ScheduleRequest, current: dict[str, Any]) -> dict[
     fields = request.model_fields_set - {"notebook"}
     for field in sorted(fields - {"cron", "timezone"}):
         _require(field)
-        value = getattr(request, field)
+        value = request.value_of(field)
         if _empty(value):
             settings.pop(field, None)
             continue
@@ -148,7 +175,13 @@ def save_schedule(project: Project, root: Path, request: ScheduleRequest) -> dic
     label = relative
     document = read_document(path, label)
     settings = updated_settings(request, orchestrate_metadata(document, label))
-    parsed: NotebookSettings = parse_settings(NotebookSettings, settings, f"notebook '{label}' metadata")
+    if "parameters" in request.model_fields_set and request.parameters:
+        _check_known_parameters(path, label, request.parameters)
+    if settings.get("schedule"):
+        settings["scheduled_as"] = relative  # a copy of the notebook will not fire until saved for its own path
+    else:
+        settings.pop("scheduled_as", None)
+    parsed = _validated(settings, label)
     _check_graph(project, relative, parsed)
     write_metadata(path, document, settings)
     return {"notebook": request.notebook, "node_id": node_id_for(relative), "metadata": settings}
@@ -167,9 +200,51 @@ def remove_schedule(project: Project, root: Path, notebook: str) -> dict[str, An
     return {"notebook": notebook, "node_id": node_id_for(relative), "metadata": settings}
 
 
+def _field(location: tuple[int | str, ...]) -> str | None:
+    """The request key a metadata error belongs to: ``("schedule", "cron")`` → ``cron``."""
+    if not location:
+        return None
+    key = str(location[0])
+    if key == "schedule":
+        return "timezone" if len(location) > 1 and location[1] == "timezone" else "cron"
+    if key == "sla" and len(location) > 1:
+        return f"sla.{location[1]}"
+    return key
+
+
+def _validated(settings: dict[str, Any], label: str) -> NotebookSettings:
+    """The new metadata, validated; an error names the field of the dialog it belongs to."""
+    try:
+        return NotebookSettings.model_validate(settings)
+    except ValidationError as exc:
+        message = format_validation_error(exc, f"notebook '{label}' metadata", prefix="orchestrate")
+        first = exc.errors()[0]
+        field = _field(tuple(first["loc"]))
+        if field is None:
+            raise ConfigError(message) from None
+        raise FieldError(message, field, str(first["msg"]).removeprefix("Value error, ")) from None
+
+
+def _check_known_parameters(path: Path, label: str, parameters: dict[str, Any]) -> None:
+    """Every parameter must be a variable of the notebook's parameters cell (when it has one)."""
+    cell = {entry["name"] for entry in parameters_cell(path)}
+    if not cell:
+        return
+    unknown = sorted(set(parameters) - cell)
+    if unknown:
+        known = ", ".join(sorted(cell - set(INJECTED_PARAMETERS)))
+        raise BadInput(
+            f"notebook '{label}' has no parameter '{unknown[0]}' in its parameters cell (it has {known}); "
+            f"add `{unknown[0]} = ...` to the cell tagged 'parameters', or remove the parameter"
+        )
+
+
 def _check_graph(project: Project, relative: str, settings: NotebookSettings) -> None:
-    """The project's graph with this notebook's new dependencies must still build."""
-    graph = project.graph
+    """This notebook, with its new dependencies, must not be broken in the project's graph.
+
+    Other broken notebooks do not stop the save (that is how they get fixed, one by one).
+    """
+    graph = project.partial_graph.graph
     node_id = node_id_for(relative)
     node = graph.nodes.get(node_id)
     if node is None:
@@ -178,7 +253,9 @@ def _check_graph(project: Project, relative: str, settings: NotebookSettings) ->
             f"{project.config.workspace.config_path.name} matches it; add one, then schedule it"
         )
     changed = dataclasses.replace(node, depends_on=tuple(settings.depends_on), produces=tuple(settings.produces))
-    build_graph([changed if other.id == node_id else other for other in graph.nodes.values()])
+    result = build_partial_graph([changed if other.id == node_id else other for other in graph.nodes.values()])
+    if node_id in result.broken:
+        raise ConfigError(result.broken[node_id])
 
 
 def notebook_form(project: Project, root: Path, notebook: str) -> dict[str, Any]:
@@ -186,10 +263,15 @@ def notebook_form(project: Project, root: Path, notebook: str) -> dict[str, Any]
     path, relative = resolve_notebook(root, project.root, notebook)
     document = read_document(path, relative)
     node_id = node_id_for(relative)
+    partial = project.partial_graph
+    node = partial.graph.nodes.get(node_id)
+    held = node.settings.get(HELD_SCHEDULE) if node is not None else None
     return {
         "notebook": notebook,
         "node_id": node_id,
-        "in_pipeline": node_id in project.graph.nodes,
+        "in_pipeline": node is not None,
+        "problem": partial.broken.get(node_id),
+        "copy_of": held["copy_of"] if held else None,
         "metadata": orchestrate_metadata(document, relative),
         "parameters_cell": parameters_cell(path),
         "injected_parameters": list(INJECTED_PARAMETERS),

@@ -2,7 +2,8 @@
 
 Exit codes: 0 everything succeeded, 1 a node failed (or the engine hit an
 error), 2 bad input. Commands live in the sibling modules and register on
-:data:`main`.
+:data:`main`. Error messages pass through the redactor's credential patterns
+(the project, and so its secret values, may not have loaded).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from orchestrate_ext.errors import BadInput, OrchestrateError, RunNotFound
+from orchestrate_ext.redact import Redactor
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -27,10 +29,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (BadInput, RunNotFound) as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {Redactor()(str(exc))}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except OrchestrateError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {Redactor()(str(exc))}", err=True)
             ctx.exit(EXIT_FAILED)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import keyword
 import logging
 import signal
 import sys
@@ -25,6 +27,7 @@ from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
+from orchestrate_ext.scheduling.definitions import discover_schedules
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import RunQuery
@@ -44,9 +47,16 @@ def init(project_dir: Path | None, force: bool) -> None:
 @main.command()
 @project_option
 def validate(project_dir: Path | None) -> None:
-    """Check the configuration, every node's metadata and the graph."""
+    """Check everything `run`, `schedules`, `scheduler` and `backfill` would check, without running anything.
+
+    The configuration, every node's metadata, references and cycles, the state path, the runners, every
+    schedule (names, time zones, selections, `after` links) and each plugin's own checks.
+    """
     project = Project.load(project_dir)
     graph = project.graph
+    project.config.check_state_path()
+    _ = project.runners
+    definitions = discover_schedules(project.config.core.schedules, graph, project.config.workspace.config_path)
     counts: dict[str, int] = {}
     for node in graph.nodes.values():
         counts[node.kind] = counts.get(node.kind, 0) + 1
@@ -56,6 +66,12 @@ def validate(project_dir: Path | None) -> None:
         if isinstance(plugin := project.plugins[key], CheckingPlugin)
         for warning in plugin.check(section, project.config.workspace, graph)
     ]
+    warnings += _passthrough_warnings(project)
+    if not graph.nodes:
+        warnings.append(
+            f"{project.config.workspace.config_path} gives no nodes: configure `dbt:` or `notebooks:` "
+            "(and check their paths and globs)"
+        )
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     for key, section in project.config.sections.items():
@@ -63,7 +79,21 @@ def validate(project_dir: Path | None) -> None:
             for line in plugin.describe(section, project.config.workspace):
                 click.echo(line)
     detail = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
-    click.echo(f"ok: {len(graph.nodes)} nodes ({detail}), no cycles, every reference resolved")
+    click.echo(
+        f"ok: {len(graph.nodes)} nodes ({detail}), {len(definitions)} schedule(s), no cycles, every reference resolved"
+    )
+
+
+def _passthrough_warnings(project: Project) -> list[str]:
+    """Nodes that pass through a variable orchestrate.yaml does not name as a secret (it has no effect)."""
+    secrets = project.config.workspace.secret_env
+    return [
+        f"{node.id}: env_passthrough names {name}, which no `*_env` key of orchestrate.yaml names; "
+        "only secrets are withheld from nodes, so this has no effect"
+        for node in project.graph.nodes.values()
+        for name in node.env_passthrough
+        if name not in secrets
+    ]
 
 
 @main.command()
@@ -84,22 +114,68 @@ def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
 @main.command()
 @click.option("--select", "-s", "selection", default=None, help="Nodes to run, e.g. 'tag:finance+'.")
 @click.option("--logical-date", default=None, help="The date the run is for (ISO-8601); default: now.")
+@click.option(
+    "--only-changed/--all",
+    "only_changed",
+    default=None,
+    help="Run only nodes whose code or inputs changed since their last success, and what is downstream of "
+    "them; reuse the rest (default: defaults.only_changed).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help='A parameter for every notebook of the run; VALUE is JSON (5, "x", [1, 2]) or else text. Repeatable.',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @project_option
-def run(project_dir: Path | None, selection: str | None, logical_date: str | None, as_json: bool) -> None:
+def run(
+    project_dir: Path | None,
+    selection: str | None,
+    logical_date: str | None,
+    only_changed: bool | None,
+    params: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Run the pipeline (or a selection of it) now."""
     try:
         when = parse_datetime(logical_date) if logical_date else datetime.now(UTC)
     except ValueError as exc:
         raise BadInput(f"--logical-date: {exc}") from None
+    parameters = parse_params(params)
     project = Project.load(project_dir)
     chosen = select(project.graph, selection)
     _ = project.runners  # a plugin refuses bad input here (e.g. a dbt profile that cannot load): before the store
     store = project.open_store()
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
-    record = executor.create_run(chosen, when, selection=selection)
+    record = executor.create_run(chosen, when, selection=selection, parameters=parameters, only_changed=only_changed)
     _execute_and_report(project, executor, store, record.run_id, as_json, observers)
+
+
+_RESERVED_PARAMETERS = ("logical_date", "run_id")
+
+
+def parse_params(params: tuple[str, ...]) -> dict[str, Any]:
+    """``--param name=value`` options as a mapping: values are JSON where they parse, else text."""
+    found: dict[str, Any] = {}
+    for item in params:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier() or keyword.iskeyword(name):
+            raise BadInput(f"--param '{item}': write NAME=VALUE with NAME a Python identifier, e.g. --param top_n=5")
+        if name in _RESERVED_PARAMETERS:
+            raise BadInput(f"--param '{item}': '{name}' is set by orchestrate-ext on every run; choose another name")
+        try:
+            found[name] = json.loads(raw, parse_constant=_not_json)
+        except ValueError:
+            found[name] = raw
+    return found
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(name)
 
 
 @main.command()
@@ -107,14 +183,21 @@ def run(project_dir: Path | None, selection: str | None, logical_date: str | Non
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @project_option
 def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
-    """Run again what failed or never ran in RUN_ID."""
+    """Run again what failed or never ran in RUN_ID.
+
+    A broken node elsewhere in the project (a reference that does not resolve)
+    does not stop the retry: the broken node and what depends on it are skipped.
+    """
     project = Project.load(project_dir)
     _ = project.runners
     store = project.open_store()
     with store.read() as tx:
         refuse_if_executing(tx, run_id, project.clock.now())
-    observers = project.observers(store)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers])
+    partial = project.partial_graph
+    for node_id, problem in sorted(partial.broken.items()):
+        click.echo(f"warning: {node_id} is broken and does not run: {problem}", err=True)
+    observers = project.observers(store, partial.graph)
+    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=partial.runnable())
     _execute_and_report(project, executor, store, run_id, as_json, observers)
 
 
@@ -169,7 +252,7 @@ def _execute_and_report(
         project.close()
     try:
         with store.read() as tx:
-            document = run_document(tx, run_id)
+            document = project.redactor().document(run_document(tx, run_id))
         if as_json:
             emit_json(document)
         else:
@@ -198,9 +281,10 @@ def _print_failures(document: dict[str, Any]) -> None:
 @project_option
 def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first."""
-    store = Project.load(project_dir).open_store(read_only=True)
+    project = Project.load(project_dir)
+    store = project.open_store(read_only=True)
     with store.read() as tx:
-        documents = runs_document(tx, RunQuery(limit=limit))
+        documents = project.redactor().document(runs_document(tx, RunQuery(limit=limit)))
     if as_json:
         emit_json(documents)
         return
@@ -217,9 +301,10 @@ def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
 @project_option
 def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Show one run: every node's status, attempts, times and error."""
-    store = Project.load(project_dir).open_store(read_only=True)
+    project = Project.load(project_dir)
+    store = project.open_store(read_only=True)
     with store.read() as tx:
-        document = run_document(tx, run_id, with_attempts=True)
+        document = project.redactor().document(run_document(tx, run_id, with_attempts=True))
     if as_json:
         emit_json(document)
         return
@@ -232,6 +317,8 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
         )
         if node["error"]:
             click.echo(f"      {node['error'].splitlines()[0]}")
+        if node["reason"]:
+            click.echo(f"      {'reused: ' if node['reused_from'] else 'ran: '}{node['reason']}")
     outputs = [a for a in document["attempts"] if a["output_path"]]
     for attempt in outputs:
         click.echo(f"  output notebook of {attempt['node_id']} try {attempt['try_number']}: {attempt['output_path']}")
@@ -244,7 +331,9 @@ def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
 @project_option
 def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
     """Print the log of NODE_ID in RUN_ID."""
-    store = Project.load(project_dir).open_store(read_only=True)
+    project = Project.load(project_dir)
+    store = project.open_store(read_only=True)
+    redact = project.redactor()
     with store.read() as tx:
         tx.get_run(run_id)
         attempts = tx.attempts(run_id, node_id)
@@ -263,6 +352,6 @@ def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | 
         )
         path = Path(attempt.log_path) if attempt.log_path else None
         if path and path.is_file():
-            click.echo(path.read_text(encoding="utf-8", errors="replace").rstrip("\n"))
+            click.echo(redact(path.read_text(encoding="utf-8", errors="replace").rstrip("\n")))
         else:
             click.echo("(no log file)")

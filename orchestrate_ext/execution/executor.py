@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ def plan_run(
     selection: str | None = None,
     schedule: str | None = None,
     parameters: Mapping[str, Any] | None = None,
+    only_changed: bool = False,
 ) -> tuple[RunRecord, list[NodeRunRecord]]:
     """A new run of the runnable nodes among ``node_ids`` and their first states, in graph order (not written)."""
     run = RunRecord(
@@ -53,6 +54,7 @@ def plan_run(
         selection=selection,
         schedule=schedule,
         parameters=dict(parameters or {}),
+        only_changed=only_changed,
     )
     states = [
         NodeRunRecord(run.run_id, node_id, graph.nodes[node_id].kind, NodeStatus.PENDING)
@@ -75,6 +77,8 @@ class RunEnvironment:
     defaults: Defaults
     listeners: Sequence[RunListener] = field(default_factory=tuple)
     launcher: Launcher = field(default_factory=LocalLauncher)
+    redact: Callable[[str], str] = str
+    """Removes secrets from every error and warning a runner reports (:class:`orchestrate_ext.redact.Redactor`)."""
 
 
 class Executor:
@@ -83,6 +87,7 @@ class Executor:
     Args:
         supervisor: claims each execution (default: one for this process).
         launcher: where tries run (default: this machine).
+        redact: removes secrets from what runners report, before it is stored or announced.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class Executor:
         listeners: Sequence[RunListener] = (),
         supervisor: Supervisor | None = None,
         launcher: Launcher | None = None,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self.environment = RunEnvironment(
             graph,
@@ -109,6 +115,7 @@ class Executor:
             defaults,
             tuple(listeners),
             launcher or LocalLauncher(),
+            redact,
         )
         self.supervisor = supervisor if supervisor is not None else Supervisor(store, clock)
 
@@ -133,10 +140,17 @@ class Executor:
         selection: str | None = None,
         schedule: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        only_changed: bool | None = None,
     ) -> RunRecord:
         """Persist a new run of the runnable nodes among ``node_ids``."""
         run, states = self.new_run(
-            node_ids, logical_date, trigger=trigger, selection=selection, schedule=schedule, parameters=parameters
+            node_ids,
+            logical_date,
+            trigger=trigger,
+            selection=selection,
+            schedule=schedule,
+            parameters=parameters,
+            only_changed=only_changed,
         )
         with self.store.transaction() as tx:
             tx.insert_run(run, states)
@@ -151,8 +165,12 @@ class Executor:
         selection: str | None = None,
         schedule: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        only_changed: bool | None = None,
     ) -> tuple[RunRecord, list[NodeRunRecord]]:
-        """A new run and its nodes' first states, not yet written (the scheduler writes them with its tick)."""
+        """A new run and its nodes' first states, not yet written (the scheduler writes them with its tick).
+
+        ``only_changed`` None takes ``defaults.only_changed``.
+        """
         return plan_run(
             self.graph,
             self.clock,
@@ -162,6 +180,7 @@ class Executor:
             selection=selection,
             schedule=schedule,
             parameters=parameters,
+            only_changed=self.environment.defaults.only_changed if only_changed is None else only_changed,
         )
 
     def execute(

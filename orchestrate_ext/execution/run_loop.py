@@ -4,7 +4,9 @@ The loop lives on one thread and is the only writer of the run's state: runner
 threads report starts and ends through a queue (:mod:`.runner_events`), and
 every change is written to the store through the run's claim (which fences
 it) before listeners hear of it. Ready nodes of a batchable kind (dbt) that are
-adjacent in the graph go to their runner as one batch.
+adjacent in the graph go to their runner as one batch. In an ``--only-changed``
+run, each ready node is first asked whether it may reuse its last success
+(:mod:`.reuse`); a reused node is done without running.
 
 Exclusive resources (``warehouse``: one writer of a DuckDB file) are held in
 the store, across runs and processes: a batch starts only once it holds every
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.execution.claims import RunClaim
+from orchestrate_ext.execution.reuse import Fingerprints
 from orchestrate_ext.execution.runner_events import (
     BatchDone,
     Finished,
@@ -40,8 +43,9 @@ from orchestrate_ext.model import (
     NodeStatus,
     RunRecord,
     RunStatus,
+    result_id,
 )
-from orchestrate_ext.store.records import ResourceWait
+from orchestrate_ext.store.records import LastSuccess, ResourceWait
 
 if TYPE_CHECKING:
     from orchestrate_ext.execution.executor import RunEnvironment
@@ -77,7 +81,7 @@ class RunLoop:
         self.resume = resume
         self.lost = False
         self.events: queue.Queue[RunnerEvent] = queue.Queue()
-        self.reporter = QueueReporter(self.events, environment.clock)
+        self.reporter = QueueReporter(self.events, environment.clock, environment.redact)
         self.run_dir = environment.state_dir / "runs" / run.run_id
         self.context = RunContext(
             run_id=run.run_id,
@@ -115,6 +119,11 @@ class RunLoop:
         self.next_resource_poll = 0.0
         self.dirty = True
         """Set when a node settles or a slot frees: only then can more nodes be ready."""
+        self.fingerprints = Fingerprints(environment, self.context, self.records)
+        self.fingerprints.check_sources = run.only_changed
+        self.decided: set[str] = set()
+        """Nodes of an ``--only-changed`` run already decided to run."""
+        self._last_successes: dict[str, LastSuccess] | None = None
 
     # -- the loop
 
@@ -189,6 +198,8 @@ class RunLoop:
         return bool(self.asking) and self.env.clock.monotonic() >= self.next_resource_poll
 
     def _wait_seconds(self) -> float:
+        if self.dirty:
+            return 0.0
         if not self.retry_at:
             return _POLL_SECONDS
         soonest = min(self.retry_at.values()) - self.env.clock.monotonic()
@@ -238,6 +249,8 @@ class RunLoop:
     def _launch_ready(self, pool: ThreadPoolExecutor) -> None:
         now = self.env.clock.monotonic()
         ready = [node_id for node_id in self._waiting_in_order() if self._is_ready(node_id, now)]
+        if self.run_record.only_changed:
+            ready = self._reuse_unchanged(ready)
         claimed: set[str] = set()
         asked: set[str] = set()
         for node_id in ready:
@@ -259,6 +272,40 @@ class RunLoop:
         self._give_up_asking(self.asking - asked)
         self.asking = asked
         self.next_resource_poll = self.env.clock.monotonic() + _RESOURCE_POLL_SECONDS
+
+    def _reuse_unchanged(self, ready: list[str]) -> list[str]:
+        """Mark the ready nodes whose last success is still current ``reused``; return the ones that run."""
+        running = []
+        for node_id in ready:
+            if node_id in self.decided or self.last_try[node_id] > 0:  # tried in this run: its data may have changed
+                running.append(node_id)
+                continue
+            decision = self.fingerprints.decide(node_id, self.records, self._last_success(node_id))
+            if decision.reused is not None:
+                record = self.records[node_id]
+                state = replace(
+                    record,
+                    status=NodeStatus.REUSED,
+                    error=None,
+                    waiting_for=None,
+                    finished_at=self.env.clock.now(),
+                    fingerprint=decision.fingerprint,
+                    result=decision.reused.result,
+                    reason=decision.reason,
+                )
+                self._write(self.claim.set_node_state(state, self.last_try[node_id]))
+                self._announce(state, self.last_try[node_id])
+            else:
+                self.decided.add(node_id)
+                self.records[node_id] = replace(self.records[node_id], reason=decision.reason)
+                running.append(node_id)
+        return running
+
+    def _last_success(self, node_id: str) -> LastSuccess | None:
+        if self._last_successes is None:
+            with self.env.store.read() as tx:
+                self._last_successes = tx.last_successes(self.records)
+        return self._last_successes.get(node_id)
 
     def _grow_batch(self, first: str, ready: list[str]) -> list[str]:
         """Every ready node of ``first``'s kind, plus waiting ones of that kind whose parents are all in."""
@@ -307,11 +354,20 @@ class RunLoop:
                 )
             )
             self.batch_of[node_id] = batch_id
+            if self.run_record.only_changed and node_id not in self.decided:
+                self._runs_after_upstream(node_id, batch)
             self._set(node_id, NodeStatus.QUEUED, waiting_for=None)
         self.batches[batch_id] = tasks
         if resources:
             self.resource_keys[batch_id] = batch[0]
         pool.submit(self._run_batch, batch_id, runner, tasks)
+
+    def _runs_after_upstream(self, node_id: str, batch: list[str]) -> None:
+        """A node joining its upstream's batch runs because that upstream runs: say so."""
+        upstream = [parent for parent in self.fingerprints.inputs(node_id) if parent in batch]
+        reason = f"upstream {upstream[0]} runs" if upstream else "an upstream node runs"
+        self.decided.add(node_id)
+        self.records[node_id] = replace(self.records[node_id], reason=reason)
 
     def _run_batch(self, batch_id: int, runner: NodeRunner, tasks: list[NodeTask]) -> None:
         error = None
@@ -320,7 +376,7 @@ class RunLoop:
                 task.log_path.parent.mkdir(parents=True, exist_ok=True)
             runner.run(self.context, tasks, self.reporter, self.cancel)
         except Exception as exc:  # a runner bug must not lose the run: record it on its nodes
-            error = f"{type(exc).__name__}: {exc}"
+            error = self.env.redact(f"{type(exc).__name__}: {exc}")
         self.events.put(BatchDone(batch_id, error))
 
     # -- handling what runners report
@@ -370,6 +426,9 @@ class RunLoop:
         status = outcome.status or AttemptStatus.FAILED
         next_status, error = self._after_attempt(node_id, status, outcome)
         state = replace(record, status=next_status, error=error, finished_at=at if next_status.is_final else None)
+        if next_status.is_done:
+            fingerprint = self.fingerprints.of(node_id, self.records)
+            state = replace(state, fingerprint=fingerprint, result=result_id(record.run_id, task.try_number))
         attempt = AttemptRecord(
             run_id=record.run_id,
             node_id=node_id,
@@ -488,7 +547,14 @@ class RunLoop:
         if self.lost:
             return
         change = NodeChanged(
-            state.run_id, state.node_id, state.kind, state.status, try_number, state.error, state.waiting_for
+            state.run_id,
+            state.node_id,
+            state.kind,
+            state.status,
+            try_number,
+            state.error,
+            state.waiting_for,
+            state.reason if self.run_record.only_changed else None,
         )
         for listener in self.env.listeners:
             listener.node_changed(change)

@@ -81,9 +81,14 @@ def _writing(project: Project) -> Iterator[StoreTx]:
 
 
 def schedule_definitions(project: ProjectRef = None) -> dict[str, ScheduleDefinition]:
-    """Every schedule of the project by name (loads the graph: notebooks and dbt's manifest)."""
+    """Every schedule of the project by name (loads the graph: notebooks and dbt's manifest).
+
+    A broken node (a reference that does not resolve) does not hide the other
+    schedules: they are read from the partial graph.
+    """
     loaded = _project(project)
-    return discover_schedules(loaded.config.core.schedules, loaded.graph, loaded.config.workspace.config_path)
+    graph = loaded.partial_graph.graph
+    return discover_schedules(loaded.config.core.schedules, graph, loaded.config.workspace.config_path)
 
 
 def get_definition(definitions: dict[str, ScheduleDefinition], name: str) -> ScheduleDefinition:

@@ -128,6 +128,7 @@ class Backfill:
             listeners=listeners,
             supervisor=self.supervisor,
             launcher=launcher,
+            redact=snapshot.redact,
         )
         self.batch = clock.now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -184,6 +185,7 @@ class Backfill:
             selection=self.definition.selection_text,
             schedule=self.definition.name,
             parameters=self.definition.parameters,
+            only_changed=self.definition.only_changed,
         )
         tick = NewTick(
             self.definition.name, logical_date, Trigger.BACKFILL, f"backfill@{isoformat(logical_date)}@{self.batch}"

@@ -19,6 +19,7 @@ arithmetic); the mapping to UTC is done here with :mod:`zoneinfo`.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -46,17 +47,36 @@ class CronError(ValueError):
     """A cron expression or time zone is not valid; the message says why and what to write."""
 
 
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+MAX_ZONE_NAME = 64
+"""The longest time zone name accepted (the longest IANA name has 32 characters)."""
+
+
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; raises :class:`CronError` with a suggestion."""
+    """The IANA time zone ``name``; raises :class:`CronError` with a suggestion.
+
+    The one check of a time zone name, wherever it is written (orchestrate.yaml, a node's
+    metadata, the REST API): names that are too long, hold other characters than IANA names
+    do, name a folder of the tz database (``Europe``) or a file that is no zone, are refused
+    here with a message, before :class:`~zoneinfo.ZoneInfo` sees them.
+    """
+    if not isinstance(name, str) or len(name) > MAX_ZONE_NAME or not _ZONE_NAME.fullmatch(name):
+        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
+        raise CronError(f"{shown} is not a time zone name; use an IANA name such as 'Europe/Berlin' or 'UTC'")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        import difflib
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of tzdata (IsADirectoryError)
+        pass
+    known = sorted(available_timezones())
+    regional = [candidate for candidate in known if candidate.startswith(name + "/")]
+    if regional:
+        raise CronError(f"'{name}' is a region, not a time zone; use one of its zones, e.g. '{regional[0]}'") from None
+    import difflib
 
-        close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else "; use an IANA name such as 'Europe/Berlin' or 'UTC'"
-        raise CronError(f"'{name}' is not a known time zone{hint}") from None
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else "; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+    raise CronError(f"'{name}' is not a known time zone{hint}") from None
 
 
 @lru_cache(maxsize=8192)

@@ -59,6 +59,7 @@ class ScheduleDefinition:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     after: tuple[str, ...] = ()
     on_file: tuple[str, ...] = ()
+    only_changed: bool | None = None
 
     @cached_property
     def cron_schedule(self) -> CronSchedule | None:
@@ -122,6 +123,7 @@ def _from_config(entry: ScheduleConfig, graph: Graph, config_path: Path) -> Sche
         parameters=dict(entry.parameters),
         after=tuple(entry.after),
         on_file=tuple(entry.on_file),
+        only_changed=entry.only_changed,
     )
 
 
@@ -140,6 +142,7 @@ def _from_node(node: Node, raw: Mapping[str, Any]) -> ScheduleDefinition:
         parameters=dict(settings.parameters),
         after=tuple(settings.after),
         on_file=tuple(settings.on_file),
+        only_changed=settings.only_changed,
     )
 
 

@@ -315,6 +315,7 @@ class Scheduler:
                         selection=definition.selection_text,
                         schedule=definition.name,
                         parameters=definition.parameters,
+                        only_changed=definition.only_changed,
                     ),
                 )
                 for tick, definition, node_ids in starts
@@ -377,6 +378,7 @@ class Scheduler:
                 listeners=self.listeners,
                 supervisor=self.supervisor,
                 launcher=self.launcher,
+                redact=snapshot.redact,
             )
             self._executor = (snapshot, executor)
         return self._executor[1]

@@ -75,6 +75,8 @@ class TriggerOptions(_Strict):
     """Names of schedules whose successful runs trigger this one."""
     on_file: list[str] = []
     """Globs, relative to the project folder, whose new or changed files trigger this one."""
+    only_changed: bool | None = None
+    """Run only nodes whose code or inputs changed since their last success; default ``defaults.only_changed``."""
 
     @field_validator("cron")
     @classmethod

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +45,8 @@ class ProjectSnapshot:
     state_dir: Path
     concurrency: int = 4
     defaults: Defaults = field(default_factory=Defaults)
+    redact: Callable[[str], str] = str
+    """Removes secrets from what runners report (the project's :class:`~orchestrate_ext.redact.Redactor`)."""
 
 
 class ScheduleSource(Protocol):
@@ -80,6 +82,7 @@ def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
         state_dir=project.config.workspace.state_dir,
         concurrency=project.config.core.concurrency,
         defaults=project.config.core.defaults,
+        redact=project.redactor(),
     )
 
 
@@ -136,10 +139,11 @@ class ProjectSource:
         started = time.monotonic()
         try:
             snapshot = load_snapshot(self.project_dir)
-        except OrchestrateError as exc:
-            if str(exc) != self.last_error:
-                log.error("the project changed but cannot be loaded; keeping the previous schedules: %s", exc)
-            self.last_error = str(exc)
+        except Exception as exc:  # whatever a plugin or a file raises: one log line, tried again on the next change
+            problem = str(exc) if isinstance(exc, OrchestrateError) else f"{type(exc).__name__}: {exc}"
+            if problem != self.last_error:
+                log.error("the project changed but cannot be loaded; keeping the previous schedules: %s", problem)
+            self.last_error = problem
             self._fingerprint = fingerprint
             return False
         self._fingerprint = fingerprint
@@ -160,5 +164,8 @@ class ProjectSource:
         while not self._stop.wait(self.refresh_seconds):
             try:
                 self.reload_if_changed()
-            except Exception:  # the watcher must survive anything a plugin raises
-                log.exception("reloading the project failed")
+            except Exception as exc:  # the watcher must survive anything (e.g. the project folder vanishing)
+                problem = f"{type(exc).__name__}: {exc}"
+                if problem != self.last_error:
+                    log.error("looking for changed project files failed: %s", problem)
+                self.last_error = problem

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrate_ext.errors import RunNotFound
-from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunStatus
-from orchestrate_ext.store.runs_sql import ATTEMPT_COLUMNS, NODE_COLUMNS, RunStatements
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunStatus, result_id
+from orchestrate_ext.store.runs_sql import ATTEMPT_COLUMNS, NODE_COLUMNS, NODE_VALUES, RunStatements
 from orchestrate_ext.store.sql import one
 
 
@@ -105,7 +105,13 @@ class ClaimStatements(RunStatements):
                 )
                 kind, started = (node[0], sql.read_time(node[1])) if node else ("", None)
                 done = NodeRunRecord(
-                    run_id, ending.node_id, kind, NodeStatus.SUCCESS, started_at=started, finished_at=now
+                    run_id,
+                    ending.node_id,
+                    kind,
+                    NodeStatus.SUCCESS,
+                    started_at=started,
+                    finished_at=now,
+                    result=result_id(run_id, ending.try_number),
                 )
                 self._write_node(done, ending.try_number)
         for table in ("resource_holds", "resource_waits"):
@@ -216,10 +222,11 @@ class ClaimStatements(RunStatements):
 
     def _write_node(self, state: NodeRunRecord, try_number: int) -> bool:
         cursor = self.sql.execute(
-            f"INSERT INTO run_nodes ({NODE_COLUMNS}, try_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO run_nodes ({NODE_COLUMNS}, try_number) VALUES ({NODE_VALUES}, ?) "
             "ON CONFLICT (run_id, node_id) DO UPDATE SET "
             "status = excluded.status, started_at = excluded.started_at, finished_at = excluded.finished_at, "
-            "error = excluded.error, waiting_for = excluded.waiting_for, try_number = excluded.try_number "
+            "error = excluded.error, waiting_for = excluded.waiting_for, try_number = excluded.try_number, "
+            "fingerprint = excluded.fingerprint, result = excluded.result, reason = excluded.reason "
             "WHERE excluded.try_number >= (SELECT COALESCE(MAX(a.try_number), 0) FROM attempts a "
             "WHERE a.run_id = excluded.run_id AND a.node_id = excluded.node_id)",
             (*self._node_row(state), try_number),

@@ -222,6 +222,26 @@ class NodeLatest:
 
 
 @dataclass(frozen=True, slots=True)
+class LastSuccess:
+    """A node's newest success, as an ``--only-changed`` run compares it.
+
+    Attributes:
+        fingerprint: what determined that result (None when it was recorded without one).
+        result: the identity of its data (``<run id>:<try>``).
+        failed_since: the node failed (or was cancelled while running) after it: never reuse it.
+        produced_at: when the result was produced (a reuse does not produce one).
+    """
+
+    node_id: str
+    run_id: str
+    finished_at: datetime
+    fingerprint: str | None
+    result: str | None
+    failed_since: bool
+    produced_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NodeHistoryEntry:
     """One run's outcome for one node (a node's recent history)."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from orchestrate_ext.errors import RunNotFound
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.store.records import (
+    LastSuccess,
     NodeHistoryEntry,
     NodeLatest,
     RunOwnership,
@@ -26,13 +27,19 @@ from orchestrate_ext.store.sql import Sql, marks, one, rows
 
 RUN_COLUMNS = (
     "run_id, status, created_at, started_at, finished_at, logical_date, trigger, selection, schedule, "
-    "parameters, resumed_at, resumptions"
+    "parameters, resumed_at, resumptions, only_changed"
 )
-NODE_COLUMNS = "run_id, node_id, kind, status, started_at, finished_at, error, waiting_for"
+NODE_COLUMNS = "run_id, node_id, kind, status, started_at, finished_at, error, waiting_for, fingerprint, result, reason"
+NODE_VALUES = ", ".join("?" * len(NODE_COLUMNS.split(",")))
 ATTEMPT_COLUMNS = "run_id, node_id, try_number, status, started_at, finished_at, error, log_path, output_path, worker"
 _OWNERSHIP_COLUMNS = "run_id, schedule, trigger, owner, epoch, created_at, heartbeat_at, cancel_requested_at, status"
 DONE = tuple(status.value for status in NodeStatus if status.is_done)
 """Node statuses that count as a success (``success``, ``warned``, ``reused``)."""
+PRODUCED = (NodeStatus.SUCCESS.value, NodeStatus.WARNED.value)
+"""Successes that produced a result (a reuse stands for an earlier one)."""
+_PREFIXED_NODE_COLUMNS = ", ".join("n." + column.strip() for column in NODE_COLUMNS.split(","))
+_FAILURES = (NodeStatus.FAILED.value, NodeStatus.CANCELLED.value)
+"""Final statuses of a node that may have left its data half written (when it had started)."""
 _BATCH = 500
 """Values in one ``IN (...)`` list."""
 EVERY_RUN = RunQuery()
@@ -50,7 +57,7 @@ class RunStatements:
         """Write a new run and the first state of each of its nodes, in the given order."""
         sql = self.sql
         sql.execute(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run.run_id,
                 run.status.value,
@@ -64,10 +71,11 @@ class RunStatements:
                 json.dumps(dict(run.parameters), sort_keys=True),
                 sql.time(run.resumed_at),
                 run.resumptions,
+                int(run.only_changed),
             ),
         )
         sql.executemany(
-            f"INSERT INTO run_nodes ({NODE_COLUMNS}, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO run_nodes ({NODE_COLUMNS}, position) VALUES ({NODE_VALUES}, ?)",
             [(*self._node_row(state), position) for position, state in enumerate(nodes)],
         )
         for state in nodes:
@@ -103,6 +111,14 @@ class RunStatements:
                     sql, f"SELECT node_id FROM node_latest WHERE last_success_run_id IN ({marks(chunk)})", chunk
                 )
             )
+            touched.update(
+                row[0]
+                for row in rows(
+                    sql,
+                    f"SELECT DISTINCT node_id FROM run_nodes WHERE run_id IN ({marks(chunk)}) AND status IN (?, ?)",
+                    [*chunk, *_FAILURES],
+                )
+            )
             for table in ("attempts", "run_nodes", "resource_waits", "runs"):
                 sql.execute(f"DELETE FROM {table} WHERE run_id IN ({marks(chunk)})", chunk)
         for node_id in sorted(touched):
@@ -124,11 +140,33 @@ class RunStatements:
             "(excluded.run_created_at = node_latest.run_created_at AND excluded.run_id >= node_latest.run_id)",
             (state.node_id, state.status.value, sql.time(state.finished_at), state.error, state.run_id),
         )
-        if state.status.is_done and state.finished_at is not None:
+        if state.finished_at is None:
+            return
+        if state.status.is_done:
             sql.execute(
-                "UPDATE node_latest SET last_success_run_id = ?, last_success_at = ? "
+                "UPDATE node_latest SET last_success_run_id = ?, last_success_at = ?, "
+                "last_success_fingerprint = ?, last_success_result = ? "
                 "WHERE node_id = ? AND (last_success_at IS NULL OR last_success_at <= ?)",
-                (state.run_id, sql.time(state.finished_at), state.node_id, sql.time(state.finished_at)),
+                (
+                    state.run_id,
+                    sql.time(state.finished_at),
+                    state.fingerprint,
+                    state.result,
+                    state.node_id,
+                    sql.time(state.finished_at),
+                ),
+            )
+            if state.status != NodeStatus.REUSED:
+                sql.execute(
+                    "UPDATE node_latest SET last_produced_at = ? "
+                    "WHERE node_id = ? AND (last_produced_at IS NULL OR last_produced_at <= ?)",
+                    (sql.time(state.finished_at), state.node_id, sql.time(state.finished_at)),
+                )
+        elif _left_data_behind(state):
+            sql.execute(
+                "UPDATE node_latest SET last_failure_at = ? "
+                "WHERE node_id = ? AND (last_failure_at IS NULL OR last_failure_at < ?)",
+                (sql.time(state.finished_at), state.node_id, sql.time(state.finished_at)),
             )
 
     def _rebuild_latest(self, node_id: str) -> None:
@@ -136,7 +174,7 @@ class RunStatements:
         sql.execute("DELETE FROM node_latest WHERE node_id = ?", (node_id,))
         newest = one(
             sql,
-            f"SELECT {', '.join('n.' + c.strip() for c in NODE_COLUMNS.split(','))} FROM run_nodes n "
+            f"SELECT {_PREFIXED_NODE_COLUMNS} FROM run_nodes n "
             "JOIN runs r ON r.run_id = n.run_id WHERE n.node_id = ? ORDER BY r.created_at DESC, r.run_id DESC",
             (node_id,),
         )
@@ -145,15 +183,30 @@ class RunStatements:
         self._note_latest(self._node_state(newest))
         success = one(
             sql,
-            f"SELECT run_id, finished_at FROM run_nodes WHERE node_id = ? AND status IN ({marks(DONE)}) "
-            "AND finished_at IS NOT NULL ORDER BY finished_at DESC, run_id DESC",
+            f"SELECT run_id, finished_at, fingerprint, result FROM run_nodes WHERE node_id = ? "
+            f"AND status IN ({marks(DONE)}) AND finished_at IS NOT NULL ORDER BY finished_at DESC, run_id DESC",
             (node_id, *DONE),
         )
         if success is not None:
             sql.execute(
-                "UPDATE node_latest SET last_success_run_id = ?, last_success_at = ? WHERE node_id = ?",
-                (success[0], success[1], node_id),
+                "UPDATE node_latest SET last_success_run_id = ?, last_success_at = ?, "
+                "last_success_fingerprint = ?, last_success_result = ? WHERE node_id = ?",
+                (*success, node_id),
             )
+        produced = one(
+            sql,
+            f"SELECT MAX(finished_at) FROM run_nodes WHERE node_id = ? AND status IN ({marks(PRODUCED)})",
+            (node_id, *PRODUCED),
+        )
+        if produced is not None and produced[0] is not None:
+            sql.execute("UPDATE node_latest SET last_produced_at = ? WHERE node_id = ?", (produced[0], node_id))
+        failure = one(
+            sql,
+            "SELECT MAX(finished_at) FROM run_nodes WHERE node_id = ? AND status IN (?, ?) AND started_at IS NOT NULL",
+            (node_id, *_FAILURES),
+        )
+        if failure is not None and failure[0] is not None:
+            sql.execute("UPDATE node_latest SET last_failure_at = ? WHERE node_id = ?", (failure[0], node_id))
 
     # -- reading runs
 
@@ -289,12 +342,12 @@ class RunStatements:
         """Each node of the run in the run's order, with ``attempts`` counted from its attempt records."""
         found = rows(
             self.sql,
-            "SELECT n.run_id, n.node_id, n.kind, n.status, n.started_at, n.finished_at, n.error, n.waiting_for, "
+            f"SELECT {_PREFIXED_NODE_COLUMNS}, "
             "(SELECT COUNT(*) FROM attempts a WHERE a.run_id = n.run_id AND a.node_id = n.node_id) "
             "FROM run_nodes n WHERE n.run_id = ? ORDER BY n.position, n.node_id",
             (run_id,),
         )
-        return [self._node_state(row[:8], attempts=int(row[8])) for row in found]
+        return [self._node_state(row[:-1], attempts=int(row[-1])) for row in found]
 
     def attempts(self, run_id: str, node_id: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (optionally of one node), oldest first."""
@@ -327,6 +380,33 @@ class RunStatements:
             for row in found
             if wanted is None or row[0] in wanted
         }
+
+    def last_successes(self, node_ids: Collection[str]) -> dict[str, LastSuccess]:
+        """The newest success of each of ``node_ids`` that has one, and whether it failed since."""
+        sql = self.sql
+        found: dict[str, LastSuccess] = {}
+        wanted = sorted(set(node_ids))
+        for start in range(0, len(wanted), _BATCH):
+            chunk = wanted[start : start + _BATCH]
+            for row in rows(
+                sql,
+                "SELECT node_id, last_success_run_id, last_success_at, last_success_fingerprint, "
+                "last_success_result, last_failure_at, last_produced_at FROM node_latest "
+                f"WHERE node_id IN ({marks(chunk)}) AND last_success_at IS NOT NULL",
+                chunk,
+            ):
+                finished_at = sql.read_time(row[2])
+                failed_at = sql.read_time(row[5])
+                found[row[0]] = LastSuccess(
+                    node_id=row[0],
+                    run_id=row[1],
+                    finished_at=finished_at,  # type: ignore[arg-type]
+                    fingerprint=row[3],
+                    result=row[4],
+                    failed_since=failed_at is not None and finished_at is not None and failed_at >= finished_at,
+                    produced_at=sql.read_time(row[6]),
+                )
+        return found
 
     def node_history(self, node_id: str, limit: int = 10) -> list[NodeHistoryEntry]:
         """The node's outcome in each of the newest ``limit`` runs that have it, newest first."""
@@ -365,6 +445,9 @@ class RunStatements:
             sql.time(state.finished_at),
             state.error,
             state.waiting_for,
+            state.fingerprint,
+            state.result,
+            state.reason,
         )
 
     def _run(self, row: tuple[Any, ...]) -> RunRecord:
@@ -382,6 +465,7 @@ class RunStatements:
             parameters=json.loads(row[9]) if row[9] else {},
             resumed_at=sql.read_time(row[10]),
             resumptions=int(row[11] or 0),
+            only_changed=bool(row[12]),
         )
 
     def _node_state(self, row: tuple[Any, ...], attempts: int = 0) -> NodeRunRecord:
@@ -396,6 +480,9 @@ class RunStatements:
             finished_at=sql.read_time(row[5]),
             error=row[6],
             waiting_for=row[7],
+            fingerprint=row[8],
+            result=row[9],
+            reason=row[10],
         )
 
     def _attempt(self, row: tuple[Any, ...]) -> AttemptRecord:
@@ -412,6 +499,11 @@ class RunStatements:
             output_path=row[8],
             worker=row[9],
         )
+
+
+def _left_data_behind(state: NodeRunRecord) -> bool:
+    """Whether the node started and then failed or was cancelled: its data may be half written."""
+    return state.status.value in _FAILURES and state.started_at is not None
 
 
 _EARLIEST = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

@@ -111,6 +111,20 @@ RUNS = Component(
         )
         """,
         ),
+        # 4: state-aware runs (orchestrate_ext.execution.reuse): whether a run runs only what changed; each
+        # node state's fingerprint, the result it stands for and why it ran or was reused; and, per node,
+        # the newest success's fingerprint and result, when that result was produced (a reuse does not
+        # produce one) and the newest failure (a failed node is never reused).
+        """
+        ALTER TABLE runs ADD COLUMN only_changed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE run_nodes ADD COLUMN fingerprint TEXT;
+        ALTER TABLE run_nodes ADD COLUMN result TEXT;
+        ALTER TABLE run_nodes ADD COLUMN reason TEXT;
+        ALTER TABLE node_latest ADD COLUMN last_success_fingerprint TEXT;
+        ALTER TABLE node_latest ADD COLUMN last_success_result TEXT;
+        ALTER TABLE node_latest ADD COLUMN last_produced_at {time};
+        ALTER TABLE node_latest ADD COLUMN last_failure_at {time}
+        """,
     ),
     tables=("runs", "run_nodes", "attempts", "node_latest"),
 )

@@ -14,10 +14,12 @@ from alerts.redact import Redactor, redacting_logger
 from alerts.render_slack import blocks, escape, fallback_text
 from alerts.render_text import plain_text
 from alerts.routing import Router
+from alerts.schedules import schedule_slas
 from orchestrate_ext.config import load_config
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.project import load_plugins
 from tests.alerts.conftest import node
+from tests.test_cli_hostile_input import alias_bomb
 
 
 def load(tmp_path: Path, text: str) -> AlertsConfig:
@@ -56,7 +58,7 @@ alerts:
         ("alerts:\n  slack: {token_env: T}\n  routes: [{on: failure}]", r"give 'slack' \(a channel\) and/or 'email'"),
         ("alerts:\n  slack: {token_env: T, webhook_url_env: W}", "set exactly one of 'token_env'"),
         ("alerts:\n  email: {smtp_host: h, from: nobody}", r"key 'alerts.email.from': .*not an e-mail address"),
-        ("alerts:\n  timezone: Mars/Olympus", "not an IANA time zone"),
+        ("alerts:\n  timezone: Mars/Olympus", "is not a known time zone"),
         ("alerts:\n  slack: {token_env: T}\n  routes: [{slack: '#x', mtch: {}}]", "unknown key 'alerts.routes.0.mtch'"),
     ],
 )  # fmt: skip
@@ -201,3 +203,14 @@ def test_schedule_slas_are_read_from_the_schedules(tmp_path: Path) -> None:
     path.write_text("schedules:\n  - {name: nightly, sla: {max_duration: soon}}\n")
     with pytest.raises(ConfigError, match=r"key 'schedules.nightly.sla.max_duration'"):
         schedule_slas(path)
+
+
+def test_schedule_slas_read_orchestrate_yaml_through_the_safe_loader(tmp_path: Path) -> None:
+    config = tmp_path / "orchestrate.yaml"
+    config.write_text("schedules: [{name: nightly, cron: '@daily', sla: {finish_by: '07:30'}}]\n" + alias_bomb())
+    assert schedule_slas(config) == {}  # refused in linear time; the configuration loader reports it
+    config.write_text(
+        "schedules: [{name: nightly, cron: '@daily', timezone: Europe/Berlin, sla: {max_duration: 5m}}]\n"
+    )
+    [(name, found)] = schedule_slas(config).items()
+    assert (name, found.timezone, found.sla.max_duration if found.sla else None) == ("nightly", "Europe/Berlin", 300.0)

@@ -7,6 +7,30 @@
  * (the same text the `orchestrate` CLI prints).
  */
 
+import type {
+  BackfillRequest,
+  BackfillStarted,
+  CronPreview,
+  GraphNode,
+  Info,
+  NodeLogs,
+  NodeRecent,
+  NodeState,
+  NotebookForm,
+  OutputModel,
+  RunDetail,
+  RunFilter,
+  RunSummary,
+  RunsPage,
+  SavedSchedule,
+  Schedule,
+  ScheduleRequest,
+  SchedulerStatus,
+  SchedulesList,
+  Tick,
+  TriggerResult
+} from './documents';
+
 /** Sends one request to a path under `/orchestrate/api/` and resolves with the response. */
 export type Transport = (path: string, init: RequestInit) => Promise<Response>;
 
@@ -15,12 +39,18 @@ export class ApiError extends Error {
   readonly status: number;
   /** The server's error class, e.g. `RunNotFound`, when it gave one. */
   readonly kind: string | null;
+  /** The request key the error is about (e.g. `cron`), when the server names one. */
+  readonly field: string | null;
+  /** The message in the field's own words (no file, no key), when the server names a field. */
+  readonly detail: string | null;
 
-  constructor(status: number, message: string, kind: string | null = null) {
+  constructor(status: number, message: string, kind: string | null = null, field: string | null = null, detail: string | null = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.kind = kind;
+    this.field = field;
+    this.detail = detail;
   }
 
   get isForbidden(): boolean {
@@ -32,212 +62,7 @@ export class ApiError extends Error {
   }
 }
 
-export type RunStatus = 'running' | 'success' | 'failed' | 'cancelled';
-
-export interface AlertRoute {
-  name: string;
-  on: string[];
-  slack?: string | null;
-  email: string[];
-  match: Record<string, string[]>;
-}
-
-export interface Info {
-  version: string;
-  project: string | null;
-  problem: string | null;
-  settings_keys: string[];
-  injected_parameters: string[];
-  alert_routes: AlertRoute[];
-  timezones: string[];
-}
-
-export interface GraphNode {
-  id: string;
-  kind: string;
-  resource_type: string;
-  name: string;
-  path: string;
-  owner: string | null;
-  tags: string[];
-  depends_on: string[];
-  waits_for: string[];
-}
-
-export interface NodeState {
-  id: string;
-  kind: string;
-  resource_type: string;
-  name: string;
-  lab_path: string | null;
-  runnable: boolean;
-  last_status: string | null;
-  last_run_id: string | null;
-  last_finished_at: string | null;
-  last_success_at: string | null;
-  last_success_run_id: string | null;
-}
-
-export interface ParameterCellEntry {
-  name: string;
-  source: string;
-  value: unknown;
-  plain: boolean;
-  help: string;
-  injected: boolean;
-}
-
-export interface NotebookForm {
-  notebook: string;
-  node_id: string;
-  in_pipeline: boolean;
-  metadata: Record<string, unknown>;
-  parameters_cell: ParameterCellEntry[];
-  injected_parameters: string[];
-}
-
-export interface ScheduleRequest {
-  notebook: string;
-  cron?: string | null;
-  timezone?: string | null;
-  parameters?: Record<string, unknown> | null;
-  depends_on?: string[] | null;
-  owner?: string | null;
-  retries?: number | null;
-  timeout?: string | null;
-  alerts?: Record<string, unknown>[] | null;
-  sla?: Record<string, unknown> | null;
-}
-
-export interface SavedSchedule {
-  notebook: string;
-  node_id: string;
-  metadata: Record<string, unknown>;
-}
-
-export interface Schedule {
-  name: string;
-  origin: string;
-  notebook: string | null;
-  target: string | null;
-  cron: string | null;
-  timezone: string;
-  paused: boolean;
-  triggers: string[];
-  next_fire_times: string[];
-  next_fire_at: string | null;
-  last_run_id: string | null;
-  last_status: string | null;
-  last_run_at: string | null;
-}
-
-export interface SchedulesList {
-  schedules: Schedule[];
-}
-
-export interface CronPreview {
-  cron: string;
-  timezone: string;
-  next: string[];
-}
-
-export interface RunSummary {
-  run_id: string;
-  status: RunStatus;
-  trigger: string;
-  schedule: string | null;
-  selection: string | null;
-  logical_date: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-export interface RunsPage {
-  runs: RunSummary[];
-  total: number;
-  limit: number;
-  offset: number;
-}
-
-export interface RunNode {
-  id: string;
-  kind: string;
-  status: string;
-  attempts: number;
-  started_at: string | null;
-  finished_at: string | null;
-  error: string | null;
-  duration_seconds: number | null;
-}
-
-export interface Attempt {
-  node_id: string;
-  try_number: number;
-  status: string;
-  started_at: string;
-  finished_at: string | null;
-  error: string | null;
-  duration_seconds: number | null;
-  has_log: boolean;
-  has_output: boolean;
-}
-
-export interface RunDetail extends RunSummary {
-  duration_seconds: number | null;
-  nodes: RunNode[];
-  attempts: Attempt[];
-}
-
-export interface AttemptLog {
-  try_number: number;
-  status: string;
-  started_at: string;
-  finished_at: string | null;
-  error: string | null;
-  log: string | null;
-  truncated: boolean;
-}
-
-export interface NodeLogs {
-  run_id: string;
-  node_id: string;
-  attempts: AttemptLog[];
-}
-
-export interface OutputModel {
-  name: string;
-  path: string;
-  type: 'notebook';
-  format: 'json';
-  mimetype: null;
-  content: unknown;
-  writable: false;
-  created: string;
-  last_modified: string;
-  size: number;
-  run_id: string;
-  node_id: string;
-  try_number: number;
-}
-
-export interface SchedulerStatus {
-  running: boolean;
-  holder: string | null;
-  host: string | null;
-  pid: number | null;
-  detail: string | null;
-  command: string;
-  started_pid?: number;
-}
-
-export interface RunFilter {
-  status?: RunStatus[];
-  trigger?: string;
-  schedule?: string;
-  limit?: number;
-  offset?: number;
-}
+export * from './documents';
 
 type Query = Record<string, string | number | string[] | undefined | null>;
 
@@ -302,11 +127,14 @@ export class OrchestrateClient {
       }
     }
     if (!response.ok) {
-      const kind = data && typeof data === 'object' ? (data as { error?: unknown }).error : undefined;
+      const body = (data && typeof data === 'object' ? data : {}) as { error?: unknown; field?: unknown; detail?: unknown };
+      const text = (value: unknown) => (typeof value === 'string' ? value : null);
       throw new ApiError(
         response.status,
         errorMessage(response.status, response.statusText, data),
-        typeof kind === 'string' ? kind : null
+        text(body.error),
+        text(body.field),
+        text(body.detail)
       );
     }
     if (data === undefined) {
@@ -367,8 +195,32 @@ export class OrchestrateClient {
     return this.request('GET', `runs/${encodeURIComponent(runId)}`);
   }
 
-  trigger(select: string | null, logicalDate: string | null = null): Promise<RunSummary> {
-    return this.request('POST', 'runs', { body: { select, logical_date: logicalDate } });
+  trigger(
+    select: string | null,
+    logicalDate: string | null = null,
+    parameters: Record<string, unknown> | null = null
+  ): Promise<TriggerResult> {
+    const body: Record<string, unknown> = { select, logical_date: logicalDate };
+    if (parameters && Object.keys(parameters).length) {
+      body.parameters = parameters;
+    }
+    return this.request('POST', 'runs', { body });
+  }
+
+  deleteRuns(runIds: string[]): Promise<{ deleted: string[]; kept: { run_id: string; reason: string }[] }> {
+    return this.request('POST', 'runs/delete', { body: { run_ids: runIds } });
+  }
+
+  nodeRecent(nodeId: string): Promise<NodeRecent> {
+    return this.request('GET', 'nodes/history', { query: { node: nodeId } });
+  }
+
+  ticks(schedule: string | null, limit = 50): Promise<{ ticks: Tick[] }> {
+    return this.request('GET', 'ticks', { query: { schedule, limit } });
+  }
+
+  backfill(request: BackfillRequest): Promise<BackfillStarted> {
+    return this.request('POST', 'backfills', { body: request });
   }
 
   retry(runId: string): Promise<RunSummary> {

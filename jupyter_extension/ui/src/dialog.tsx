@@ -7,318 +7,41 @@
  */
 import { Dialog, ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
-import { addIcon, Button, closeIcon } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { SavedSchedule } from './api';
-import { CUSTOM, describeCron, formatFireTime, presetFor, PRESETS } from './cron';
-import { ALERT_EVENTS, ParameterRow } from './form';
-import { filterChoices, ScheduleModel } from './scheduleModel';
+import { AlertSection, CronSection, DependsOnSection, ParametersSection, TextRow } from './dialogFields';
+import { ScheduleModel } from './scheduleModel';
 
 const SAVE_INDEX = 1;
-
-function FieldError(props: { message?: string }): JSX.Element | null {
-  return props.message ? <div className="jp-Orchestrate-fieldError">{props.message}</div> : null;
-}
-
-function Row(props: { label: string; htmlFor?: string; children: React.ReactNode; hint?: string }): JSX.Element {
-  return (
-    <div className="jp-Orchestrate-row">
-      <label className="jp-Orchestrate-label" htmlFor={props.htmlFor}>
-        {props.label}
-      </label>
-      <div className="jp-Orchestrate-control">
-        {props.children}
-        {props.hint ? <div className="jp-Orchestrate-hint">{props.hint}</div> : null}
-      </div>
-    </div>
-  );
-}
-
-function CronSection(props: { model: ScheduleModel }): JSX.Element {
-  const { model } = props;
-  const { form } = model;
-  const preset = presetFor(form.cron);
-  const description = describeCron(form.cron);
-  return (
-    <>
-      <Row label="Repeat" htmlFor="jp-Orchestrate-preset">
-        <select
-          id="jp-Orchestrate-preset"
-          className="jp-mod-styled"
-          value={preset}
-          onChange={event => {
-            if (event.target.value !== CUSTOM) {
-              model.update({ cron: event.target.value });
-            }
-          }}
-        >
-          {PRESETS.map(item => (
-            <option key={item.cron} value={item.cron}>
-              {item.label}
-            </option>
-          ))}
-          <option value={CUSTOM}>Custom cron expression…</option>
-        </select>
-      </Row>
-      <Row label="Cron" htmlFor="jp-Orchestrate-cron">
-        <input
-          id="jp-Orchestrate-cron"
-          className="jp-mod-styled jp-Orchestrate-mono"
-          value={form.cron}
-          spellCheck={false}
-          aria-label="cron expression"
-          onChange={event => model.update({ cron: event.target.value })}
-        />
-        <FieldError message={model.errors.cron ?? model.previewError ?? undefined} />
-        <div className="jp-Orchestrate-preview" aria-live="polite">
-          {description ? <div className="jp-Orchestrate-description">{description}</div> : null}
-          {model.preview ? (
-            <ul className="jp-Orchestrate-nextTimes" aria-label="next fire times">
-              {model.preview.next.map(item => (
-                <li key={item}>{formatFireTime(item, model.preview!.timezone)}</li>
-              ))}
-            </ul>
-          ) : null}
-        </div>
-      </Row>
-      <Row label="Time zone" htmlFor="jp-Orchestrate-timezone">
-        <input
-          id="jp-Orchestrate-timezone"
-          className="jp-mod-styled"
-          list="jp-Orchestrate-timezones"
-          value={form.timezone}
-          onChange={event => model.update({ timezone: event.target.value })}
-        />
-        <datalist id="jp-Orchestrate-timezones">
-          {model.info.timezones.map(zone => (
-            <option key={zone} value={zone} />
-          ))}
-        </datalist>
-        <FieldError message={model.errors.timezone} />
-      </Row>
-    </>
-  );
-}
-
-function ParametersSection(props: { model: ScheduleModel }): JSX.Element {
-  const { model } = props;
-  const rows = model.form.parameters;
-  const change = (index: number, patch: Partial<ParameterRow>) =>
-    model.update({ parameters: rows.map((row, at) => (at === index ? { ...row, ...patch } : row)) });
-  return (
-    <Row
-      label="Parameters"
-      hint={`Values are JSON (5, "text", [1, 2]); leave one empty to keep the notebook's default. ${model.info.injected_parameters.join(' and ')} are set on every run.`}
-    >
-      <div className="jp-Orchestrate-parameters">
-        {rows.map((row, index) => (
-          <div className="jp-Orchestrate-parameter" key={index}>
-            <input
-              className="jp-mod-styled jp-Orchestrate-mono"
-              aria-label={`parameter ${index + 1} name`}
-              value={row.name}
-              placeholder="name"
-              onChange={event => change(index, { name: event.target.value })}
-            />
-            <input
-              className="jp-mod-styled jp-Orchestrate-mono"
-              aria-label={`parameter ${row.name || index + 1} value`}
-              value={row.value}
-              placeholder="JSON (empty: the notebook's default)"
-              onChange={event => change(index, { value: event.target.value })}
-            />
-            <Button
-              minimal
-              small
-              title="Remove this parameter"
-              onClick={() => model.update({ parameters: rows.filter((_, at) => at !== index) })}
-            >
-              <closeIcon.react tag="span" />
-            </Button>
-            <FieldError message={model.errors[`parameters.${index}.name`] ?? model.errors[`parameters.${index}.value`]} />
-          </div>
-        ))}
-        <Button small minimal onClick={() => model.update({ parameters: [...rows, { name: '', value: '' }] })}>
-          <addIcon.react tag="span" /> Add parameter
-        </Button>
-      </div>
-    </Row>
-  );
-}
-
-function DependsOnSection(props: { model: ScheduleModel }): JSX.Element {
-  const { model } = props;
-  const [query, setQuery] = React.useState('');
-  const shown = filterChoices(model.choices, query).slice(0, 200);
-  const selected = model.form.dependsOn;
-  return (
-    <Row label="Depends on" htmlFor="jp-Orchestrate-dependsSearch" hint="Runs after these dbt models, sources or notebooks.">
-      <div className="jp-Orchestrate-chips">
-        {selected.length === 0 ? <span className="jp-Orchestrate-muted">nothing</span> : null}
-        {selected.map(reference => (
-          <span className="jp-Orchestrate-chip" key={reference}>
-            {reference}
-            <button
-              className="jp-Orchestrate-chipRemove"
-              title={`Remove ${reference}`}
-              aria-label={`remove dependency ${reference}`}
-              onClick={() => model.toggleDependency(reference)}
-            >
-              ×
-            </button>
-          </span>
-        ))}
-      </div>
-      <input
-        id="jp-Orchestrate-dependsSearch"
-        className="jp-mod-styled"
-        type="search"
-        placeholder="Search dbt models and notebooks…"
-        value={query}
-        onChange={event => setQuery(event.target.value)}
-      />
-      <ul className="jp-Orchestrate-pickList" aria-label="depends-on choices">
-        {shown.map(choice => (
-          <li key={choice.id}>
-            <label title={choice.id}>
-              <input
-                type="checkbox"
-                checked={selected.includes(choice.reference) || selected.includes(choice.id)}
-                onChange={() =>
-                  model.toggleDependency(selected.includes(choice.id) ? choice.id : choice.reference)
-                }
-              />
-              <span className="jp-Orchestrate-pickName">{choice.name}</span>
-              <span className="jp-Orchestrate-muted"> {choice.resourceType}</span>
-            </label>
-          </li>
-        ))}
-      </ul>
-    </Row>
-  );
-}
-
-function AlertSection(props: { model: ScheduleModel }): JSX.Element {
-  const { model } = props;
-  const alert = model.form.alert;
-  const routes = model.info.alert_routes;
-  const set = (patch: Partial<typeof alert>) => model.update({ alert: { ...alert, ...patch } });
-  return (
-    <Row label="Alerts" hint={routes.length ? undefined : 'No routes are configured under alerts: in orchestrate.yaml.'}>
-      {routes.length ? (
-        <div className="jp-Orchestrate-routes">
-          <div className="jp-Orchestrate-muted">Routes in orchestrate.yaml:</div>
-          <ul>
-            {routes.map(route => (
-              <li key={route.name}>
-                <b>{route.name}</b> → {[route.slack, ...route.email].filter(Boolean).join(', ')} on{' '}
-                {route.on.join(', ')}
-                {Object.keys(route.match).length
-                  ? ` (for ${Object.entries(route.match)
-                      .map(([key, values]) => `${key} ${values.join('/')}`)
-                      .join(', ')})`
-                  : ' (all nodes)'}
-              </li>
-            ))}
-          </ul>
-        </div>
-      ) : null}
-      <label className="jp-Orchestrate-inline">
-        <input type="checkbox" checked={alert.enabled} onChange={event => set({ enabled: event.target.checked })} /> Also
-        alert for this notebook:
-      </label>
-      {alert.enabled ? (
-        <div className="jp-Orchestrate-alertRoute">
-          {routes.length ? (
-            <select
-              className="jp-mod-styled"
-              aria-label="copy the destination of a configured route"
-              value=""
-              onChange={event => {
-                const route = routes.find(item => item.name === event.target.value);
-                if (route) {
-                  set({ slack: route.slack ?? '', email: route.email.join(', '), on: [...route.on] });
-                }
-              }}
-            >
-              <option value="">Send where a configured route sends…</option>
-              {routes.map(route => (
-                <option key={route.name} value={route.name}>
-                  {route.name}
-                </option>
-              ))}
-            </select>
-          ) : null}
-          <input
-            className="jp-mod-styled"
-            aria-label="Slack channel"
-            placeholder="Slack channel, e.g. #data-alerts"
-            value={alert.slack}
-            onChange={event => set({ slack: event.target.value })}
-          />
-          <FieldError message={model.errors['alert.slack']} />
-          <input
-            className="jp-mod-styled"
-            aria-label="e-mail addresses"
-            placeholder="e-mail addresses, comma-separated"
-            value={alert.email}
-            onChange={event => set({ email: event.target.value })}
-          />
-          <FieldError message={model.errors['alert.email']} />
-          <div className="jp-Orchestrate-events">
-            {ALERT_EVENTS.map(event => (
-              <label key={event} className="jp-Orchestrate-inline">
-                <input
-                  type="checkbox"
-                  checked={alert.on.includes(event)}
-                  onChange={change =>
-                    set({ on: change.target.checked ? [...alert.on, event] : alert.on.filter(item => item !== event) })
-                  }
-                />{' '}
-                {event.replace('_', ' ')}
-              </label>
-            ))}
-          </div>
-          <FieldError message={model.errors['alert.on']} />
-        </div>
-      ) : null}
-    </Row>
-  );
-}
-
-function TextRow(props: {
-  model: ScheduleModel;
-  field: 'owner' | 'retries' | 'timeout' | 'slaFinishBy' | 'slaMaxDuration';
-  label: string;
-  placeholder: string;
-}): JSX.Element {
-  const { model, field } = props;
-  const id = `jp-Orchestrate-${field}`;
-  return (
-    <Row label={props.label} htmlFor={id}>
-      <input
-        id={id}
-        className="jp-mod-styled"
-        placeholder={props.placeholder}
-        value={model.form[field]}
-        onChange={event => model.update({ [field]: event.target.value })}
-      />
-      <FieldError message={model.errors[field]} />
-    </Row>
-  );
-}
 
 export function ScheduleFormView(props: { model: ScheduleModel }): JSX.Element {
   const { model } = props;
   return (
     <div className="jp-Orchestrate-form" aria-busy={model.saving}>
+      {model.serverError ? (
+        <div className="jp-Orchestrate-serverError" role="alert">
+          {model.serverError}
+        </div>
+      ) : null}
       {model.data.in_pipeline ? null : (
         <div className="jp-Orchestrate-warning">
           This notebook is not part of the pipeline yet: add a pattern matching it to notebooks.include in
           orchestrate.yaml.
         </div>
       )}
+      {model.data.problem ? (
+        <div className="jp-Orchestrate-nodeError" role="status">
+          <b>This notebook is broken and does not run:</b> {model.data.problem}
+        </div>
+      ) : null}
+      {model.data.copy_of ? (
+        <div className="jp-Orchestrate-warning" role="status">
+          This notebook is a copy of {model.data.copy_of} and carries its schedule, which does not fire for the copy.
+          Check the settings below; saving starts this notebook's own schedule.
+        </div>
+      ) : null}
       <CronSection model={model} />
       {model.supports('parameters') ? <ParametersSection model={model} /> : null}
       {model.supports('depends_on') ? <DependsOnSection model={model} /> : null}
@@ -333,11 +56,6 @@ export function ScheduleFormView(props: { model: ScheduleModel }): JSX.Element {
           <TextRow model={model} field="slaFinishBy" label="SLA: done by" placeholder="HH:MM in the schedule's time zone" />
           <TextRow model={model} field="slaMaxDuration" label="SLA: at most" placeholder="e.g. 45m after the start" />
         </>
-      ) : null}
-      {model.serverError ? (
-        <div className="jp-Orchestrate-serverError" role="alert">
-          {model.serverError}
-        </div>
       ) : null}
     </div>
   );
@@ -362,12 +80,41 @@ export class ScheduleDialog extends Dialog<void> {
     super({
       title: `Schedule ${PathExt.basename(model.notebook)}`,
       body: new ScheduleBody(model),
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save schedule' })],
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.okButton({ label: model.data.copy_of ? 'Start this schedule' : model.isScheduled ? 'Save schedule' : 'Save and schedule' })
+      ],
       defaultButton: SAVE_INDEX,
       focusNodeSelector: '#jp-Orchestrate-preset'
     });
     this.addClass('jp-Orchestrate-scheduleDialog');
+    model.changed.connect(this.syncSave, this);
     void model.refreshPreview();
+  }
+
+  /** Save is disabled while the form shows an error (and while saving). */
+  private syncSave(): void {
+    const save = this.node.querySelector<HTMLButtonElement>('.jp-Dialog-footer .jp-mod-accept');
+    if (save) {
+      save.disabled = this.model.hasErrors || this.model.saving;
+      save.title = this.model.hasErrors ? 'Fix the fields marked in red first' : '';
+    }
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.syncSave();
+  }
+
+  handleEvent(event: Event): void {
+    // The Dialog saves on Enter in any text field; a field that handles Enter itself (the search box) keeps it.
+    if (event.type === 'keydown' && (event as KeyboardEvent).key === 'Enter') {
+      const target = event.target as HTMLElement | null;
+      if (target?.closest?.('[data-enter="local"]')) {
+        return;
+      }
+    }
+    super.handleEvent(event);
   }
 
   resolve(index?: number): void {
@@ -375,14 +122,28 @@ export class ScheduleDialog extends Dialog<void> {
       super.resolve(index);
       return;
     }
+    if (this.model.hasErrors || this.model.saving) {
+      this.revealError();
+      return;
+    }
     void this.model.save().then(ok => {
       if (ok) {
+        this.saved = this.model.saved;
         super.resolve(SAVE_INDEX);
+      } else {
+        requestAnimationFrame(() => this.revealError());
       }
     });
   }
 
+  /** Scroll the first error into sight: a message below the fold is a message not read. */
+  private revealError(): void {
+    const error = this.node.querySelector('.jp-Orchestrate-serverError, .jp-Orchestrate-fieldError');
+    error?.scrollIntoView({ block: 'center' });
+  }
+
   dispose(): void {
+    this.model.changed.disconnect(this.syncSave, this);
     this.model.dispose();
     super.dispose();
   }

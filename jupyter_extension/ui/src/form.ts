@@ -49,6 +49,8 @@ export interface FormContext {
   settingsKeys: string[];
   timezones: string[];
   injected: string[];
+  /** The variables of the notebook's parameters cell (empty when it has none: then any name goes). */
+  cellParameters?: string[];
 }
 
 export const ALERT_EVENTS = ['failure', 'recovery', 'sla_miss', 'retry', 'run_finished'];
@@ -133,14 +135,18 @@ export function formFromNotebook(data: NotebookForm, defaultTimezone: string): S
   return form;
 }
 
-function checkParameters(rows: ParameterRow[], injected: string[], errors: FormErrors): Record<string, unknown> {
+function checkParameters(rows: ParameterRow[], injected: string[], errors: FormErrors, cell: string[]): Record<string, unknown> {
   const parameters: Record<string, unknown> = {};
   rows.forEach((row, index) => {
     const name = row.name.trim();
+    const key = `parameters.${index}`;
+    if (name && cell.length && !cell.includes(name) && IDENTIFIER.test(name)) {
+      errors[`${key}.name`] = `the notebook has no parameter '${name}' (its parameters: ${cell.filter(item => !injected.includes(item)).join(', ')}); add it to the cell tagged parameters, or remove it`;
+      return;
+    }
     if (!row.value.trim()) {
       return; // no value: the notebook's own default applies
     }
-    const key = `parameters.${index}`;
     if (!IDENTIFIER.test(name) || PYTHON_KEYWORDS.has(name)) {
       errors[`${key}.name`] = `'${name}' is not a Python identifier; use letters, digits and _`;
       return;
@@ -217,9 +223,12 @@ export function validateForm(form: ScheduleForm, context: FormContext): { errors
     errors.cron = cronProblem;
   }
   if (!context.timezones.includes(form.timezone)) {
-    errors.timezone = `'${form.timezone}' is not a known time zone; pick one from the list, e.g. Europe/Berlin`;
+    const close = closestZone(form.timezone, context.timezones);
+    errors.timezone = form.timezone.trim()
+      ? `'${form.timezone}' is not a known time zone${close ? `; did you mean ${close}?` : '; pick one from the list'}`
+      : 'choose a time zone, e.g. UTC';
   }
-  const parameters = checkParameters(form.parameters, context.injected, errors);
+  const parameters = checkParameters(form.parameters, context.injected, errors, context.cellParameters ?? []);
   const retriesText = form.retries.trim();
   if (retriesText && !/^\d+$/.test(retriesText)) {
     errors.retries = 'retries is a whole number, 0 or more';
@@ -269,4 +278,83 @@ export function validateForm(form: ScheduleForm, context: FormContext): { errors
     delete request.cron;
   }
   return { errors, request };
+}
+
+/** Edit distance between two texts (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+
+/** The known zone closest to what was typed ("Europe/Berln" -> Europe/Berlin, "berlin" -> Europe/Berlin). */
+export function closestZone(typed: string, zones: string[]): string | null {
+  const text = typed.trim().toLowerCase().replace(/ /g, '_');
+  if (!text) {
+    return null;
+  }
+  let best: string | null = null;
+  let bestScore = Infinity;
+  for (const zone of zones) {
+    const lower = zone.toLowerCase();
+    const city = lower.split('/').pop() as string;
+    const score = Math.min(distance(text, lower), distance(text, city) + 0.5);
+    if (score < bestScore) {
+      best = zone;
+      bestScore = score;
+    }
+  }
+  return bestScore <= Math.max(2, text.length / 4) ? best : null;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Only what the user changed, so saving writes nothing else into the notebook
+ * (no pinned defaults, no rewritten keys): keys equal to the form's starting
+ * point are dropped, and parameters equal to the parameters cell's default are
+ * not written unless they were saved before. A new schedule always sends its
+ * cron expression and time zone.
+ */
+export function changesOnly(
+  request: ScheduleRequest,
+  baseline: ScheduleRequest | undefined,
+  saved: Record<string, unknown>,
+  cellDefaults: Record<string, unknown>,
+  scheduled: boolean
+): ScheduleRequest {
+  const changed: ScheduleRequest = { notebook: request.notebook };
+  const wanted = request as unknown as Record<string, unknown>;
+  const before = (baseline ?? {}) as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(wanted)) {
+    if (key === 'notebook') {
+      continue;
+    }
+    if (key === 'parameters') {
+      const kept = Object.fromEntries(
+        Object.entries((value ?? {}) as Record<string, unknown>).filter(
+          ([name, item]) => name in saved || !(name in cellDefaults) || !same(item, cellDefaults[name])
+        )
+      );
+      if (!same(kept, saved)) {
+        changed.parameters = Object.keys(kept).length ? kept : null;
+      }
+      continue;
+    }
+    const fresh = !scheduled && (key === 'cron' || key === 'timezone');
+    if (fresh || baseline === undefined || !same(value, before[key])) {
+      (changed as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
+  return changed;
 }

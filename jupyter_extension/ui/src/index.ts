@@ -1,66 +1,62 @@
 /**
- * orchestrate-ext's JupyterLab extension: the Schedule dialog (notebook
- * toolbar, command palette, file browser context menu), the Orchestrate
- * sidebar, and a read-only drive that opens the output notebooks of runs.
+ * orchestrate-ext's JupyterLab extension: the Schedule dialog and "Run with
+ * parameters" (notebook toolbar, command palette, file browser context menu),
+ * the Orchestrate sidebar, logs in tabs, and a read-only drive that opens the
+ * output notebooks of runs.
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, showErrorMessage, ToolbarButton } from '@jupyterlab/apputils';
-import { URLExt } from '@jupyterlab/coreutils';
+import { ICommandPalette, MainAreaWidget, Notification, showErrorMessage } from '@jupyterlab/apputils';
+import { PathExt, URLExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
-import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
-import { LabIcon } from '@jupyterlab/ui-components';
-import { IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
 
-import { OrchestrateClient, Transport } from './api';
+import { OrchestrateClient, SavedSchedule, Transport } from './api';
+import { backfillDialog } from './backfill';
+import { describeCron } from './cron';
 import { ScheduleDialog } from './dialog';
+import { orchestrateIcon } from './icon';
 import { DRIVE_NAME, OutputRef, outputPath, OutputsDrive } from './outputs';
-import { OrchestratePanel, PipelineWidget } from './panel';
+import { OrchestratePanel, PipelineWidget, startRun } from './panel';
+import { runDialog } from './runDialog';
 import { ScheduleModel } from './scheduleModel';
+import { ScheduleButton } from './toolbar';
+import { localZone } from './time';
 
 export const COMMANDS = {
   schedule: 'orchestrate:schedule-notebook',
+  runNotebook: 'orchestrate:run-notebook',
   openPanel: 'orchestrate:open-panel',
   openPipeline: 'orchestrate:open-pipeline',
-  runNow: 'orchestrate:run-now'
+  runNow: 'orchestrate:run-now',
+  backfill: 'orchestrate:backfill'
 };
 
-const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
-<g class="jp-icon3" fill="#616161"><circle cx="5" cy="6" r="2.6"/><circle cx="5" cy="18" r="2.6"/>
-<circle cx="19" cy="12" r="2.6"/><path d="M7.3 6.9l9.9 4.2-.7 1.5-9.9-4.2zM7.3 17.1l9.2-4 .7 1.5-9.2 4z"/></g></svg>`;
-
-export const orchestrateIcon = new LabIcon({ name: 'orchestrate-ext:icon', svgstr: ICON_SVG });
 
 function makeTransport(settings: ServerConnection.ISettings): Transport {
-  return (path, init) =>
-    ServerConnection.makeRequest(URLExt.join(settings.baseUrl, 'orchestrate/api', path), init, settings);
+  return (path, init) => ServerConnection.makeRequest(URLExt.join(settings.baseUrl, 'orchestrate/api', path), init, settings);
 }
 
-function browserTimezone(): string {
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  } catch {
-    return 'UTC';
-  }
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
-/** The notebook toolbar's Schedule button. */
-class ScheduleButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
-  constructor(private readonly app: JupyterFrontEnd) {}
-
-  createNew(panel: NotebookPanel): IDisposable {
-    const button = new ToolbarButton({
-      className: 'jp-Orchestrate-scheduleButton',
-      icon: orchestrateIcon,
-      label: 'Schedule',
-      tooltip: 'Schedule this notebook with orchestrate-ext',
-      onClick: () => void this.app.commands.execute(COMMANDS.schedule, { path: panel.context.path })
-    });
-    panel.toolbar.insertItem(10, 'orchestrate-schedule', button);
-    return button;
-  }
+/** A log in a main-area tab of its own. */
+function logWidget(title: string, text: string): MainAreaWidget {
+  const content = new Widget();
+  const pre = document.createElement('pre');
+  pre.className = 'jp-Orchestrate-log jp-Orchestrate-logFull';
+  pre.textContent = text;
+  content.node.appendChild(pre);
+  content.addClass('jp-Orchestrate-logContent');
+  const widget = new MainAreaWidget({ content });
+  widget.addClass('jp-Orchestrate-logWidget');
+  widget.title.label = title;
+  widget.title.icon = orchestrateIcon;
+  widget.title.closable = true;
+  return widget;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -85,11 +81,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const path = `${DRIVE_NAME}:${outputPath(ref, nodeName)}`;
       docManager.openOrReveal(path, 'default', undefined, {}, { shouldStart: false, canStart: false });
     };
+    const outputHtmlUrl = (ref: OutputRef) =>
+      URLExt.join(settings.baseUrl, 'orchestrate/api/runs', encodeURIComponent(ref.runId), 'output.html') +
+      `?node=${encodeURIComponent(ref.nodeId)}&try=${ref.tryNumber}`;
 
     const panel = new OrchestratePanel({
       client,
       openFile: path => void app.commands.execute('docmanager:open', { path }),
       openOutput,
+      outputHtmlUrl,
+      openLog: (title, text) => {
+        const widget = logWidget(title, text);
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+      },
       scheduleNotebook: path => void app.commands.execute(COMMANDS.schedule, { path }),
       openPipeline: () => void app.commands.execute(COMMANDS.openPipeline)
     });
@@ -112,11 +117,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return notebooks?.currentWidget?.context.path ?? null;
     };
 
+    /** After the server wrote the notebook: reload an open copy that has no edits, else set the key in it. */
+    const syncOpenNotebook = async (path: string, saved: SavedSchedule) => {
+      const widget = docManager.findWidget(path);
+      const context = widget ? docManager.contextForWidget(widget) : undefined;
+      if (!context) {
+        return;
+      }
+      if (context.model.dirty) {
+        // Never save the user's notebook for them (that would also write Lab's kernelspec and language_info).
+        (context.model as unknown as { setMetadata: (key: string, value: unknown) => void }).setMetadata('orchestrate', saved.metadata);
+      } else {
+        await context.revert();
+      }
+    };
+
     app.commands.addCommand(COMMANDS.schedule, {
       label: 'Schedule Notebook…',
       caption: 'Run this notebook on a schedule with orchestrate-ext',
       icon: orchestrateIcon,
-      isEnabled: () => true,
       execute: async args => {
         const path = targetNotebook(args);
         if (!path || !path.endsWith('.ipynb')) {
@@ -124,35 +143,59 @@ const plugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         try {
-          const [info, data, graph] = await Promise.all([
-            client.info(),
-            client.notebook(path),
-            client.graph().catch(() => ({ nodes: [] }))
-          ]);
-          const openWidget = () => docManager.findWidget(path);
-          const model = new ScheduleModel(
-            client,
-            { notebook: path, info, data, graph: graph.nodes, defaultTimezone: browserTimezone() },
-            {
-              // Keep an open notebook and the file in step: save its edits first, reload it after.
-              before: async () => {
-                const context = openWidget() ? docManager.contextForWidget(openWidget()!) : undefined;
-                if (context?.model.dirty) {
-                  await context.save();
-                }
-              },
-              after: async () => {
-                const context = openWidget() ? docManager.contextForWidget(openWidget()!) : undefined;
-                if (context) {
-                  await context.revert();
-                }
-                panel.state.bump();
-              }
+          const [info, data, graph] = await Promise.all([client.info(), client.notebook(path), client.graph().catch(() => ({ nodes: [] }))]);
+          const model = new ScheduleModel(client, { notebook: path, info, data, graph: graph.nodes, defaultTimezone: localZone() }, {
+            after: async saved => {
+              await syncOpenNotebook(path, saved);
+              panel.state.bump();
+              ScheduleButton.refreshAll();
             }
-          );
-          await new ScheduleDialog(model).launch();
+          });
+          const dialog = new ScheduleDialog(model);
+          await dialog.launch();
+          const saved = dialog.saved;
+          if (saved) {
+            const meta = saved.metadata as { schedule?: unknown; timezone?: string };
+            const cron = typeof meta.schedule === 'string' ? meta.schedule : ((meta.schedule as { cron?: string } | undefined)?.cron ?? '');
+            Notification.success(
+              cron
+                ? `Scheduled ${PathExt.basename(path)}: ${describeCron(cron) || cron} (${meta.timezone ?? 'UTC'}). Written into its metadata.`
+                : `Saved the settings of ${PathExt.basename(path)} into its metadata.`,
+              { autoClose: 6000 }
+            );
+          }
         } catch (error) {
-          await showErrorMessage('Schedule', error instanceof Error ? error.message : String(error));
+          await showErrorMessage('Schedule', message(error));
+        }
+      }
+    });
+
+    app.commands.addCommand(COMMANDS.runNotebook, {
+      label: 'Run Notebook Now with Parameters…',
+      caption: 'Run this notebook now (orchestrate-ext), with the parameters you give',
+      icon: orchestrateIcon,
+      execute: async args => {
+        const path = targetNotebook(args);
+        if (!path || !path.endsWith('.ipynb')) {
+          await showErrorMessage('Run now', 'Open or select a notebook (.ipynb) to run it.');
+          return;
+        }
+        try {
+          const data = await client.notebook(path);
+          if (!data.in_pipeline) {
+            throw new Error(`${path} is not part of the pipeline: add a pattern matching it to notebooks.include in orchestrate.yaml`);
+          }
+          const saved = (data.metadata.parameters ?? {}) as Record<string, unknown>;
+          const parameters = data.parameters_cell
+            .filter(entry => !entry.injected)
+            .map(entry => ({ name: entry.name, value: entry.name in saved ? JSON.stringify(saved[entry.name]) : entry.plain ? JSON.stringify(entry.value) : '' }));
+          const run = await runDialog(client, { title: `Run ${PathExt.basename(path)}`, selection: data.node_id, parameters });
+          if (run) {
+            app.shell.activateById(panel.id);
+            panel.state.showRun(run);
+          }
+        } catch (error) {
+          await showErrorMessage('Run now', message(error));
         }
       }
     });
@@ -184,11 +227,31 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'Start a run of the whole pipeline (orchestrate-ext)',
       execute: async () => {
         try {
-          const run = await client.trigger(null);
-          app.shell.activateById(panel.id);
-          panel.state.show('runs', run.run_id);
+          const run = await startRun(client, null);
+          if (run) {
+            app.shell.activateById(panel.id);
+            panel.state.showRun(run);
+          }
         } catch (error) {
-          await showErrorMessage('Run now', error instanceof Error ? error.message : String(error));
+          await showErrorMessage('Run now', message(error));
+        }
+      }
+    });
+
+    app.commands.addCommand(COMMANDS.backfill, {
+      label: 'Backfill a Schedule…',
+      caption: 'Run a schedule once per fire time in a date range (orchestrate-ext)',
+      execute: async args => {
+        try {
+          const { schedules } = await client.schedules();
+          const started = await backfillDialog(client, schedules, typeof args.schedule === 'string' ? args.schedule : null);
+          if (started) {
+            Notification.success(`Backfill of ${started.schedule}: ${started.dates} run(s), ${started.parallel} at a time`, { autoClose: 6000 });
+            app.shell.activateById(panel.id);
+            panel.state.show('runs');
+          }
+        } catch (error) {
+          await showErrorMessage('Backfill', message(error));
         }
       }
     });
@@ -198,12 +261,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         palette.addItem({ command, category: 'Orchestrate' });
       }
     }
-    app.contextMenu.addItem({
-      command: COMMANDS.schedule,
-      selector: '.jp-DirListing-item[data-file-type="notebook"]',
-      rank: 20
-    });
-    app.docRegistry.addWidgetExtension('Notebook', new ScheduleButton(app));
+    app.contextMenu.addItem({ command: COMMANDS.schedule, selector: '.jp-DirListing-item[data-file-type="notebook"]', rank: 20 });
+    app.contextMenu.addItem({ command: COMMANDS.runNotebook, selector: '.jp-DirListing-item[data-file-type="notebook"]', rank: 21 });
+    app.docRegistry.addWidgetExtension(
+      'Notebook',
+      new ScheduleButton(app, client, {
+        schedule: path => void app.commands.execute(COMMANDS.schedule, { path }),
+        run: path => void app.commands.execute(COMMANDS.runNotebook, { path })
+      })
+    );
   }
 };
 

@@ -1,24 +1,31 @@
 /**
  * The Orchestrate sidebar: the pipeline graph, the schedules, the runs and
- * one run's view, plus a warning (and a button) when no scheduler is running.
+ * one run's page, and the scheduler's status (with a button that starts one,
+ * which then says "starting" at once and "running" as soon as it holds the
+ * project's lease).
  */
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
-import { Button, launchIcon, refreshIcon, runIcon } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Button, runIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { GraphNode, NodeState, OrchestrateClient } from './api';
-import { freshness, PipelineGraph, visibleNodes } from './graph';
+import { OrchestrateClient, TriggerResult } from './api';
+import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
+import { LogActions } from './logs';
 import { OutputRef } from './outputs';
-import { RunsList, RunView, StatusBadge } from './runs';
+import { PipelineTab } from './pipeline';
+import { runDialog } from './runDialog';
+import { RunsList } from './runsList';
+import { RunView } from './runView';
 import { SchedulesView } from './schedulesView';
 
-export interface PanelActions {
+export interface PanelActions extends LogActions {
   client: OrchestrateClient;
   openFile: (labPath: string) => void;
   openOutput: (ref: OutputRef, nodeName: string) => void;
+  outputHtmlUrl: (ref: OutputRef) => string;
   scheduleNotebook: (labPath: string) => void;
   openPipeline: () => void;
 }
@@ -29,6 +36,8 @@ type Tab = 'pipeline' | 'schedules' | 'runs';
 export class PanelState {
   tab: Tab = 'pipeline';
   runId: string | null = null;
+  /** What the last Run now left out (broken nodes), shown on that run's page. */
+  leftOut: TriggerResult['left_out'] = [];
   visible = false;
   /** Bumped whenever data changed elsewhere (a schedule saved), so lists reload. */
   version = 0;
@@ -44,6 +53,11 @@ export class PanelState {
     this._changed.emit();
   }
 
+  showRun(run: TriggerResult): void {
+    this.leftOut = run.left_out ?? [];
+    this.show('runs', run.run_id);
+  }
+
   setVisible(visible: boolean): void {
     this.visible = visible;
     this._changed.emit();
@@ -55,152 +69,75 @@ export class PanelState {
   }
 }
 
+/** Ask before a run of the whole pipeline; a selection starts at once. Null when the user declined. */
+export async function startRun(client: OrchestrateClient, selection: string | null): Promise<TriggerResult | null> {
+  if (!selection) {
+    const ok = await confirm({
+      title: 'Run the whole pipeline now?',
+      body: 'Run the whole pipeline now: every dbt model, test and notebook, in dependency order.',
+      accept: 'Run'
+    });
+    if (!ok) {
+      return null;
+    }
+  }
+  return client.trigger(selection);
+}
+
 function SchedulerBanner(props: { client: OrchestrateClient; active: boolean }): JSX.Element | null {
-  const status = usePoll(() => props.client.scheduler(), props.active ? 10000 : null, []);
   const action = useAction();
-  if (!status.data || status.data.running) {
-    return status.error ? <div className="jp-Orchestrate-warning">scheduler: {status.error}</div> : null;
+  const [starting, setStarting] = React.useState(false);
+  // While a scheduler is starting, ask every second; otherwise every 10 s.
+  const status = usePoll(() => props.client.scheduler(), props.active ? (starting ? 1000 : 10000) : null, [starting]);
+  const data = status.data;
+  React.useEffect(() => {
+    if (data && (data.running || !data.starting)) {
+      setStarting(false);
+    }
+  }, [data?.running, data?.starting]);
+  const start = async () => {
+    setStarting(true);
+    if (!(await action.run(() => props.client.startScheduler()))) {
+      setStarting(false);
+    }
+    status.refresh();
+  };
+  if (status.error) {
+    return <div className="jp-Orchestrate-warning">scheduler: {status.error}</div>;
+  }
+  if (!data) {
+    return null;
+  }
+  if (data.running) {
+    return (
+      <div className="jp-Orchestrate-schedulerOk" role="status" aria-label="scheduler status">
+        <span className="jp-Orchestrate-dot" data-status="success" /> Scheduler running ({data.detail}): schedules fire even
+        when Lab is closed.
+      </div>
+    );
+  }
+  if (starting || data.starting) {
+    return (
+      <div className="jp-Orchestrate-warning" role="status" aria-label="scheduler status">
+        <span className="jp-Orchestrate-spinner" aria-hidden="true" /> Starting the scheduler… {data.detail ?? ''}
+      </div>
+    );
   }
   return (
     <div className="jp-Orchestrate-warning" role="status" aria-label="scheduler status">
-      <div>
-        <b>No scheduler is running for this project</b>: schedules will not fire.
-        {status.data.detail ? ` ${status.data.detail}` : ''}
-      </div>
-      <div className="jp-Orchestrate-toolbar">
-        <Button
-          small
-          disabled={action.busy}
-          onClick={async () => {
-            if (await action.run(() => props.client.startScheduler())) {
-              status.refresh();
-            }
-          }}
-        >
+      <div className="jp-Orchestrate-nodeLine">
+        <span>
+          <b>No scheduler is running for this project</b>: schedules will not fire.
+        </span>
+        <Button small disabled={action.busy} onClick={start}>
           Start scheduler
         </Button>
-        <span className="jp-Orchestrate-muted">
-          It runs on its own and keeps running when Lab stops. Or run <code>{status.data.command}</code> under
-          systemd or cron.
-        </span>
+      </div>
+      <div className="jp-Orchestrate-muted" title={data.command}>
+        It runs on its own and keeps running when Lab stops; or run <code>orchestrate scheduler</code> in the project
+        folder under systemd or cron.{data.detail ? ` ${data.detail}` : ''}
       </div>
       {action.error ? <div className="jp-Orchestrate-serverError">{action.error}</div> : null}
-    </div>
-  );
-}
-
-function NodeCard(props: {
-  actions: PanelActions;
-  node: GraphNode;
-  state: NodeState | null;
-  onRun: (selection: string) => void;
-  onOpenRun: (runId: string) => void;
-}): JSX.Element {
-  const { node, state, actions } = props;
-  const labPath = state?.lab_path ?? null;
-  return (
-    <div className="jp-Orchestrate-nodeCard" data-node-id={node.id}>
-      <div className="jp-Orchestrate-nodeLine">
-        <StatusBadge status={state?.last_status} />
-        <b>{node.name}</b>
-        <span className="jp-Orchestrate-muted">{node.resource_type}</span>
-      </div>
-      <div className="jp-Orchestrate-muted">{freshness(state)}</div>
-      {node.owner ? <div className="jp-Orchestrate-muted">owner: {node.owner}</div> : null}
-      <div className="jp-Orchestrate-toolbar">
-        {labPath ? (
-          <Button small minimal onClick={() => actions.openFile(labPath)}>
-            Open
-          </Button>
-        ) : null}
-        {node.kind !== 'source' ? (
-          <>
-            <Button small minimal title="Run this node alone" onClick={() => props.onRun(node.id)}>
-              Run
-            </Button>
-            <Button small minimal title="Run it with everything upstream" onClick={() => props.onRun(`+${node.id}`)}>
-              Run with upstream
-            </Button>
-          </>
-        ) : null}
-        {node.kind === 'notebook' && labPath ? (
-          <Button small minimal onClick={() => actions.scheduleNotebook(labPath)}>
-            Schedule…
-          </Button>
-        ) : null}
-        {state?.last_run_id ? (
-          <Button small minimal onClick={() => props.onOpenRun(state.last_run_id as string)}>
-            Last run
-          </Button>
-        ) : null}
-      </div>
-    </div>
-  );
-}
-
-export function PipelineTab(props: {
-  actions: PanelActions;
-  active: boolean;
-  version: number;
-  onRun: (selection: string) => void;
-  onOpenRun: (runId: string) => void;
-  large?: boolean;
-}): JSX.Element {
-  const { client } = props.actions;
-  const graph = usePoll(() => client.graph(), null, [props.version]);
-  const states = usePoll(() => client.nodes(), props.active ? 5000 : null, [props.version]);
-  const [showTests, setShowTests] = React.useState(false);
-  const [selected, setSelected] = React.useState<string | null>(null);
-  const nodes = React.useMemo(() => visibleNodes(graph.data?.nodes ?? [], showTests), [graph.data, showTests]);
-  const stateList = states.data?.nodes ?? [];
-  const selectedNode = nodes.find(node => node.id === selected) ?? null;
-  return (
-    <div className="jp-Orchestrate-pipeline">
-      <div className="jp-Orchestrate-toolbar">
-        <label className="jp-Orchestrate-inline">
-          <input type="checkbox" checked={showTests} onChange={event => setShowTests(event.target.checked)} /> show
-          tests
-        </label>
-        <Button
-          minimal
-          small
-          title="Reload the graph"
-          onClick={() => {
-            graph.refresh();
-            states.refresh();
-          }}
-        >
-          <refreshIcon.react tag="span" />
-        </Button>
-        {props.large ? null : (
-          <Button minimal small title="Open the graph in a tab of its own" onClick={props.actions.openPipeline}>
-            <launchIcon.react tag="span" />
-          </Button>
-        )}
-      </div>
-      {graph.error ? <div className="jp-Orchestrate-serverError">{graph.error}</div> : null}
-      {graph.data ? (
-        <PipelineGraph
-          nodes={nodes}
-          states={stateList}
-          selectedId={selected}
-          onSelect={setSelected}
-          large={props.large}
-        />
-      ) : graph.loading ? (
-        <div className="jp-Orchestrate-muted jp-Orchestrate-empty">Loading the pipeline…</div>
-      ) : null}
-      {selectedNode ? (
-        <NodeCard
-          actions={props.actions}
-          node={selectedNode}
-          state={stateList.find(state => state.id === selectedNode.id) ?? null}
-          onRun={props.onRun}
-          onOpenRun={props.onOpenRun}
-        />
-      ) : (
-        <div className="jp-Orchestrate-muted jp-Orchestrate-hint">Click a node for its freshness, runs and actions.</div>
-      )}
     </div>
   );
 }
@@ -210,8 +147,18 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
   const action = useAction();
   const runNow = async (selection: string | null) => {
     await action.run(async () => {
-      const run = await actions.client.trigger(selection);
-      state.show('runs', run.run_id);
+      const run = await startRun(actions.client, selection);
+      if (run) {
+        state.showRun(run);
+      }
+    });
+  };
+  const runWithDate = async () => {
+    await action.run(async () => {
+      const run = await runDialog(actions.client, { title: 'Run now' });
+      if (run) {
+        state.showRun(run);
+      }
     });
   };
   const tabs: [Tab, string][] = [
@@ -224,15 +171,14 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
     <div className="jp-Orchestrate-panelBody">
       <div className="jp-Orchestrate-header">
         <h2 className="jp-Orchestrate-title">Orchestrate</h2>
-        <Button
-          small
-          className="jp-Orchestrate-runAll"
-          disabled={action.busy}
-          title="Run the whole pipeline now"
-          onClick={() => runNow(null)}
-        >
-          <runIcon.react tag="span" /> Run now
-        </Button>
+        <div className="jp-Orchestrate-toolbar">
+          <Button small minimal disabled={action.busy} title="Run now, for a logical date you choose" onClick={runWithDate}>
+            Run…
+          </Button>
+          <Button small className="jp-Orchestrate-runAll" disabled={action.busy} title="Run the whole pipeline now" onClick={() => runNow(null)}>
+            <runIcon.react tag="span" /> Run now
+          </Button>
+        </div>
       </div>
       {action.error ? (
         <div className="jp-Orchestrate-serverError" role="alert">
@@ -240,7 +186,7 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
         </div>
       ) : null}
       <SchedulerBanner client={actions.client} active={active} />
-      <div className="jp-Orchestrate-tabs" role="tablist">
+      <div className="jp-Orchestrate-tabs" role="tablist" aria-label="Orchestrate views">
         {tabs.map(([tab, label]) => (
           <button
             key={tab}
@@ -253,28 +199,38 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
           </button>
         ))}
       </div>
-      <div className="jp-Orchestrate-tabBody">
+      <div className="jp-Orchestrate-tabBody" role="tabpanel">
         {state.tab === 'pipeline' ? (
           <PipelineTab
-            actions={actions}
+            actions={{ ...actions, runNow: selection => void runNow(selection), openRun: runId => state.show('runs', runId) }}
             active={active}
             version={state.version}
-            onRun={selection => void runNow(selection)}
-            onOpenRun={runId => state.show('runs', runId)}
           />
         ) : null}
         {state.tab === 'schedules' ? (
           <SchedulesView
-            actions={{ ...actions, openRun: runId => state.show('runs', runId) }}
+            actions={{ ...actions, openRun: runId => state.show('runs', runId), showBackfillRuns: () => state.show('runs') }}
             active={active}
             version={state.version}
           />
         ) : null}
         {state.tab === 'runs' && state.runId ? (
-          <RunView actions={actions} runId={state.runId} active={active} onBack={() => state.show('runs')} />
+          <RunView
+            actions={actions}
+            runId={state.runId}
+            active={active}
+            leftOut={state.leftOut}
+            onBack={() => {
+              state.leftOut = [];
+              state.show('runs');
+            }}
+          />
         ) : null}
         {state.tab === 'runs' && !state.runId ? (
-          <RunsList actions={actions} active={active} version={state.version} onOpen={runId => state.show('runs', runId)} />
+          <RunsList client={actions.client} active={active} version={state.version} onOpen={runId => {
+            state.leftOut = [];
+            state.show('runs', runId);
+          }} />
         ) : null}
       </div>
     </div>
@@ -332,16 +288,20 @@ export class PipelineWidget extends ReactWidget {
   }
 
   render(): JSX.Element {
+    const runNow = async (selection: string | null) => {
+      const run = await startRun(this.actions.client, selection);
+      if (run) {
+        this.panel.state.showRun(run);
+      }
+    };
     return (
       <UseSignal signal={this.visibility.changed}>
         {() => (
           <PipelineTab
-            actions={this.actions}
+            actions={{ ...this.actions, runNow: selection => void runNow(selection), openRun: runId => this.panel.state.show('runs', runId) }}
             active={this.visibility.visible}
             version={this.panel.state.version}
             large
-            onRun={selection => void this.actions.client.trigger(selection).then(run => this.panel.state.show('runs', run.run_id))}
-            onOpenRun={runId => this.panel.state.show('runs', runId)}
           />
         )}
       </UseSignal>

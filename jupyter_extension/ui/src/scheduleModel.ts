@@ -5,9 +5,9 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, CronPreview, GraphNode, Info, NotebookForm, OrchestrateClient, SavedSchedule } from './api';
+import { ApiError, CronPreview, GraphNode, Info, NotebookForm, OrchestrateClient, SavedSchedule, ScheduleRequest } from './api';
 import { validateCron } from './cron';
-import { formFromNotebook, FormErrors, ScheduleForm, validateForm } from './form';
+import { changesOnly, formFromNotebook, FormErrors, ScheduleForm, validateForm } from './form';
 
 export interface DependencyChoice {
   /** What is written into `depends_on`: the name when it is unique, else the id. */
@@ -51,6 +51,16 @@ export interface SaveHooks {
   after?: (saved: SavedSchedule) => Promise<void>;
 }
 
+/** The form field a server error names (`field` of the API's error), where it differs from the key. */
+const FIELD_OF: Record<string, string> = {
+  depends_on: 'dependsOn',
+  'sla.finish_by': 'slaFinishBy',
+  'sla.max_duration': 'slaMaxDuration',
+  sla: 'slaFinishBy',
+  alerts: 'alert.slack',
+  parameters: 'parameters'
+};
+
 export class ScheduleModel {
   readonly notebook: string;
   readonly info: Info;
@@ -60,8 +70,12 @@ export class ScheduleModel {
   errors: FormErrors = {};
   serverError: string | null = null;
   saving = false;
+  /** What the server wrote, after a successful save. */
+  saved: SavedSchedule | null = null;
   preview: CronPreview | null = null;
   previewError: string | null = null;
+  /** Where the form started (the notebook's metadata): saving sends only what differs from it. */
+  readonly initial: ScheduleForm;
   private _changed = new Signal<this, void>(this);
   private _previewTimer: ReturnType<typeof setTimeout> | null = null;
   private _previewRequest = 0;
@@ -77,7 +91,14 @@ export class ScheduleModel {
     this.data = options.data;
     const timezone = options.info.timezones.includes(options.defaultTimezone) ? options.defaultTimezone : 'UTC';
     this.form = formFromNotebook(options.data, timezone);
+    this.initial = this.form;
     this.choices = dependencyChoices(options.graph, options.data.node_id);
+    this.errors = validateForm(this.form, this.context()).errors;
+  }
+
+  /** Errors show as they happen; Save stays disabled while there is one. */
+  get hasErrors(): boolean {
+    return Object.keys(this.errors).length > 0 || this.previewError !== null;
   }
 
   get changed(): ISignal<this, void> {
@@ -98,9 +119,8 @@ export class ScheduleModel {
     if ('cron' in patch || 'timezone' in patch) {
       this.schedulePreview();
     }
-    if (Object.keys(this.errors).length) {
-      this.errors = validateForm(this.form, this.context()).errors;
-    }
+    this.errors = validateForm(this.form, this.context()).errors;
+    this.serverError = null;
     this._changed.emit();
   }
 
@@ -116,8 +136,17 @@ export class ScheduleModel {
       notebook: this.notebook,
       settingsKeys: this.info.settings_keys,
       timezones: this.info.timezones,
-      injected: this.info.injected_parameters
+      injected: this.info.injected_parameters,
+      cellParameters: this.data.parameters_cell.map(entry => entry.name)
     };
+  }
+
+  /** The request for the form, less what did not change since the dialog opened. */
+  private changes(request: ScheduleRequest): ScheduleRequest {
+    const baseline = validateForm(this.initial, this.context()).request;
+    const cell = Object.fromEntries(this.data.parameters_cell.filter(entry => entry.plain).map(entry => [entry.name, entry.value]));
+    const saved = (this.data.metadata.parameters ?? {}) as Record<string, unknown>;
+    return changesOnly(request, baseline, saved, cell, this.isScheduled);
   }
 
   /** Ask the server for the next fire times, after the user stops typing for a moment. */
@@ -169,11 +198,17 @@ export class ScheduleModel {
     this._changed.emit();
     try {
       await this.hooks.before?.();
-      const saved = await this.client.saveSchedule(request);
+      const saved = await this.client.saveSchedule(this.changes(request));
+      this.saved = saved;
       await this.hooks.after?.(saved);
       return true;
     } catch (error) {
-      this.serverError = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+      const field = error instanceof ApiError && error.field ? FIELD_OF[error.field] ?? error.field : null;
+      if (field && error instanceof ApiError) {
+        this.errors = { ...this.errors, [field]: error.detail ?? error.message };
+      } else {
+        this.serverError = error instanceof Error ? error.message : String(error);
+      }
       return false;
     } finally {
       this.saving = false;

@@ -1,4 +1,10 @@
-/** Short, human texts for times and durations: "2 h ago", "in 5 min", "1 m 05 s". */
+/**
+ * Short, human texts for times and durations: "2 h ago", "in 5 min", "1 m 05 s".
+ *
+ * Every instant the panel shows carries its zone ("07:00 CET"), and the panel
+ * shows instants in one zone, the browser's; a schedule's own wall clock is
+ * shown next to it when the schedule's zone differs.
+ */
 
 const UNITS: [number, string][] = [
   [86400, 'd'],
@@ -49,8 +55,8 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${Math.floor(total / 3600)} h ${String(Math.floor((total % 3600) / 60)).padStart(2, '0')} m`;
 }
 
-/** A local date and time for an ISO instant: "21 Nov 2026, 20:04". */
-export function formatTime(iso: string | null | undefined): string {
+/** A local date and time for an ISO instant, with its zone: "21 Nov 2026, 20:04 CET". */
+export function formatTime(iso: string | null | undefined, timezone?: string): string {
   if (!iso) {
     return '';
   }
@@ -58,14 +64,32 @@ export function formatTime(iso: string | null | undefined): string {
   if (Number.isNaN(date.getTime())) {
     return iso;
   }
-  return wallClock(date, undefined, false);
+  return wallClock(date, timezone, false);
+}
+
+/** Duration between two ISO instants in seconds; null when one is missing or the end is before the start. */
+export function secondsBetween(start: string | null | undefined, end: string | null | undefined): number | null {
+  if (!start || !end) {
+    return null;
+  }
+  const seconds = (new Date(end).getTime() - new Date(start).getTime()) / 1000;
+  return Number.isNaN(seconds) || seconds < 0 ? null : seconds;
+}
+
+/** The browser's IANA time zone (UTC when the browser does not say). */
+export function localZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
 }
 
 /**
- * "Mon 23 Nov 2026, 07:00" (or without the weekday) in `timezone`; assembled from
- * parts so it reads the same whatever the ICU version of the browser.
+ * "Mon 23 Nov 2026, 07:00 CET" (or without the weekday) in `timezone` (default: the browser's);
+ * assembled from parts so it reads the same whatever the ICU version of the browser.
  */
-export function wallClock(date: Date, timezone: string | undefined, weekday: boolean): string {
+export function wallClock(date: Date, timezone: string | undefined, weekday: boolean, withZone = true): string {
   const parts = new Intl.DateTimeFormat('en-GB', {
     timeZone: timezone,
     weekday: 'short',
@@ -74,9 +98,28 @@ export function wallClock(date: Date, timezone: string | undefined, weekday: boo
     year: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
-    hourCycle: 'h23'
+    hourCycle: 'h23',
+    timeZoneName: 'short'
   }).formatToParts(date);
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find(item => item.type === type)?.value ?? '';
-  const day = `${part('day')} ${part('month')} ${part('year')}, ${part('hour')}:${part('minute')}`;
+  const zone = withZone && part('timeZoneName') ? ` ${part('timeZoneName')}` : '';
+  const day = `${part('day')} ${part('month')} ${part('year')}, ${part('hour')}:${part('minute')}${zone}`;
   return weekday ? `${part('weekday')} ${day}` : day;
+}
+
+/** "07:00 CET" : the time of day of an instant in `timezone` (default: the browser's), with the zone. */
+export function timeOfDay(iso: string, timezone?: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) {
+    return iso;
+  }
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short'
+  }).formatToParts(date);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find(item => item.type === type)?.value ?? '';
+  return `${part('hour')}:${part('minute')} ${part('timeZoneName')}`.trim();
 }

@@ -52,9 +52,9 @@ describe('presets', () => {
 
 describe('formatFireTime', () => {
   it("shows an instant on the schedule's own wall clock, across daylight saving time", () => {
-    expect(formatFireTime('2026-03-27T06:00:00Z', 'Europe/Berlin')).toBe('Fri 27 Mar 2026, 07:00');
-    expect(formatFireTime('2026-03-30T05:00:00Z', 'Europe/Berlin')).toBe('Mon 30 Mar 2026, 07:00');
-    expect(formatFireTime('2026-03-30T07:00:00+02:00', 'UTC')).toBe('Mon 30 Mar 2026, 05:00');
+    expect(formatFireTime('2026-03-27T06:00:00Z', 'Europe/Berlin')).toBe('Fri 27 Mar 2026, 07:00 CET');
+    expect(formatFireTime('2026-03-30T05:00:00Z', 'Europe/Berlin')).toBe('Mon 30 Mar 2026, 07:00 CEST');
+    expect(formatFireTime('2026-03-30T07:00:00+02:00', 'UTC')).toBe('Mon 30 Mar 2026, 05:00 UTC');
   });
 
   it('leaves what it cannot read as it is', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { emptyForm, formFromNotebook, ScheduleForm, validateForm } from '../src/form';
+import { changesOnly, closestZone, emptyForm, formFromNotebook, ScheduleForm, validateForm } from '../src/form';
 import { INFO, REPORT_FORM } from './fixtures';
 
 const CONTEXT = {
@@ -117,7 +117,7 @@ describe('validateForm', () => {
     expect(request).toBeUndefined();
     expect(errors).toEqual({
       cron: "a cron expression has 5 fields (minute hour day-of-month month day-of-week); '0 7 * *' has 4",
-      timezone: "'Europe/Berln' is not a known time zone; pick one from the list, e.g. Europe/Berlin",
+      timezone: "'Europe/Berln' is not a known time zone; did you mean Europe/Berlin?",
       'parameters.0.name': "'1x' is not a Python identifier; use letters, digits and _",
       'parameters.1.name': "'class' is not a Python identifier; use letters, digits and _",
       'parameters.2.name': "'run_id' is set by orchestrate-ext on every run; choose another name",
@@ -143,5 +143,73 @@ describe('validateForm', () => {
 
   it('starts new forms on weekdays at 07:00', () => {
     expect(emptyForm('UTC').cron).toBe('0 7 * * 1-5');
+  });
+});
+
+describe('closestZone', () => {
+  const zones = ['Europe/Berlin', 'Europe/Paris', 'America/New_York', 'UTC', 'America/Sao_Paulo'];
+  it('suggests the zone a typo or a city name means', () => {
+    expect(closestZone('Europe/Berln', zones)).toBe('Europe/Berlin');
+    expect(closestZone('berlin', zones)).toBe('Europe/Berlin');
+    expect(closestZone('new york', zones)).toBe('America/New_York');
+    expect(closestZone('utc', zones)).toBe('UTC');
+  });
+  it('suggests nothing for text that is no zone at all', () => {
+    expect(closestZone('Mars/Olympus_Mons', zones)).toBeNull();
+    expect(closestZone('', zones)).toBeNull();
+  });
+});
+
+describe('the parameters cell', () => {
+  it('refuses a parameter the notebook does not have, naming the ones it has', () => {
+    const context = { ...CONTEXT, cellParameters: ['logical_date', 'run_id', 'warehouse', 'top_n'] };
+    const { errors, request } = validateForm(form({ parameters: [{ name: 'top_m', value: '4' }] }), context);
+    expect(request).toBeUndefined();
+    expect(errors['parameters.0.name']).toBe(
+      "the notebook has no parameter 'top_m' (its parameters: warehouse, top_n); add it to the cell tagged parameters, or remove it"
+    );
+  });
+  it('takes any name when the notebook has no parameters cell', () => {
+    const { errors } = validateForm(form({ parameters: [{ name: 'top_m', value: '4' }] }), { ...CONTEXT, cellParameters: [] });
+    expect(errors).toEqual({});
+  });
+});
+
+describe('changesOnly', () => {
+  const baseline = validateForm(form(), CONTEXT).request!;
+  const saved = { top_n: 5 };
+  const cell = { warehouse: '../shop.duckdb', top_n: 10 };
+
+  it('sends nothing but the notebook when nothing changed', () => {
+    expect(changesOnly(baseline, baseline, saved, cell, true)).toEqual({ notebook: 'notebooks/daily_report.ipynb' });
+  });
+
+  it('sends the cron expression and zone of a new schedule, and never pins a cell default', () => {
+    const { request } = validateForm(form({ cron: '0 6 * * *' }), CONTEXT);
+    expect(changesOnly(request!, baseline, saved, cell, false)).toEqual({
+      notebook: 'notebooks/daily_report.ipynb',
+      cron: '0 6 * * *',
+      timezone: 'Europe/Berlin'
+    });
+  });
+
+  it('sends a changed parameter with the saved ones, and a changed key', () => {
+    const { request } = validateForm(
+      form({ owner: 'ana@example.com', parameters: [{ name: 'warehouse', value: '"other.duckdb"' }, { name: 'top_n', value: '5' }] }),
+      CONTEXT
+    );
+    expect(changesOnly(request!, baseline, saved, cell, true)).toEqual({
+      notebook: 'notebooks/daily_report.ipynb',
+      parameters: { warehouse: 'other.duckdb', top_n: 5 },
+      owner: 'ana@example.com'
+    });
+  });
+
+  it('removes the saved parameters when every value is back to the cell default', () => {
+    const { request } = validateForm(form({ parameters: [{ name: 'top_n', value: '' }] }), CONTEXT);
+    expect(changesOnly(request!, baseline, saved, cell, true)).toEqual({
+      notebook: 'notebooks/daily_report.ipynb',
+      parameters: null
+    });
   });
 });

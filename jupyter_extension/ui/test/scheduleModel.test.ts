@@ -125,4 +125,38 @@ describe('ScheduleModel', () => {
     expect(model.preview).toBeNull();
     expect(model.previewError).toBe("minute field '61': 61 is out of range 0-59");
   });
+
+  it('flags a bad time zone as it is typed, with a suggestion, and blocks saving until it is fixed', () => {
+    const model = makeModel(new FakeClient());
+    expect(model.hasErrors).toBe(false);
+    model.update({ timezone: 'Europe/Berln' });
+    expect(model.hasErrors).toBe(true);
+    expect(model.errors.timezone).toBe("'Europe/Berln' is not a known time zone; did you mean Europe/Berlin?");
+    model.update({ timezone: 'Europe/Berlin' });
+    expect(model.hasErrors).toBe(false);
+  });
+
+  it("puts a server error that names a field at that field, in the field's own words", async () => {
+    const client = new FakeClient();
+    client.saveError = new ApiError(
+      400,
+      "notebook 'x' metadata: key 'orchestrate.schedule.cron': Value error, '0 7 31 2 *' never matches a date",
+      'FieldError',
+      'cron',
+      "'0 7 31 2 *' never matches a date"
+    );
+    const model = makeModel(client);
+    expect(await model.save()).toBe(false);
+    expect(model.errors.cron).toBe("'0 7 31 2 *' never matches a date");
+    expect(model.serverError).toBeNull();
+    expect(model.hasErrors).toBe(true);
+  });
+
+  it('sends only what changed: a new schedule, not the parameters cell defaults', async () => {
+    const client = new FakeClient();
+    const model = makeModel(client);
+    model.update({ cron: '0 6 * * *' });
+    expect(await model.save()).toBe(true);
+    expect(client.saved[0]).toEqual({ notebook: REPORT_FORM.notebook, cron: '0 6 * * *', timezone: 'Europe/Berlin' });
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatDuration, formatTime, relativeTime } from '../src/time';
+import { formatDuration, formatTime, relativeTime, secondsBetween, timeOfDay } from '../src/time';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
 
@@ -27,8 +27,24 @@ describe('formatDuration', () => {
 });
 
 describe('formatTime', () => {
-  it('shows the local time (UTC in these tests)', () => {
-    expect(formatTime('2026-11-21T20:04:00Z')).toBe('21 Nov 2026, 20:04');
+  it('shows the local time (UTC in these tests) with its zone', () => {
+    expect(formatTime('2026-11-21T20:04:00Z')).toBe('21 Nov 2026, 20:04 UTC');
+    expect(formatTime('2026-11-21T20:04:00Z', 'Europe/Berlin')).toBe('21 Nov 2026, 21:04 CET');
     expect(formatTime(null)).toBe('');
+  });
+});
+
+describe('secondsBetween', () => {
+  it('is never negative: a retry that started after the earlier end has no duration yet', () => {
+    expect(secondsBetween('2026-11-21T20:00:00Z', '2026-11-21T20:00:30Z')).toBe(30);
+    expect(secondsBetween('2026-11-21T20:00:30Z', '2026-11-21T20:00:00Z')).toBeNull();
+    expect(secondsBetween(null, '2026-11-21T20:00:00Z')).toBeNull();
+  });
+});
+
+describe('timeOfDay', () => {
+  it('labels the zone', () => {
+    expect(timeOfDay('2026-07-01T05:30:00Z', 'Europe/Berlin')).toBe('07:30 CEST');
+    expect(timeOfDay('2026-07-01T05:30:00Z')).toBe('05:30 UTC');
   });
 });

@@ -40,7 +40,7 @@ class Route:
             body = match["body"]
             return body.split("|")[0] if re.fullmatch(r"[\w|]+", body) else "sample"
 
-        return _GROUP.sub(fill, self.pattern).rstrip("$")
+        return re.sub(r"\\(.)", r"\1", _GROUP.sub(fill, self.pattern).rstrip("$"))  # `output\.html` -> `output.html`
 
 
 def orchestrate_routes(app: Application) -> list[Route]:

@@ -129,6 +129,7 @@ async def test_schedule_round_trip(api: Any, jp_root_dir: Path) -> None:
         "retries": 2,
         "timeout": "30m",
         "resources": ["warehouse"],
+        "scheduled_as": REPORT,
     }
     assert saved["metadata"] == metadata
     assert json.loads(notebook.read_text())["cells"] == cells_before
@@ -153,7 +154,7 @@ async def test_schedule_round_trip(api: Any, jp_root_dir: Path) -> None:
 
     status, removed = await api.delete("schedules", notebook=REPORT)
     assert status == 200, removed
-    assert "schedule" not in _metadata(jp_root_dir) and "timezone" not in _metadata(jp_root_dir)
+    assert not {"schedule", "timezone", "scheduled_as"} & set(_metadata(jp_root_dir))
     assert _metadata(jp_root_dir)["owner"] == "ana@example.com"
     status, listed = await api.get("schedules")
     assert listed["schedules"] == []

@@ -6,6 +6,8 @@ Nothing here executes a notebook; the commands only read the project and the sto
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +141,25 @@ def test_cancel_flags_a_running_run_and_reports_a_finished_one(project: Path) ->
     assert {(item["trigger"], item["schedule"]) for item in runs} == {("manual", None)}
     assert all("logical_date" in item for item in runs)
     store.close()
+
+
+def test_a_bad_time_zone_makes_the_reload_thread_log_one_line_not_a_traceback_every_time(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 10, item 4: `timezone: Europe` (a folder of tzdata) logged a full traceback every 3 s."""
+    caplog.set_level(logging.INFO, logger="orchestrate_ext.scheduler")
+    source = ProjectSource(project, refresh_seconds=0.01)
+    try:
+        config = project / "orchestrate.yaml"
+        config.write_text(config.read_text().replace("Europe/Berlin", "Europe"))
+        deadline = time.monotonic() + 10
+        while source.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # some thirty more rounds of the reload thread
+    finally:
+        source.close()
+    assert source.last_error is not None and "'Europe' is a region, not a time zone" in source.last_error
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1, [record.getMessage() for record in errors]
+    assert errors[0].exc_info is None and "keeping the previous schedules" in errors[0].getMessage()
+    assert set(source.current().definitions) == {"nightly", "after-nightly"}

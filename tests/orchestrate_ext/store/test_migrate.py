@@ -111,7 +111,7 @@ def test_state_info_shows_the_backend_versions_and_counts(project: Path) -> None
     assert code == 0, output
     document = json.loads(output)
     assert document["backend"] == "sqlite" and document["location"].endswith("history/state.db")
-    assert document["schema_versions"] == {"alerts": 1, "resources": 1, "runs": 3, "schedules": 1}
+    assert document["schema_versions"] == {"alerts": 1, "resources": 1, "runs": 4, "schedules": 1}
     assert document["rows"]["runs"] == 2 and document["rows"]["alert_incidents"] == 1
     code, output = invoke("state", "info", "--project", str(project))
-    assert "backend   sqlite" in output and "schema    runs v3" in output
+    assert "backend   sqlite" in output and "schema    runs v4" in output

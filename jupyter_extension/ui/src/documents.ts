@@ -1,0 +1,281 @@
+/**
+ * The JSON documents of orchestrate-ext's REST API (`/orchestrate/api/`), as
+ * the server writes them; see the README's REST API table.
+ */
+
+export type RunStatus = 'running' | 'success' | 'failed' | 'cancelled';
+
+export interface AlertRoute {
+  name: string;
+  on: string[];
+  slack?: string | null;
+  email: string[];
+  match: Record<string, string[]>;
+}
+
+export interface Info {
+  version: string;
+  project: string | null;
+  problem: string | null;
+  settings_keys: string[];
+  injected_parameters: string[];
+  alert_routes: AlertRoute[];
+  timezones: string[];
+}
+
+export interface GraphNode {
+  id: string;
+  kind: string;
+  resource_type: string;
+  name: string;
+  path: string;
+  owner: string | null;
+  tags: string[];
+  depends_on: string[];
+  waits_for: string[];
+}
+
+export interface SlaMarker {
+  kind: 'stale' | 'overdue';
+  message: string;
+}
+
+export interface NodeState {
+  id: string;
+  kind: string;
+  resource_type: string;
+  name: string;
+  lab_path: string | null;
+  runnable: boolean;
+  last_status: string | null;
+  last_run_id: string | null;
+  last_finished_at: string | null;
+  last_success_at: string | null;
+  last_success_run_id: string | null;
+  /** What is wrong with the node (a reference that does not resolve, invalid metadata); null when healthy. */
+  problem?: string | null;
+  /** The broken node it waits for, when it is healthy itself but downstream of a broken one. */
+  blocked_by?: string | null;
+  sla?: Record<string, unknown> | null;
+  markers?: SlaMarker[];
+}
+
+export interface NodeRecent {
+  node_id: string;
+  recent: { run_id: string; status: string; created_at: string; started_at: string | null; finished_at: string | null }[];
+}
+
+export interface ParameterCellEntry {
+  name: string;
+  source: string;
+  value: unknown;
+  plain: boolean;
+  help: string;
+  injected: boolean;
+}
+
+export interface NotebookForm {
+  notebook: string;
+  node_id: string;
+  in_pipeline: boolean;
+  /** What is wrong with this notebook in the pipeline now (e.g. a dependency that does not resolve). */
+  problem?: string | null;
+  /** The notebook whose schedule this one carries (it is a copy): the schedule does not fire until saved. */
+  copy_of?: string | null;
+  metadata: Record<string, unknown>;
+  parameters_cell: ParameterCellEntry[];
+  injected_parameters: string[];
+}
+
+export interface ScheduleRequest {
+  notebook: string;
+  cron?: string | null;
+  timezone?: string | null;
+  parameters?: Record<string, unknown> | null;
+  depends_on?: string[] | null;
+  owner?: string | null;
+  retries?: number | null;
+  timeout?: string | null;
+  alerts?: Record<string, unknown>[] | null;
+  sla?: Record<string, unknown> | null;
+}
+
+export interface SavedSchedule {
+  notebook: string;
+  node_id: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface Schedule {
+  name: string;
+  origin: string;
+  notebook: string | null;
+  target: string | null;
+  cron: string | null;
+  timezone: string;
+  paused: boolean;
+  triggers: string[];
+  next_fire_times: string[];
+  next_fire_at: string | null;
+  last_run_id: string | null;
+  last_status: string | null;
+  last_run_at: string | null;
+  /** Why the schedule's target cannot run now (broken, or waiting for a broken node). */
+  problem?: string | null;
+  /** The notebook whose schedule a copied notebook carries: held, it does not fire. */
+  copy_of?: string | null;
+  last_tick?: Tick | null;
+}
+
+export interface SchedulesList {
+  schedules: Schedule[];
+}
+
+export interface CronPreview {
+  cron: string;
+  timezone: string;
+  next: string[];
+}
+
+export interface RunSummary {
+  run_id: string;
+  status: RunStatus;
+  trigger: string;
+  schedule: string | null;
+  selection: string | null;
+  logical_date: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  parameters?: Record<string, unknown>;
+  resumed_at?: string | null;
+  resumptions?: number;
+  /** Tries that failed in this run (also those a retry made good), in the runs list. */
+  failed_tries?: number;
+  tries?: number;
+}
+
+export interface TriggerResult extends RunSummary {
+  /** Selected nodes that were not started, and why (broken, or downstream of a broken node). */
+  left_out: { id: string; reason: string }[];
+}
+
+export interface Tick {
+  tick_id: number;
+  schedule: string;
+  scheduled_at: string;
+  trigger: string;
+  status: 'pending' | 'ran' | 'skipped' | 'deduplicated' | string;
+  reason: string | null;
+  run_id: string | null;
+  duplicate_of: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BackfillRequest {
+  schedule: string;
+  start: string;
+  end: string;
+  parallel: number;
+  force?: boolean;
+}
+
+export interface BackfillStarted {
+  schedule: string;
+  dates: number;
+  first: string;
+  last: string;
+  parallel: number;
+  pid: number;
+  log: string;
+}
+
+export interface RunsPage {
+  runs: RunSummary[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface RunNode {
+  id: string;
+  kind: string;
+  status: string;
+  attempts: number;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+  duration_seconds: number | null;
+  waiting_for?: string | null;
+}
+
+export interface Attempt {
+  node_id: string;
+  try_number: number;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+  duration_seconds: number | null;
+  has_log: boolean;
+  has_output: boolean;
+}
+
+export interface RunDetail extends RunSummary {
+  duration_seconds: number | null;
+  nodes: RunNode[];
+  attempts: Attempt[];
+}
+
+export interface AttemptLog {
+  try_number: number;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+  log: string | null;
+  truncated: boolean;
+}
+
+export interface NodeLogs {
+  run_id: string;
+  node_id: string;
+  attempts: AttemptLog[];
+}
+
+export interface OutputModel {
+  name: string;
+  path: string;
+  type: 'notebook';
+  format: 'json';
+  mimetype: null;
+  content: unknown;
+  writable: false;
+  created: string;
+  last_modified: string;
+  size: number;
+  run_id: string;
+  node_id: string;
+  try_number: number;
+}
+
+export interface SchedulerStatus {
+  running: boolean;
+  /** A scheduler started from here has not taken the project's lease yet. */
+  starting?: boolean;
+  holder: string | null;
+  host: string | null;
+  pid: number | null;
+  detail: string | null;
+  command: string;
+  started_pid?: number;
+}
+
+export interface RunFilter {
+  status?: RunStatus[];
+  trigger?: string;
+  schedule?: string;
+  limit?: number;
+  offset?: number;
+}

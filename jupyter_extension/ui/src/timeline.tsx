@@ -1,0 +1,84 @@
+/**
+ * A run's timeline (Gantt): one row per node that started, one bar per try,
+ * placed on the run's time axis and colored by how the try ended, so waits,
+ * retries and the critical path show at a glance.
+ */
+import * as React from 'react';
+
+import { Attempt, RunDetail } from './api';
+import { shortName, statusLabel } from './status';
+import { formatDuration, timeOfDay } from './time';
+
+export interface TimelineRow {
+  nodeId: string;
+  bars: { tryNumber: number; status: string; left: number; width: number; title: string }[];
+}
+
+/** Rows and the axis of a run's timeline; bar positions are percentages of the run's span. */
+export function timelineRows(run: RunDetail, now: Date = new Date()): { rows: TimelineRow[]; start: number; end: number } {
+  const attempts = run.attempts.filter(attempt => attempt.started_at);
+  if (!attempts.length) {
+    return { rows: [], start: 0, end: 0 };
+  }
+  const time = (iso: string | null) => (iso ? new Date(iso).getTime() : now.getTime());
+  const start = Math.min(...attempts.map(attempt => time(attempt.started_at)));
+  const end = Math.max(start + 1000, ...attempts.map(attempt => time(attempt.finished_at)));
+  const span = end - start;
+  const order = new Map(run.nodes.map((node, index) => [node.id, index]));
+  const byNode = new Map<string, Attempt[]>();
+  for (const attempt of attempts) {
+    byNode.set(attempt.node_id, [...(byNode.get(attempt.node_id) ?? []), attempt]);
+  }
+  const rows = [...byNode.entries()]
+    .sort(([a, first], [b, second]) => time(first[0].started_at) - time(second[0].started_at) || (order.get(a) ?? 0) - (order.get(b) ?? 0))
+    .map(([nodeId, tries]) => ({
+      nodeId,
+      bars: tries.map(attempt => {
+        const from = time(attempt.started_at);
+        const to = time(attempt.finished_at);
+        return {
+          tryNumber: attempt.try_number,
+          status: attempt.status,
+          left: ((from - start) / span) * 100,
+          width: Math.max(0.6, ((to - from) / span) * 100),
+          title: `${shortName(nodeId)} try ${attempt.try_number}: ${statusLabel(attempt.status)}, ${timeOfDay(attempt.started_at)} for ${formatDuration((to - from) / 1000)}`
+        };
+      })
+    }));
+  return { rows, start, end };
+}
+
+export function Timeline(props: { run: RunDetail; showTests: boolean }): JSX.Element | null {
+  const { rows, start, end } = timelineRows(props.run);
+  const shown = rows.filter(row => props.showTests || !row.nodeId.startsWith('test.'));
+  if (!shown.length) {
+    return null;
+  }
+  return (
+    <figure className="jp-Orchestrate-timeline" aria-label="timeline of the run">
+      <div className="jp-Orchestrate-timelineAxis">
+        <span>{timeOfDay(new Date(start).toISOString())}</span>
+        <span>{formatDuration((end - start) / 1000)}</span>
+        <span>{timeOfDay(new Date(end).toISOString())}</span>
+      </div>
+      {shown.map(row => (
+        <div className="jp-Orchestrate-timelineRow" key={row.nodeId} data-timeline-node={row.nodeId}>
+          <span className="jp-Orchestrate-timelineLabel" title={row.nodeId}>
+            {shortName(row.nodeId)}
+          </span>
+          <span className="jp-Orchestrate-timelineTrack">
+            {row.bars.map(bar => (
+              <span
+                key={bar.tryNumber}
+                className="jp-Orchestrate-timelineBar"
+                data-status={bar.status}
+                style={{ left: `${bar.left}%`, width: `${bar.width}%` }}
+                title={bar.title}
+              />
+            ))}
+          </span>
+        </div>
+      ))}
+    </figure>
+  );
+}

@@ -1,0 +1,185 @@
+"""State-aware runs: which nodes of an ``--only-changed`` run may reuse an earlier result.
+
+A node's *fingerprint* is what determined its output, in two halves:
+
+* **code**: from the node's runner (:class:`~orchestrate_ext.interfaces.FingerprintingRunner`):
+  a dbt node's checksum and config and the macros it calls; a notebook's code cells and kernel;
+* **inputs**: what the runner adds of the node's own inputs (effective parameters, the logical
+  date when the node reads it, new rows in a source), and the identity of every upstream result
+  it reads (which try of which run produced it; a reused result keeps its producer's identity).
+
+Every success records its fingerprint and a result id (``<run id>:<try>``). An ``--only-changed``
+run reuses a ready node when its fingerprint equals that of its newest success, the node has not
+failed since, the success is younger than the node's ``reuse.max_age`` and the node allows reuse
+(``reuse: never`` does not). A reused node is ``reused``: done for its dependants, whose inputs are
+then unchanged too; a node that runs gives its dependants a new input, so they run as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from orchestrate_ext.clock import duration_text
+from orchestrate_ext.interfaces import FingerprintingRunner, NodeFingerprint, RunContext
+from orchestrate_ext.model import NodeRunRecord, NodeStatus, result_run
+from orchestrate_ext.store.records import LastSuccess
+
+if TYPE_CHECKING:
+    from orchestrate_ext.execution.executor import RunEnvironment
+
+log = logging.getLogger(__name__)
+
+_NOTHING = "-"
+"""The identity of an upstream result that does not exist (never succeeded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a ready node runs or reuses ``reused`` (its newest success), and why."""
+
+    reused: LastSuccess | None
+    fingerprint: str | None
+    reason: str
+
+
+def combine(own: NodeFingerprint, upstream: Collection[tuple[str, str]]) -> str:
+    """``<code>.<inputs>``: the node's code hash, and a hash of its own inputs and the results it reads."""
+    inputs = hashlib.sha256(own.inputs.encode())
+    for node_id, identity in sorted(upstream):
+        inputs.update(f"\0{node_id}={identity}".encode())
+    return f"{own.code}.{inputs.hexdigest()[:16]}"
+
+
+class Fingerprints:
+    """The fingerprints of one run's nodes, and the decisions of an ``--only-changed`` run."""
+
+    def __init__(self, environment: RunEnvironment, context: RunContext, node_ids: Collection[str]) -> None:
+        self.env = environment
+        self.context = context
+        self.node_ids = set(node_ids)
+        self.check_sources = False
+        self._own: dict[str, NodeFingerprint | None] = {}
+        self._kinds_asked: set[str] = set()
+        self._inputs: dict[str, tuple[str, ...]] = {}
+        self._outside: dict[str, LastSuccess] | None = None
+
+    # -- deciding
+
+    def decide(self, node_id: str, records: Mapping[str, NodeRunRecord], last: LastSuccess | None) -> Decision:
+        """Whether the ready node ``node_id`` may reuse ``last`` (its newest success)."""
+        node = self.env.graph.nodes[node_id]
+        fingerprint = self.of(node_id, records)
+        if not node.reuse.allowed:
+            return Decision(None, fingerprint, "reuse: never")
+        if fingerprint is None:
+            return Decision(None, None, "its runner cannot tell what its result depends on")
+        if last is None:
+            return Decision(None, fingerprint, "no earlier success")
+        since = f"since {result_run(last.result) if last.result else last.run_id}"
+        if last.failed_since:
+            return Decision(None, fingerprint, f"it failed after its last success ({last.run_id})")
+        produced_at = last.produced_at or last.finished_at
+        if node.reuse.max_age is not None and self._age(produced_at) > node.reuse.max_age:
+            limit = duration_text(node.reuse.max_age)
+            return Decision(None, fingerprint, f"its result ({last.result}) is older than max_age {limit}")
+        if last.fingerprint is None or last.result is None:
+            return Decision(None, fingerprint, f"no fingerprint was recorded {since}")
+        code, _, inputs = fingerprint.partition(".")
+        last_code, _, last_inputs = last.fingerprint.partition(".")
+        if code != last_code:
+            return Decision(None, fingerprint, f"code changed {since}")
+        if inputs != last_inputs:
+            return Decision(None, fingerprint, self._changed_inputs(node_id, records, since))
+        return Decision(last, fingerprint, f"code unchanged, inputs unchanged {since}")
+
+    def _changed_inputs(self, node_id: str, records: Mapping[str, NodeRunRecord], since: str) -> str:
+        ran = [
+            parent
+            for parent in self.inputs(node_id)
+            if parent in records and records[parent].status in (NodeStatus.SUCCESS, NodeStatus.WARNED)
+        ]
+        if ran:
+            return f"upstream {ran[0]} ran"
+        return f"inputs changed {since} (parameters, logical date, new source data or an upstream result)"
+
+    def _age(self, finished_at: datetime) -> float:
+        return (self.env.clock.now() - finished_at).total_seconds()
+
+    # -- fingerprints
+
+    def of(self, node_id: str, records: Mapping[str, NodeRunRecord]) -> str | None:
+        """The node's fingerprint now: None when its runner gives none or an input has no result yet."""
+        own = self.own(node_id)
+        if own is None:
+            return None
+        upstream = []
+        for parent in self.inputs(node_id):
+            identity = self._identity(parent, records)
+            if identity is None:
+                return None
+            upstream.append((parent, identity))
+        return combine(own, upstream)
+
+    def own(self, node_id: str) -> NodeFingerprint | None:
+        """What the node's runner says determines its result (asked once per kind and run, in bulk)."""
+        kind = self.env.graph.nodes[node_id].kind
+        if kind not in self._kinds_asked:
+            self._kinds_asked.add(kind)
+            self._own.update(self._ask(kind))
+        return self._own.get(node_id)
+
+    def _ask(self, kind: str) -> Mapping[str, NodeFingerprint | None]:
+        runner = self.env.runners.get(kind)
+        if not isinstance(runner, FingerprintingRunner):
+            return {}
+        graph = self.env.graph
+        nodes = [graph.nodes[node_id] for node_id in graph.order if node_id in self.node_ids]
+        nodes = [node for node in nodes if node.kind == kind]
+        try:
+            return runner.fingerprints(self.context, nodes, check_sources=self.check_sources)
+        except Exception:  # a runner that cannot fingerprint makes its nodes run, never loses the run
+            log.exception("the %s runner could not fingerprint its nodes; they run", kind)
+            return {}
+
+    def inputs(self, node_id: str) -> tuple[str, ...]:
+        """The runnable nodes whose results ``node_id`` reads: its dependencies, looking through sources."""
+        if node_id not in self._inputs:
+            graph = self.env.graph
+            found: set[str] = set()
+            stack = list(graph.declared[node_id])
+            seen: set[str] = set()
+            while stack:
+                parent = stack.pop()
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                if graph.nodes[parent].runnable:
+                    found.add(parent)
+                else:
+                    stack.extend(graph.declared[parent])
+            self._inputs[node_id] = tuple(sorted(found))
+        return self._inputs[node_id]
+
+    def _identity(self, parent: str, records: Mapping[str, NodeRunRecord]) -> str | None:
+        record = records.get(parent)
+        if record is not None:
+            return record.result if record.status.is_done else None
+        last = self._outside_results().get(parent)
+        if last is None:
+            return _NOTHING
+        if last.failed_since:
+            return f"failed after {last.result or last.run_id}"
+        return last.result or f"{last.run_id}:?"
+
+    def _outside_results(self) -> dict[str, LastSuccess]:
+        """The newest successes of the inputs that are not in this run (read once)."""
+        if self._outside is None:
+            outside = {parent for node_id in self.node_ids for parent in self.inputs(node_id)} - self.node_ids
+            with self.env.store.read() as tx:
+                self._outside = tx.last_successes(outside) if outside else {}
+        return self._outside

@@ -1,0 +1,135 @@
+"""A graph that survives broken nodes, for the views that must keep working while one node is wrong.
+
+:func:`~orchestrate_ext.graph.build_graph` refuses the whole project when one
+reference does not resolve or the dependencies form a cycle: right for
+``orchestrate run`` and ``validate``. The JupyterLab panel and ``orchestrate
+retry`` need the rest of the project while the user fixes that one notebook.
+
+Protocol: :func:`build_partial_graph` keeps every node, drops each reference
+that does not resolve and every edge of a cycle, and records for each node
+concerned why it is broken (the message ``build_graph`` would raise, with its
+"did you mean"). :meth:`PartialGraph.runnable` is the graph without the broken
+nodes and without everything downstream of them: what may still run. Plugins
+that read node settings themselves may report nodes whose own settings are
+invalid as placeholders (``problems``), which are broken the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+
+from orchestrate_ext.errors import ConfigError, CycleError, NodeNotFound
+from orchestrate_ext.graph import Graph, _add_gates, _Resolver, _topological_order
+from orchestrate_ext.model import Node
+
+
+@dataclass(frozen=True)
+class PartialGraph:
+    """Every node, with the broken ones marked.
+
+    Attributes:
+        graph: every node; the references that did not resolve and the edges of
+            cycles are left out of it.
+        broken: by node id, what is wrong with the node and how to fix it.
+    """
+
+    graph: Graph
+    broken: Mapping[str, str]
+
+    def blocked(self) -> dict[str, str]:
+        """Nodes downstream of a broken node (not broken themselves), with the broken ancestor they wait for."""
+        blocked: dict[str, str] = {}
+        children = self.graph.children()
+        for node_id in self.graph.order:
+            if node_id not in self.broken:
+                continue
+            stack = list(children[node_id])
+            while stack:
+                child = stack.pop()
+                if child in self.broken or child in blocked:
+                    continue
+                blocked[child] = node_id
+                stack.extend(children[child])
+        return blocked
+
+    def runnable(self) -> Graph:
+        """The graph without broken nodes and without anything downstream of one."""
+        if not self.broken:
+            return self.graph
+        left_out = set(self.broken) | set(self.blocked())
+        keep = [node_id for node_id in self.graph.order if node_id not in left_out]
+        kept = set(keep)
+        # Everything a kept node waits for is kept too: a left-out parent would make it blocked.
+        return Graph(
+            nodes={node_id: self.graph.nodes[node_id] for node_id in keep},
+            parents={node_id: self.graph.parents[node_id] for node_id in keep},
+            declared={node_id: tuple(p for p in self.graph.declared[node_id] if p in kept) for node_id in keep},
+            order=tuple(keep),
+        )
+
+
+def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | None = None) -> PartialGraph:
+    """Resolve what resolves; mark the rest broken instead of raising.
+
+    Args:
+        problems: nodes a plugin could only read in part (their own settings are
+            invalid), by id, with the error; they are broken too.
+
+    Raises:
+        ConfigError: two nodes share an id (a plugin's error, not a node's).
+    """
+    by_id: dict[str, Node] = {}
+    for node in nodes:
+        if node.id in by_id:
+            raise ConfigError(f"two nodes have the id '{node.id}' ({by_id[node.id].path} and {node.path}); rename one")
+        by_id[node.id] = node
+    broken: dict[str, list[str]] = {node_id: [message] for node_id, message in (problems or {}).items()}
+    resolver = _Resolver(by_id)
+    declared: dict[str, set[str]] = {}
+    for node in by_id.values():
+        declared[node.id] = set()
+        for ref in node.depends_on:
+            try:
+                declared[node.id].add(resolver.resolve(ref, node))
+            except NodeNotFound as exc:
+                broken.setdefault(node.id, []).append(str(exc))
+    for node in by_id.values():
+        for ref in node.produces:
+            try:
+                declared[resolver.resolve(ref, node, verb="produces")].add(node.id)
+            except NodeNotFound as exc:
+                broken.setdefault(node.id, []).append(str(exc))
+    waits: dict[str, set[str]] = {}
+    for node in by_id.values():
+        waits[node.id] = set()
+        for ref in node.waits_for:
+            try:
+                waits[node.id].add(resolver.resolve(ref, node, verb="waits for"))
+            except NodeNotFound as exc:
+                broken.setdefault(node.id, []).append(str(exc))
+    while True:
+        parents = {node_id: set(deps) for node_id, deps in declared.items()}
+        _add_gates(by_id, parents)
+        for node_id, extra in waits.items():
+            parents[node_id] |= extra
+        try:
+            order = _topological_order(parents)
+            break
+        except CycleError as exc:
+            for dependency, dependant in pairwise(exc.cycle):
+                broken.setdefault(dependant, []).append(str(exc))
+                if dependency in declared[dependant]:
+                    declared[dependant].discard(dependency)
+                elif dependency in waits[dependant]:
+                    waits[dependant].discard(dependency)
+                else:  # a gate closed the cycle: drop the declared edge that brought the gate in
+                    declared[dependant] = {p for p in declared[dependant] if dependency not in by_id[p].gated_by}
+    graph = Graph(
+        nodes=by_id,
+        parents={node_id: tuple(sorted(parents[node_id])) for node_id in order},
+        declared={node_id: tuple(sorted(declared[node_id])) for node_id in order},
+        order=order,
+    )
+    return PartialGraph(graph, {node_id: "; ".join(dict.fromkeys(messages)) for node_id, messages in broken.items()})

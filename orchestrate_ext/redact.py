@@ -1,0 +1,118 @@
+"""The one redactor: keeping secrets out of the store, the CLI, the REST API, alerts and logs.
+
+The values of the environment variables orchestrate.yaml names as secrets
+(``*_env`` keys, see :mod:`orchestrate_ext.secrets`) are replaced with
+``[redacted]`` wherever they appear (also URL-quoted, and a webhook URL's
+path), together with text that merely looks like a credential (Slack tokens,
+bearer tokens, ``password=...``, passwords in URLs).
+
+Where it is applied: every error and warning a runner reports, before the run
+loop stores or announces it; every log and error the CLI prints; every string
+of every REST response; every alert (the alerts plugin). Node processes do not
+get the secrets in the first place (:func:`orchestrate_ext.secrets.node_environment`);
+redaction is the second line, for a node that was given one (``env_passthrough``)
+or a secret that reached a message some other way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+MASK = "[redacted]"
+
+_PATTERNS = (
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]{6,}"),
+    re.compile(r"xapp-[A-Za-z0-9-]{6,}"),
+    re.compile(r"https://hooks\.slack(?:-gov)?\.com/[\w/\-]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*[=:]\s*)[^\s,;'\"&]+"),
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!\*+@)[^@\s/]+(@)"),  # a password already *** stays
+)
+_MIN_SECRET = 6
+
+
+class Redactor:
+    """Replaces known secret values and credential-looking text with ``[redacted]``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values: set[str] = set()
+        for secret in secrets:
+            if not secret or len(secret) < _MIN_SECRET:
+                continue
+            values.update({secret, quote(secret, safe=""), quote(secret)})
+            parts = urlsplit(secret)
+            if parts.scheme and parts.netloc and len(parts.path) >= 8:
+                values.add(parts.path)  # a webhook URL's path is the secret part
+        self._values = sorted(values, key=len, reverse=True)
+
+    @classmethod
+    def from_env(cls, names: Iterable[str], environ: Mapping[str, str] | None = None) -> Redactor:
+        """A redactor for the values the variables ``names`` have in ``environ`` (default: this process's)."""
+        env = os.environ if environ is None else environ
+        return cls(env.get(name, "") for name in names)
+
+    def document(self, value: Any) -> Any:
+        """A copy of ``value`` (a JSON-like document) with every string in it, keys included, redacted.
+
+        Walks without recursion, so a deeply nested document (an output notebook) cannot exhaust the stack.
+        """
+        root: list[Any] = [value]
+        pending: list[tuple[Any, Any]] = [(root, 0)]
+        while pending:
+            container, key = pending.pop()
+            item = container[key]
+            if isinstance(item, str):
+                container[key] = self(item)
+            elif isinstance(item, dict):
+                copy = {self(name) if isinstance(name, str) else name: child for name, child in item.items()}
+                container[key] = copy
+                pending.extend((copy, name) for name in copy)
+            elif isinstance(item, list | tuple):
+                listed = list(item)
+                container[key] = listed
+                pending.extend((listed, index) for index in range(len(listed)))
+        return root[0]
+
+    def __call__(self, text: str | None) -> str:
+        """``text`` with secrets replaced; None becomes the empty string."""
+        if not text:
+            return text or ""
+        for value in self._values:
+            text = text.replace(value, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + MASK + _tail(m), text)
+        return text
+
+
+def _tail(match: re.Match[str]) -> str:
+    return match.group(2) if match.lastindex and match.lastindex >= 2 else ""
+
+
+class RedactingFilter(logging.Filter):
+    """Formats a record's message, then redacts it; attach it to the logger that emits the record."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor(record.getMessage())
+        record.args = None
+        return True
+
+
+def redacting_logger(name: str, redactor: Redactor) -> logging.Logger:
+    """A private logger whose records are redacted, then handled like those of ``name``.
+
+    Not registered with :mod:`logging` (no global state); records propagate to
+    the handlers of ``name`` and its ancestors.
+    """
+    logger = logging.Logger(name)
+    logger.parent = logging.getLogger(name)
+    logger.addFilter(RedactingFilter(redactor))
+    return logger

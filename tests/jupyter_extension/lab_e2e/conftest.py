@@ -1,0 +1,169 @@
+"""JupyterLab in a real browser: one ``jupyter lab`` per test module, Debian's Chromium driven by Playwright.
+
+Each module gets its own server on a copy of the shop example; before each
+test the project's files are put back as they were (the run history stays),
+and the page opens in a workspace of its own, so tests do not see each
+other's tabs. Helpers for what many tests do (open the panel, switch the
+theme, take the screenshots of the README, run axe-core) are in
+:mod:`tests.jupyter_extension.lab_e2e.lab`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import copy_example
+from tests.jupyter_extension.lab_e2e.lab import (
+    ARTIFACTS,
+    CHROMIUM,
+    LAUNCH_ARGS,
+    Lab,
+    free_port,
+    lab_settings,
+    stop_server,
+    wait_until_up,
+)
+
+_WORKSPACES = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, parsed_manifest: Path) -> Iterator[Lab]:
+    """``jupyter lab`` on a copy of the example, with its own settings, workspaces and runtime folders."""
+    installed = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "orchestrate-ext" / "package.json"
+    assert installed.is_file(), f"the lab extension is not installed ({installed}); run `pip install -e .`"
+    home = tmp_path_factory.mktemp("lab")
+    pristine = copy_example(home / "pristine")
+    shop = copy_example(home / "shop")
+    (shop / "dbt" / "target").mkdir()
+    shutil.copy(parsed_manifest, shop / "dbt" / "target" / "manifest.json")
+    lab_settings(home / "lab-settings")
+    port, token = free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "lab-workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
+    }
+    log = home / "jupyter-lab.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("jupyter")),
+                "lab",
+                "--no-browser",
+                "--allow-root",
+                f"--port={port}",
+                "--ip=127.0.0.1",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={shop}",
+                "--LabApp.expose_app_in_browser=True",
+                # Files change under the server between tests: read the project on every request.
+                "--OrchestrateExtension.cache_seconds=0",
+            ],
+            cwd=shop,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/api/status?token={token}", process, log)
+        yield Lab(url, token, shop, pristine)
+    finally:
+        stop_server(process, url, token)
+        _stop_schedulers(shop)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(log, ARTIFACTS / f"jupyter-lab.{port}.log")
+
+
+def _stop_schedulers(root: Path) -> None:
+    """A scheduler a test started from the panel keeps running on its own: stop it with the server."""
+    from orchestrate_ext.project import Project
+    from orchestrate_ext.scheduling import api
+
+    with contextlib.suppress(Exception):  # the project may be half-edited by a failed test; nothing to stop then
+        status = api.scheduler_status(Project.load(root))
+        if status.active and status.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(status.pid, signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); `.ci/run` installs it")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture
+def new_page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Open Lab in a fresh browser context: ``new_page(path=None, width=1440, height=900, timezone=...)``.
+
+    The project's files are reset first. The browser's time zone defaults to
+    America/New_York: neither UTC nor the schedules' Europe/Berlin, so a time shown
+    in the wrong zone shows. Errors of the page that mention orchestrate fail the test.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    lab.reset()
+    contexts: list[Any] = []
+    errors: list[str] = []
+    pages: list[Any] = []
+
+    def open_page(
+        path: str | None = None, width: int = 1440, height: int = 900, timezone: str = "America/New_York"
+    ) -> Any:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, timezone_id=timezone, accept_downloads=True
+        )
+        contexts.append(context)
+        page = context.new_page()
+        pages.append(page)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        workspace = f"e2e{next(_WORKSPACES)}"
+        tree = f"/tree/{path}" if path else ""
+        page.goto(f"{lab.url}/lab/workspaces/{workspace}{tree}?token={lab.token}")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=90_000)
+        page.locator("#jp-main-dock-panel").wait_for(timeout=90_000)
+        return page
+
+    yield open_page
+    failed = getattr(request.node, "report_call", None)
+    if failed is not None and failed.failed and pages:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with contextlib.suppress(Exception):
+            pages[-1].screenshot(path=str(ARTIFACTS / f"failure-{request.node.name}.png"))
+    for context in contexts:
+        context.close()
+    assert not [error for error in errors if "orchestrate" in error.lower()], errors

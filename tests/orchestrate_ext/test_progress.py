@@ -1,0 +1,48 @@
+"""The live progress panel: a running node's elapsed time counts up between state changes (issue 10, item 10)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from rich.console import Console
+
+from orchestrate_ext.events import NodeChanged
+from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.progress import TerminalProgress
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_running_node_elapsed_time_moves_on_every_refresh() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    clock = FakeMonotonic()
+    progress = TerminalProgress(console, monotonic=clock)
+    moment = datetime(2024, 1, 31, tzinfo=UTC)
+    run = RunRecord("r1", RunStatus.RUNNING, moment, moment)
+    progress.run_started(run, ["notebook.slow", "model.p.a"])
+    try:
+        assert progress.live is not None, "a terminal gets the live panel"
+        progress.node_changed(NodeChanged("r1", "notebook.slow", "notebook", NodeStatus.RUNNING, 1, None))
+        progress.live.refresh()
+        assert "notebook.slow  0 s" in screen.getvalue()
+        clock.now += 7.2  # no state change: only the display's own refresh
+        screen.seek(0)
+        screen.truncate()
+        progress.live.refresh()
+        assert "notebook.slow  7 s" in screen.getvalue()
+        clock.now += 60
+        screen.seek(0)
+        screen.truncate()
+        progress.live.refresh()
+        assert "notebook.slow  67 s" in screen.getvalue()
+    finally:
+        progress.run_finished(RunRecord("r1", RunStatus.SUCCESS, moment, moment))
+    assert "run r1 success in 67.2 s" in screen.getvalue()
