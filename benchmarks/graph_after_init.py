@@ -45,9 +45,7 @@ def main() -> None:
         shutil.copytree(
             parsed,
             project,
-            ignore=shutil.ignore_patterns(
-                "orchestrate.yaml", ".orchestrate", ".dbtignore", "orchestrate-manifest.pickle"
-            ),
+            ignore=shutil.ignore_patterns("orchestrate.yaml", ".orchestrate", ".dbtignore"),
         )
         manifest = project / "target" / "manifest.json"
         before = manifest.stat().st_mtime

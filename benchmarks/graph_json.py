@@ -3,9 +3,8 @@
     python benchmarks/graph_json.py [--models 5000] [--repeat 5] [--keep DIR]
 
 Generates the project (see dbt_projects.py), runs `dbt parse` once (about a
-minute at 5,000 models), runs the command once to warm the file cache (and
-orchestrate-ext's manifest cache beside the manifest), then times it
-``--repeat`` times in fresh processes. The baseline is a fresh Python
+minute at 5,000 models), runs the command once to warm the file cache, then
+times it ``--repeat`` times in fresh processes. The baseline is a fresh Python
 process that only does ``json.load`` of the manifest: the floor for any
 command that reads it. Prints the medians and peak memory (target: < 1 s).
 """

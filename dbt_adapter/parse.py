@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dbt_adapter.events import error_messages
-from dbt_adapter.manifest import Manifest
-from dbt_adapter.manifest_cache import load_manifest
+from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import DbtSettings
 from orchestrate_ext.errors import ConfigError, ManifestError
@@ -40,11 +39,8 @@ _PARSED_SUFFIXES = {".sql", ".py", ".csv"}
 _SKIPPED_DIRS = {"__pycache__"}
 
 
-def ensure_manifest(project: DbtProject, cache_dir: Path | None = None) -> Manifest:
+def ensure_manifest(project: DbtProject) -> Manifest:
     """The manifest, after running ``dbt parse`` if it is missing or stale.
-
-    Args:
-        cache_dir: where the read manifest is kept between commands (see :mod:`dbt_adapter.manifest_cache`).
 
     Raises:
         ConfigError: packages are missing, or the profile cannot be loaded (a parse needs it).
@@ -55,12 +51,12 @@ def ensure_manifest(project: DbtProject, cache_dir: Path | None = None) -> Manif
     path = settings.manifest_path
     if path.is_file():
         written = path.stat().st_mtime
-        manifest = load_manifest(path, cache_dir)
+        manifest = read_manifest(path)
         if stale_reason(settings, manifest, written) is None:
             return manifest
     settings.require_profile()
     run_parse(project)
-    return load_manifest(path, cache_dir)
+    return read_manifest(path)
 
 
 def run_parse(project: DbtProject) -> None:

@@ -35,7 +35,7 @@ class DbtPlugin:
 
     def discover(self, workspace: Workspace, config: DbtConfig) -> Sequence[Node]:
         project = DbtProject.from_config(workspace, config)
-        manifest = ensure_manifest(project, cache_dir=project.manifest_path.parent)
+        manifest = ensure_manifest(project)
         self._manifests[project.manifest_path] = manifest
         return nodes_from_manifest(manifest, project.project_dir, project.workspace_root, project.resources)
 
