@@ -24,6 +24,7 @@ from orchestrate_ext.interfaces import Workspace
 from orchestrate_ext.model import Node, RunRecord
 
 _TAIL_BYTES = 65536
+EXPOSURE = "exposure"
 PIPELINE = "pipeline"
 
 
@@ -122,6 +123,7 @@ class Capture:
             if attempt is not None:
                 log_path, output = attempt.log_path, attempt.output_path
             skipped = self._skipped(node_id, members)
+        exposures = self.exposures(node_id) if details else []
         return NodeItem(
             node_id=node.id,
             name=node.name,
@@ -137,7 +139,20 @@ class Capture:
             output_path=self._relative(output),
             output_link=self._link(output),
             skipped=skipped,
+            exposures=[f"{found.name} ({found.owner})" if found.owner else found.name for found in exposures],
+            exposure_owners=sorted({found.owner for found in exposures if found.owner}),
         )
+
+    def exposures(self, node_id: str) -> list[Node]:
+        """The exposures (dashboards, applications) downstream of ``node_id``."""
+        if node_id not in self.graph.nodes:
+            return []
+        found = self.graph.descendants([node_id])
+        return [
+            self.graph.nodes[other]
+            for other in self.graph.order
+            if other in found and self.graph.nodes[other].resource_type == EXPOSURE
+        ]
 
     def _last_attempt(self, run_id: str, node_id: str) -> Any:
         try:

@@ -33,6 +33,7 @@ RETRY = "retry"
 RECOVERY = "recovery"
 SLA_MISS = "sla_miss"
 RUN_FINISHED = "run_finished"
+TEST_WARNING = "test_warning"
 _WAITING_KINDS = (FAILURE, RETRY)
 
 
@@ -99,6 +100,7 @@ class Composer:
         self._recoveries(tx, batch, grouped[RECOVERY])
         self._simple(tx, batch, RETRY, grouped[RETRY], messages.retry)
         self._simple(tx, batch, SLA_MISS, grouped[SLA_MISS], messages.sla_miss)
+        self._simple(tx, batch, TEST_WARNING, grouped[TEST_WARNING], messages.test_warning)
         for event in grouped[RUN_FINISHED]:
             self._run_finished(tx, batch, event)
 
@@ -109,6 +111,14 @@ class Composer:
         item = NodeItem.from_dict(event.payload["item"])
         assert event.node_id is not None
         destinations = self.router.destinations(FAILURE, node, batch.schedule)
+        for data in event.payload.get("exposures") or []:  # their owners hear of what hits them
+            known = {destination.key for destination in destinations}
+            exposure = event_node({"node": data})
+            destinations += [
+                destination
+                for destination in self.router.destinations(FAILURE, exposure, batch.schedule)
+                if destination.key not in known
+            ]
         incident = tx.open_incident(event.scope, event.node_id)
         if incident is None:
             incident = tx.create_incident(event.scope, event.node_id, batch.run.run_id, event.created_at)

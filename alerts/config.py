@@ -15,8 +15,8 @@ from pydantic import Field, field_validator, model_validator
 from orchestrate_ext.config import Duration, StrictModel
 from orchestrate_ext.scheduling.settings import check_timezone
 
-EventKind = Literal["failure", "recovery", "sla_miss", "retry", "run_finished"]
-EVENT_KINDS: tuple[str, ...] = ("failure", "recovery", "sla_miss", "retry", "run_finished")
+EventKind = Literal["failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning"]
+EVENT_KINDS: tuple[str, ...] = ("failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning")
 DEFAULT_EVENTS: list[EventKind] = ["failure", "recovery", "sla_miss"]
 
 _EMAIL = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+$")

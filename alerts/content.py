@@ -19,6 +19,7 @@ KIND_RETRY = "retry"
 KIND_SLA = "sla_miss"
 KIND_RUN = "run_finished"
 KIND_TEST = "test"
+KIND_WARNING = "test_warning"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class NodeItem:
     sla_state: str | None = None
     """``missed`` (the deadline passed) or ``will miss`` (it cannot be met any more)."""
     blockers: list[Blocker] = field(default_factory=list)
+    exposures: list[str] = field(default_factory=list)
+    """Exposures (dashboards, ...) downstream of a failed node: ``name (owner)``."""
+    exposure_owners: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NodeItem:
@@ -118,4 +122,6 @@ class AlertContent:
 
     @property
     def owners(self) -> list[str]:
-        return sorted({item.owner for item in self.items if item.owner})
+        found = {item.owner for item in self.items if item.owner}
+        found |= {owner for item in self.items for owner in item.exposure_owners}
+        return sorted(found)

@@ -14,6 +14,7 @@ from alerts.content import (
     KIND_RUN,
     KIND_SLA,
     KIND_TEST,
+    KIND_WARNING,
     AlertContent,
     NodeItem,
     RunInfo,
@@ -100,6 +101,11 @@ def recovery_line(items: list[NodeItem], run: RunInfo, at: datetime) -> str:
 
 def retry(run: RunInfo, items: list[NodeItem]) -> AlertContent:
     return AlertContent(KIND_RETRY, f"🔁 Retrying: {_names(items)}", run, items, commands(run.run_id, items))
+
+
+def test_warning(run: RunInfo, items: list[NodeItem]) -> AlertContent:
+    """dbt warnings (a ``severity: warn`` test that found rows): sent only to routes that ask for them."""
+    return AlertContent(KIND_WARNING, f"⚠️ Warning: {_names(items)}", run, items, commands(run.run_id, items))
 
 
 def sla_miss(run: RunInfo, items: list[NodeItem]) -> AlertContent:

@@ -19,7 +19,7 @@ from typing import Any
 
 from alerts.capture import Capture, node_data, run_info, scope_of
 from alerts.channels import Notifiers
-from alerts.compose import FAILURE, RECOVERY, RETRY, RUN_FINISHED, SLA_MISS, Composer
+from alerts.compose import FAILURE, RECOVERY, RETRY, RUN_FINISHED, SLA_MISS, TEST_WARNING, Composer
 from alerts.config import AlertsConfig
 from alerts.content import NodeItem, RunInfo
 from alerts.delivery import DeliveryWorker
@@ -77,6 +77,7 @@ class AlertsObserver:
         self.router = Router(config, self.graph.nodes)
         self._wants_retry = self.router.wants(RETRY)
         self._wants_run_finished = self.router.wants(RUN_FINISHED)
+        self._wants_warnings = self.router.wants(TEST_WARNING)
         self.composer = Composer(config, self.router)
         self.capture = Capture(config, context.workspace, self.graph, self.runs_store, self.redact)
         self.notifiers = notifiers or build_notifiers(config, self.redact, environ, sleep)
@@ -123,6 +124,10 @@ class AlertsObserver:
                 self._record(RETRY, change, details=False)
             elif change.status == NodeStatus.SUCCESS:
                 self._succeeded(change)
+            elif change.status == NodeStatus.WARNED:
+                self._succeeded(change)  # a warning is a success for incidents and freshness
+                if self._wants_warnings:
+                    self._record(TEST_WARNING, change, details=False)
 
     def run_finished(self, run: RunRecord) -> None:
         with self._guard("run_finished"):
@@ -198,6 +203,8 @@ class AlertsObserver:
             payload["node"] = node_data(self.capture.node(node_id, item.kind if item else ""))
         if item is not None:
             payload["item"] = asdict(item)
+            if item.exposures and node_id is not None:
+                payload["exposures"] = [node_data(found) for found in self.capture.exposures(node_id)]
         return payload
 
     def _record(self, kind: str, change: NodeChanged, *, details: bool) -> None:

@@ -115,6 +115,9 @@ def _item_blocks(item: NodeItem, detailed: bool, redact: Redact) -> list[dict[st
         names = ", ".join(f"`{esc(name)}`" for name in item.skipped[:25])
         more = f" and {len(item.skipped) - 25} more" if len(item.skipped) > 25 else ""
         out.append(_section(f"*Skipped downstream ({len(item.skipped)})*: {names}{more}"))
+    if item.exposures:
+        names = ", ".join(f"`{esc(name)}`" for name in item.exposures[:25])
+        out.append(_section(f"*Exposures hit ({len(item.exposures)})*: {names}"))
     if item.output_path:
         link = f" · <{item.output_link}|open in JupyterLab>" if item.output_link else ""
         out.append(_context([f"Output notebook: `{esc(item.output_path)}`{link}"]))

@@ -60,6 +60,8 @@ def plain_text(content: AlertContent, redact: Redact) -> str:
             lines += ["Last log lines:", _indent(redact(item.log_tail))]
         if item.skipped:
             lines.append(f"Skipped downstream ({len(item.skipped)}): " + ", ".join(item.skipped[:MAX_ITEMS]))
+        if item.exposures:
+            lines.append(f"Exposures hit ({len(item.exposures)}): " + ", ".join(item.exposures[:MAX_ITEMS]))
         if item.output_path:
             lines.append(f"Output notebook: {item.output_path}")
         if item.output_link:
@@ -84,6 +86,7 @@ _STYLE_PRE = (
 )
 _COLOURS = {"failure": "#d1242f", "digest": "#d1242f", "reminder": "#d1242f", "repeat": "#d1242f"}
 _COLOURS |= {"recovery": "#1a7f37", "sla_miss": "#bf8700", "retry": "#bf8700", "test": "#0969da"}
+_COLOURS |= {"test_warning": "#bf8700"}
 
 
 def html_body(content: AlertContent, redact: Redact) -> str:
@@ -136,6 +139,9 @@ def html_body(content: AlertContent, redact: Redact) -> str:
         if item.skipped:
             names = ", ".join(f"<code>{esc(name)}</code>" for name in item.skipped[:MAX_ITEMS])
             parts.append(f"<p><b>Skipped downstream ({len(item.skipped)})</b>: {names}</p>")
+        if item.exposures:
+            names = ", ".join(f"<code>{esc(name)}</code>" for name in item.exposures[:MAX_ITEMS])
+            parts.append(f"<p><b>Exposures hit ({len(item.exposures)})</b>: {names}</p>")
         if item.output_path:
             link = f' — <a href="{esc(item.output_link)}">open in JupyterLab</a>' if item.output_link else ""
             parts.append(f"<p><b>Output notebook</b> <code>{esc(item.output_path)}</code>{link}</p>")

@@ -1,24 +1,39 @@
-"""A small typed layer over dbt's ``target/manifest.json``.
+"""A small typed layer over dbt's ``manifest.json``.
 
 Only the fields orchestrate-ext uses are read, each in one place, so a change
-in dbt's schema shows up here and nowhere else.
+in dbt's schema shows up here and nowhere else. Every resource type of the
+manifest is read: ``nodes`` (models, seeds, snapshots, data tests, analyses),
+``sources``, ``unit_tests``, ``saved_queries``, ``semantic_models``,
+``metrics``, ``exposures`` and ``functions``. A value of the wrong shape is a
+``ManifestError`` that names the resource and the field, never a
+half-read graph.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrate_ext.errors import ManifestError
+from orchestrate_ext.safe_load import MANIFEST_LIMITS, load_json_file
 
 SUPPORTED_SCHEMA_VERSIONS = range(10, 13)
 """manifest v10 (dbt 1.6) to v12 (dbt 1.8 to 1.11)."""
 
-RUNNABLE_TYPES = ("model", "seed", "snapshot", "test")
+_EMPTY: Mapping[str, Any] = {}
+NODE_TYPES = ("model", "seed", "snapshot", "test", "analysis")
+"""The resource types of ``manifest.nodes`` that become graph nodes (hooks and operations do not)."""
+OTHER_SECTIONS = {
+    "unit_tests": "unit_test",
+    "saved_queries": "saved_query",
+    "semantic_models": "semantic_model",
+    "metrics": "metric",
+    "exposures": "exposure",
+    "functions": "function",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +51,32 @@ class ManifestNode:
     group: str | None = None
     source_name: str | None = None
     attached_node: str | None = None
+    patch_path: str | None = None
+    severity: str | None = None
+    """``warn`` or ``error`` for data tests."""
+    warn_if: str | None = None
+    error_if: str | None = None
+    freshness: str | None = None
+    """A source's freshness rule as text: ``warn after 12 hours, error after 1 day``."""
+    has_freshness: bool = False
+    """A source with ``warn_after`` or ``error_after`` (dbt's ``SourceDefinition.has_freshness``)."""
+    owner: str | None = None
+    """An exposure's owner (e-mail, else name)."""
+    exports: tuple[str, ...] = ()
+    """A saved query's export names."""
+    version: str | None = None
+    """A versioned model's version (its fqn then ends with ``v<version>``)."""
 
     @property
-    def selector(self) -> str:
-        """The ``--select`` term that picks exactly this node."""
-        return "fqn:" + ".".join(self.fqn)
+    def tested_node(self) -> str | None:
+        """The node a data test or unit test is about (its ``attached_node``, else its one parent)."""
+        if self.resource_type == "unit_test":
+            return self.depends_on[0] if self.depends_on else None
+        if self.resource_type != "test":
+            return None
+        if self.attached_node:
+            return self.attached_node
+        return self.depends_on[0] if len(self.depends_on) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -49,47 +85,145 @@ class Manifest:
     schema_version: int
     project_name: str
     nodes: Mapping[str, ManifestNode]
+    """Every resource but sources, by unique id."""
     sources: Mapping[str, ManifestNode]
     group_owners: Mapping[str, str] = field(default_factory=dict)
     """Owner (e-mail, else name) of each dbt group, by group name."""
+    files: frozenset[str] = frozenset()
+    """The root project's files the manifest was parsed from, relative to the project folder."""
+
+    def all(self) -> Iterator[ManifestNode]:
+        yield from self.sources.values()
+        yield from self.nodes.values()
 
 
 def read_manifest(path: Path) -> Manifest:
     """Read ``manifest.json``; raises ``ManifestError`` naming the file and the problem."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(f"{path} does not exist; run `dbt parse` in the dbt project") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path} cannot be read as JSON ({exc}); delete it and run `dbt parse`") from exc
+    if not path.is_file():
+        raise ManifestError(f"{path} does not exist; run `dbt parse` in the dbt project")
+    raw = load_json_file(path, MANIFEST_LIMITS, ManifestError)
     version = _schema_version(raw, path)
-    try:
-        nodes = {
-            unique_id: _node(item)
-            for unique_id, item in raw["nodes"].items()
-            if item["resource_type"] in RUNNABLE_TYPES
+    reader = _Reader(path, version)
+    return reader.read(raw)
+
+
+class _Reader:
+    def __init__(self, path: Path, version: int) -> None:
+        self.path = path
+        self.version = version
+
+    def read(self, raw: dict[str, Any]) -> Manifest:
+        project_name = str(self._mapping(raw, "metadata", "the manifest").get("project_name") or "")
+        nodes: dict[str, ManifestNode] = {}
+        for unique_id, item in self._mapping(raw, "nodes", "the manifest").items():
+            resource_type = self._mapping_item(item, unique_id).get("resource_type")
+            if resource_type in NODE_TYPES:
+                nodes[unique_id] = self._node(unique_id, item)
+        for section in OTHER_SECTIONS:
+            for unique_id, item in (self._mapping(raw, section, "the manifest", optional=True)).items():
+                nodes[unique_id] = self._node(unique_id, item)
+        sources = {
+            unique_id: self._node(unique_id, item)
+            for unique_id, item in self._mapping(raw, "sources", "the manifest").items()
         }
-        sources = {unique_id: _node(item) for unique_id, item in raw["sources"].items()}
-        owners = {group["name"]: _owner_text(group.get("owner") or {}) for group in (raw.get("groups") or {}).values()}
-        project_name = raw["metadata"].get("project_name") or ""
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ManifestError(
-            f"{path} is missing the field {exc} that manifest schema v{version} should have; "
-            "regenerate it with `dbt parse`"
-        ) from exc
-    return Manifest(
-        path=path,
-        schema_version=version,
-        project_name=project_name,
-        nodes=nodes,
-        sources=sources,
-        group_owners=owners,
-    )
+        owners = {
+            str(group.get("name")): _owner_text(group.get("owner"))
+            for group in self._mapping(raw, "groups", "the manifest", optional=True).values()
+            if isinstance(group, dict)
+        }
+        files = self._files(raw, project_name, [*nodes.values(), *sources.values()])
+        return Manifest(self.path, self.version, project_name, nodes, sources, owners, files)
+
+    def _files(self, raw: dict[str, Any], project: str, resources: list[ManifestNode]) -> frozenset[str]:
+        found = {item.original_file_path for item in resources if item.package_name == project}
+        found |= {item.patch_path for item in resources if item.patch_path and item.package_name == project}
+        for section in ("macros", "docs"):
+            for item in self._mapping(raw, section, "the manifest", optional=True).values():
+                if isinstance(item, dict) and item.get("package_name") == project and item.get("original_file_path"):
+                    found.add(str(item["original_file_path"]))
+        return frozenset(path.split("://", 1)[-1] for path in found)
+
+    def _node(self, unique_id: str, item: Any) -> ManifestNode:
+        """One resource; runs for every node of the manifest, so it avoids work a plain model does not need."""
+        item = self._mapping_item(item, unique_id)
+        try:
+            config = item.get("config") or _EMPTY
+            own_meta, config_meta = item.get("meta"), config.get("meta")
+            meta = {**own_meta, **config_meta} if own_meta and config_meta else own_meta or config_meta or _EMPTY
+            resource_type = str(item["resource_type"])
+            fqn = self._strings(item.get("fqn") or [unique_id], unique_id, "fqn")
+            depends = item.get("depends_on") or _EMPTY
+            if not isinstance(depends, dict):
+                raise ManifestError(self._shape(unique_id, "depends_on", "a mapping", depends))
+            freshness = item.get("freshness") if resource_type == "source" else None
+            exports = item.get("exports") or () if resource_type == "saved_query" else ()
+            return ManifestNode(
+                unique_id=unique_id,
+                resource_type=resource_type,
+                name=str(item["name"]),
+                package_name=str(item["package_name"]),
+                original_file_path=str(item.get("original_file_path") or ""),
+                fqn=fqn,
+                depends_on=self._strings(depends.get("nodes") or [], unique_id, "depends_on.nodes"),
+                tags=self._strings(item.get("tags") or [], unique_id, "tags"),
+                meta=meta,
+                materialized=config.get("materialized"),
+                group=config.get("group") or item.get("group"),
+                source_name=item.get("source_name"),
+                attached_node=item.get("attached_node"),
+                patch_path=item.get("patch_path"),
+                severity=str(config["severity"]).lower() if config.get("severity") else None,
+                has_freshness=freshness is not None and _has_freshness(freshness),
+                warn_if=config.get("warn_if"),
+                error_if=config.get("error_if"),
+                freshness=_freshness_text(freshness) if freshness is not None else None,
+                owner=_owner_text(item.get("owner")) or None if resource_type == "exposure" else None,
+                exports=tuple(str(export.get("name")) for export in exports if isinstance(export, dict)),
+                version=None if item.get("version") is None else str(item["version"]),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ManifestError(
+                f"{self.path}: {unique_id} is missing the field {exc} that manifest schema v{self.version} should "
+                "have, or holds a value of the wrong type; regenerate it with `dbt parse`"
+            ) from exc
+
+    def _strings(self, value: Any, unique_id: str, key: str) -> tuple[str, ...]:
+        """A list of strings; a string where a list belongs is an error, never split into characters."""
+        if type(value) is not list:
+            raise ManifestError(self._shape(unique_id, key, "a list of strings", value))
+        try:
+            "".join(value)  # a TypeError names no position, but is the fastest check that all are strings
+        except TypeError:
+            raise ManifestError(self._shape(unique_id, key, "a list of strings", value)) from None
+        return tuple(value)
+
+    def _shape(self, unique_id: str, key: str, expected: str, value: Any) -> str:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        return (
+            f"{self.path}: {unique_id}: '{key}' must be {expected}, not {type(value).__name__} {shown}; "
+            "the manifest was not written by dbt, or was edited: regenerate it with `dbt parse`"
+        )
+
+    def _mapping(self, raw: Any, key: str, where: str, optional: bool = False) -> dict[str, Any]:
+        value = raw.get(key) if isinstance(raw, dict) else None
+        if value is None and optional:
+            return {}
+        if not isinstance(value, dict):
+            raise ManifestError(
+                f"{self.path}: '{key}' of {where} must be a mapping, not {type(value).__name__}; "
+                "regenerate the manifest with `dbt parse`"
+            )
+        return value
+
+    def _mapping_item(self, item: Any, unique_id: str) -> dict[str, Any]:
+        if not isinstance(item, dict):
+            raise ManifestError(self._shape(unique_id, unique_id, "a mapping", item))
+        return item
 
 
 def _schema_version(raw: Any, path: Path) -> int:
     url = raw.get("metadata", {}).get("dbt_schema_version", "") if isinstance(raw, dict) else ""
-    match = re.search(r"/manifest/v(\d+)\.json$", url or "")
+    match = re.search(r"/manifest/v(\d+)\.json$", url if isinstance(url, str) else "")
     if not match:
         raise ManifestError(f"{path} has no dbt_schema_version; is it a dbt manifest? Regenerate it with `dbt parse`")
     version = int(match.group(1))
@@ -102,25 +236,28 @@ def _schema_version(raw: Any, path: Path) -> int:
     return version
 
 
-def _node(item: Mapping[str, Any]) -> ManifestNode:
-    config = item.get("config") or {}
-    meta = {**(item.get("meta") or {}), **(config.get("meta") or {})}
-    return ManifestNode(
-        unique_id=item["unique_id"],
-        resource_type=item["resource_type"],
-        name=item["name"],
-        package_name=item["package_name"],
-        original_file_path=item["original_file_path"],
-        fqn=tuple(item["fqn"]),
-        depends_on=tuple((item.get("depends_on") or {}).get("nodes") or ()),
-        tags=tuple(item.get("tags") or ()),
-        meta=meta,
-        materialized=config.get("materialized"),
-        group=config.get("group") or item.get("group"),
-        source_name=item.get("source_name"),
-        attached_node=item.get("attached_node"),
+def _has_freshness(freshness: Any) -> bool:
+    """dbt's ``FreshnessThreshold.__bool__``: a ``warn_after`` or ``error_after`` with a count and a period."""
+    if not isinstance(freshness, dict):
+        return False
+    return any(
+        isinstance(rule, dict) and rule.get("count") is not None and rule.get("period") is not None
+        for rule in (freshness.get("warn_after"), freshness.get("error_after"))
     )
 
 
-def _owner_text(owner: Mapping[str, Any]) -> str:
+def _freshness_text(freshness: Any) -> str | None:
+    if not _has_freshness(freshness):
+        return None
+    rules = []
+    for key in ("warn_after", "error_after"):
+        rule = freshness.get(key)
+        if isinstance(rule, dict) and rule.get("count") is not None and rule.get("period") is not None:
+            rules.append(f"{key.replace('_', ' ')} {rule['count']} {rule['period']}")
+    return ", ".join(rules)
+
+
+def _owner_text(owner: Any) -> str:
+    if not isinstance(owner, dict):
+        return ""
     return str(owner.get("email") or owner.get("name") or "")

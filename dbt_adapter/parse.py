@@ -1,25 +1,66 @@
-"""Keeping ``target/manifest.json`` current: ``dbt parse`` when it is missing or stale."""
+"""Keeping the manifest current: ``dbt parse`` when it is missing or stale, and only then.
+
+The manifest is stale when a file dbt reads changed after it was written:
+
+- a file under the project's resource paths (model-paths, seed-paths, ...) or
+  one of dbt_project.yml, packages.yml, dependencies.yml, selectors.yml is
+  newer than the manifest (new and edited files);
+- a file the manifest was parsed from is gone (deleted, or renamed: a rename
+  keeps the file's old modification time, so only its missing old path shows it);
+- the installed packages changed (``dbt deps`` ran since);
+- ``.dbtignore`` changed so that a parsed file is now ignored, or an ignored
+  one is not any more.
+
+Files dbt does not read (orchestrate.yaml, notebooks, the warehouse file)
+never make it stale. Before any of this, packages declared but not installed
+are a ``ConfigError`` telling the user to run ``dbt deps``, as dbt itself
+would fail on them (``dbt/config/runtime.py``, ``load_dependencies``).
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from dbt_adapter.events import error_messages
+from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.project import DbtProject
-from orchestrate_ext.errors import ManifestError
+from dbt_adapter.resolution import DbtSettings
+from orchestrate_ext.errors import ConfigError, ManifestError
 
-_SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules", "node_modules", "__pycache__"}
+_PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 _SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md", ".jinja"}
+_PARSED_SUFFIXES = {".sql", ".py", ".csv"}
+"""Files that always become a resource when dbt reads them."""
+_SKIPPED_DIRS = {"__pycache__"}
 
 
-def ensure_manifest(project: DbtProject) -> Path:
-    """The manifest path, after running ``dbt parse`` if it is missing or older than the project."""
-    manifest = project.manifest_path
-    if manifest.is_file() and not is_stale(project.project_dir, manifest.stat().st_mtime):
-        return manifest
+def ensure_manifest(project: DbtProject) -> Manifest:
+    """The manifest, after running ``dbt parse`` if it is missing or stale.
+
+    Raises:
+        ConfigError: packages are missing, or the profile cannot be loaded (a parse needs it).
+        ManifestError: ``dbt parse`` failed, or the manifest cannot be read.
+    """
+    settings = project.settings
+    check_packages(settings)
+    path = settings.manifest_path
+    if path.is_file():
+        written = path.stat().st_mtime
+        manifest = read_manifest(path)
+        if stale_reason(settings, manifest, written) is None:
+            return manifest
+    settings.require_profile()
+    run_parse(project)
+    return read_manifest(path)
+
+
+def run_parse(project: DbtProject) -> None:
+    path = project.manifest_path
     argv = project.argv("parse", "--log-format", "json")
     completed = subprocess.run(
         argv,
@@ -30,38 +71,129 @@ def ensure_manifest(project: DbtProject) -> Path:
         text=True,
         check=False,
     )
-    if completed.returncode != 0 or not manifest.is_file():
+    if completed.returncode != 0 or not path.is_file():
         problems = error_messages((completed.stdout + completed.stderr).splitlines())
+        if completed.returncode == 0:
+            problems.append(f"dbt wrote no {path}")
         detail = "\n".join(problems[-10:]) or f"exit code {completed.returncode}"
         raise ManifestError(
             f"`dbt parse` failed in {project.project_dir}:\n{detail}\nfix the dbt project and try again"
         )
-    return manifest
+
+
+def check_packages(settings: DbtSettings) -> None:
+    """Packages declared but not installed: ``ConfigError`` (dbt's ``UninstalledPackagesFoundError`` rule)."""
+    if not settings.packages_declared or settings.packages_file is None:
+        return
+    root = settings.packages_install_path
+    installed = (
+        [path for path in root.iterdir() if path.is_dir() and not path.name.startswith("__")] if root.is_dir() else []
+    )
+    if settings.packages_declared > len(installed):
+        raise ConfigError(
+            f"{settings.packages_file} declares {settings.packages_declared} package(s) but only "
+            f"{len(installed)} are installed in {root}; run `dbt deps` in {settings.project_dir}"
+        )
+
+
+def stale_reason(settings: DbtSettings, manifest: Manifest, written: float) -> str | None:
+    """Why the manifest written at ``written`` (an mtime) no longer matches the project, or None."""
+    root = settings.project_dir
+    for name in _PROJECT_FILES:
+        path = root / name
+        if path.is_file() and path.stat().st_mtime > written:
+            return f"{name} changed"
+    ignore = _IgnoreFile(root)
+    on_disk: set[str] = set()
+    for relative, mtime in _source_files(settings, ignore):
+        if mtime > written:
+            return f"{relative} changed"
+        on_disk.add(relative)
+    for relative in manifest.files:
+        if relative not in on_disk and not (root / relative).exists():
+            return f"{relative} is gone"
+    if _packages_changed(settings.packages_install_path, written):
+        return "the installed packages changed"
+    if ignore.mtime > written:
+        now_ignored = [relative for relative in manifest.files if ignore.matches(relative)]
+        now_read = [
+            relative
+            for relative in on_disk
+            if relative not in manifest.files and Path(relative).suffix in _PARSED_SUFFIXES
+        ]
+        if now_ignored or now_read:
+            return ".dbtignore changed which files dbt reads"
+    return None
+
+
+def is_stale(settings: DbtSettings, manifest: Manifest, written: float) -> bool:
+    return stale_reason(settings, manifest, written) is not None
+
+
+class _IgnoreFile:
+    """``.dbtignore``: gitignore patterns matched against paths relative to the project (dbt/parser/read_files.py)."""
+
+    def __init__(self, root: Path) -> None:
+        path = root / ".dbtignore"
+        self.mtime = path.stat().st_mtime if path.is_file() else 0.0
+        self._spec: Any = None
+        if self.mtime:
+            import pathspec
+
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                self._spec = pathspec.PathSpec.from_lines(pathspec.patterns.GitWildMatchPattern, handle)
+
+    def matches(self, relative: str) -> bool:
+        return self._spec is not None and bool(self._spec.match_file(relative))
+
+
+def _source_files(settings: DbtSettings, ignore: _IgnoreFile) -> Iterator[tuple[str, float]]:
+    """Each file dbt reads from the resource paths, relative to the project, with its mtime."""
+    root = settings.project_dir
+    skip = len(str(root)) + 1
+    seen: set[str] = set()
+    for source in settings.source_paths:
+        folder = root / source
+        if not folder.is_dir():
+            continue
+        for current, dirs, files in os.walk(folder):
+            dirs[:] = [name for name in dirs if name not in _SKIPPED_DIRS]
+            here = current[skip:].replace(os.sep, "/")  # os.walk yields folders under root: slicing beats relpath
+            for name in files:
+                if os.path.splitext(name)[1] not in _SOURCE_SUFFIXES:
+                    continue
+                absolute = os.path.join(current, name)
+                relative = f"{here}/{name}"
+                if relative in seen or ignore.matches(relative):
+                    continue
+                seen.add(relative)
+                try:
+                    yield relative, os.stat(absolute).st_mtime
+                except OSError:  # removed while walking: the manifest is then compared with what is left
+                    continue
+
+
+def _packages_changed(root: Path, written: float) -> bool:
+    if not root.is_dir():
+        return False
+    if root.stat().st_mtime > written:
+        return True
+    return any(entry.is_dir() and entry.stat().st_mtime > written for entry in root.iterdir())
 
 
 _VAR_CALL = re.compile(r"""\bvar\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
 
 
-def referenced_vars(project_dir: Path) -> frozenset[str]:
+def referenced_vars(settings: DbtSettings) -> frozenset[str]:
     """The names the project reads with ``var('...')``.
 
     dbt re-parses the whole project when ``--vars`` change (5-70 s), so only
     the variables a project actually uses are passed to it.
     """
     names: set[str] = set()
-    for path in _source_files(project_dir):
+    root = settings.project_dir
+    paths = [root / name for name in _PROJECT_FILES if (root / name).is_file()]
+    paths += [root / relative for relative, _ in _source_files(settings, _IgnoreFile(root))]
+    for path in paths:
         names.update(_VAR_CALL.findall(path.read_text(encoding="utf-8", errors="replace")))
     return frozenset(names)
-
-
-def _source_files(project_dir: Path) -> list[Path]:
-    found = []
-    for folder, dirs, files in os.walk(project_dir):
-        dirs[:] = [name for name in dirs if name not in _SKIPPED_DIRS and not name.startswith(".")]
-        found += [Path(folder, name) for name in files if Path(name).suffix in _SOURCE_SUFFIXES]
-    return found
-
-
-def is_stale(project_dir: Path, manifest_mtime: float) -> bool:
-    """True when any source file of the dbt project is newer than the manifest."""
-    return any(path.stat().st_mtime > manifest_mtime for path in _source_files(project_dir))

@@ -120,6 +120,8 @@ def build_graph(nodes: Iterable[Node]) -> Graph:
             parents[resolver.resolve(ref, node, verb="produces")].add(node.id)
     declared = {node_id: tuple(sorted(deps)) for node_id, deps in parents.items()}
     _add_gates(by_id, parents)
+    for node in by_id.values():
+        parents[node.id].update(resolver.resolve(ref, node, verb="waits for") for ref in node.waits_for)
     order = _topological_order(parents)
     return Graph(
         nodes=by_id,
@@ -132,6 +134,8 @@ def build_graph(nodes: Iterable[Node]) -> Graph:
 def _add_gates(by_id: Mapping[str, Node], parents: dict[str, set[str]]) -> None:
     """Make dependants of a node also wait for that node's gates (its tests)."""
     for node_id, node_parents in parents.items():
+        if not by_id[node_id].gated:
+            continue
         extra = {
             gate
             for parent in node_parents

@@ -279,6 +279,37 @@ class CommandPlugin(Protocol):
 
 
 @runtime_checkable
+class DescribingPlugin(Protocol):
+    """A plugin that says what it resolved (e.g. dbt's profile and target), printed by ``orchestrate validate``."""
+
+    def describe(self, config: Any, workspace: Workspace) -> Sequence[str]:
+        """Lines of information; may raise ``BadInput``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InitialConfig:
+    """A plugin's part of the first orchestrate.yaml.
+
+    Attributes:
+        lines: YAML lines of the plugin's section, its key included.
+        notes: what the plugin found or did, printed by ``orchestrate init``.
+    """
+
+    lines: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class InitPlugin(Protocol):
+    """A plugin that writes its section of the orchestrate.yaml ``orchestrate init`` creates."""
+
+    def initial_config(self, folder: Path) -> InitialConfig | None:
+        """Its section for the project in ``folder``, or None if it found nothing to configure there."""
+        ...
+
+
+@runtime_checkable
 class StorePlugin(Protocol):
     """A plugin with tables of its own in the state store (e.g. the alerts outbox).
 

@@ -93,6 +93,11 @@ class Node:
             dbt source written by a notebook); they then depend on this node.
         gated_by: nodes that must also succeed before any dependant of this
             node may start (a dbt model's tests).
+        waits_for: references to further nodes that must succeed before this
+            one starts, without being drawn as its dependencies (dbt's tests on
+            several nodes, which gate the nodes downstream of all of them).
+        gated: False for a node that does not wait for the gates of its
+            parents (as ``dbt build`` runs exposures and saved queries).
         aliases: other names under which references may point at this node.
         runnable: False for nodes that only stand for data (sources).
         resources: names of exclusive resources held while the node runs.
@@ -111,6 +116,8 @@ class Node:
     depends_on: tuple[str, ...] = ()
     produces: tuple[str, ...] = ()
     gated_by: tuple[str, ...] = ()
+    waits_for: tuple[str, ...] = ()
+    gated: bool = True
     aliases: tuple[str, ...] = ()
     runnable: bool = True
     owner: str | None = None

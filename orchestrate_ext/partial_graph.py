@@ -101,9 +101,19 @@ def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | Non
                 declared[resolver.resolve(ref, node, verb="produces")].add(node.id)
             except NodeNotFound as exc:
                 broken.setdefault(node.id, []).append(str(exc))
+    waits: dict[str, set[str]] = {}
+    for node in by_id.values():
+        waits[node.id] = set()
+        for ref in node.waits_for:
+            try:
+                waits[node.id].add(resolver.resolve(ref, node, verb="waits for"))
+            except NodeNotFound as exc:
+                broken.setdefault(node.id, []).append(str(exc))
     while True:
         parents = {node_id: set(deps) for node_id, deps in declared.items()}
         _add_gates(by_id, parents)
+        for node_id, extra in waits.items():
+            parents[node_id] |= extra
         try:
             order = _topological_order(parents)
             break
@@ -112,6 +122,8 @@ def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | Non
                 broken.setdefault(dependant, []).append(str(exc))
                 if dependency in declared[dependant]:
                     declared[dependant].discard(dependency)
+                elif dependency in waits[dependant]:
+                    waits[dependant].discard(dependency)
                 else:  # a gate closed the cycle: drop the declared edge that brought the gate in
                     declared[dependant] = {p for p in declared[dependant] if dependency not in by_id[p].gated_by}
     graph = Graph(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrate_ext.clock import isoformat
-from orchestrate_ext.model import AttemptRecord, NodeRunRecord, RunRecord
+from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunRecord
 from orchestrate_ext.store import StoreTx
 from orchestrate_ext.store.records import RunQuery
 
 
-def run_summary(run: RunRecord) -> dict[str, Any]:
-    return {
+def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
+    """A run's fields; ``warnings`` (the number of ``warned`` nodes) is included when given."""
+    summary: dict[str, Any] = {
         "run_id": run.run_id,
         "status": run.status.value,
         "trigger": run.trigger,
@@ -26,6 +27,9 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "resumptions": run.resumptions,
         "only_changed": run.only_changed,
     }
+    if warnings is not None:
+        summary["warnings"] = warnings
+    return summary
 
 
 def node_summary(state: NodeRunRecord) -> dict[str, Any]:
@@ -60,13 +64,17 @@ def attempt_summary(attempt: AttemptRecord) -> dict[str, Any]:
 
 def run_document(tx: StoreTx, run_id: str, *, with_attempts: bool = False) -> dict[str, Any]:
     """A run with each of its nodes (and, optionally, every attempt)."""
-    document = run_summary(tx.get_run(run_id))
-    document["nodes"] = [node_summary(state) for state in tx.node_states(run_id)]
+    states = tx.node_states(run_id)
+    warned = sum(1 for state in states if state.status == NodeStatus.WARNED)
+    document = run_summary(tx.get_run(run_id), warnings=warned)
+    document["nodes"] = [node_summary(state) for state in states]
     if with_attempts:
         document["attempts"] = [attempt_summary(attempt) for attempt in tx.attempts(run_id)]
     return document
 
 
 def runs_document(tx: StoreTx, query: RunQuery) -> list[dict[str, Any]]:
-    """The runs ``query`` selects, newest first."""
-    return [run_summary(run) for run in tx.find_runs(query)]
+    """The runs ``query`` selects, newest first, each with its number of ``warned`` nodes."""
+    runs = tx.find_runs(query)
+    counts = tx.node_counts([run.run_id for run in runs])
+    return [run_summary(run, warnings=counts.get(run.run_id, {}).get(NodeStatus.WARNED.value, 0)) for run in runs]

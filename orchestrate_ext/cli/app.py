@@ -47,8 +47,9 @@ def project_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
-def emit_json(document: object) -> None:
-    click.echo(json.dumps(document, indent=2))
+def emit_json(document: object, *, indent: int | None = 2) -> None:
+    """Print ``document``; ``indent=None`` for large documents (the C encoder is ~5x faster unindented)."""
+    click.echo(json.dumps(document, indent=indent))
 
 
 @click.group(cls=_Group)

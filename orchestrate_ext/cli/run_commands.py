@@ -22,10 +22,10 @@ from orchestrate_ext.errors import BadInput, ConfigError, NodeNotFound, did_you_
 from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
-from orchestrate_ext.interfaces import CheckingPlugin, Observer, WorkerRequirements
+from orchestrate_ext.interfaces import CheckingPlugin, DescribingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
-from orchestrate_ext.project import Project
+from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document, runs_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
@@ -39,7 +39,9 @@ from orchestrate_ext.store.records import RunQuery
 @project_option
 def init(project_dir: Path | None, force: bool) -> None:
     """Write an orchestrate.yaml for the dbt project and notebooks found here."""
-    path = write_initial_config(project_dir or Path.cwd(), force=force)
+    path, notes = write_initial_config(project_dir or Path.cwd(), force=force, plugins=load_plugins().values())
+    for note in notes:
+        click.echo(note)
     click.echo(f"wrote {path}; check it, then run `orchestrate validate`")
 
 
@@ -73,6 +75,10 @@ def validate(project_dir: Path | None) -> None:
         )
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    for key, section in project.config.sections.items():
+        if isinstance(plugin := project.plugins[key], DescribingPlugin):
+            for line in plugin.describe(section, project.config.workspace):
+                click.echo(line)
     where = _check_workers(project)
     detail = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
     click.echo(
@@ -121,7 +127,7 @@ def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
     the_graph = Project.load(project_dir).graph
     chosen = select(the_graph, selection)
     if fmt == "json":
-        emit_json(the_graph.to_json(chosen))
+        emit_json(the_graph.to_json(chosen), indent=None)
     else:
         renderers = {"text": render.as_text, "mermaid": render.as_mermaid, "dot": render.as_dot}
         click.echo(renderers[fmt](the_graph, chosen))
@@ -162,6 +168,7 @@ def run(
     parameters = parse_params(params)
     project = Project.load(project_dir)
     chosen = select(project.graph, selection)
+    _ = project.runners  # a plugin refuses bad input here (e.g. a dbt profile that cannot load): before the store
     store = project.open_store()
     observers = project.observers(store)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers])
@@ -204,6 +211,7 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     does not stop the retry: the broken node and what depends on it are skipped.
     """
     project = Project.load(project_dir)
+    _ = project.runners
     store = project.open_store()
     with store.read() as tx:
         refuse_if_executing(tx, run_id, project.clock.now())

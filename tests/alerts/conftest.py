@@ -35,7 +35,7 @@ START = datetime(2024, 1, 31, 5, 0, tzinfo=UTC)
 
 
 class LoggingRunner:
-    """Plays each node's script, one step per try: ``ok``, ``fail`` or ``block`` (until released).
+    """Plays each node's script, one step per try: ``ok``, ``warn``, ``fail`` or ``block`` (until released).
 
     Each try writes a log with a few lines (and ``log_secret`` when set).
     """
@@ -67,6 +67,10 @@ class LoggingRunner:
             if step == "ok":
                 task.log_path.write_text("\n".join([*lines, "done"]) + "\n")
                 reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS))
+            elif step == "warn":
+                task.log_path.write_text("\n".join([*lines, "done"]) + "\n")
+                warning = "Got 3 results, configured to warn if != 0"
+                reporter.finished(task.node.id, NodeOutcome(AttemptStatus.SUCCESS, warning=warning))
             else:
                 lines.append("Traceback (most recent call last):\nKeyError: 'amount'")
                 task.log_path.write_text("\n".join(lines) + "\n")

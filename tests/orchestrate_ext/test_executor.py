@@ -149,6 +149,23 @@ def test_a_warning_lets_dependants_run_and_the_run_succeed(tmp_path: Path) -> No
     assert [attempt.status for attempt in attempts(store, run_id, "model.p.b")] == [AttemptStatus.SUCCESS]
 
 
+def test_the_run_documents_count_the_warned_nodes(tmp_path: Path) -> None:
+    from orchestrate_ext.reports import run_document, runs_document
+    from orchestrate_ext.store.records import RunQuery
+
+    graph = diamond()
+    dbt, notebooks = ScriptedRunner({"model.p.b": ["warn", "ok"]}), ScriptedRunner()
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": notebooks})
+    warned_run = run_all(executor, graph)
+    clean_run = run_all(executor, graph)
+    with store.read() as tx:
+        document = run_document(tx, warned_run)
+        listed = {entry["run_id"]: entry["warnings"] for entry in runs_document(tx, RunQuery())}
+    assert (document["status"], document["warnings"]) == ("success", 1)
+    assert {node["id"]: node["status"] for node in document["nodes"]}["model.p.b"] == "warned"
+    assert listed == {warned_run: 1, clean_run: 0}
+
+
 def test_a_warned_node_is_not_run_again_by_a_retry_of_its_run(tmp_path: Path) -> None:
     graph = diamond()
     dbt, notebooks = ScriptedRunner({"model.p.b": ["warn"], "model.p.e": ["fail", "ok"]}), ScriptedRunner()

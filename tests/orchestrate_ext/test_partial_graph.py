@@ -50,6 +50,31 @@ def test_a_healthy_project_is_the_same_graph_as_build_graph() -> None:
     assert partial.runnable() == build_graph(nodes)
 
 
+def test_waits_for_and_ungated_nodes_are_as_in_build_graph() -> None:
+    from orchestrate_ext.graph import build_graph
+
+    nodes = [
+        node("model.shop.a", gated_by=("test.shop.on_a",)),
+        node("model.shop.b"),
+        node("test.shop.on_a", resource_type="test", depends_on=("a",), gated=False),
+        node("test.shop.a_b", resource_type="test", depends_on=("a", "b"), gated=False),
+        node("model.shop.c", depends_on=("a", "b"), waits_for=("test.shop.a_b",)),
+        node("exposure.shop.d", resource_type="exposure", depends_on=("a",), gated=False),
+    ]
+    partial = build_partial_graph(nodes)
+    assert partial.broken == {}
+    assert partial.runnable() == build_graph(nodes)
+    assert set(partial.graph.parents["model.shop.c"]) == {
+        "model.shop.a",
+        "model.shop.b",
+        "test.shop.a_b",
+        "test.shop.on_a",
+    }
+    assert partial.graph.parents["exposure.shop.d"] == ("model.shop.a",)
+    broken = build_partial_graph([*nodes[:4], node("model.shop.c", waits_for=("test.shop.nope",))])
+    assert "waits for 'test.shop.nope'" in broken.broken["model.shop.c"]
+
+
 def test_a_cycle_breaks_every_node_on_it_and_the_order_still_exists() -> None:
     partial = build_partial_graph(
         [

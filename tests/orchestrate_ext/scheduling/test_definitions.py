@@ -157,7 +157,6 @@ def test_a_node_schedule_runs_the_node_with_its_ancestors_that_are_not_fresh() -
 def test_a_dbt_model_s_meta_schedule_becomes_a_schedule_of_that_model(tmp_path: Path) -> None:
     from dbt_adapter.manifest import Manifest, ManifestNode
     from dbt_adapter.plugin import nodes_from_manifest
-    from dbt_adapter.project import DbtProject
 
     def model(name: str, meta: dict[str, object], depends_on: tuple[str, ...] = ()) -> ManifestNode:
         return ManifestNode(
@@ -184,8 +183,7 @@ def test_a_dbt_model_s_meta_schedule_becomes_a_schedule_of_that_model(tmp_path: 
     manifest = Manifest(
         path=tmp_path / "manifest.json", schema_version=12, project_name="shop", nodes=nodes, sources={}
     )
-    project = DbtProject(tmp_path / "dbt", None, None, "dbt", ("warehouse",), tmp_path)
-    graph = build_graph(nodes_from_manifest(manifest, project))
+    graph = build_graph(nodes_from_manifest(manifest, tmp_path / "dbt", tmp_path))
     [definition] = discover_schedules([], graph, CONFIG).values()
     assert (definition.name, definition.cron, definition.timezone) == ("daily_revenue", "0 6 * * *", "Europe/Berlin")
     assert (

@@ -1,0 +1,87 @@
+"""The dbt command lines a batch becomes (no dbt run: the slow tests run them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dbt_adapter.nodes import nodes_from_manifest
+from dbt_adapter.project import DbtConfig, DbtProject
+from dbt_adapter.runner import DbtRunner
+from orchestrate_ext.interfaces import NodeTask, Workspace
+from tests.dbt_adapter.manifests import ManifestDoc
+
+
+def setup(tmp_path: Path, **config: object) -> tuple[DbtProject, ManifestDoc]:
+    project_dir = tmp_path / "dbt"
+    project_dir.mkdir()
+    (project_dir / "dbt_project.yml").write_text("name: shop\nprofile: shop\nversion: '1.0'\n")
+    (project_dir / "profiles.yml").write_text("shop:\n  target: dev\n  outputs:\n    dev: {type: duckdb}\n")
+    workspace = Workspace(tmp_path, tmp_path / "orchestrate.yaml", tmp_path / ".orchestrate")
+    project = DbtProject.from_config(workspace, DbtConfig.model_validate({"project_dir": "dbt", **config}), environ={})
+    doc = ManifestDoc()
+    doc.add("seed", "raw", path="seeds/raw.csv")
+    doc.add("model", "orders", ["seed.shop.raw"])
+    doc.add("model", "totals", ["model.shop.orders"], path="models/orders/totals.sql", fqn=["shop", "orders", "totals"])
+    doc.add("unit_test", "u", ["model.shop.totals"], unique_id="unit_test.shop.totals.u", fqn=["shop", "totals", "u"])
+    rule = {"warn_after": {"count": 1, "period": "day"}}
+    doc.add("source", "a", unique_id="source.shop.raw.a", source_name="raw", freshness=rule)
+    doc.add("source", "b", unique_id="source.shop.raw.b", source_name="raw", freshness=rule)
+    return project, doc
+
+
+def plan(project: DbtProject, doc: ManifestDoc, tmp_path: Path, ids: list[str], kind: str = "dbt") -> list[list[str]]:
+    manifest = doc.read(tmp_path)
+    nodes = {node.id: node for node in nodes_from_manifest(manifest, project.project_dir, tmp_path)}
+    tasks = [NodeTask(nodes[node_id], 1, tmp_path / f"{node_id}.log", None) for node_id in ids]
+    runner = DbtRunner(project, lambda: manifest, kind=kind)
+    return [invocation.argv for invocation in runner._plan(tasks, {})]
+
+
+def test_every_command_gets_the_resolved_profiles_dir_and_target_path(tmp_path: Path) -> None:
+    project, _ = setup(tmp_path, vars={"country": "de"}, target="dev")
+    argv = project.argv("parse", variables={"logical_date": "2024-01-31"})
+    assert argv[1:4] == ["parse", "--project-dir", str(tmp_path / "dbt")]
+    assert argv[argv.index("--profiles-dir") + 1] == str(tmp_path / "dbt")
+    assert argv[argv.index("--target-path") + 1] == str(tmp_path / "dbt" / "target")
+    assert argv[argv.index("--target") + 1] == "dev"
+    assert json.loads(argv[argv.index("--vars") + 1]) == {"country": "de", "logical_date": "2024-01-31"}
+
+
+def test_the_whole_project_is_one_build_without_a_selection(tmp_path: Path) -> None:
+    project, doc = setup(tmp_path)
+    everything = ["seed.shop.raw", "model.shop.orders", "model.shop.totals", "unit_test.shop.totals.u"]
+    [argv] = plan(project, doc, tmp_path, everything)
+    assert "build" in argv and "--select" not in argv and "--exclude" not in argv
+    assert argv[argv.index("--log-level") + 1] == "info"
+
+
+def test_a_unit_test_without_its_model_runs_with_dbt_test(tmp_path: Path) -> None:
+    project, doc = setup(tmp_path)
+    build, test = plan(project, doc, tmp_path, ["model.shop.orders", "unit_test.shop.totals.u"])
+    assert build[build.index("--select") + 1 :][:1] == ["fqn:shop.orders,path:models/orders.sql"]
+    assert test[1] == "test" and test[test.index("--select") + 1] == "fqn:shop.totals.u"
+
+
+def test_warn_blocks_asks_dbt_to_fail_warn_tests(tmp_path: Path) -> None:
+    project, doc = setup(tmp_path, warn_blocks=True)
+    [argv] = plan(project, doc, tmp_path, ["model.shop.orders"])
+    assert json.loads(argv[argv.index("--warn-error-options") + 1]) == {"error": ["LogTestResult"]}
+
+
+def test_freshness_checks_are_one_dbt_source_freshness(tmp_path: Path) -> None:
+    project, doc = setup(tmp_path)
+    checks = ["freshness.source.shop.raw.a", "freshness.source.shop.raw.b"]
+    [everything] = plan(project, doc, tmp_path, checks, kind="dbt_freshness")
+    assert everything[1:3] == ["source", "freshness"] and "--select" not in everything
+    [one] = plan(project, doc, tmp_path, checks[:1], kind="dbt_freshness")
+    assert one[one.index("--select") + 1 :][:1] == ["source:shop.raw.a"]
+
+
+def test_a_duckdb_lock_error_says_what_to_do() -> None:
+    from dbt_adapter.outcomes import with_lock_hint, with_message
+
+    lock = 'IO Error: Could not set lock on file "shop.duckdb": Conflicting lock is held in python3 (PID 42)'
+    assert "resources: [warehouse]" in with_lock_hint(lock)
+    assert with_lock_hint("Catalog Error: no table") == "Catalog Error: no table"
+    assert "resources: [warehouse]" in str(with_message("error", lock, warn_blocks=False).error)
