@@ -12,6 +12,7 @@ from types import FrameType
 
 import click
 
+from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import isoformat, parse_duration
 from orchestrate_ext.errors import BadInput
@@ -121,7 +122,7 @@ def schedules(project_dir: Path | None, as_json: bool, count: int) -> None:
 
 
 @main.command()
-@click.argument("schedule")
+@click.argument("schedule", shell_complete=completion.schedule_names)
 @project_option
 def pause(project_dir: Path | None, schedule: str) -> None:
     """Pause SCHEDULE: no new ticks or runs until `orchestrate unpause`."""
@@ -130,7 +131,7 @@ def pause(project_dir: Path | None, schedule: str) -> None:
 
 
 @main.command()
-@click.argument("schedule")
+@click.argument("schedule", shell_complete=completion.schedule_names)
 @project_option
 def unpause(project_dir: Path | None, schedule: str) -> None:
     """Resume SCHEDULE from its next fire time (fire times passed while paused do not run)."""
@@ -140,7 +141,7 @@ def unpause(project_dir: Path | None, schedule: str) -> None:
 
 
 @main.command()
-@click.argument("schedule", required=False)
+@click.argument("schedule", required=False, shell_complete=completion.schedule_names)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
 @project_option
@@ -161,7 +162,7 @@ def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: b
 
 
 @main.command()
-@click.argument("schedule")
+@click.argument("schedule", shell_complete=completion.schedule_names)
 @click.option("--start", required=True, help="First date (or date-time), in the schedule's time zone.")
 @click.option("--end", required=True, help="Last date (inclusive; or a date-time).")
 @click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1), help="Runs at once.")
@@ -210,7 +211,7 @@ def backfill(
 
 
 @main.command()
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--wait", "wait_for", default=None, help="Wait up to this long (e.g. 60s) for the run to end.")
 @project_option
 def cancel(project_dir: Path | None, run_id: str, wait_for: str | None) -> None:
