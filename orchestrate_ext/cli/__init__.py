@@ -7,6 +7,7 @@ from orchestrate_ext.cli import (  # noqa: F401  (register the commands)
     run_commands,
     schedule_commands,
     state_commands,
+    status_commands,
 )
 from orchestrate_ext.cli.app import main
 
