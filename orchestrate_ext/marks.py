@@ -32,7 +32,7 @@ RUN_MARKS: dict[RunStatus, tuple[str, str]] = {
     RunStatus.RUNNING: ("▶", "cyan"),
 }
 
-STALE_MARK = ("⌛", "yellow")
+STALE_MARK = ("⧗", "yellow")
 """A node whose data is older than its schedule or freshness SLA allows."""
 
 

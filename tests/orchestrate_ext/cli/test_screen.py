@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
+from orchestrate_ext.cli.schedule_views import TICK_MARKS
 from orchestrate_ext.cli.screen import Column, Screen, draw, plain_lines
+from orchestrate_ext.marks import NODE_MARKS, RUN_MARKS, STALE_MARK
 
 
 def sample() -> Screen:
@@ -43,3 +46,8 @@ def test_a_pipe_gets_the_plain_lines_and_a_terminal_gets_colour() -> None:
     terminal = io.StringIO()
     draw(sample(), Console(file=terminal, width=100, force_terminal=True, color_system="standard"))
     assert "\x1b[31m" in terminal.getvalue() and "─" in terminal.getvalue()
+
+
+def test_every_mark_is_one_cell_wide_so_plain_columns_align_for_any_tool() -> None:
+    marks = [mark for mark, _ in [*NODE_MARKS.values(), *RUN_MARKS.values(), *TICK_MARKS.values(), STALE_MARK]]
+    assert [mark for mark in marks if cell_len(mark) != 1 or len(mark) != 1] == []

@@ -78,10 +78,10 @@ def test_stale_nodes_past_their_freshness_or_their_schedule_make_status_exit_1(
     text = result.output
     assert text.splitlines()[0].startswith("✗ unhealthy: 2 stale of 2 nodes (")
     stale = text[text.index("stale (2)") :]
-    load = next(line for line in stale.splitlines() if "⌛ notebook.load" in line)
+    load = next(line for line in stale.splitlines() if "⧗ notebook.load" in line)
     fired = last_fire(nightly_cron, later).astimezone(ZoneInfo("Europe/Berlin"))
     assert "2 days ago (" in load and "schedule nightly fired " in load and f"({fired:%H:%M} " in load
-    report = next(line for line in stale.splitlines() if "⌛ notebook.report" in line)
+    report = next(line for line in stale.splitlines() if "⧗ notebook.report" in line)
     assert "freshness 1 day: due 1 day ago" in report or "freshness 1 day: due 23 h" in report
     document = json.loads(invoke(project, "status", "--json", ORCHESTRATE_CLOCK_OFFSET_SECONDS=TWO_DAYS).output)
     reasons = {item["node_id"]: [reason["by"] for reason in item["reasons"]] for item in document["stale"]}
@@ -93,7 +93,7 @@ def test_a_paused_schedule_makes_nothing_stale(project: Path, store: StateStore,
     with store.transaction() as tx:
         tx.set_paused("nightly", True, now, None)
     result = invoke(project, "status", ORCHESTRATE_CLOCK_OFFSET_SECONDS=TWO_DAYS)
-    assert "⌛ notebook.load" not in result.output
+    assert "⧗ notebook.load" not in result.output
     assert "paused" in next(line for line in result.output.splitlines() if line.startswith("  nightly"))
 
 
@@ -115,7 +115,7 @@ def test_a_run_going_on_shows_its_progress_and_refreshes_its_nodes(
     assert running[2].split()[:3] == ["r-live", "1/2", "done"]
     assert "1 ✓ 0 ✗ 1 ▶" in running[2] and "so far" in running[2]
     assert "2 min ago: its process may be gone" in running[2], "a silent heartbeat is flagged"
-    assert "⌛ notebook.load" not in text, "load succeeded after the last fire"
+    assert "⧗ notebook.load" not in text, "load succeeded after the last fire"
     document = json.loads(invoke(project, "status", "--json").output)
     assert document["running"][0]["done"] == 1 and document["running"][0]["total"] == 2
 
@@ -124,9 +124,9 @@ def test_a_node_being_refreshed_is_not_stale_by_its_schedule(
     project: Path, store: StateStore, now: datetime, nightly_cron: str
 ) -> None:
     record_run(store, "r1", last_fire(nightly_cron, now) - timedelta(hours=1), [Step(LOAD)])
-    assert "⌛ notebook.load" in invoke(project, "status").output, "not run since the nightly fire"
+    assert "⧗ notebook.load" in invoke(project, "status").output, "not run since the nightly fire"
     record_run(store, "r2", now - timedelta(minutes=1), [Step(LOAD, NodeStatus.RUNNING)], status=RunStatus.RUNNING)
-    assert "⌛ notebook.load" not in invoke(project, "status").output
+    assert "⧗ notebook.load" not in invoke(project, "status").output
 
 
 def test_a_running_scheduler_is_shown_with_its_host_pid_and_lease(
@@ -147,7 +147,7 @@ def test_freshness_lists_every_node_stalest_first(project: Path, store: StateSto
     assert result.exit_code == 0
     header, first, second, summary = result.output.splitlines()
     assert header.split()[:4] == ["NODE", "STATE", "LAST", "SUCCESS"]
-    assert first.startswith("notebook.report") and "⌛ stale" in first and "never" in first
+    assert first.startswith("notebook.report") and "⧗ stale" in first and "never" in first
     assert "freshness 1 day: never succeeded" in first
     assert second.startswith("notebook.load") and "1 h 59 min ago (" in second and "r1" in second
     assert summary == "2 nodes, 1 stale"
