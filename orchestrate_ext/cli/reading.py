@@ -20,7 +20,6 @@ import click
 from orchestrate_ext.clock import parse_duration, to_utc
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.project import Project
-from orchestrate_ext.scheduling.serve import clock_from_environment
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.timefmt import TimeStyle
 
@@ -42,6 +41,8 @@ class Reading:
 
 
 def load_project(project_dir: Path | None) -> Project:
+    from orchestrate_ext.scheduling.serve import clock_from_environment  # the scheduler's module: only when read
+
     return Project.load(project_dir, clock=clock_from_environment())
 
 

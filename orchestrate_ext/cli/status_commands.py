@@ -49,7 +49,10 @@ def status(project_dir: Path | None, as_json: bool, utc: bool) -> None:
 @utc_option
 @project_option
 def freshness(project_dir: Path | None, selector: str | None, as_json: bool, utc: bool) -> None:
-    """When each node (or those SELECTOR picks, e.g. 'tag:finance') last succeeded, stalest first."""
+    """When each node last succeeded, stalest first, and why a stale one is stale.
+
+    SELECTOR narrows the list as --select does elsewhere (e.g. tag:finance, +daily_revenue).
+    """
     with reading(project_dir, utc=utc) as read:
         graph = read.project.graph
         chosen = select(graph, selector)
