@@ -19,6 +19,8 @@ from orchestrate_ext.timefmt import TimeStyle, between, span
 
 STALE_SHOWN = 15
 """Stale nodes ``status`` lists (``orchestrate freshness`` lists them all)."""
+ERROR_HEAD = 2
+"""Lines of a failing node's error that ``status`` shows."""
 SILENT_AFTER = 60.0
 """A running run whose heartbeat is older than this many seconds is flagged: its process may be gone."""
 
@@ -159,10 +161,16 @@ def _failing(screen: Screen, health: Health, style: TimeStyle) -> None:
             (f"  in run {node.run_id}, {style.relative(node.finished_at)}", "dim"),
             indent=2,
         )
-        first = (node.error or "").strip().splitlines()
-        if first:
-            screen.line((first[0], "red"), indent=6)
-    screen.line(("see one: orchestrate show RUN", "dim"), indent=2)
+        for line in error_head(node.error):
+            screen.line((line, "red"), indent=6)
+    newest = max(health.failing, key=lambda node: (node.finished_at is not None, node.finished_at or health.now))
+    screen.line((f"the whole run: orchestrate show {newest.run_id}", "dim"), indent=2)
+
+
+def error_head(error: str | None, lines: int = ERROR_HEAD) -> list[str]:
+    """The first lines of an error that say something (dbt's first line only names the model)."""
+    found = [line.rstrip()[:200] for line in (error or "").strip().splitlines() if line.strip()]
+    return found[:lines]
 
 
 def _stale(screen: Screen, health: Health, style: TimeStyle) -> None:
@@ -213,6 +221,8 @@ def freshness_screen(items: Sequence[NodeFreshness], style: TimeStyle) -> Screen
             state = styled(f"{mark} stale", colour)
         elif item.refreshing:
             state = styled("▶ refreshing", "cyan")
+        elif item.freshness is None and not item.schedules:
+            state = styled("· no rule", "dim")
         else:
             state = styled("✓ fresh", "green")
         latest: Text | str = status_text(item.latest_status) if item.latest_status else "never ran"
@@ -236,7 +246,8 @@ def freshness_screen(items: Sequence[NodeFreshness], style: TimeStyle) -> Screen
     ]
     screen.table(columns, rows)
     stale = sum(item.stale for item in items)
-    screen.line((f"{len(items)} nodes, {stale} stale", "dim"))
+    unruled = sum(item.freshness is None and not item.schedules for item in items)
+    screen.line((f"{len(items)} nodes, {stale} stale, {unruled} without a freshness SLA or schedule", "dim"))
     return screen
 
 

@@ -245,7 +245,9 @@ def _node_table(screen: Screen, members: Sequence[NodeRunRecord], run: RunRecord
                 state.kind,
                 str(state.attempts) if state.attempts else "",
                 style.clock(state.started_at, run.started_at or run.created_at) if state.started_at else "",
-                duration(between(state.started_at, state.finished_at)) if state.finished_at else "",
+                duration(between(state.started_at, state.finished_at))
+                if state.started_at and state.finished_at
+                else "",
                 note,
             ]
         )

@@ -11,7 +11,7 @@ from orchestrate_ext.execution.liveness import ProcessIdentity, host_name
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.scheduling.cron import CronSchedule
 from orchestrate_ext.store import StateStore
-from tests.orchestrate_ext.cli.conftest import invoke
+from tests.orchestrate_ext.cli.conftest import invoke, write_notebook
 from tests.support.history import Step, record_run
 
 LOAD, REPORT = "notebook.load", "notebook.report"
@@ -60,7 +60,8 @@ def test_a_failing_node_makes_status_exit_1_and_shows_its_error(
     assert text.splitlines()[0].startswith("✗ unhealthy: 1 failing of 2 nodes (")
     failing = text[text.index("failing (1)") :]
     assert failing.splitlines()[1].startswith("  ✗ notebook.load  in run r2, 5 min ago")
-    assert failing.splitlines()[2] == "      ValueError: no rows for 2026-11-30", "the error's first line"
+    assert failing.splitlines()[2:4] == ["      ValueError: no rows for 2026-11-30", "      Traceback ..."]
+    assert failing.splitlines()[4] == "  the whole run: orchestrate show r2"
     assert "notebook.report" not in failing.split("stale")[0], "a node blocked upstream is not failing itself"
     document = json.loads(invoke(project, "status", "--json").output)
     assert document["healthy"] is False
@@ -143,14 +144,16 @@ def test_a_running_scheduler_is_shown_with_its_host_pid_and_lease(
 
 def test_freshness_lists_every_node_stalest_first(project: Path, store: StateStore, now: datetime) -> None:
     record_run(store, "r1", now - timedelta(hours=2), [Step(LOAD)])
+    write_notebook(project / "scratch.ipynb")  # no SLA, no schedule
     result = invoke(project, "freshness")
     assert result.exit_code == 0
-    header, first, second, summary = result.output.splitlines()
+    header, first, unruled, second, summary = result.output.splitlines()
     assert header.split()[:4] == ["NODE", "STATE", "LAST", "SUCCESS"]
     assert first.startswith("notebook.report") and "⧗ stale" in first and "never" in first
     assert "freshness 1 day: never succeeded" in first
     assert second.startswith("notebook.load") and "1 h 59 min ago (" in second and "r1" in second
-    assert summary == "2 nodes, 1 stale"
+    assert unruled.startswith("notebook.scratch") and "· no rule" in unruled and "never ran" in unruled
+    assert summary == "3 nodes, 1 stale, 1 without a freshness SLA or schedule"
     only = invoke(project, "freshness", "load", "--json")
     [item] = json.loads(only.output)
     assert item["node_id"] == LOAD and item["last_success_run_id"] == "r1" and item["schedules"] == ["nightly"]
