@@ -44,7 +44,8 @@ def _screen(read: Reading, run_id: str) -> tuple[Screen, RunStatus, list[NodeRun
         run = tx.get_run(run_id)
         nodes = tx.node_states(run_id)
         attempts = tx.attempts(run_id)
-    return show_screen(run, nodes, attempts, _style(read), here=Path.cwd()), run.status, nodes
+    screen = show_screen(run, nodes, attempts, _style(read), here=Path.cwd()).redacted(read.redact)
+    return screen, run.status, nodes
 
 
 def watch_run(read: Reading, run_id: str, console: Console, *, sleep: Sleep = time.sleep) -> RunStatus:
@@ -86,7 +87,7 @@ def _watch_plain(read: Reading, run_id: str, console: Console, nodes: list[NodeR
                 state.status in (NodeStatus.RUNNING, NodeStatus.UP_FOR_RETRY, NodeStatus.WAITING)
                 or state.status.is_final
             ):
-                console.out(_change_line(state, style), highlight=False)
+                console.out(read.redact(_change_line(state, style)), highlight=False)
     console.out("")
     draw(screen, console)
     return status
@@ -134,21 +135,24 @@ def print_log(read: Reading, run_id: str, node_id: str, try_number: int | None) 
         click.echo(_header(attempt, node_id, read.style))
         path = Path(attempt.log_path) if attempt.log_path else None
         if path and path.is_file():
-            click.echo(path.read_text(encoding="utf-8", errors="replace").rstrip("\n"))
+            click.echo(read.redact(path.read_text(encoding="utf-8", errors="replace").rstrip("\n")))
         else:
             click.echo("(no log file)")
 
 
 class _Tail:
-    """Reads what was appended to one file since the last call (a file that does not exist yet reads empty)."""
+    """What was appended to one file since the last look, redacted a whole line at a time (a secret split
+    across two looks is still caught). A file that does not exist yet reads empty."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, redact: Callable[[str], str]) -> None:
         self.path = path
+        self.redact = redact
         self.offset = 0
-        self.last = ""
+        self.pending = ""
+        self.written = False
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def read(self) -> str:
+    def _read(self) -> str:
         if self.path is None or not self.path.is_file():
             return ""
         with self.path.open("rb") as handle:
@@ -158,19 +162,22 @@ class _Tail:
         return self.decoder.decode(data)
 
     def copy(self, write: Callable[[str], None]) -> None:
-        """Write what was appended since the last call."""
-        text = self.read()
-        if text:
-            write(text)
-            self.last = text[-1]
+        """Write the whole lines appended since the last call (a line being written waits for its end)."""
+        text = self.pending + self._read()
+        cut = text.rfind("\n") + 1
+        self.pending = text[cut:]
+        if cut:
+            write(self.redact(text[:cut]))
+            self.written = True
 
     def flush(self, write: Callable[[str], None]) -> None:
         """Write the rest, and end the output on a line of its own."""
         self.copy(write)
-        if self.offset == 0:
+        if self.pending:
+            write(self.redact(self.pending) + "\n")
+            self.pending, self.written = "", True
+        if not self.written:
             write("(no log lines)\n")
-        elif self.last != "\n":
-            write("\n")
 
 
 def follow_log(
@@ -227,7 +234,7 @@ def _follow_attempt(
     read: Reading, run_id: str, node_id: str, attempt: AttemptRecord, sleep: Sleep, write: Callable[[str], None]
 ) -> None:
     write(_header(attempt, node_id, _style(read)) + "\n")
-    tail = _Tail(Path(attempt.log_path) if attempt.log_path else None)
+    tail = _Tail(Path(attempt.log_path) if attempt.log_path else None, read.redact)
     current = attempt
     while current.status == AttemptStatus.RUNNING:
         tail.copy(write)

@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from orchestrate_ext.cli import completion
-from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
+from orchestrate_ext.cli.app import EXIT_FAILED, main, project_option
 from orchestrate_ext.cli.follow import follow_log, print_log, watch_run
 from orchestrate_ext.cli.reading import parse_since, reading, utc_option
-from orchestrate_ext.cli.screen import draw, stdout_console
+from orchestrate_ext.cli.screen import stdout_console
 from orchestrate_ext.cli.views import runs_screen, show_screen
 from orchestrate_ext.errors import NodeNotFound, did_you_mean
 from orchestrate_ext.model import RunStatus
@@ -101,12 +101,12 @@ def runs(
         )
         found = tx.find_runs(query)
         if as_json:
-            emit_json([run_summary(run) for run in found])
+            read.emit([run_summary(run) for run in found])
             return
         counts = tx.node_counts([run.run_id for run in found])
         total = tx.count_runs(query) if len(found) == limit else len(found)
         screen = runs_screen(found, counts, total, read.style, filtered=query != RunQuery(limit=limit))
-    draw(screen, stdout_console())
+        read.show(screen)
 
 
 @main.command()
@@ -120,16 +120,14 @@ def show(project_dir: Path | None, run_id: str, watch: bool, as_json: bool, utc:
     with reading(project_dir, utc=utc) as read:
         if as_json:
             with read.store.read() as tx:
-                emit_json(run_document(tx, run_id, with_attempts=True))
+                read.emit(run_document(tx, run_id, with_attempts=True))
             return
         if watch:
             status = watch_run(read, run_id, stdout_console())
             sys.exit(0 if status == RunStatus.SUCCESS else EXIT_FAILED)
         with read.store.read() as tx:
-            screen = show_screen(
-                tx.get_run(run_id), tx.node_states(run_id), tx.attempts(run_id), read.style, here=Path.cwd()
-            )
-    draw(screen, stdout_console())
+            run, nodes, attempts = tx.get_run(run_id), tx.node_states(run_id), tx.attempts(run_id)
+        read.show(show_screen(run, nodes, attempts, read.style, here=Path.cwd()))
 
 
 @main.command()

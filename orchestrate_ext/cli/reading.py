@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import click
+from rich.console import Console
 
+from orchestrate_ext.cli.app import emit_json
+from orchestrate_ext.cli.screen import Screen, draw, stdout_console
 from orchestrate_ext.clock import parse_duration, to_utc
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.project import Project
@@ -29,15 +32,57 @@ def utc_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--utc", is_flag=True, help="Show times in UTC (default: your local time zone).")(function)
 
 
+class Redacts(Protocol):
+    """Takes secrets out of text shown to the user (``[redacted]``)."""
+
+    def __call__(self, text: str) -> str: ...
+
+    def document(self, value: Any) -> Any:
+        """A JSON-like document with every string in it redacted."""
+        ...
+
+
+class Unchanged:
+    """Redacts nothing."""
+
+    def __call__(self, text: str) -> str:
+        return text
+
+    def document(self, value: Any) -> Any:
+        return value
+
+
+def redaction(project: Project) -> Redacts:
+    """The project's redactor (the values of the secrets orchestrate.yaml names, and credential-like text).
+
+    ``Project.redactor`` comes with the secrets work of issue 10; where the
+    project has none, text passes unchanged.
+    """
+    make = getattr(project, "redactor", None)
+    return make() if callable(make) else Unchanged()
+
+
 @dataclass(frozen=True)
 class Reading:
+    """What a reading command works with. Everything it prints goes through :meth:`show`, :meth:`emit` or
+    ``redact``, so no secret that reached the store or a log is shown."""
+
     project: Project
     store: StateStore
     style: TimeStyle
+    redact: Redacts = field(default_factory=Unchanged)
 
     @property
     def now(self) -> datetime:
         return self.style.now
+
+    def show(self, screen: Screen, console: Console | None = None) -> None:
+        """Draw a view (redacted) on the console (default: standard output)."""
+        draw(screen.redacted(self.redact), console or stdout_console())
+
+    def emit(self, document: object) -> None:
+        """Print a JSON document (redacted)."""
+        emit_json(self.redact.document(document))
 
 
 def load_project(project_dir: Path | None) -> Project:
@@ -52,7 +97,7 @@ def reading(project_dir: Path | None, *, utc: bool = False) -> Iterator[Reading]
     project = load_project(project_dir)
     store = project.open_store(read_only=True)
     try:
-        yield Reading(project, store, TimeStyle.for_user(project.clock.now(), utc=utc))
+        yield Reading(project, store, TimeStyle.for_user(project.clock.now(), utc=utc), redaction(project))
     finally:
         store.close()
 

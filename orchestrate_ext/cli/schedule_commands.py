@@ -17,7 +17,6 @@ from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
 from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
-from orchestrate_ext.cli.screen import draw, stdout_console
 from orchestrate_ext.clock import isoformat, parse_duration
 from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
@@ -113,10 +112,10 @@ def schedules(project_dir: Path | None, as_json: bool, count: int | None, utc: b
     """List the schedules: state, triggers, next fire time and last run."""
     with reading(project_dir, utc=utc) as read:
         infos = api.list_schedules(read.project, count=count or (3 if as_json else 1), now=read.now)
-    if as_json:
-        emit_json([api.schedule_document(info) for info in infos])
-        return
-    draw(schedules_screen(infos, read.style, more_fire_times=count is not None), stdout_console())
+        if as_json:
+            read.emit([api.schedule_document(info) for info in infos])
+            return
+        read.show(schedules_screen(infos, read.style, more_fire_times=count is not None))
 
 
 @main.command()
@@ -152,14 +151,14 @@ def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: b
         with read.store.read() as tx:
             records = tx.list_ticks(schedule, limit)
             if as_json:
-                emit_json([api.tick_document(tick) for tick in records])
+                read.emit([api.tick_document(tick) for tick in records])
                 return
             runs = {}
             for tick in records:
                 if tick.run_id:
                     with contextlib.suppress(RunNotFound):  # deleted from the history since
                         runs[tick.run_id] = tx.get_run(tick.run_id)
-    draw(ticks_screen(records, runs, read.style), stdout_console())
+        read.show(ticks_screen(records, runs, read.style))
 
 
 @main.command()

@@ -15,7 +15,7 @@ scripts should read ``--json``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rich import box
@@ -75,6 +75,24 @@ class Screen:
 
     def extend(self, other: Screen) -> None:
         self.blocks.extend(other.blocks)
+
+    def redacted(self, redact: Callable[[str], str]) -> Screen:
+        """The same screen with ``redact`` applied to every text (a changed text keeps its base style only)."""
+
+        def cell(value: Cell) -> Cell:
+            plain = _plain(value)
+            clean = redact(plain)
+            if clean == plain:
+                return value
+            return Text(clean, style=value.style) if isinstance(value, Text) else clean
+
+        blocks: list[Line | Table] = [
+            Line(cell(block.text), block.indent)
+            if isinstance(block, Line)
+            else Table(block.columns, [[cell(value) for value in row] for row in block.rows], block.indent)
+            for block in self.blocks
+        ]
+        return Screen(blocks)
 
 
 def styled(text: str, style: str = "") -> Text:

@@ -13,9 +13,8 @@ from pathlib import Path
 import click
 
 from orchestrate_ext.cli import completion
-from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
+from orchestrate_ext.cli.app import EXIT_FAILED, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
-from orchestrate_ext.cli.screen import draw, stdout_console
 from orchestrate_ext.cli.status_views import freshness_screen, status_screen
 from orchestrate_ext.freshness import assess, freshness_document
 from orchestrate_ext.health import check_health, health_document, refreshing_nodes
@@ -37,9 +36,9 @@ def status(project_dir: Path | None, as_json: bool, utc: bool) -> None:
         with read.store.read() as tx:
             health = check_health(tx, read.project.graph, definitions, read.now)
     if as_json:
-        emit_json(health_document(health))
+        read.emit(health_document(health))
     else:
-        draw(status_screen(health, read.style), stdout_console())
+        read.show(status_screen(health, read.style))
     sys.exit(0 if health.healthy else EXIT_FAILED)
 
 
@@ -62,6 +61,6 @@ def freshness(project_dir: Path | None, selector: str | None, as_json: bool, utc
             latest = tx.latest_node_states(chosen)
             items = assess(graph, chosen, definitions, latest, refreshing_nodes(tx), paused, read.now)
     if as_json:
-        emit_json([freshness_document(item) for item in items])
+        read.emit([freshness_document(item) for item in items])
         return
-    draw(freshness_screen(items, read.style), stdout_console())
+    read.show(freshness_screen(items, read.style))
