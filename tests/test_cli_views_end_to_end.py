@@ -180,7 +180,9 @@ def test_1_a_failing_node_is_shown_first_with_its_error_and_status_exits_1(proje
     assert mart["WHY / RULES"].startswith("schedule nightly fired "), "the nightly schedule fired since"
     seed = next(row for row in table if row["NODE"] == "seed.shop.customers")
     assert seed["STATE"] == "✓ fresh" and seed["RUN"] == failed_run and seed["LAST SUCCESS"].endswith(" CET)")
-    assert summary == f"{len(rows)} nodes, {sum(row['STATE'] == '⧗ stale' for row in table)} stale"
+    stale, unruled = (sum(row["STATE"] == state for row in table) for state in ("⧗ stale", "· no rule"))
+    assert summary == f"{len(rows)} nodes, {stale} stale, {unruled} without a freshness SLA or schedule"
+    assert unruled and all(row["WHY / RULES"] == "" for row in table if row["STATE"] == "· no rule")
 
 
 def cells(header: str, row: str) -> dict[str, str]:
