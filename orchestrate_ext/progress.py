@@ -16,20 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrate_ext.events import NodeChanged
+from orchestrate_ext.marks import NODE_MARKS
 from orchestrate_ext.model import NodeStatus, RunRecord
 
-_STYLE = {
-    NodeStatus.SUCCESS: ("✓", "green"),
-    NodeStatus.WARNED: ("!", "yellow"),
-    NodeStatus.REUSED: ("=", "green"),
-    NodeStatus.FAILED: ("✗", "red"),
-    NodeStatus.UPSTREAM_FAILED: ("⤫", "yellow"),
-    NodeStatus.SKIPPED: ("-", "dim"),
-    NodeStatus.CANCELLED: ("■", "magenta"),
-    NodeStatus.UP_FOR_RETRY: ("↻", "yellow"),
-    NodeStatus.RUNNING: ("▶", "cyan"),
-    NodeStatus.WAITING: ("⏸", "yellow"),
-}
+_STYLE = NODE_MARKS
 
 
 class TerminalProgress:

@@ -1,11 +1,5 @@
-"""The ``orchestrate`` command line."""
+"""The ``orchestrate`` command line (its commands load on demand: see :mod:`orchestrate_ext.cli.app`)."""
 
-from orchestrate_ext.cli import (  # noqa: F401  (register the commands)
-    plugin_commands,
-    run_commands,
-    schedule_commands,
-    state_commands,
-)
 from orchestrate_ext.cli.app import main
 
 __all__ = ["main"]

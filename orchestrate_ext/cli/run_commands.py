@@ -1,4 +1,4 @@
-"""Commands that build, show and run the graph, and read the run history."""
+"""Commands that build, show and run the graph (the history views are in ``history_commands``)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from typing import Any
 import click
 
 from orchestrate_ext import render
+from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
-from orchestrate_ext.clock import Clock, isoformat, parse_datetime
-from orchestrate_ext.errors import BadInput, ConfigError, NodeNotFound, did_you_mean
+from orchestrate_ext.clock import Clock, parse_datetime
+from orchestrate_ext.errors import BadInput, ConfigError
 from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
@@ -26,12 +27,11 @@ from orchestrate_ext.interfaces import CheckingPlugin, DescribingPlugin, Observe
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project, load_plugins
-from orchestrate_ext.reports import run_document, runs_document
+from orchestrate_ext.reports import run_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
-from orchestrate_ext.store.records import RunQuery
 
 
 @main.command()
@@ -201,7 +201,7 @@ def _not_json(name: str) -> None:
 
 
 @main.command()
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @project_option
 def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
@@ -295,85 +295,3 @@ def _print_failures(document: dict[str, Any]) -> None:
             f"run the rest again with `orchestrate retry {document['run_id']}`",
             err=True,
         )
-
-
-@main.command()
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
-@project_option
-def runs(project_dir: Path | None, limit: int, as_json: bool) -> None:
-    """List recent runs, newest first."""
-    project = Project.load(project_dir)
-    store = project.open_store(read_only=True)
-    with store.read() as tx:
-        documents = project.redactor().document(runs_document(tx, RunQuery(limit=limit)))
-    if as_json:
-        emit_json(documents)
-        return
-    for item in documents:
-        click.echo(
-            f"{item['run_id']}  {item['status']:<9} {item['trigger']:<8} "
-            f"logical {item['logical_date']}  started {item['started_at']}  finished {item['finished_at']}"
-        )
-
-
-@main.command()
-@click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True)
-@project_option
-def show(project_dir: Path | None, run_id: str, as_json: bool) -> None:
-    """Show one run: every node's status, attempts, times and error."""
-    project = Project.load(project_dir)
-    store = project.open_store(read_only=True)
-    with store.read() as tx:
-        document = project.redactor().document(run_document(tx, run_id, with_attempts=True))
-    if as_json:
-        emit_json(document)
-        return
-    click.echo(f"run {document['run_id']}: {document['status']} (logical date {document['logical_date']})")
-    click.echo(f"started {document['started_at']}, finished {document['finished_at']}")
-    for node in document["nodes"]:
-        click.echo(
-            f"  {node['status']:<16} {node['id']}  attempts={node['attempts']}  "
-            f"{node['started_at'] or '-'} .. {node['finished_at'] or '-'}"
-        )
-        if node["error"]:
-            click.echo(f"      {node['error'].splitlines()[0]}")
-        if node["reason"]:
-            click.echo(f"      {'reused: ' if node['reused_from'] else 'ran: '}{node['reason']}")
-    outputs = [a for a in document["attempts"] if a["output_path"]]
-    for attempt in outputs:
-        click.echo(f"  output notebook of {attempt['node_id']} try {attempt['try_number']}: {attempt['output_path']}")
-
-
-@main.command()
-@click.argument("run_id")
-@click.argument("node_id")
-@click.option("--try", "try_number", type=int, default=None, help="Only this attempt (default: all).")
-@project_option
-def logs(project_dir: Path | None, run_id: str, node_id: str, try_number: int | None) -> None:
-    """Print the log of NODE_ID in RUN_ID."""
-    project = Project.load(project_dir)
-    store = project.open_store(read_only=True)
-    redact = project.redactor()
-    with store.read() as tx:
-        tx.get_run(run_id)
-        attempts = tx.attempts(run_id, node_id)
-        known = sorted({state.node_id for state in tx.node_states(run_id)})
-    if not attempts:
-        if node_id not in known:
-            raise NodeNotFound(f"run {run_id} has no node '{node_id}'{did_you_mean(node_id, known)}")
-        click.echo(f"{node_id} has not started in run {run_id}", err=True)
-        return
-    for attempt in attempts:
-        if try_number is not None and attempt.try_number != try_number:
-            continue
-        click.echo(
-            f"=== {node_id} try {attempt.try_number}: {attempt.status.value} "
-            f"({isoformat(attempt.started_at)} .. {isoformat(attempt.finished_at) or 'running'})"
-        )
-        path = Path(attempt.log_path) if attempt.log_path else None
-        if path and path.is_file():
-            click.echo(redact(path.read_text(encoding="utf-8", errors="replace").rstrip("\n")))
-        else:
-            click.echo("(no log file)")

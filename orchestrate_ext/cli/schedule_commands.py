@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -12,9 +13,12 @@ from types import FrameType
 
 import click
 
+from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
+from orchestrate_ext.cli.reading import reading, utc_option
+from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
 from orchestrate_ext.clock import isoformat, parse_duration
-from orchestrate_ext.errors import BadInput
+from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling import api
@@ -97,32 +101,26 @@ def scheduler(
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-@click.option("--count", default=3, show_default=True, type=click.IntRange(min=1, max=100), help="Fire times shown.")
+@click.option(
+    "--count",
+    default=None,
+    type=click.IntRange(min=1, max=100),
+    help="Next fire times listed (default: the next one in the table; 3 in --json).",
+)
+@utc_option
 @project_option
-def schedules(project_dir: Path | None, as_json: bool, count: int) -> None:
-    """List the schedules with their next fire times (in their own time zone)."""
-    infos = api.list_schedules(project_dir, count=count)
-    if as_json:
-        emit_json([api.schedule_document(info) for info in infos])
-        return
-    if not infos:
-        click.echo("no schedules; add `schedules:` to orchestrate.yaml or `schedule` to a notebook's metadata")
-        return
-    for info in infos:
-        document = api.schedule_document(info)
-        state = "paused" if info.paused else "active"
-        click.echo(f"{document['name']}  [{state}]  {'; '.join(document['triggers'])}  ({document['origin']})")
-        click.echo(f"    runs: {document['selection'] or 'every node'}  catchup: {document['catchup']}")
-        for moment in document["next_fire_times"]:
-            click.echo(f"    next: {moment}")
-        if info.last_tick is not None:
-            last = info.last_tick
-            run = f" run {info.last_run.run_id} {info.last_run.status.value}" if info.last_run else ""
-            click.echo(f"    last: {isoformat(last.scheduled_at)} {last.trigger.value} {last.status.value}{run}")
+def schedules(project_dir: Path | None, as_json: bool, count: int | None, utc: bool) -> None:
+    """List the schedules: state, triggers, next fire time and last run."""
+    with reading(project_dir, utc=utc) as read:
+        infos = api.list_schedules(read.project, count=count or (3 if as_json else 1), now=read.now)
+        if as_json:
+            read.emit([api.schedule_document(info) for info in infos])
+            return
+        read.show(schedules_screen(infos, read.style, more_fire_times=count is not None))
 
 
 @main.command()
-@click.argument("schedule")
+@click.argument("schedule", shell_complete=completion.schedule_names)
 @project_option
 def pause(project_dir: Path | None, schedule: str) -> None:
     """Pause SCHEDULE: no new ticks or runs until `orchestrate unpause`."""
@@ -131,7 +129,7 @@ def pause(project_dir: Path | None, schedule: str) -> None:
 
 
 @main.command()
-@click.argument("schedule")
+@click.argument("schedule", shell_complete=completion.schedule_names)
 @project_option
 def unpause(project_dir: Path | None, schedule: str) -> None:
     """Resume SCHEDULE from its next fire time (fire times passed while paused do not run)."""
@@ -141,28 +139,31 @@ def unpause(project_dir: Path | None, schedule: str) -> None:
 
 
 @main.command()
-@click.argument("schedule", required=False)
+@click.argument("schedule", required=False, shell_complete=completion.schedule_names)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
+@utc_option
 @project_option
-def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: bool) -> None:
-    """List tick records (one per schedule and fire time or event), newest first."""
-    if schedule is not None:
-        api.get_definition(api.schedule_definitions(project_dir), schedule)
-    records = api.list_ticks(project_dir, schedule, limit)
-    if as_json:
-        emit_json([api.tick_document(tick) for tick in records])
-        return
-    for tick in records:
-        outcome = f"run {tick.run_id}" if tick.run_id else (tick.reason or "")
-        click.echo(
-            f"{tick.tick_id:>6}  {tick.schedule}  {isoformat(tick.scheduled_at)}  {tick.trigger.value:<8} "
-            f"{tick.status.value:<12} {outcome}"
-        )
+def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: bool, utc: bool) -> None:
+    """List tick records (one per schedule and fire time or event), newest first, with what became of each."""
+    with reading(project_dir, utc=utc) as read:
+        if schedule is not None:
+            api.get_definition(api.schedule_definitions(read.project), schedule)
+        with read.store.read() as tx:
+            records = tx.list_ticks(schedule, limit)
+            if as_json:
+                read.emit([api.tick_document(tick) for tick in records])
+                return
+            runs = {}
+            for tick in records:
+                if tick.run_id:
+                    with contextlib.suppress(RunNotFound):  # deleted from the history since
+                        runs[tick.run_id] = tx.get_run(tick.run_id)
+        read.show(ticks_screen(records, runs, read.style))
 
 
 @main.command()
-@click.argument("schedule")
+@click.argument("schedule", shell_complete=completion.schedule_names)
 @click.option("--start", required=True, help="First date (or date-time), in the schedule's time zone.")
 @click.option("--end", required=True, help="Last date (inclusive; or a date-time).")
 @click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1), help="Runs at once.")
@@ -214,7 +215,7 @@ def backfill(
 
 
 @main.command()
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=completion.run_ids)
 @click.option("--wait", "wait_for", default=None, help="Wait up to this long (e.g. 60s) for the run to end.")
 @project_option
 def cancel(project_dir: Path | None, run_id: str, wait_for: str | None) -> None:

@@ -21,7 +21,7 @@ from orchestrate_ext.model import RunRecord, RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, ScheduleNotFound, discover_schedules
 from orchestrate_ext.store import StateStore, StoreTx
-from orchestrate_ext.store.records import ScheduleState, TickRecord
+from orchestrate_ext.store.records import Lease, ScheduleState, TickRecord
 
 ProjectRef = Project | Path | str | None
 """A loaded project, or the folder holding its orchestrate.yaml (None: the current folder)."""
@@ -157,6 +157,11 @@ def scheduler_status(project: ProjectRef = None, *, now: datetime | None = None)
     now = now or SystemClock().now()
     with _reading(loaded) as tx:
         lease = tx.get_lease()
+    return lease_status(lease, now)
+
+
+def lease_status(lease: Lease | None, now: datetime) -> LeaseStatus:
+    """What the stored lease says about the scheduler at ``now`` (its holder alive and the lease current)."""
     if lease is None:
         return LeaseStatus(active=False)
     identity = ProcessIdentity.parse(lease.holder)

@@ -204,6 +204,8 @@ class RunQuery:
     """Only runs that include this node."""
     since: datetime | None = None
     """Only runs created at or after this time."""
+    id_prefix: str | None = None
+    """Only runs whose id starts with this text (shell completion of run ids)."""
     limit: int = 50
     offset: int = 0
 

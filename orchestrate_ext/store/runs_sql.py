@@ -246,6 +246,9 @@ class RunStatements:
         if query.since is not None:
             clauses.append("created_at >= ?")
             params.append(self.sql.time(query.since))
+        if query.id_prefix:
+            clauses.append("substr(run_id, 1, ?) = ?")  # case-sensitive on both backends, unlike LIKE
+            params += [len(query.id_prefix), query.id_prefix]
         if query.node_id is not None:
             clauses.append("EXISTS (SELECT 1 FROM run_nodes n WHERE n.run_id = runs.run_id AND n.node_id = ?)")
             params.append(query.node_id)

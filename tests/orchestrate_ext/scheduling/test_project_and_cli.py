@@ -95,9 +95,15 @@ def test_the_cli_lists_schedules_and_ticks_and_pauses(project: Path) -> None:
     names = [item["name"] for item in json.loads(listed.output)]
     assert names == ["after-nightly", "nightly"]
     text = invoke("schedules", "--project", str(project)).output
-    assert "nightly  [active]  cron 0 6 * * * (Europe/Berlin)" in text and "next: " in text
+    row = next(line for line in text.splitlines() if line.startswith("nightly "))
+    assert "✓ active" in row and "cron 0 6 * * * (Europe/Berlin)" in row and " in " in row, "the next fire time"
     assert invoke("pause", "nightly", "--project", str(project)).exit_code == 0
-    assert "[paused]" in invoke("schedules", "--project", str(project)).output
+    row = next(
+        line
+        for line in invoke("schedules", "--project", str(project)).output.splitlines()
+        if line.startswith("nightly ")
+    )
+    assert "⏸ paused" in row
     assert "resumed nightly; next fire time" in invoke("unpause", "nightly", "--project", str(project)).output
     assert json.loads(invoke("ticks", "--project", str(project), "--json").output) == []
 

@@ -93,6 +93,18 @@ def test_filters_pages_and_counts_are_answered_by_the_store(store: StateStore) -
         assert tx.node_counts(["r00", "r01"]) == {"r00": {"pending": 2}, "r01": {"pending": 2}}
 
 
+def test_run_ids_by_prefix_for_completion(store: StateStore) -> None:
+    for number, run_id in enumerate(["20261130T0600-aa", "20261130T0700-ab", "20261201T0600-ac", "20261130t0800-x%"]):
+        insert(store, make_run(run_id, T0 + timedelta(minutes=number)), "a")
+    with store.read() as tx:
+        found = tx.find_runs(RunQuery(id_prefix="20261130T"))
+        assert [run.run_id for run in found] == ["20261130T0700-ab", "20261130T0600-aa"], "case-sensitive, newest first"
+        assert tx.count_runs(RunQuery(id_prefix="2026")) == 4
+        assert [run.run_id for run in tx.find_runs(RunQuery(id_prefix="20261130t0800-x%"))] == ["20261130t0800-x%"]
+        assert tx.find_runs(RunQuery(id_prefix="20261130t0800-x_")) == [], "no wildcards"
+        assert tx.find_runs(RunQuery(id_prefix="2026", limit=1))[0].run_id == "20261130t0800-x%"
+
+
 def test_latest_state_and_last_success_of_every_node(store: StateStore) -> None:
     for number, outcome in enumerate([NodeStatus.SUCCESS, NodeStatus.FAILED, NodeStatus.WARNED]):
         run_id = f"r{number}"

@@ -1,0 +1,172 @@
+"""Is the pipeline healthy? What ``orchestrate status`` answers, read in one unit of work.
+
+:func:`check_health` gathers, from a handful of indexed store queries (never a
+scan of the history, so it stays fast with 100,000 runs):
+
+* the scheduler: the lease holder, and whether it is alive;
+* each schedule's next fire time and last run;
+* the runs going on now, with their progress and heartbeat;
+* nodes failing in their latest run, with their error;
+* stale nodes (see :mod:`orchestrate_ext.freshness`).
+
+The pipeline is **healthy** when no node is failing and none is stale; a
+scheduler that is not running is reported but is not unhealthy by itself
+(projects may run only by hand). Only nodes of the current graph count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from orchestrate_ext.clock import isoformat
+from orchestrate_ext.freshness import NodeFreshness, assess, freshness_document
+from orchestrate_ext.graph import Graph
+from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.reports import run_summary
+from orchestrate_ext.scheduling.api import LeaseStatus, lease_document, lease_status
+from orchestrate_ext.scheduling.definitions import ScheduleDefinition
+from orchestrate_ext.store import StoreTx
+from orchestrate_ext.store.records import RunQuery
+
+RUNNING_SHOWN = 20
+"""Runs going on that ``status`` lists (it counts the rest)."""
+
+
+@dataclass(frozen=True)
+class ScheduleHealth:
+    name: str
+    paused: bool
+    triggers: tuple[str, ...]
+    next_fire_at: datetime | None
+    last_run: RunRecord | None
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    run: RunRecord
+    counts: Mapping[str, int]
+    heartbeat_at: datetime | None
+    owner: str | None
+
+
+@dataclass(frozen=True)
+class FailingNode:
+    node_id: str
+    run_id: str
+    finished_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Health:
+    now: datetime
+    scheduler: LeaseStatus
+    schedules: Sequence[ScheduleHealth]
+    running: Sequence[RunProgress]
+    running_total: int
+    failing: Sequence[FailingNode]
+    stale: Sequence[NodeFreshness]
+    nodes_checked: int
+
+    @property
+    def healthy(self) -> bool:
+        return not self.failing and not self.stale
+
+
+def check_health(tx: StoreTx, graph: Graph, definitions: Mapping[str, ScheduleDefinition], now: datetime) -> Health:
+    """Everything ``orchestrate status`` shows, from one read-only unit of work."""
+    states = tx.schedule_states()
+    paused = {name for name, state in states.items() if state.paused}
+    running_query = RunQuery(statuses=frozenset({RunStatus.RUNNING}), limit=RUNNING_SHOWN)
+    running_runs = tx.find_runs(running_query)
+    running_total = tx.count_runs(running_query) if len(running_runs) == RUNNING_SHOWN else len(running_runs)
+    counts = tx.node_counts([run.run_id for run in running_runs])
+    owners = {ownership.run_id: ownership for ownership in tx.unfinished_runs()} if running_runs else {}
+    refreshing = refreshing_nodes(tx, owners)
+    latest = tx.latest_node_states()
+    freshness = assess(graph, list(graph.nodes), definitions, latest, refreshing, paused, now)
+    failing = [
+        FailingNode(node_id, state.run_id, state.finished_at, state.error)
+        for node_id, state in sorted(latest.items())
+        if state.status == NodeStatus.FAILED and node_id in graph.nodes
+    ]
+    return Health(
+        now=now,
+        scheduler=lease_status(tx.get_lease(), now),
+        schedules=[_schedule(tx, definition, name in paused, now) for name, definition in sorted(definitions.items())],
+        running=[
+            RunProgress(
+                run,
+                counts.get(run.run_id, {}),
+                owners[run.run_id].heartbeat_at if run.run_id in owners else None,
+                owners[run.run_id].owner if run.run_id in owners else None,
+            )
+            for run in running_runs
+        ],
+        running_total=running_total,
+        failing=failing,
+        stale=[item for item in freshness if item.stale],
+        nodes_checked=len(freshness),
+    )
+
+
+def refreshing_nodes(tx: StoreTx, running: Collection[str] | None = None) -> set[str]:
+    """Nodes not yet finished in a run going on now (``running``: those runs' ids; default: read them)."""
+    run_ids = [ownership.run_id for ownership in tx.unfinished_runs()] if running is None else running
+    return {state.node_id for run_id in run_ids for state in tx.node_states(run_id) if not state.status.is_final}
+
+
+def _schedule(tx: StoreTx, definition: ScheduleDefinition, paused: bool, now: datetime) -> ScheduleHealth:
+    cron = definition.cron_schedule
+    last = tx.find_runs(RunQuery(schedules=frozenset({definition.name}), limit=1))
+    return ScheduleHealth(
+        name=definition.name,
+        paused=paused,
+        triggers=tuple(definition.triggers()),
+        next_fire_at=cron.next_after(now) if cron is not None and not paused else None,
+        last_run=last[0] if last else None,
+    )
+
+
+def health_document(health: Health) -> dict[str, Any]:
+    """``orchestrate status --json``."""
+    return {
+        "healthy": health.healthy,
+        "now": isoformat(health.now),
+        "scheduler": lease_document(health.scheduler),
+        "schedules": [
+            {
+                "name": schedule.name,
+                "paused": schedule.paused,
+                "triggers": list(schedule.triggers),
+                "next_fire_at": isoformat(schedule.next_fire_at),
+                "last_run": run_summary(schedule.last_run) if schedule.last_run else None,
+            }
+            for schedule in health.schedules
+        ],
+        "running": [
+            {
+                **run_summary(progress.run),
+                "node_counts": dict(progress.counts),
+                "done": sum(n for s, n in progress.counts.items() if NodeStatus(s).is_final),
+                "total": sum(progress.counts.values()),
+                "heartbeat_at": isoformat(progress.heartbeat_at),
+            }
+            for progress in health.running
+        ],
+        "running_total": health.running_total,
+        "failing": [
+            {
+                "node_id": node.node_id,
+                "run_id": node.run_id,
+                "finished_at": isoformat(node.finished_at),
+                "error": node.error,
+            }
+            for node in health.failing
+        ],
+        "stale": [freshness_document(item) for item in health.stale],
+        "nodes_checked": health.nodes_checked,
+    }
