@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dbt_adapter.project import DbtProject
+from dbt_adapter.project import DbtConfig, DbtProject
 from orchestrate_ext.cli import main
 from orchestrate_ext.clock import SystemClock
 from orchestrate_ext.config import Defaults, StateLocation, load_config
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import build_graph
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
+from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
 from orchestrate_ext.model import AttemptStatus, Node
 from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.redact import Redactor
@@ -85,15 +85,14 @@ def test_the_workspace_knows_the_secret_names_of_orchestrate_yaml(tmp_path: Path
 def test_dbt_gets_the_node_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
-    project = DbtProject(
-        project_dir=tmp_path,
-        profiles_dir=None,
-        target=None,
-        executable="dbt",
-        resources=("warehouse",),
-        workspace_root=tmp_path,
+    (tmp_path / "dbt_project.yml").write_text("name: shop\nprofile: shop\nversion: '1.0'\n")
+    workspace = Workspace(
+        tmp_path,
+        tmp_path / "orchestrate.yaml",
+        tmp_path / ".orchestrate",
         secret_env=frozenset({"SLACK_BOT_TOKEN", "SMTP_PASSWORD", "STATE_URL"}),
     )
+    project = DbtProject.from_config(workspace, DbtConfig.model_validate({"project_dir": "."}))
     env = project.env()
     assert not {"SLACK_BOT_TOKEN", "SMTP_PASSWORD", "STATE_URL"} & set(env)
     assert env["HOME"] == "/home/ana" and env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
