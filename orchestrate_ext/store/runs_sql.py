@@ -416,8 +416,10 @@ class RunStatements:
         sql = self.sql
         found = rows(
             sql,
-            "SELECT n.run_id, n.status, r.created_at, n.started_at, n.finished_at FROM run_nodes n "
-            "JOIN runs r ON r.run_id = n.run_id WHERE n.node_id = ? ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?",
+            # Runs newest first, each probed for the node (CROSS JOIN keeps SQLite's planner on that order):
+            # the first ``limit`` matches end the scan, instead of sorting every run the node was ever in.
+            "SELECT n.run_id, n.status, r.created_at, n.started_at, n.finished_at FROM runs r CROSS JOIN run_nodes n "
+            "WHERE n.run_id = r.run_id AND n.node_id = ? ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?",
             (node_id, limit),
         )
         return [
