@@ -23,8 +23,10 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from jupyter_client.manager import KernelManager
+if TYPE_CHECKING:  # imported when a kernel starts: jupyter_client costs ~0.3 s to import
+    from jupyter_client.manager import KernelManager
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class KernelPool:
 
 
 def _start(spec: KernelSpec, env: dict[str, str]) -> KernelManager:
+    from jupyter_client.manager import KernelManager
+
     manager = KernelManager(kernel_name=spec.name)
     # The kernel's own stdout/stderr carry no cell output (that comes over its channels); keep them off
     # the terminal.
