@@ -10,19 +10,17 @@ reports is ignored and the tasks it left are settled here.
 
 from __future__ import annotations
 
-import queue
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from dbt_adapter import outcomes
 from dbt_adapter.events import MESSAGE_EVENTS, RESULT_EVENTS, DbtEvent, error_messages, parse_line
 from dbt_adapter.project import DbtProject
-from orchestrate_ext import processes
+from orchestrate_ext.execution.launch import Command, Handle, Launcher, WorkerLost
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask
 from orchestrate_ext.model import AttemptStatus
 
@@ -50,6 +48,8 @@ class _State:
     """Failed or warned per dbt, waiting for dbt's message: status by dbt id."""
     logs: dict[str, IO[str]] = field(default_factory=dict)
     stopping: bool = False
+    handle: Handle | None = None
+    """The dbt process; where it runs (``local`` or a Dask worker) is recorded on every try it settles."""
 
     def node_id(self, dbt_id: str) -> str:
         return self.tasks[dbt_id].node.id
@@ -69,6 +69,7 @@ class _State:
         if dbt_id in self.finished:
             return
         if not outcome.skipped:
+            outcome = replace(outcome, worker=self.handle.worker if self.handle else None)
             self.start(dbt_id)
         text = outcome.error or outcome.warning
         if text:
@@ -93,6 +94,7 @@ def run_invocation(
     cancel: threading.Event,
     project: DbtProject,
     stop_grace: float,
+    launcher: Launcher,
 ) -> None:
     tasks = {str(task.node.settings.get("dbt_id") or task.node.id): task for task in invocation.tasks}
     state = _State(tasks=tasks, reporter=reporter, warn_blocks=invocation.warn_blocks)
@@ -102,7 +104,7 @@ def run_invocation(
     try:
         with raw_path.open("w", encoding="utf-8") as raw_log:
             raw_log.write("# " + " ".join(invocation.argv) + "\n")
-            _Process(invocation.argv, state, raw_log, cancel, project, stop_grace).run()
+            _Process(invocation.argv, state, raw_log, cancel, project, stop_grace, launcher).run()
     finally:
         state.close()
 
@@ -116,7 +118,9 @@ class _Process:
         cancel: threading.Event,
         project: DbtProject,
         stop_grace: float,
+        launcher: Launcher,
     ) -> None:
+        self.launcher = launcher
         self.argv = argv
         self.state = state
         self.raw_log = raw_log
@@ -127,34 +131,31 @@ class _Process:
 
     def run(self) -> None:
         nodes = [task.node for task in self.state.tasks.values()]
-        process = processes.start(self.argv, cwd=self.project.project_dir, env=self.project.env(nodes))
-        lines: queue.Queue[str | None] = queue.Queue()
-        reader = threading.Thread(target=_read_lines, args=(process, lines, self.raw_log), daemon=True)
-        reader.start()
+        command = Command(
+            self.argv,
+            cwd=self.project.project_dir,
+            env=self.project.env(nodes),
+            resources=tuple(dict.fromkeys(name for node in nodes for name in node.resources)),
+        )
+        handle = self.launcher.start(command)
+        self.state.handle = handle
         next_check = 0.0
-        while True:
-            try:
-                line = lines.get(timeout=_CHECK_SECONDS)
-            except queue.Empty:
-                line = ""
-            if line is None:
-                break
-            if line:
+        while (lines := handle.read(_CHECK_SECONDS)) is not None:
+            self.raw_log.writelines(lines)
+            for line in lines:
                 self._on_line(line)
             if not self.state.stopping and time.monotonic() >= next_check:  # not per line: thousands a run
                 next_check = time.monotonic() + _CHECK_SECONDS
                 stopped_node, reason = self._should_stop()
                 if reason is not None:
                     self._interrupt(stopped_node, reason)
-                    threading.Thread(
-                        target=processes.stop,
-                        args=(process,),
-                        kwargs={"first_signal": signal.SIGINT, "grace": self.stop_grace},
-                        daemon=True,
-                    ).start()
-        process.wait()
-        reader.join()
-        self._settle(process.returncode)
+                    handle.stop(first_signal=signal.SIGINT, grace=self.stop_grace)
+        try:
+            returncode = handle.wait()
+        except WorkerLost as exc:
+            self._lost(str(exc))
+            return
+        self._settle(returncode if returncode is not None else -1)
 
     def _should_stop(self) -> tuple[str | None, NodeOutcome | None]:
         if self.cancel.is_set():
@@ -209,6 +210,11 @@ class _Process:
         else:
             state.finish(dbt_id, outcome)
 
+    def _lost(self, error: str) -> None:
+        """The machine running dbt died: what it had not finished crashed (a failed try, retried as allowed)."""
+        for dbt_id in self.state.tasks.keys() - self.state.finished:
+            self.state.finish(dbt_id, NodeOutcome(AttemptStatus.CRASHED, error))
+
     def _settle(self, returncode: int) -> None:
         """Report every task dbt left without a result."""
         state = self.state
@@ -228,13 +234,3 @@ class _Process:
             else:
                 error = f"dbt failed before finishing this node:\n{detail}"
             state.finish(dbt_id, NodeOutcome(AttemptStatus.FAILED, error))
-
-
-def _read_lines(process: subprocess.Popen[bytes], lines: queue.Queue[str | None], raw_log: IO[str]) -> None:
-    """Copy dbt's output to the batch log and pass every line on."""
-    assert process.stdout is not None
-    for raw in iter(process.stdout.readline, b""):
-        line = raw.decode("utf-8", errors="replace")
-        raw_log.write(line)
-        lines.put(line)
-    lines.put(None)

@@ -31,6 +31,7 @@ from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import DbtSettings
 from orchestrate_ext.errors import ConfigError, ManifestError
+from orchestrate_ext.execution.launch import for_this_machine
 
 _PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 _SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md", ".jinja"}
@@ -61,7 +62,7 @@ def ensure_manifest(project: DbtProject) -> Manifest:
 
 def run_parse(project: DbtProject) -> None:
     path = project.manifest_path
-    argv = project.argv("parse", "--log-format", "json")
+    argv = for_this_machine(project.argv("parse", "--log-format", "json"))
     completed = subprocess.run(
         argv,
         cwd=project.project_dir,

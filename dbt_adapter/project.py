@@ -7,9 +7,8 @@ the manifest orchestrate-ext reads is the one dbt writes.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import shutil
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic import Field
 from dbt_adapter.resolution import DbtSettings, resolve
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.execution.launch import WORKER_PYTHON
 from orchestrate_ext.interfaces import Workspace
 from orchestrate_ext.model import Node
 from orchestrate_ext.secrets import node_environment
@@ -49,7 +49,8 @@ class DbtConfig(StrictModel):
 @dataclass(frozen=True)
 class DbtProject:
     settings: DbtSettings
-    executable: str
+    program: tuple[str, ...]
+    """dbt's command: ``dbt.executable``, else this Python's dbt run by the machine that runs the try."""
     resources: tuple[str, ...]
     workspace_root: Path
     profile_override: str | None = None
@@ -84,7 +85,7 @@ class DbtProject:
         )
         return cls(
             settings=settings,
-            executable=config.executable or _default_executable(),
+            program=(config.executable,) if config.executable else _dbt_here(),
             resources=tuple(config.resources),
             workspace_root=workspace.root,
             profile_override=config.profile,
@@ -104,7 +105,7 @@ class DbtProject:
 
     def argv(self, command: str, *args: str, variables: Mapping[str, object] | None = None) -> list[str]:
         """The argument list of one dbt command (run without a shell, in the project folder)."""
-        argv = [self.executable, *command.split(), "--project-dir", str(self.project_dir)]
+        argv = [*self.program, *command.split(), "--project-dir", str(self.project_dir)]
         if self.settings.profiles_dir:
             argv += ["--profiles-dir", self.settings.profiles_dir.value]
         argv += ["--target-path", self.settings.target_path.value]
@@ -124,11 +125,11 @@ class DbtProject:
         return env
 
 
-def _default_executable() -> str:
-    beside_python = Path(sys.executable).with_name("dbt")
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("dbt")
-    if found is None:
+DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
+"""What the ``dbt`` script does; run by the Python of whichever machine runs the try (a Dask worker's too)."""
+
+
+def _dbt_here() -> tuple[str, ...]:
+    if importlib.util.find_spec("dbt.cli") is None:
         raise ConfigError("dbt is not installed; install dbt-core and an adapter (e.g. `pip install dbt-duckdb`)")
-    return found
+    return (WORKER_PYTHON, "-c", DBT_MAIN)

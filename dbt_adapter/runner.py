@@ -1,10 +1,11 @@
 """Runs a batch of dbt nodes in one dbt invocation and reports each node live.
 
-One subprocess per batch (never one per node: a fresh dbt process costs
-5-8 s); its JSON log is read line by line so each node's start and end reach
-the engine as they happen (see :mod:`dbt_adapter.events`). A subprocess, not
-dbt's in-process runner, so that a timeout or a cancel can stop dbt (SIGINT
-first: dbt then cancels its warehouse queries) and everything it started.
+One dbt process per batch (never one per node: a fresh dbt process costs
+5-8 s), started by the run's launcher (here, or on a Dask worker); its JSON
+log is read line by line so each node's start and end reach the engine as
+they happen (see :mod:`dbt_adapter.events`). A process, not dbt's in-process
+runner, so that a timeout or a cancel can stop dbt (SIGINT first: dbt then
+cancels its warehouse queries) and everything it started.
 
 The ``dbt`` kind runs as ``dbt build`` with a compact selection
 (:mod:`dbt_adapter.selectors`). A unit test whose model is not in the batch
@@ -84,7 +85,7 @@ class DbtRunner:
                 for task in invocation.tasks:
                     reporter.finished(task.node.id, NodeOutcome.skip("the run was cancelled before dbt started"))
                 continue
-            run_invocation(invocation, reporter, cancel, self.project, self.stop_grace)
+            run_invocation(invocation, reporter, cancel, self.project, self.stop_grace, context.launcher)
 
     def _plan(self, tasks: Sequence[NodeTask], variables: dict[str, object]) -> list[Invocation]:
         by_dbt_id = {_dbt_id(task): task for task in tasks}

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -34,11 +33,11 @@ from orchestrate_ext import processes
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.guard import guarded
 from orchestrate_ext.execution.launch import (
-    WORKER_PYTHON,
     Command,
     LineBuffer,
     WorkerLost,
     WorkerNeeds,
+    for_this_machine,
     missing_here,
 )
 
@@ -238,7 +237,7 @@ def run_on_worker(spec: dict[str, Any], token: str) -> dict[str, Any]:
         return {"lost": ""}  # a second run: the worker that ran it first died
     names.started.set()
     names.lines.put({"worker": address})
-    argv = [sys.executable if item == WORKER_PYTHON else item for item in spec["argv"]]
+    argv = for_this_machine(spec["argv"])
     process = processes.start(guarded(argv, os.getpid()), cwd=Path(spec["cwd"]), env=spec["env"])
     output = LineBuffer()
     threading.Thread(target=_pump, args=(process, output), daemon=True).start()

@@ -80,6 +80,11 @@ class WorkerNeeds:
         )
 
 
+def for_this_machine(argv: Sequence[str]) -> list[str]:
+    """``argv`` with :data:`WORKER_PYTHON` replaced by this machine's Python (where the try runs)."""
+    return [sys.executable if item == WORKER_PYTHON else item for item in argv]
+
+
 def missing_here(needs: WorkerNeeds) -> list[str]:
     """What of ``needs`` this Python lacks: ``module dbt``, ``kernel ir`` (runs on each worker)."""
     import importlib.util
@@ -177,8 +182,7 @@ class LocalLauncher:
     name = LOCAL
 
     def start(self, command: Command) -> LocalHandle:
-        argv = [sys.executable if item == WORKER_PYTHON else item for item in command.argv]
-        process = processes.start(argv, cwd=command.cwd, env=command.env)
+        process = processes.start(for_this_machine(command.argv), cwd=command.cwd, env=command.env)
         return LocalHandle(process)
 
     def check(self, needs: WorkerNeeds) -> list[str]:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from dbt_adapter.nodes import nodes_from_manifest
-from dbt_adapter.project import DbtConfig, DbtProject
+from dbt_adapter.project import DBT_MAIN, DbtConfig, DbtProject
 from dbt_adapter.runner import DbtRunner
+from orchestrate_ext.execution.launch import WORKER_PYTHON
 from orchestrate_ext.interfaces import NodeTask, Workspace
 from tests.dbt_adapter.manifests import ManifestDoc
 
@@ -41,7 +42,8 @@ def plan(project: DbtProject, doc: ManifestDoc, tmp_path: Path, ids: list[str], 
 def test_every_command_gets_the_resolved_profiles_dir_and_target_path(tmp_path: Path) -> None:
     project, _ = setup(tmp_path, vars={"country": "de"}, target="dev")
     argv = project.argv("parse", variables={"logical_date": "2024-01-31"})
-    assert argv[1:4] == ["parse", "--project-dir", str(tmp_path / "dbt")]
+    assert argv[:3] == [WORKER_PYTHON, "-c", DBT_MAIN], "dbt as the Python of the machine running it runs it"
+    assert argv[3:6] == ["parse", "--project-dir", str(tmp_path / "dbt")]
     assert argv[argv.index("--profiles-dir") + 1] == str(tmp_path / "dbt")
     assert argv[argv.index("--target-path") + 1] == str(tmp_path / "dbt" / "target")
     assert argv[argv.index("--target") + 1] == "dev"
@@ -60,7 +62,7 @@ def test_a_unit_test_without_its_model_runs_with_dbt_test(tmp_path: Path) -> Non
     project, doc = setup(tmp_path)
     build, test = plan(project, doc, tmp_path, ["model.shop.orders", "unit_test.shop.totals.u"])
     assert build[build.index("--select") + 1 :][:1] == ["fqn:shop.orders,path:models/orders.sql"]
-    assert test[1] == "test" and test[test.index("--select") + 1] == "fqn:shop.totals.u"
+    assert test[3] == "test" and test[test.index("--select") + 1] == "fqn:shop.totals.u"
 
 
 def test_warn_blocks_asks_dbt_to_fail_warn_tests(tmp_path: Path) -> None:
@@ -73,7 +75,7 @@ def test_freshness_checks_are_one_dbt_source_freshness(tmp_path: Path) -> None:
     project, doc = setup(tmp_path)
     checks = ["freshness.source.shop.raw.a", "freshness.source.shop.raw.b"]
     [everything] = plan(project, doc, tmp_path, checks, kind="dbt_freshness")
-    assert everything[1:3] == ["source", "freshness"] and "--select" not in everything
+    assert everything[3:5] == ["source", "freshness"] and "--select" not in everything
     [one] = plan(project, doc, tmp_path, checks[:1], kind="dbt_freshness")
     assert one[one.index("--select") + 1 :][:1] == ["source:shop.raw.a"]
 

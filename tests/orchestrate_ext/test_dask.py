@@ -237,3 +237,24 @@ def test_validate_asks_every_worker_for_the_kernels_and_modules_the_nodes_need(
     )
     unreachable = run_cli("validate", cwd=folder, timeout=120)
     assert unreachable.returncode == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:" in unreachable.stderr
+
+
+def test_the_example_runs_on_a_two_worker_cluster_notebooks_and_dbt_batches_on_workers(
+    cluster: Cluster, shop: Path
+) -> None:
+    config = shop / "orchestrate.yaml"
+    config.write_text(config.read_text() + f"executor: {{type: dask, address: '{cluster.address}'}}\n")
+    ran = run_cli("run", "--json", cwd=shop, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    run_id = json.loads(ran.stdout)["run_id"]
+    shown = run_cli("show", run_id, "--json", cwd=shop)
+    document = json.loads(shown.stdout)
+    kinds = {node["id"]: node["kind"] for node in document["nodes"]}
+    workers = cluster.addresses()
+    by_kind: dict[str, set[str]] = {}
+    for attempt in document["attempts"]:
+        assert attempt["status"] == "success", attempt
+        by_kind.setdefault(kinds[attempt["node_id"]], set()).add(attempt["worker"])
+    assert set(by_kind) >= {"dbt", "notebook"}
+    assert all(found <= workers for found in by_kind.values()), f"every try ran on a worker: {by_kind} vs {workers}"
+    assert (shop / "notebooks").exists() and any((shop / ".orchestrate" / "runs" / run_id).rglob("*.ipynb"))
