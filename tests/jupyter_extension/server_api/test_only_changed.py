@@ -65,6 +65,7 @@ async def test_a_second_only_changed_run_reuses_the_unchanged_notebook(api: Any)
     assert not [attempt for attempt in second["attempts"] if attempt["node_id"] == INGEST_ID], "a reused node never ran"
 
     status, page = await api.get("runs")
+    assert status == 200, page
     counts = {run["run_id"]: (run["only_changed"], run["reused"]) for run in page["runs"]}
     assert counts == {first["run_id"]: (True, 0), second["run_id"]: (True, 1)}
 
