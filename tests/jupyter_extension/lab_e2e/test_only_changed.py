@@ -13,7 +13,14 @@ import re
 
 import pytest
 
-from tests.jupyter_extension.lab_e2e.lab import Lab, document_view, open_panel, widen_left_sidebar
+from tests.jupyter_extension.lab_e2e.lab import (
+    Lab,
+    axe_violations,
+    document_view,
+    open_panel,
+    set_theme,
+    widen_left_sidebar,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +84,9 @@ def test_a_second_run_reuses_the_unchanged_notebook_and_says_why(lab: Lab, new_p
     expect(mark).to_have_attribute("data-status", "reused")
     expect(mark).to_have_attribute("aria-label", re.compile(f"reused from run {first_id}"))
     document_view(page, "run-page-reused", "#orchestrate-panel")
+    for theme in ("dark", "light"):  # the reason, the hollow marks and the links are readable in both
+        set_theme(page, theme)
+        assert axe_violations(page, "#orchestrate-panel") == [], theme
 
     # The link goes to the run whose result the node reuses.
     row.locator(".jp-Orchestrate-reusedFrom").click()
