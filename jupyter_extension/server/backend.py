@@ -103,9 +103,11 @@ class Backend:
     def info(self) -> dict[str, Any]:
         problem = None
         routes: list[dict[str, Any]] = []
+        only_changed = False
         try:
             project = self.project()
             routes = alert_routes(project)
+            only_changed = project.config.core.defaults.only_changed
         except BadInput as exc:
             problem = str(exc)
         try:
@@ -119,6 +121,7 @@ class Backend:
             "settings_keys": schedules.supported_keys(),
             "injected_parameters": list(INJECTED_PARAMETERS),
             "alert_routes": routes,
+            "only_changed_default": only_changed,
             "timezones": sorted(available_timezones()),
         }
 
@@ -190,12 +193,19 @@ class Backend:
         return history.run_detail(self.store(), self.state_dir, run_id)
 
     def trigger(
-        self, selection: str | None, logical_date: datetime | None, parameters: dict[str, Any] | None = None
+        self,
+        selection: str | None,
+        logical_date: datetime | None,
+        parameters: dict[str, Any] | None = None,
+        only_changed: bool | None = None,
     ) -> dict[str, Any]:
-        """Start a run of ``selection`` (with ``parameters`` for its notebooks); broken nodes are left out."""
+        """Start a run of ``selection`` (with ``parameters`` for its notebooks); broken nodes are left out.
+
+        ``only_changed`` None takes the project's ``defaults.only_changed``.
+        """
         project = self.graph_project()
         when = logical_date or project.clock.now()
-        run, left_out = self.launcher.trigger(project, self.store(), selection, when, parameters)
+        run, left_out = self.launcher.trigger(project, self.store(), selection, when, parameters, only_changed)
         return {**run_summary(run), "left_out": [{"id": key, "reason": value} for key, value in left_out.items()]}
 
     def retry(self, run_id: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from tornado import web
 
 from jupyter_extension.server import history
 from jupyter_extension.server.backend import Backend
-from jupyter_extension.server.errors import ApiError, to_http_error
+from jupyter_extension.server.errors import ApiError, FieldError, to_http_error
 from jupyter_extension.server.schedules import check_parameters
 from orchestrate_ext.clock import parse_datetime
 from orchestrate_ext.errors import BadInput
@@ -184,9 +184,11 @@ class RunsHandler(OrchestrateHandler):
     @endpoint("execute")
     async def post(self) -> None:
         body = self.body()
-        unknown = sorted(set(body) - {"select", "logical_date", "parameters"})
+        keys = ("select", "logical_date", "parameters", "only_changed")
+        unknown = sorted(set(body) - set(keys))
         if unknown:
-            raise BadInput(f"request body: unknown key '{unknown[0]}'; use 'select', 'logical_date' and 'parameters'")
+            known = ", ".join(f"'{key}'" for key in keys[:-1])
+            raise BadInput(f"request body: unknown key '{unknown[0]}'; use {known} and '{keys[-1]}'")
         selection = body.get("select")
         logical = body.get("logical_date")
         parameters = body.get("parameters")
@@ -198,13 +200,21 @@ class RunsHandler(OrchestrateHandler):
             check_parameters(parameters)
         if selection is not None and not isinstance(selection, str):
             raise BadInput("request body: 'select' must be a selection text such as '+daily_report'")
+        only_changed = body.get("only_changed")
+        if only_changed is not None and not isinstance(only_changed, bool):
+            detail = f"must be true or false, not {json.dumps(only_changed)}"
+            raise FieldError(
+                f"request body: 'only_changed' {detail}; leave it out to use the project's defaults.only_changed",
+                "only_changed",
+                detail,
+            )
         if logical is not None and not isinstance(logical, str):
             raise BadInput("request body: 'logical_date' must be an ISO-8601 text such as '2024-01-31'")
         try:
             when = parse_datetime(logical) if logical else None
         except ValueError as exc:
             raise BadInput(f"logical_date: {exc}") from None
-        self.reply(await self.call(self.backend.trigger, selection, when, parameters), status=201)
+        self.reply(await self.call(self.backend.trigger, selection, when, parameters, only_changed), status=201)
 
 
 class DeleteRunsHandler(OrchestrateHandler):

@@ -20,7 +20,7 @@ from jupyter_extension.server.errors import NotFound
 from jupyter_extension.server.paths import contained_file
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.errors import BadInput, NodeNotFound, RunNotFound, did_you_mean
-from orchestrate_ext.model import AttemptRecord, AttemptStatus, RunStatus
+from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeStatus, RunStatus
 from orchestrate_ext.reports import run_document, run_summary
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import RunQuery
@@ -56,7 +56,7 @@ class RunFilter:
 
 
 def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int) -> dict[str, Any]:
-    """A page of runs, newest first, with the number of runs that match."""
+    """A page of runs, newest first, each with its failed tries and reused nodes; and the number that match."""
     if not 1 <= limit <= 500:
         raise BadInput(f"limit {limit} is out of range; use 1 to 500")
     if offset < 0:
@@ -66,7 +66,11 @@ def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int)
         runs = tx.find_runs(query)
         total = tx.count_runs(query)
         counts = {run.run_id: _try_counts(tx.attempts(run.run_id)) for run in runs}
-    documents = [{**run_summary(run), **counts[run.run_id]} for run in runs]
+        nodes = tx.node_counts([run.run_id for run in runs])
+    documents = [
+        {**run_summary(run), **counts[run.run_id], "reused": nodes.get(run.run_id, {}).get(NodeStatus.REUSED.value, 0)}
+        for run in runs
+    ]
     return {"runs": documents, "total": total, "limit": limit, "offset": offset}
 
 

@@ -95,10 +95,12 @@ class Launcher:
         selection: str | None,
         logical_date: datetime,
         parameters: Mapping[str, Any] | None = None,
+        only_changed: bool | None = None,
     ) -> tuple[RunRecord, dict[str, str]]:
         """Create a run of ``selection`` (every node when empty) and start executing it.
 
-        ``parameters`` go to every notebook of the run (over the notebooks' own).
+        ``parameters`` go to every notebook of the run (over the notebooks' own). ``only_changed``
+        runs only the nodes whose fingerprint changed (None: the project's ``defaults.only_changed``).
 
         Broken nodes and the nodes downstream of them are left out of the run;
         returns the run and, by node id, why each selected node was left out.
@@ -118,8 +120,16 @@ class Launcher:
                 node_id, reason = next(iter(left_out.items()))
                 raise BadInput(f"nothing can run: {node_id} is left out because {reason}")
             raise BadInput(f"selection '{selection}' contains only sources; nothing would run")
+        if only_changed is None:
+            only_changed = project.config.core.defaults.only_changed
         run, states = plan_run(
-            runnable, project.clock, chosen, logical_date, selection=selection or None, parameters=parameters
+            runnable,
+            project.clock,
+            chosen,
+            logical_date,
+            selection=selection or None,
+            parameters=parameters,
+            only_changed=only_changed,
         )
         with store.transaction() as tx:
             tx.insert_run(run, states)

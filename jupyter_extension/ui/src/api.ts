@@ -198,11 +198,15 @@ export class OrchestrateClient {
   trigger(
     select: string | null,
     logicalDate: string | null = null,
-    parameters: Record<string, unknown> | null = null
+    parameters: Record<string, unknown> | null = null,
+    onlyChanged: boolean | null = null
   ): Promise<TriggerResult> {
     const body: Record<string, unknown> = { select, logical_date: logicalDate };
     if (parameters && Object.keys(parameters).length) {
       body.parameters = parameters;
+    }
+    if (onlyChanged !== null) {
+      body.only_changed = onlyChanged;
     }
     return this.request('POST', 'runs', { body });
   }

@@ -20,6 +20,8 @@ export interface Info {
   settings_keys: string[];
   injected_parameters: string[];
   alert_routes: AlertRoute[];
+  /** The project's `defaults.only_changed`: what a run does when the request does not say. */
+  only_changed_default?: boolean;
   timezones: string[];
 }
 
@@ -153,6 +155,10 @@ export interface RunSummary {
   /** Tries that failed in this run (also those a retry made good), in the runs list. */
   failed_tries?: number;
   tries?: number;
+  /** Whether the run ran only what changed (`--only-changed`) and reused the rest. */
+  only_changed?: boolean;
+  /** Nodes of the run that reused an earlier result, in the runs list. */
+  reused?: number;
 }
 
 export interface TriggerResult extends RunSummary {
@@ -208,6 +214,11 @@ export interface RunNode {
   error: string | null;
   duration_seconds: number | null;
   waiting_for?: string | null;
+  /** Why the node ran or was reused, in a run that ran only what changed. */
+  reason?: string | null;
+  /** The run whose result a `reused` node reuses. */
+  reused_from?: string | null;
+  fingerprint?: string | null;
 }
 
 export interface Attempt {

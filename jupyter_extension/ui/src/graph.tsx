@@ -41,7 +41,7 @@ export interface PipelineNodeData extends Record<string, unknown> {
 
 export type PipelineNode = Node<PipelineNodeData, 'pipeline'>;
 
-/** "succeeded 2 h ago", "failed 5 min ago", "never ran". */
+/** "succeeded 2 h ago", "reused 5 min ago: unchanged", "failed 5 min ago", "never ran". */
 export function freshness(state: NodeState | null, now: Date = new Date()): string {
   if (state?.problem) {
     return 'broken: cannot run';
@@ -54,6 +54,9 @@ export function freshness(state: NodeState | null, now: Date = new Date()): stri
   }
   if (state.last_status === 'success') {
     return `succeeded ${relativeTime(state.last_success_at, now)}`;
+  }
+  if (state.last_status === 'reused') {
+    return `reused ${relativeTime(state.last_finished_at ?? state.last_success_at, now)}: unchanged`;
   }
   const when = state.last_finished_at ? ` ${relativeTime(state.last_finished_at, now)}` : '';
   const success = state.last_success_at ? `; last success ${relativeTime(state.last_success_at, now)}` : '';
@@ -275,7 +278,7 @@ export function PipelineGraph(props: {
 
 /** What the colors and marks of the graph mean. */
 export function GraphLegend(): JSX.Element {
-  const statuses = ['success', 'failed', 'upstream_failed', 'running', 'warned', 'cancelled', 'none'];
+  const statuses = ['success', 'reused', 'failed', 'upstream_failed', 'running', 'warned', 'cancelled', 'none'];
   return (
     <details className="jp-Orchestrate-legend">
       <summary>Legend</summary>
@@ -283,6 +286,7 @@ export function GraphLegend(): JSX.Element {
         {statuses.map(status => (
           <li key={status}>
             <span className="jp-Orchestrate-swatch" data-status={status} /> {statusLabel(status)}
+            {status === 'reused' ? ': unchanged, its earlier result kept (Only what changed)' : ''}
           </li>
         ))}
         <li>

@@ -39,12 +39,12 @@ export function nodeBox(node: GraphNode): NodeBox {
 
 export interface TestSummary {
   count: number;
-  /** The worst status among them: failed, warned, success, or none when none ran. */
+  /** The worst status among them: failed, warned, success, reused, or none when none ran. */
   worst: string;
   failing: string[];
 }
 
-const WORST_FIRST = ['failed', 'upstream_failed', 'cancelled', 'warned', 'running', 'success'];
+const WORST_FIRST = ['failed', 'upstream_failed', 'cancelled', 'warned', 'running', 'success', 'reused'];
 
 /** For each model, its tests (a test belongs to the first node it depends on) and their worst status. */
 export function testsByModel(nodes: GraphNode[], states: Map<string, NodeState>): Map<string, TestSummary> {

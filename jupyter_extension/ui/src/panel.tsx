@@ -216,6 +216,7 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
         ) : null}
         {state.tab === 'runs' && state.runId ? (
           <RunView
+            key={state.runId}
             actions={actions}
             runId={state.runId}
             active={active}
@@ -223,6 +224,10 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
             onBack={() => {
               state.leftOut = [];
               state.show('runs');
+            }}
+            openRun={runId => {
+              state.leftOut = [];
+              state.show('runs', runId);
             }}
           />
         ) : null}

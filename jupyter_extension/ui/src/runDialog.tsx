@@ -1,7 +1,9 @@
 /**
  * "Run…": start a run now, for a chosen logical date, of the whole pipeline,
  * a selection, or one notebook with the parameters typed here (pre-filled from
- * its parameters cell and its saved parameters; values are JSON).
+ * its parameters cell and its saved parameters; values are JSON), and, with
+ * "Only what changed" (pre-set to the project's `defaults.only_changed`), only
+ * the nodes whose code or inputs changed.
  */
 import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
@@ -87,6 +89,24 @@ class RunBody extends ReactWidget {
             </div>
           </div>
         ) : null}
+        <div className="jp-Orchestrate-row">
+          <span className="jp-Orchestrate-label">Reuse</span>
+          <div className="jp-Orchestrate-control">
+            <label className="jp-Orchestrate-inline" htmlFor="jp-Orchestrate-run-only-changed">
+              <input
+                id="jp-Orchestrate-run-only-changed"
+                type="checkbox"
+                checked={form.onlyChanged}
+                aria-describedby="jp-Orchestrate-run-only-changed-hint"
+                onChange={event => this.set({ onlyChanged: event.target.checked })}
+              />{' '}
+              Only what changed
+            </label>
+            <div className="jp-Orchestrate-hint" id="jp-Orchestrate-run-only-changed-hint">
+              Run only what changed since its last success (code, parameters, logical date, upstream results) and what depends on it; the rest is reused. The run page says why.
+            </div>
+          </div>
+        </div>
         {this.serverError ? (
           <div className="jp-Orchestrate-serverError" role="alert">
             {this.serverError}
@@ -94,6 +114,15 @@ class RunBody extends ReactWidget {
         ) : null}
       </div>
     );
+  }
+}
+
+/** The project's `defaults.only_changed`, or off when the server does not tell (or cannot be asked). */
+async function onlyChangedDefault(client: OrchestrateClient): Promise<boolean> {
+  try {
+    return (await client.info()).only_changed_default === true;
+  } catch {
+    return false; // the dialog still opens; the server's error shows when the run is started
   }
 }
 
@@ -105,7 +134,8 @@ export async function runDialog(
   let form: RunForm = {
     selection: options.selection ?? '',
     logicalDate: '',
-    parameters: (options.parameters ?? []).map(row => ({ ...row, initial: row.value }))
+    parameters: (options.parameters ?? []).map(row => ({ ...row, initial: row.value })),
+    onlyChanged: await onlyChangedDefault(client)
   };
   let errors: Record<string, string> = {};
   let serverError: string | null = null;
@@ -128,7 +158,7 @@ export async function runDialog(
     serverError = null;
     if (checked.parameters !== undefined) {
       try {
-        return await client.trigger(form.selection.trim() || null, checked.logicalDate ?? null, checked.parameters);
+        return await client.trigger(form.selection.trim() || null, checked.logicalDate ?? null, checked.parameters, checked.onlyChanged ?? null);
       } catch (error) {
         serverError = error instanceof Error ? error.message : String(error);
       }

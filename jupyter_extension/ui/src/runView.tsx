@@ -1,7 +1,9 @@
 /**
- * A run's page: what it ran with (parameters, trigger, logical date), its
- * timeline, and each node with every try (times, error, log, output notebook
- * and its HTML download). Failed tries stay listed after a retry succeeds.
+ * A run's page: what it ran with (parameters, trigger, logical date, Only what
+ * changed), its timeline, and each node with every try (times, error, log,
+ * output notebook and its HTML download) and, in a run that ran only what
+ * changed, why it ran or was reused (with a link to the run whose result a
+ * reused node stands for). Failed tries stay listed after a retry succeeds.
  */
 import { Button, downloadIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -11,6 +13,7 @@ import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
 import { LogActions, LogView } from './logs';
 import { OutputRef } from './outputs';
+import { nodeReason, onlyChangedSummary, reasonNamesSource, reasonParts, reusedFrom } from './reuse';
 import { runTitle, shortName, StatusBadge } from './status';
 import { Timeline } from './timeline';
 import { formatDuration, formatTime, secondsBetween } from './time';
@@ -96,7 +99,7 @@ function TryItem(props: { actions: RunActions; run: RunDetail; node: RunNode; at
   );
 }
 
-function NodeRow(props: { actions: RunActions; run: RunDetail; node: RunNode; attempts: Attempt[] }): JSX.Element {
+function NodeRow(props: { actions: RunActions; run: RunDetail; node: RunNode; attempts: Attempt[]; openRun: (runId: string) => void }): JSX.Element {
   const { node, attempts, run } = props;
   const [open, setOpen] = React.useState(false);
   const failedTry = attempts.some(attempt => attempt.status !== 'success' && attempt.status !== 'running');
@@ -116,6 +119,7 @@ function NodeRow(props: { actions: RunActions; run: RunDetail; node: RunNode; at
         </span>
         {output ? <OutputButtons actions={props.actions} run={run} node={node} attempt={output} /> : null}
       </div>
+      <NodeReason node={node} openRun={props.openRun} />
       {node.waiting_for ? <div className="jp-Orchestrate-muted">{node.waiting_for}</div> : null}
       {node.error && !attempts.some(attempt => attempt.error === node.error) ? (
         <div className="jp-Orchestrate-nodeError">{node.error.split('\n')[0]}</div>
@@ -143,7 +147,7 @@ function isTest(node: RunNode): boolean {
 }
 
 /** dbt tests are many and small: one line with their counts, expandable. */
-function TestsSummary(props: { actions: RunActions; run: RunDetail }): JSX.Element | null {
+function TestsSummary(props: { actions: RunActions; run: RunDetail; openRun: (runId: string) => void }): JSX.Element | null {
   const tests = props.run.nodes.filter(isTest);
   if (!tests.length) {
     return null;
@@ -164,15 +168,77 @@ function TestsSummary(props: { actions: RunActions; run: RunDetail }): JSX.Eleme
       </summary>
       <ul className="jp-Orchestrate-list">
         {tests.map(node => (
-          <NodeRow key={node.id} actions={props.actions} run={props.run} node={node} attempts={props.run.attempts.filter(attempt => attempt.node_id === node.id)} />
+          <NodeRow
+            key={node.id}
+            actions={props.actions}
+            run={props.run}
+            node={node}
+            attempts={props.run.attempts.filter(attempt => attempt.node_id === node.id)}
+            openRun={props.openRun}
+          />
         ))}
       </ul>
     </details>
   );
 }
 
+function ReusedFromLink(props: { runId: string; openRun: (runId: string) => void }): JSX.Element {
+  return (
+    <button
+      className="jp-Orchestrate-linkButton jp-Orchestrate-mono jp-Orchestrate-reusedFrom"
+      title={`Open run ${props.runId}, whose result this node reuses`}
+      onClick={() => props.openRun(props.runId)}
+    >
+      {props.runId}
+    </button>
+  );
+}
+
+/** A reason with each run id in it a link to that run (`from`: the run a reused node reuses). */
+function Reason(props: { text: string; from: string | null; openRun: (runId: string) => void }): JSX.Element {
+  return (
+    <>
+      {reasonParts(props.text).map((part, index) =>
+        part.runId === props.from && props.from ? (
+          <ReusedFromLink key={index} runId={props.from} openRun={props.openRun} />
+        ) : part.runId ? (
+          <button key={index} className="jp-Orchestrate-linkButton jp-Orchestrate-mono" title={`Open run ${part.runId}`} onClick={() => props.openRun(part.runId as string)}>
+            {part.text}
+          </button>
+        ) : (
+          <React.Fragment key={index}>{part.text}</React.Fragment>
+        )
+      )}
+    </>
+  );
+}
+
+/** Why the node ran or was reused and, for a reused node, the run whose result it stands for. */
+function NodeReason(props: { node: RunNode; openRun: (runId: string) => void }): JSX.Element | null {
+  const said = nodeReason(props.node);
+  const from = reusedFrom(props.node);
+  if (!said && !from) {
+    return null;
+  }
+  return (
+    <div className="jp-Orchestrate-nodeReason jp-Orchestrate-muted">
+      {said ? (
+        <span>
+          {said.label}: <Reason text={said.reason} from={from} openRun={props.openRun} />
+        </span>
+      ) : null}
+      {from && !reasonNamesSource(props.node) ? (
+        <span>
+          {said ? ' · ' : ''}result of run <ReusedFromLink runId={from} openRun={props.openRun} />
+        </span>
+      ) : null}
+    </div>
+  );
+}
+
 function RunHeader(props: { run: RunDetail }): JSX.Element {
   const { run } = props;
+  const onlyChanged = onlyChangedSummary(run);
   const took = run.status === 'running' ? null : secondsBetween(run.started_at, run.finished_at);
   const parameters = Object.entries(run.parameters ?? {});
   return (
@@ -190,6 +256,11 @@ function RunHeader(props: { run: RunDetail }): JSX.Element {
         {run.resumptions ? ` · resumed ${formatTime(run.resumed_at)} (${run.resumptions}×)` : ''}
         {took !== null ? ` · took ${formatDuration(took)}` : ''}
       </span>
+      {onlyChanged ? (
+        <span className="jp-Orchestrate-onlyChanged" title="This run ran only the nodes whose code or inputs changed since their last success, and reused the others">
+          {onlyChanged}
+        </span>
+      ) : null}
       {run.selection ? <span className="jp-Orchestrate-muted">selection: <code>{run.selection}</code></span> : null}
       {parameters.length ? (
         <table className="jp-Orchestrate-parametersTable" aria-label="parameters">
@@ -209,7 +280,15 @@ function RunHeader(props: { run: RunDetail }): JSX.Element {
   );
 }
 
-export function RunView(props: { actions: RunActions; runId: string; active: boolean; onBack: () => void; leftOut?: { id: string; reason: string }[] }): JSX.Element {
+export function RunView(props: {
+  actions: RunActions;
+  runId: string;
+  active: boolean;
+  onBack: () => void;
+  /** Open another run's page (the run a reused node's result comes from). */
+  openRun: (runId: string) => void;
+  leftOut?: { id: string; reason: string }[];
+}): JSX.Element {
   const { client } = props.actions;
   const [live, setLive] = React.useState(true);
   const [showTests, setShowTests] = React.useState(false);
@@ -291,10 +370,17 @@ export function RunView(props: { actions: RunActions; runId: string; active: boo
             {detail.nodes
               .filter(node => !isTest(node))
               .map(node => (
-                <NodeRow key={node.id} actions={props.actions} run={detail} node={node} attempts={detail.attempts.filter(attempt => attempt.node_id === node.id)} />
+                <NodeRow
+                  key={node.id}
+                  actions={props.actions}
+                  run={detail}
+                  node={node}
+                  attempts={detail.attempts.filter(attempt => attempt.node_id === node.id)}
+                  openRun={props.openRun}
+                />
               ))}
           </ul>
-          <TestsSummary actions={props.actions} run={detail} />
+          <TestsSummary actions={props.actions} run={detail} openRun={props.openRun} />
         </>
       ) : null}
     </div>

@@ -1,6 +1,6 @@
 /**
  * The runs list: live status, filters, paging, a title in words, failed tries
- * that a retry made good, and deleting old runs (with their outputs and logs)
+ * that a retry made good, how many nodes were reused (Only what changed), and deleting old runs (with their outputs and logs)
  * after confirmation.
  */
 import { Button, deleteIcon, refreshIcon } from '@jupyterlab/ui-components';
@@ -9,6 +9,7 @@ import * as React from 'react';
 import { OrchestrateClient, RunStatus, RunSummary } from './api';
 import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
+import { reusedBadge } from './reuse';
 import { runTitle, StatusBadge } from './status';
 import { formatDuration, formatTime, relativeTime, secondsBetween } from './time';
 
@@ -29,6 +30,7 @@ function RunLine(props: { run: RunSummary; now: Date; selected: boolean; onSelec
   const { run, now } = props;
   const took = duration(run, now);
   const failed = run.failed_tries ?? 0;
+  const reused = reusedBadge(run);
   return (
     <li className="jp-Orchestrate-runLine">
       {run.status !== 'running' ? (
@@ -47,6 +49,11 @@ function RunLine(props: { run: RunSummary; now: Date; selected: boolean; onSelec
         {failed ? (
           <span className="jp-Orchestrate-badge" data-status="retried" title="tries that failed in this run, also those a retry made good">
             {failed} failed {failed === 1 ? 'try' : 'tries'}
+          </span>
+        ) : null}
+        {reused ? (
+          <span className="jp-Orchestrate-badge" data-status="reused" title={reused.title}>
+            {reused.text}
           </span>
         ) : null}
         <span className="jp-Orchestrate-muted">

@@ -62,6 +62,8 @@ export interface RunForm {
   /** `YYYY-MM-DDTHH:MM` in the browser's zone; empty for now. */
   logicalDate: string;
   parameters: { name: string; value: string; initial: string }[];
+  /** Run only the nodes whose code or inputs changed, reuse the rest (`only_changed`). */
+  onlyChanged: boolean;
 }
 
 /** The logical date as an ISO instant (the browser's zone), or null for "now". */
@@ -74,7 +76,12 @@ export function logicalInstant(local: string): string | null {
 }
 
 /** Check the form: errors by field, and what to send (parameters only where the value changed). */
-export function checkRun(form: RunForm): { errors: Record<string, string>; logicalDate?: string | null; parameters?: Record<string, unknown> } {
+export function checkRun(form: RunForm): {
+  errors: Record<string, string>;
+  logicalDate?: string | null;
+  parameters?: Record<string, unknown>;
+  onlyChanged?: boolean;
+} {
   const errors: Record<string, string> = {};
   const logical = logicalInstant(form.logicalDate);
   if (logical === 'invalid') {
@@ -91,7 +98,7 @@ export function checkRun(form: RunForm): { errors: Record<string, string>; logic
       errors[`parameter.${row.name}`] = 'not JSON: numbers as 5, text in quotes as "text", lists as [1, 2]';
     }
   }
-  return Object.keys(errors).length ? { errors } : { errors, logicalDate: logical, parameters };
+  return Object.keys(errors).length ? { errors } : { errors, logicalDate: logical, parameters, onlyChanged: form.onlyChanged };
 }
 
 /** "Mon 23 Nov 2026, 01:00 GMT-5 (07:00 CET)": the browser's zone, then the schedule's when it differs. */

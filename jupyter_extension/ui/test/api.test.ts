@@ -37,6 +37,15 @@ describe('OrchestrateClient', () => {
     expect((sent[0].init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
   });
 
+  it('sends only_changed only when the caller chose it', async () => {
+    const { transport, sent } = fakeServer(201, JSON.stringify({ run_id: 'r1', status: 'running' }));
+    const client = new OrchestrateClient(transport);
+    await client.trigger('ingest_orders', null, null, true);
+    await client.trigger('ingest_orders', null, null, false);
+    await client.trigger('ingest_orders');
+    expect(sent.map(request => JSON.parse(request.init.body as string).only_changed)).toEqual([true, false, undefined]);
+  });
+
   it('encodes path segments and query values, node ids with slashes included', async () => {
     const { transport, sent } = fakeServer(200, '{"attempts": []}');
     const client = new OrchestrateClient(transport);

@@ -113,9 +113,11 @@ describe('run now and backfill forms', () => {
       parameters: [
         { name: 'top_n', value: '3', initial: '5' },
         { name: 'warehouse', value: '"../shop.duckdb"', initial: '"../shop.duckdb"' }
-      ]
+      ],
+      onlyChanged: false
     };
-    expect(checkRun(form)).toEqual({ errors: {}, logicalDate: null, parameters: { top_n: 3 } });
+    expect(checkRun(form)).toEqual({ errors: {}, logicalDate: null, parameters: { top_n: 3 }, onlyChanged: false });
+    expect(checkRun({ ...form, onlyChanged: true }).onlyChanged).toBe(true);
     expect(checkRun({ ...form, parameters: [{ name: 'top_n', value: 'three', initial: '5' }] }).errors).toEqual({
       'parameter.top_n': 'not JSON: numbers as 5, text in quotes as "text", lists as [1, 2]'
     });
