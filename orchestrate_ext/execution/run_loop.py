@@ -317,8 +317,16 @@ class RunLoop:
             if self.env.graph.nodes[node_id].kind != kind:
                 continue
             if all(parent in batch or self.records[parent].status.is_done for parent in self.parents[node_id]):
+                if self._may_reuse(node_id) and not any(
+                    parent in batch for parent in self.fingerprints.inputs(node_id)
+                ):
+                    continue  # nothing it reads runs: it is decided when it is ready, and may be reused
                 batch.add(node_id)
         return sorted(batch, key=self.position.__getitem__)
+
+    def _may_reuse(self, node_id: str) -> bool:
+        """A node of an ``--only-changed`` run not yet decided to run."""
+        return self.run_record.only_changed and node_id not in self.decided and self.last_try[node_id] == 0
 
     def _wait_for(self, batch: list[str], needed: list[str], wait: ResourceWait) -> None:
         """Mark the batch's nodes ``waiting``, saying for what and for whom."""

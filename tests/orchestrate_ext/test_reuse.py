@@ -203,3 +203,13 @@ def test_reuse_settings_parse_never_and_max_age_and_refuse_anything_else() -> No
     assert parse_settings(NodeSettings, {}, "x").reuse_policy() == ReusePolicy()
     with pytest.raises(ConfigError, match=r"notebook 'a\.ipynb' metadata.*orchestrate\.reuse"):
         parse_settings(NodeSettings, {"reuse": "sometimes"}, "notebook 'a.ipynb' metadata")
+
+
+def test_a_batch_takes_no_node_whose_inputs_were_all_reused(tmp_path: Path, store: StateStore) -> None:
+    graph = build_graph([node("seed.a"), node("model.b", depends_on=("seed.a",)), node("seed.c")])
+    pipeline = Pipeline(tmp_path, store, graph)
+    pipeline.run(only_changed=False)
+    pipeline.dbt.code["seed.c"] = "v2"
+    second = pipeline.run()
+    assert pipeline.ran() == {"seed.c"}, "model.b reads only seed.a, which is reused"
+    assert pipeline.states(second)["model.b"].status == NodeStatus.REUSED
