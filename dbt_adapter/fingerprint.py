@@ -268,10 +268,10 @@ class _DigestBuilder:
         parents = [str(uid) for uid in depends.get("nodes") or ()]
         sources = [uid for uid in parents if uid in self.sources]
         columns = item.get("columns") or {}
-        kept_columns = {
-            str(name): [column.get(key) for key in _COLUMN_KEYS]
+        kept_columns = {  # a column only documented (no type, no constraint) changes nothing
+            str(name): kept
             for name, column in (columns.items() if isinstance(columns, dict) else ())
-            if isinstance(column, dict)
+            if isinstance(column, dict) and any(kept := [column.get(key) for key in _COLUMN_KEYS])
         }
         code = _digest(
             canonical(_kept(item)),
