@@ -273,11 +273,9 @@ class _DigestBuilder:
             for name, column in (columns.items() if isinstance(columns, dict) else ())
             if isinstance(column, dict) and any(kept := [column.get(key) for key in _COLUMN_KEYS])
         }
+        entry = {**_kept(item), "config": _kept_config(config), "columns": kept_columns, "parents": sorted(parents)}
         code = _digest(
-            canonical(_kept(item)),
-            canonical(_kept_config(config)),
-            canonical(sorted(kept_columns.items())),
-            canonical(sorted(parents)),
+            canonical(entry),
             macro_digest,
             *(self.source_relations[uid] for uid in sorted(sources)),
             self._seed_content(item),
