@@ -4,10 +4,15 @@
   ``config``, a generic test's ``test_metadata``, a unit test's ``given``/``expect``, the relation it
   builds, its columns' types and constraints), without what never changes its output
   (:data:`IGNORED_KEYS`, :data:`IGNORED_CONFIG`: descriptions, docs, meta, tags, file paths, parse
-  times); the ``macro_sql`` of every macro it calls (``depends_on.macros``, followed through the
-  macros' own ``depends_on.macros``) and of its materialization; and the relation of each source it
-  reads. A seed's entry holds its file's checksum (for a seed over 1 MiB dbt keeps only its path:
-  the file's content is hashed here instead).
+  times, compiled SQL); the ``macro_sql`` of every project or package macro it calls
+  (``depends_on.macros``, followed through the macros' own ``depends_on.macros``) and of its
+  materialization when the project defines it; the relation of each source it reads; and one
+  digest of all the macros dbt and its adapter ship (packages ``dbt`` and ``dbt_<name>`` not
+  installed in the project), so an upgrade of dbt that changes a macro reruns everything. dbt adds
+  the internal macros a node calls to its ``depends_on.macros`` when it compiles it, so the
+  manifest a ``dbt build`` writes lists more of them than one ``dbt parse`` writes: counting them
+  one by one would make nodes run after every build. A seed's entry holds its file's checksum (for
+  a seed over 1 MiB dbt keeps only its path: the file's content is hashed here instead).
 * **inputs**, per run: the values of the ``var()`` names it reads (the run's ``--vars``, else the
   project's ``vars:``), ``logical_date`` among them when it reads it (so a backfill never reuses it);
   the dbt profile and target; and, when the run asks (``check_sources``), the ``max_loaded_at`` of
@@ -204,29 +209,49 @@ class Digests:
     def __init__(self) -> None:
         self._found: dict[Path, tuple[tuple[int, int], ManifestDigest]] = {}
 
-    def get(self, path: Path, project_dir: Path) -> ManifestDigest:
+    def get(self, path: Path, project_dir: Path, packages_dir: Path | None = None) -> ManifestDigest:
         stat = path.stat()
         key = (stat.st_mtime_ns, stat.st_size)
         known = self._found.get(path)
         if known is not None and known[0] == key:
             return known[1]
         raw = load_json_file(path, MANIFEST_LIMITS, ManifestError)
-        digest = digest_manifest(raw, project_dir)
+        installed = frozenset(
+            entry.name for entry in (packages_dir.iterdir() if packages_dir and packages_dir.is_dir() else ())
+        )
+        digest = digest_manifest(raw, project_dir, installed)
         self._found[path] = (key, digest)
         return digest
 
 
-def digest_manifest(raw: Mapping[str, Any], project_dir: Path | None = None) -> ManifestDigest:
-    """The :class:`ManifestDigest` of a loaded ``manifest.json`` (``project_dir`` finds large seeds' files)."""
-    return _DigestBuilder(raw, project_dir).build()
+def digest_manifest(
+    raw: Mapping[str, Any], project_dir: Path | None = None, installed: frozenset[str] = frozenset()
+) -> ManifestDigest:
+    """The :class:`ManifestDigest` of a loaded ``manifest.json``.
+
+    Args:
+        project_dir: where large seeds' files are found.
+        installed: the packages in the project's packages folder (a ``dbt_utils`` is the user's, not dbt's).
+    """
+    return _DigestBuilder(raw, project_dir, installed).build()
 
 
 class _DigestBuilder:
-    def __init__(self, raw: Mapping[str, Any], project_dir: Path | None) -> None:
+    def __init__(self, raw: Mapping[str, Any], project_dir: Path | None, installed: frozenset[str]) -> None:
         self.raw = raw
         self.project_dir = project_dir
-        self.macros: Mapping[str, Any] = _section(raw, "macros")
-        self.adapter = str((raw.get("metadata") or {}).get("adapter_type") or "")
+        metadata = raw.get("metadata") or {}
+        self.adapter = str(metadata.get("adapter_type") or "")
+        project = str(metadata.get("project_name") or "")
+        self.macros: dict[str, Any] = {}
+        internal: list[str] = []
+        for uid, macro in _section(raw, "macros").items():
+            package = str(macro.get("package_name") or "") if isinstance(macro, dict) else ""
+            if package == "dbt" or (package.startswith("dbt_") and package not in installed and package != project):
+                internal.append(f"{uid}={_digest(str(macro.get('macro_sql') or ''))}")
+            else:
+                self.macros[uid] = macro
+        self.internal = _digest(*sorted(internal))
         self.macro_sql: dict[str, str] = {}
         self.closures: dict[str, frozenset[str]] = {}
         self.set_digests: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
@@ -262,7 +287,7 @@ class _DigestBuilder:
     def _resource(self, item: Mapping[str, Any]) -> Resource:
         config = item.get("config") or {}
         depends = item.get("depends_on") or {}
-        macros = [str(uid) for uid in depends.get("macros") or ()]
+        macros = [str(uid) for uid in depends.get("macros") or () if uid in self.macros]
         macros += self._materialization(item, config)
         macro_digest, macro_vars = self._macro_set(tuple(sorted(set(macros))))
         parents = [str(uid) for uid in depends.get("nodes") or ()]
@@ -277,6 +302,7 @@ class _DigestBuilder:
         code = _digest(
             canonical(entry),
             macro_digest,
+            self.internal,
             *(self.source_relations[uid] for uid in sorted(sources)),
             self._seed_content(item),
         )
@@ -295,7 +321,7 @@ class _DigestBuilder:
             return []
         found = []
         for suffix in (self.adapter, "default"):
-            found += self.by_name.get(f"materialization_{kind}_{suffix}", [])
+            found += [uid for uid in self.by_name.get(f"materialization_{kind}_{suffix}", []) if uid in self.macros]
         return found
 
     def _macro_set(self, macros: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
@@ -327,7 +353,8 @@ class _DigestBuilder:
                 continue
             macro = self.macros.get(uid)
             if isinstance(macro, dict):
-                stack.extend(str(child) for child in (macro.get("depends_on") or {}).get("macros") or ())
+                calls = (macro.get("depends_on") or {}).get("macros") or ()
+                stack.extend(str(child) for child in calls if child in self.macros)
         found = frozenset(seen)
         self.closures[root] = found
         return found

@@ -155,9 +155,9 @@ class DbtRunner:
         With ``check_sources``, one ``dbt source freshness`` tells the newest row of every source
         with a freshness rule and a ``loaded_at_field`` that the nodes read (or check).
         """
-        digest = self.digests.get(self.project.manifest_path, self.project.project_dir)
-        variables = self._variables(context)
         settings = self.project.settings
+        digest = self.digests.get(settings.manifest_path, settings.project_dir, settings.packages_install_path)
+        variables = self._variables(context)
         profile = settings.profile.value if settings.profile else ""
         target = settings.target.value if settings.target else ""
         values = RunValues({**settings.vars, **variables}, _project_vars(self.project), f"{profile}/{target}")

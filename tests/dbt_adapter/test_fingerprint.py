@@ -155,7 +155,10 @@ def test_a_new_parse_descriptions_docs_meta_and_tags_do_not_change_the_code() ->
             lambda raw: raw["macros"]["macro.dbt_duckdb.materialization_table_duckdb"].update(macro_sql="ctas2"),
             {"stg_orders", "stg_customers", "daily"},
         ),
-        (lambda raw: raw["macros"]["macro.dbt.materialization_view_default"].update(macro_sql="v2"), set()),
+        (
+            lambda raw: raw["macros"]["macro.dbt.materialization_view_default"].update(macro_sql="v2"),
+            {"stg_orders", "stg_customers", "daily", "big", "cents"},  # dbt's own macros: all of them
+        ),
         (lambda raw: raw["sources"]["source.shop.raw.customers"].update(relation_name='"x"."y"'), {"stg_customers"}),
         (lambda raw: raw["unit_tests"]["unit_test.shop.stg_orders.cents"]["expect"].update(rows=[]), {"cents"}),
     ],
@@ -165,6 +168,24 @@ def test_what_changes_a_node_s_code(change: Any, expected: set[str]) -> None:
     raw = manifest()
     change(raw)
     assert {uid.rsplit(".", 1)[-1] for uid in changed(before, codes(raw))} == expected
+
+
+def test_dbt_s_own_macros_added_by_compiling_a_node_do_not_change_its_code() -> None:
+    before = codes(manifest())
+    raw = manifest()
+    raw["nodes"]["model.shop.daily"]["depends_on"]["macros"] = ["macro.dbt.materialization_view_default"]
+    raw["nodes"]["model.shop.daily"].update(compiled=True, compiled_code="select 1", extra_ctes=[])
+    assert changed(before, codes(raw)) == set()
+
+
+def test_an_installed_package_s_macros_are_the_project_s() -> None:
+    raw = manifest()
+    raw["macros"]["macro.dbt_utils.star"] = _macro("star", "*", package="dbt_utils")
+    raw["nodes"]["model.shop.daily"]["depends_on"]["macros"] = ["macro.dbt_utils.star"]
+    before = digest_manifest(raw, None, frozenset({"dbt_utils"})).resources
+    raw["macros"]["macro.dbt_utils.star"]["macro_sql"] = "**"
+    after = digest_manifest(raw, None, frozenset({"dbt_utils"})).resources
+    assert {uid for uid in before if before[uid].code != after[uid].code} == {"model.shop.daily"}
 
 
 def test_a_macro_cycle_ends() -> None:
