@@ -6,7 +6,9 @@ current (:mod:`dbt_adapter.parse`) and turns it into nodes
 (:mod:`dbt_adapter.nodes`); ``runners`` needs a loadable profile, so a
 missing profile, target or environment variable stops a run before anything
 is written. ``check`` and ``describe`` serve ``orchestrate validate``;
-``initial_config`` serves ``orchestrate init``.
+``initial_config`` serves ``orchestrate init``; ``worker_needs`` tells what the machines running
+dbt need (dbt and the profile's adapter). The runners of one plugin share the manifest's
+fingerprint digest and the sources checked in a run (:mod:`dbt_adapter.fingerprint`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dbt_adapter.fingerprint import Digests
+from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.nodes import FRESHNESS_KIND, KIND, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
 from dbt_adapter.project import DbtConfig, DbtProject
 from dbt_adapter.runner import DbtRunner
+from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import InitialConfig, NodeRunner, Workspace
 from orchestrate_ext.model import Node
 
@@ -32,9 +37,13 @@ class DbtPlugin:
 
     def __init__(self) -> None:
         self._manifests: dict[Path, Manifest] = {}
+        self._adapters: dict[str, str | None] = {}
+        self._digests = Digests()
+        self._source_checks = SourceChecks()
 
     def discover(self, workspace: Workspace, config: DbtConfig) -> Sequence[Node]:
         project = DbtProject.from_config(workspace, config)
+        self._adapters[config.model_dump_json()] = project.settings.adapter_type
         manifest = ensure_manifest(project)
         self._manifests[project.manifest_path] = manifest
         return nodes_from_manifest(manifest, project.project_dir, project.workspace_root, project.resources)
@@ -50,10 +59,16 @@ class DbtPlugin:
                 found = self._manifests[project.manifest_path] = read_manifest(project.manifest_path)
             return found
 
+        digests, checks = self._digests, self._source_checks
         return {
-            KIND: DbtRunner(project, manifest),
-            FRESHNESS_KIND: DbtRunner(project, manifest, kind=FRESHNESS_KIND),
+            KIND: DbtRunner(project, manifest, digests=digests, source_checks=checks),
+            FRESHNESS_KIND: DbtRunner(project, manifest, kind=FRESHNESS_KIND, digests=digests, source_checks=checks),
         }
+
+    def worker_needs(self, config: DbtConfig, graph: Any) -> WorkerNeeds:
+        """dbt, and the adapter of the profile's target (``dbt.adapters.duckdb``) when the profile loaded."""
+        adapter = self._adapters.get(config.model_dump_json())
+        return WorkerNeeds(("dbt", f"dbt.adapters.{adapter}") if adapter else ("dbt",))
 
     def check(self, config: DbtConfig, workspace: Workspace, graph: Any) -> Sequence[str]:
         """Raise ``ConfigError`` when dbt could not load the profile; warn about notebook checkpoints read as nodes."""

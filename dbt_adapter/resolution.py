@@ -78,6 +78,8 @@ class DbtSettings:
     target: Found | None = None
     profile_problem: str | None = None
     """Why dbt could not load the profile (missing file, profile, target or env var), if it could not."""
+    adapter_type: str | None = None
+    """The target's ``type`` (``duckdb``, ``postgres``, ...), when the profile could be loaded."""
 
     @property
     def manifest_path(self) -> Path:
@@ -164,7 +166,13 @@ def resolve(
         profile=profile_state.profile,
         target=profile_state.target,
         profile_problem=profile_state.problem,
+        adapter_type=_adapter_type(profile_state.target_context),
     )
+
+
+def _adapter_type(target: Mapping[str, Any] | None) -> str | None:
+    kind = target.get("type") if target else None
+    return kind if isinstance(kind, str) and kind.isidentifier() else None
 
 
 def _render_project(raw: dict[str, Any], renderer: Renderer, path: Path) -> dict[str, Any]:

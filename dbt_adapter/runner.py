@@ -21,13 +21,17 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dbt_adapter.fingerprint import Digests, RunValues
+from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.invocation import Invocation, run_invocation
 from dbt_adapter.manifest import Manifest
 from dbt_adapter.nodes import FRESHNESS_KIND, runs_in_build
 from dbt_adapter.parse import referenced_vars
 from dbt_adapter.project import DbtProject
 from dbt_adapter.selectors import Arguments, SelectorIndex
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
+from dbt_adapter.values import read_yaml
+from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext
+from orchestrate_ext.model import Node
 
 _COMMON = ["--log-format", "json", "--log-level", "info", "--log-level-file", "none"]
 _WARN_TESTS_FAIL = json.dumps({"error": ["LogTestResult"]})
@@ -54,6 +58,7 @@ class DbtRunner:
     Args:
         manifest: returns the manifest the graph was built from.
         kind: ``dbt`` (``dbt build``) or ``dbt_freshness`` (``dbt source freshness``).
+        digests, source_checks: shared by a plugin's runners (see :meth:`fingerprints`).
     """
 
     batchable = True
@@ -64,8 +69,12 @@ class DbtRunner:
         manifest: Callable[[], Manifest],
         kind: str = "dbt",
         stop_grace: float = 10.0,
+        digests: Digests | None = None,
+        source_checks: SourceChecks | None = None,
     ) -> None:
         self.project = project
+        self.digests = digests or Digests()
+        self.source_checks = source_checks or SourceChecks()
         self.manifest = manifest
         self.kind = kind
         self.stop_grace = stop_grace
@@ -139,9 +148,46 @@ class DbtRunner:
             self._used_vars = referenced_vars(self.project.settings)
         return {name: value for name, value in offered.items() if name in self._used_vars}
 
+    def fingerprints(
+        self, context: RunContext, nodes: Sequence[Node], *, check_sources: bool
+    ) -> dict[str, NodeFingerprint | None]:
+        """What determines each node's result (see :mod:`dbt_adapter.fingerprint`).
+
+        With ``check_sources``, one ``dbt source freshness`` tells the newest row of every source
+        with a freshness rule and a ``loaded_at_field`` that the nodes read (or check).
+        """
+        settings = self.project.settings
+        digest = self.digests.get(settings.manifest_path, settings.project_dir, settings.packages_install_path)
+        variables = self._variables(context)
+        profile = settings.profile.value if settings.profile else ""
+        target = settings.target.value if settings.target else ""
+        values = RunValues({**settings.vars, **variables}, _project_vars(self.project), f"{profile}/{target}")
+        ids = {node.id: _node_dbt_id(node) for node in nodes}
+        loaded = None
+        if check_sources:
+            if self.kind == FRESHNESS_KIND:
+                selectors = digest.sources_to_check((), ids.values())
+            else:
+                selectors = digest.sources_to_check(ids.values())
+            loaded = self.source_checks.get(context.run_id, self.project, selectors, variables, nodes)
+        if self.kind == FRESHNESS_KIND:
+            return {node_id: digest.freshness_fingerprint(uid, values, loaded) for node_id, uid in ids.items()}
+        return {node_id: digest.fingerprint(uid, values, loaded) for node_id, uid in ids.items()}
+
+
+def _project_vars(project: DbtProject) -> dict[str, object]:
+    """The ``vars:`` of dbt_project.yml, as written (dbt renders them where they are read)."""
+    raw = read_yaml(project.project_dir / "dbt_project.yml")
+    found = raw.get("vars") if isinstance(raw, dict) else None
+    return dict(found) if isinstance(found, dict) else {}
+
 
 def _dbt_id(task: NodeTask) -> str:
     return str(task.node.settings.get("dbt_id") or task.node.id)
+
+
+def _node_dbt_id(node: Node) -> str:
+    return str(node.settings.get("dbt_id") or node.id)
 
 
 def _source_terms(manifest: Manifest, wanted: set[str]) -> list[str]:

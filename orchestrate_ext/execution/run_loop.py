@@ -250,7 +250,7 @@ class RunLoop:
         now = self.env.clock.monotonic()
         ready = [node_id for node_id in self._waiting_in_order() if self._is_ready(node_id, now)]
         if self.run_record.only_changed:
-            ready = self._reuse_unchanged(ready)
+            ready = self._decide(ready, now)
         claimed: set[str] = set()
         asked: set[str] = set()
         for node_id in ready:
@@ -272,6 +272,22 @@ class RunLoop:
         self._give_up_asking(self.asking - asked)
         self.asking = asked
         self.next_resource_poll = self.env.clock.monotonic() + _RESOURCE_POLL_SECONDS
+
+    def _decide(self, ready: list[str], now: float) -> list[str]:
+        """The ready nodes that run; reusing a node readies its dependants, which are decided at once too.
+
+        So a batch forms once all that can be reused is: a node that runs takes along only what
+        reads a result that changes.
+        """
+        running: list[str] = []
+        seen: set[str] = set()
+        while ready:
+            seen.update(ready)
+            running += self._reuse_unchanged(ready)
+            ready = [
+                node_id for node_id in self._waiting_in_order() if node_id not in seen and self._is_ready(node_id, now)
+            ]
+        return sorted(running, key=self.position.__getitem__)
 
     def _reuse_unchanged(self, ready: list[str]) -> list[str]:
         """Mark the ready nodes whose last success is still current ``reused``; return the ones that run."""
@@ -317,8 +333,16 @@ class RunLoop:
             if self.env.graph.nodes[node_id].kind != kind:
                 continue
             if all(parent in batch or self.records[parent].status.is_done for parent in self.parents[node_id]):
+                if self._may_reuse(node_id) and not any(
+                    parent in batch for parent in self.fingerprints.inputs(node_id)
+                ):
+                    continue  # nothing it reads runs: it is decided when it is ready, and may be reused
                 batch.add(node_id)
         return sorted(batch, key=self.position.__getitem__)
+
+    def _may_reuse(self, node_id: str) -> bool:
+        """A node of an ``--only-changed`` run not yet decided to run."""
+        return self.run_record.only_changed and node_id not in self.decided and self.last_try[node_id] == 0
 
     def _wait_for(self, batch: list[str], needed: list[str], wait: ResourceWait) -> None:
         """Mark the batch's nodes ``waiting``, saying for what and for whom."""

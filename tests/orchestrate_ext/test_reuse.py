@@ -203,3 +203,33 @@ def test_reuse_settings_parse_never_and_max_age_and_refuse_anything_else() -> No
     assert parse_settings(NodeSettings, {}, "x").reuse_policy() == ReusePolicy()
     with pytest.raises(ConfigError, match=r"notebook 'a\.ipynb' metadata.*orchestrate\.reuse"):
         parse_settings(NodeSettings, {"reuse": "sometimes"}, "notebook 'a.ipynb' metadata")
+
+
+def test_a_batch_takes_no_node_whose_inputs_were_all_reused(tmp_path: Path, store: StateStore) -> None:
+    graph = build_graph([node("seed.a"), node("model.b", depends_on=("seed.a",)), node("seed.c")])
+    pipeline = Pipeline(tmp_path, store, graph)
+    pipeline.run(only_changed=False)
+    pipeline.dbt.code["seed.c"] = "v2"
+    second = pipeline.run()
+    assert pipeline.ran() == {"seed.c"}, "model.b reads only seed.a, which is reused"
+    assert pipeline.states(second)["model.b"].status == NodeStatus.REUSED
+
+
+def test_what_a_change_reruns_runs_in_one_batch_once_everything_else_is_reused(
+    tmp_path: Path, store: StateStore
+) -> None:
+    graph = build_graph(
+        [
+            node("seed.a", gated_by=("test.a",)),
+            node("test.a", depends_on=("seed.a",), gated=False),
+            node("seed.b", gated_by=("test.b",)),
+            node("test.b", depends_on=("seed.b",), gated=False),
+            node("model.c", depends_on=("seed.a", "seed.b")),
+        ]
+    )
+    pipeline = Pipeline(tmp_path, store, graph)
+    pipeline.run(only_changed=False)
+    pipeline.dbt.batches.clear()
+    pipeline.dbt.code["seed.a"] = "v2"
+    pipeline.run()
+    assert pipeline.dbt.batches == [["seed.a", "test.a", "model.c"]], "test.b is reused before the batch forms"
