@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -80,6 +81,30 @@ def timed(argv: list[str], cwd: Path) -> float:
     if completed.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     return took
+
+
+def alternate(
+    baseline: tuple[str, list[str], Path], ours: tuple[str, list[str], Path], repeat: int, target: str
+) -> None:
+    """Time ``baseline`` and ``ours`` (name, argv, folder) in ``repeat`` alternating pairs; print each pair,
+    the medians, the ratio of the medians and the median of the pairs' ratios."""
+    (base_name, base_argv, base_cwd), (our_name, our_argv, our_cwd) = baseline, ours
+    base_times: list[float] = []
+    our_times: list[float] = []
+    for pair in range(1, repeat + 1):
+        base_times.append(timed(base_argv, cwd=base_cwd))
+        our_times.append(timed(our_argv, cwd=our_cwd))
+        print(
+            f"pair {pair}: {base_name} {base_times[-1]:.2f} s, {our_name} {our_times[-1]:.2f} s, "
+            f"ratio {our_times[-1] / base_times[-1]:.3f}",
+            flush=True,
+        )
+    base_median, our_median = statistics.median(base_times), statistics.median(our_times)
+    pair_ratio = statistics.median(ours / base for ours, base in zip(our_times, base_times, strict=True))
+    print(f"median {base_name}: {base_median:.2f} s")
+    print(f"median {our_name}: {our_median:.2f} s")
+    print(f"ratio of the medians: {our_median / base_median:.3f}; median of the pairs' ratios: {pair_ratio:.3f}")
+    print(f"(target {target})")
 
 
 def peak_rss_mb() -> float:

@@ -13,14 +13,13 @@ node reused: no dbt invocation at all), and prints each pair, the medians and th
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dbt_projects import BIN, generate, timed
+from dbt_projects import BIN, alternate, generate, timed
 
 
 def main() -> None:
@@ -35,19 +34,8 @@ def main() -> None:
         only_changed = [str(BIN / "orchestrate"), "run", "--only-changed"]
         print(f"project: {args.models} models + {args.models} tests; first run (parse and build) ...", flush=True)
         timed(only_changed, cwd=root)
-        full_times, reuse_times = [], []
-        for pair in range(1, args.repeat + 1):
-            full_times.append(timed(full, cwd=root))
-            reuse_times.append(timed(only_changed, cwd=root))
-            print(
-                f"pair {pair}: full run {full_times[-1]:.2f} s, --only-changed (nothing changed) "
-                f"{reuse_times[-1]:.2f} s, ratio {reuse_times[-1] / full_times[-1]:.3f}",
-                flush=True,
-            )
-        full_median, reuse_median = statistics.median(full_times), statistics.median(reuse_times)
-        print(f"median full run:          {full_median:.2f} s")
-        print(f"median --only-changed:    {reuse_median:.2f} s")
-        print(f"ratio only-changed/full:  {reuse_median / full_median:.3f} (target <= 0.2)")
+        unchanged = ("--only-changed, nothing changed", only_changed, root)
+        alternate(("full run", full, root), unchanged, args.repeat, "<= 0.2")
 
 
 if __name__ == "__main__":

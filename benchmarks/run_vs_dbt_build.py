@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dbt_projects import BIN, generate, timed
+from dbt_projects import BIN, alternate, generate, timed
 
 
 def main() -> None:
@@ -43,19 +42,8 @@ def main() -> None:
         print(f"project: {args.models} models + {args.models} tests; warming up both copies ...", flush=True)
         timed(dbt_build, cwd=dbt_project)
         timed(orchestrate_run, cwd=ours_root)
-        dbt_times, ours = [], []
-        for pair in range(1, args.repeat + 1):
-            dbt_times.append(timed(dbt_build, cwd=dbt_project))
-            ours.append(timed(orchestrate_run, cwd=ours_root))
-            print(
-                f"pair {pair}: dbt build {dbt_times[-1]:.2f} s, orchestrate run {ours[-1]:.2f} s, "
-                f"ratio {ours[-1] / dbt_times[-1]:.3f}",
-                flush=True,
-            )
-        dbt_median, our_median = statistics.median(dbt_times), statistics.median(ours)
-        print(f"median dbt build:       {dbt_median:.2f} s")
-        print(f"median orchestrate run: {our_median:.2f} s")
-        print(f"ratio orchestrate/dbt:  {our_median / dbt_median:.3f} (target <= 1.03)")
+        ours = ("orchestrate run", orchestrate_run, ours_root)
+        alternate(("dbt build", dbt_build, dbt_project), ours, args.repeat, "<= 1.03")
 
 
 if __name__ == "__main__":
