@@ -19,6 +19,7 @@ from dbt_adapter.events import error_messages
 from dbt_adapter.fingerprint import LoadedAt
 from dbt_adapter.project import DbtProject
 from orchestrate_ext.errors import BadInput, ManifestError
+from orchestrate_ext.execution.launch import for_this_machine
 from orchestrate_ext.model import Node
 from orchestrate_ext.safe_load import MANIFEST_LIMITS, load_json_file
 
@@ -45,14 +46,16 @@ def loaded_at(
         return {}
     with tempfile.TemporaryDirectory(prefix="orchestrate-freshness-") as folder:
         output = Path(folder) / "sources.json"
-        argv = project.argv(
-            "source freshness",
-            "--select",
-            *sorted(selectors.values()),
-            "--output",
-            str(output),
-            *_QUIET,
-            variables=variables,
+        argv = for_this_machine(  # run here, by the engine, before the run's batches
+            project.argv(
+                "source freshness",
+                "--select",
+                *sorted(selectors.values()),
+                "--output",
+                str(output),
+                *_QUIET,
+                variables=variables,
+            )
         )
         try:
             completed = subprocess.run(
