@@ -236,6 +236,7 @@ def test_2_a_running_run_shows_its_progress_and_can_be_followed(project: Path, c
     run_id = caught_run["run_id"]
     assert caught_run["exit"] == 0
     status = caught_run["status"]
+    assert status.returncode in (0, 1) and status.stdout, f"status failed while a run went on: {status.stderr[-2000:]}"
     running = section(status.stdout, "running now (1)")
     row = running.splitlines()[2]
     assert row.startswith(f"  {run_id}") and "/39 done" in row and "1 ▶" in row and "so far" in row
