@@ -49,8 +49,17 @@ class Graph:
         Non-runnable nodes (sources) are looked through, so a model reading a
         source waits for the notebook that produces it.
         """
+        return self._nearest_runnable(node_id, self.parents, within)
+
+    def runnable_inputs(self, node_id: str) -> set[str]:
+        """The runnable nodes whose results ``node_id`` reads: its declared dependencies, through sources."""
+        return self._nearest_runnable(node_id, self.declared, None)
+
+    def _nearest_runnable(
+        self, node_id: str, edges: Mapping[str, tuple[str, ...]], within: set[str] | None
+    ) -> set[str]:
         found: set[str] = set()
-        stack = list(self.parents[node_id])
+        stack = list(edges[node_id])
         seen: set[str] = set()
         while stack:
             parent = stack.pop()
@@ -58,10 +67,10 @@ class Graph:
                 continue
             seen.add(parent)
             if self.nodes[parent].runnable:
-                if parent in within:
+                if within is None or parent in within:
                     found.add(parent)
             else:
-                stack.extend(self.parents[parent])
+                stack.extend(edges[parent])
         return found
 
     def to_json(self, node_ids: Iterable[str] | None = None) -> dict[str, Any]:

@@ -149,20 +149,7 @@ class Fingerprints:
     def inputs(self, node_id: str) -> tuple[str, ...]:
         """The runnable nodes whose results ``node_id`` reads: its dependencies, looking through sources."""
         if node_id not in self._inputs:
-            graph = self.env.graph
-            found: set[str] = set()
-            stack = list(graph.declared[node_id])
-            seen: set[str] = set()
-            while stack:
-                parent = stack.pop()
-                if parent in seen:
-                    continue
-                seen.add(parent)
-                if graph.nodes[parent].runnable:
-                    found.add(parent)
-                else:
-                    stack.extend(graph.declared[parent])
-            self._inputs[node_id] = tuple(sorted(found))
+            self._inputs[node_id] = tuple(sorted(self.env.graph.runnable_inputs(node_id)))
         return self._inputs[node_id]
 
     def _identity(self, parent: str, records: Mapping[str, NodeRunRecord]) -> str | None:
