@@ -257,6 +257,34 @@ class Observer(Protocol):
     def close(self, timeout: float) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """Something in the project that keeps work from running, told once to whoever must fix it.
+
+    Attributes:
+        key: what the problem is about, stable while it lasts: ``node:<node id>`` for a broken
+            node, ``project`` for a project that cannot be loaded, ``scheduler`` for a scheduler
+            that cannot start. One incident per key; a key that is no longer reported is fixed.
+        message: what is wrong and how to fix it ("node X is left out: ..."), secrets removed.
+        node_id / owner: the broken node and its owner, for routing (None for the project).
+    """
+
+    key: str
+    message: str
+    node_id: str | None = None
+    owner: str | None = None
+
+
+@runtime_checkable
+class ConfigProblemListener(Protocol):
+    """An observer that also hears what is wrong with the project (alerts route it as ``config_error``)."""
+
+    def config_problems(self, scope: str, problems: Sequence[ConfigProblem], now: datetime) -> None:
+        """Every problem of ``scope`` now (``project``: broken nodes and a project that cannot load;
+        ``scheduler``: a scheduler that cannot start). Problems of the scope not in the list are fixed."""
+        ...
+
+
 @runtime_checkable
 class ObserverPlugin(Plugin, Protocol):
     """A plugin that watches runs (e.g. alerts) rather than contributing nodes."""

@@ -54,6 +54,19 @@ class PartialGraph:
                 stack.extend(children[child])
         return blocked
 
+    def left_out(self, chosen: Iterable[str]) -> dict[str, str]:
+        """The runnable nodes of ``chosen`` that cannot run, by id, with why: broken, or waiting for a broken node.
+
+        The one rule every entry point (run, retry, backfill, the scheduler, the REST API, ``plan``)
+        uses to say what a run leaves out; the reasons are what runs record and views show.
+        """
+        blocked = self.blocked()
+        return {
+            node_id: self.broken.get(node_id) or f"it waits for {blocked[node_id]}, which is broken"
+            for node_id in sorted(chosen)
+            if (node_id in self.broken or node_id in blocked) and self.graph.nodes[node_id].runnable
+        }
+
     def runnable(self) -> Graph:
         """The graph without broken nodes and without anything downstream of one."""
         if not self.broken:

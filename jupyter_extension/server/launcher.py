@@ -108,12 +108,7 @@ class Launcher:
         partial = project.partial_graph
         chosen = select(partial.graph, selection)
         runnable = partial.runnable()
-        blocked = partial.blocked()
-        left_out = {
-            node_id: partial.broken.get(node_id) or f"it waits for {blocked[node_id]}, which is broken"
-            for node_id in sorted(chosen)
-            if node_id not in runnable.nodes and partial.graph.nodes[node_id].runnable
-        }
+        left_out = partial.left_out(chosen)
         chosen = {node_id for node_id in chosen if node_id in runnable.nodes}
         if not any(runnable.nodes[node_id].runnable for node_id in chosen):
             if left_out:
