@@ -4,6 +4,13 @@ Nothing here may break or slow a run: each callback records what happened in
 the store (a few small transactions) and returns; errors are logged, never
 raised. Messages are composed from the recorded events in ``tick`` (or when
 the run ends) and sent by the delivery worker's thread.
+
+It is also a :class:`~orchestrate_ext.interfaces.ConfigProblemListener`: each
+problem key reported opens one incident (scope ``config:<scope>``) and one
+``config_error`` event, once, however often and by however many processes or
+restarts it is reported again (the open incident is in the store); a key of
+the scope no longer reported resolves its incident with a ``config_fixed``
+event.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -19,10 +26,21 @@ from typing import Any
 
 from alerts.capture import Capture, node_data, run_info, scope_of
 from alerts.channels import Notifiers
-from alerts.compose import FAILURE, RECOVERY, RETRY, RUN_FINISHED, SLA_MISS, TEST_WARNING, Composer
+from alerts.compose import (
+    CONFIG_ERROR,
+    CONFIG_FIXED,
+    FAILURE,
+    RECOVERY,
+    RETRY,
+    RUN_FINISHED,
+    SLA_MISS,
+    TEST_WARNING,
+    Composer,
+)
 from alerts.config import AlertsConfig
 from alerts.content import NodeItem, RunInfo
 from alerts.delivery import DeliveryWorker
+from alerts.messages import PROJECT_KIND
 from alerts.notifiers import build_notifiers
 from alerts.redact import Redactor
 from alerts.routing import Router
@@ -32,13 +50,15 @@ from alerts.store_sql import SqlAlertStore
 from orchestrate_ext.clock import duration_text, isoformat
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
-from orchestrate_ext.interfaces import ObserverContext
+from orchestrate_ext.interfaces import ConfigProblem, ObserverContext
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.store.records import RunQuery
 
 log = logging.getLogger(__name__)
 
 SCHEDULE_SUBJECT = "schedule:"
+CONFIG_SCOPE = "config:"
+"""Incidents of config problems are kept in the scope ``config:<scope>`` (``config:project``)."""
 
 
 class AlertsObserver:
@@ -187,6 +207,86 @@ class AlertsObserver:
             if left:
                 log.warning("alerts: %d message(s) not delivered yet; the scheduler delivers them later", left)
         self.notifiers.close()
+
+    # -- the ConfigProblemListener protocol
+
+    def config_problems(self, scope: str, problems: Sequence[ConfigProblem], now: datetime) -> None:
+        """Open an incident (and alert) per new problem key of ``scope``; resolve those not reported."""
+        with self._guard("config_problems"):
+            incident_scope = CONFIG_SCOPE + scope
+            current = {problem.key: problem for problem in problems}
+            with self.store.transaction() as tx:
+                opened = {incident.node_id: incident for incident in tx.open_incidents(incident_scope)}
+                for key, problem in current.items():
+                    if key in opened:
+                        continue
+                    incident = tx.create_incident(incident_scope, key, "", now)
+                    payload = self._problem_payload(problem, incident.id)
+                    tx.add_event(
+                        AlertEvent(
+                            f"{CONFIG_ERROR}:{incident.id}",
+                            CONFIG_ERROR,
+                            incident_scope,
+                            incident_scope,
+                            problem.node_id,
+                            now,
+                            payload,
+                        )
+                    )
+                for key, incident in opened.items():
+                    if key in current:
+                        continue
+                    tx.save_incident(replace(incident, status="resolved"), resolved_at=now)
+                    told = tx.event(f"{CONFIG_ERROR}:{incident.id}")
+                    payload = (
+                        dict(told.payload)
+                        if told is not None
+                        else self._problem_payload(ConfigProblem(key, ""), incident.id)
+                    )
+                    payload["opened_at"] = isoformat(incident.opened_at)
+                    tx.add_event(
+                        AlertEvent(
+                            f"{CONFIG_FIXED}:{incident.id}",
+                            CONFIG_FIXED,
+                            incident_scope,
+                            incident_scope,
+                            told.node_id if told is not None else None,
+                            now,
+                            payload,
+                        )
+                    )
+            self._step(now)
+
+    def _problem_payload(self, problem: ConfigProblem, incident_id: int) -> dict[str, Any]:
+        """The item and routing data of a problem: its node (with the owner reported now), or none."""
+        message = self.redact(problem.message)
+        payload: dict[str, Any] = {"incident": incident_id}
+        if problem.node_id is not None:
+            node = self.capture.node(problem.node_id, "")
+            if problem.owner is not None:
+                node = replace(node, owner=problem.owner)
+            name = problem.key.split(":", 1)[1] if problem.key.startswith("schedule:") else node.name
+            item = NodeItem(
+                node_id=node.id,
+                name=f"schedule {name}" if problem.key.startswith("schedule:") else name,
+                kind=node.kind,
+                resource_type=node.resource_type,
+                owner=node.owner,
+                path=node.path,
+                status="left out",
+                error=message,
+            )
+            payload["node"] = node_data(node)
+        else:
+            name = problem.key.split(":", 1)[-1]
+            if problem.key.startswith("schedule:"):
+                name = f"schedule {name}"
+            elif problem.key == "project":
+                name = self.context.workspace.config_path.name
+            kind = "schedule" if problem.key.startswith("schedule:") else PROJECT_KIND
+            item = NodeItem(node_id=problem.key, name=name, kind=kind, resource_type=kind, error=message)
+        payload["item"] = asdict(item)
+        return payload
 
     # -- what happens on each change
 

@@ -141,7 +141,7 @@ def config_problems(
         found.append(ConfigProblem(f"node:{node_id}", redact(message), node_id, node.owner))
     for name, reason in sorted(schedules.broken.items()):
         target = schedules.targets.get(name)
-        owner = partial.graph.nodes[target].owner if target in partial.graph.nodes else None
+        owner = partial.graph.nodes[target].owner if target is not None and target in partial.graph.nodes else None
         found.append(ConfigProblem(f"schedule:{name}", redact(f"schedule {name} is left out: {reason}"), target, owner))
     return tuple(found)
 
