@@ -12,6 +12,7 @@ alert (the scheduler reports an empty ``scheduler`` scope on its first step).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from orchestrate_ext.clock import Clock, SystemClock
+from orchestrate_ext.clock import Clock, SystemClock, parse_datetime
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener, Observer
@@ -46,8 +47,37 @@ class OffsetClock(SystemClock):
         return super().now() + self.offset
 
 
+CLOCK_FILE_ENV = "ORCHESTRATE_CLOCK_FILE"
+"""For tests with real processes: the scheduler's time is the one written in this file (ISO-8601), so the
+test sets it, as a fake clock, and no part of the test depends on the wall clock."""
+
+
+class FileClock(SystemClock):
+    """The time written in a file, read on every call (monotonic time is untouched).
+
+    A file being rewritten (empty, half written) reads as the time read last; the
+    writer should replace the file atomically.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._last = parse_datetime(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise OrchestrateError(f"{CLOCK_FILE_ENV}={path}: cannot read a time from it: {exc}") from None
+
+    def now(self) -> datetime:
+        with contextlib.suppress(OSError, ValueError):
+            self._last = parse_datetime(self.path.read_text(encoding="utf-8"))
+        return self._last
+
+
 def clock_from_environment() -> SystemClock:
-    """The system clock, or an :class:`OffsetClock` when ``ORCHESTRATE_CLOCK_OFFSET_SECONDS`` is set."""
+    """The system clock; a :class:`FileClock` when ``ORCHESTRATE_CLOCK_FILE`` is set, or an :class:`OffsetClock`
+    when ``ORCHESTRATE_CLOCK_OFFSET_SECONDS`` is."""
+    path = os.environ.get(CLOCK_FILE_ENV)
+    if path:
+        return FileClock(Path(path))
     offset = os.environ.get(CLOCK_OFFSET_ENV)
     if not offset:
         return SystemClock()
@@ -141,6 +171,7 @@ def open_scheduler(
     try:
         store = project.open_store()
         observers = scheduler_observers(project, store)
+        _ = project.launcher  # connects to (or starts) a Dask cluster: part of starting
         return project, store, observers, ProjectSource(project_dir, refresh_seconds=reload_seconds)
     except Exception as exc:
         reason = cannot_start_reason(exc)
