@@ -128,10 +128,9 @@ def test_the_good_schedule_fires_the_left_out_one_skips_its_tick_with_the_reason
     clock = FakeClock(T0)
     runner = ScriptedRunner()
     source = StaticSource(snapshot_of(tmp_path, partial(), runner))
-    scheduler = make_scheduler(store, clock, source)
     listener = Problems()
     assert isinstance(listener, ConfigProblemListener)
-    scheduler._problem_listeners = [listener]  # as the CLI's observers would be
+    scheduler = make_scheduler(store, clock, source, listeners=[listener])  # as the CLI passes its observers
     scheduler.step()
     clock.set(utc(2024, 1, 8, 6, 0, 1))
     report = scheduler.step()
