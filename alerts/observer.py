@@ -94,7 +94,8 @@ class AlertsObserver:
         secret_names = {*config.secret_env_names(), *context.workspace.secret_env}  # every `*_env` of the file
         self.redact = Redactor.from_env(secret_names, environ)
         self.store: AlertStore = store or SqlAlertStore(context.store)
-        self.router = Router(config, self.graph.nodes)
+        self._route_problems: dict[str, ConfigProblem] = {}
+        self.router = Router(config, self.graph.nodes, invalid=self._invalid_routes)
         self._wants_retry = self.router.wants(RETRY)
         self._wants_run_finished = self.router.wants(RUN_FINISHED)
         self._wants_warnings = self.router.wants(TEST_WARNING)
@@ -214,6 +215,8 @@ class AlertsObserver:
         """Open an incident (and alert) per new problem key of ``scope``; resolve those not reported."""
         with self._guard("config_problems"):
             incident_scope = CONFIG_SCOPE + scope
+            if scope == "project":  # the node routes this observer could not read are the project's problems too
+                problems = [*problems, *self._route_problems.values()]
             current = {problem.key: problem for problem in problems}
             with self.store.transaction() as tx:
                 opened = {incident.node_id: incident for incident in tx.open_incidents(incident_scope)}
@@ -256,6 +259,18 @@ class AlertsObserver:
                         )
                     )
             self._step(now)
+
+    def _invalid_routes(self, node_id: str, error: str) -> None:
+        """A node's own alert routes are invalid: left out (the other routes work), and told as a problem."""
+        log.error("alerts: the alert routes of node %s are left out: %s", node_id, self.redact(error))
+        node = self.graph.nodes.get(node_id)
+        self._route_problems[node_id] = ConfigProblem(
+            f"alerts:{node_id}",
+            f"the alert routes of node {node_id} are left out (its other alerts go to the routes of "
+            f"orchestrate.yaml): {error}",
+            node_id,
+            node.owner if node is not None else None,
+        )
 
     def _problem_payload(self, problem: ConfigProblem, incident_id: int) -> dict[str, Any]:
         """The item and routing data of a problem: its node (with the owner reported now), or none."""

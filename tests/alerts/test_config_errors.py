@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from alerts.config import AlertsConfig
+from alerts.routing import Router
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener
 from tests.alerts.conftest import ENVIRON, TOKEN, Harness, email_config, node, slack_config
@@ -157,7 +158,18 @@ def test_by_email_the_fix_replies_to_the_problem(
     assert "Fixed: report is no longer left out" in fix.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
-def test_a_node_route_that_is_invalid_is_still_an_error(tmp_path: Path, slack: FakeSlack) -> None:
-    bad = node("notebook.report", alerts=[{"on": ["config_eror"], "slack": "#finance"}])
-    with pytest.raises(ConfigError, match="config_error"):
-        Harness(tmp_path, [bad], {"slack": slack_config(slack), "routes": []}, ENVIRON)
+def test_a_node_whose_own_routes_are_invalid_does_not_stop_the_alerts_and_is_told(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    bad = node("notebook.report", owner="ana@example.com", alerts=[{"on": ["config_eror"], "slack": "#finance"}])
+    h = Harness(tmp_path, [bad, node("notebook.orders")], {"slack": slack_config(slack), "routes": ROUTES}, ENVIRON)
+    h.observer.config_problems("project", [], h.clock.now())
+    h.tick(5)
+    [message] = slack.messages
+    assert message.channel == "C0DATA" and "the alert routes of node notebook.report are left out" in message.all_text
+    assert "config_error" in message.all_text, "the error names what the route may say"
+    with pytest.raises(ConfigError, match="config_error"):  # `orchestrate validate` still refuses it
+        Router(h.config, {bad.id: bad})
+
+
+ROUTES = [{"slack": "#data-alerts"}]
