@@ -145,7 +145,7 @@ def discover_schedule_set(schedules: Sequence[ScheduleConfig], partial: PartialG
         except ConfigError as exc:
             broken.setdefault(entry.name, str(exc))
             continue
-        if definition.select is not None:
+        if definition.select is not None and left_out:
             definition = _with_left_out(definition, select(graph, definition.select), left_out)
         _add(found, broken, definition, config_path)
     for node in graph.nodes.values():

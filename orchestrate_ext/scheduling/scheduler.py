@@ -413,7 +413,9 @@ class Scheduler:
     @staticmethod
     def _runnable(node_ids: set[str], snapshot: ProjectSnapshot) -> tuple[set[str], dict[str, str]]:
         """The nodes a run of the runnable graph includes, and those it leaves out with why."""
-        left_out = snapshot.whole.left_out(node_ids)
+        if snapshot.partial is None or not snapshot.partial.broken:
+            return node_ids, {}  # nothing is broken: no walk of the graph per tick
+        left_out = snapshot.partial.left_out(node_ids)
         return {node_id for node_id in node_ids if node_id in snapshot.graph.nodes}, left_out
 
     def _nodes(self, definition: ScheduleDefinition, snapshot: ProjectSnapshot, tick: TickRecord) -> set[str]:
