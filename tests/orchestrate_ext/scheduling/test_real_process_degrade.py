@@ -1,5 +1,7 @@
 """With a real scheduler process: a typo in one notebook leaves it out; the rest keeps firing; one alert, one fix.
 
+A restart of the scheduler while the typo stands says nothing new.
+
 The scheduler's clock is a file the test writes (``ORCHESTRATE_CLOCK_FILE``):
 each minute's fire time comes when the test moves the time, so nothing here
 depends on the wall clock. Slack is the loopback fake; the scheduler process
@@ -162,6 +164,23 @@ def test_a_typo_leaves_one_notebook_out_the_rest_fires_one_alert_one_fix(tmp_pat
             wait_for("good to run 06:02", lambda: runs_of(store, GOOD).get(minute(2)) == RunStatus.SUCCESS, log_path)
             wait_for("report's 06:02 tick to be skipped", lambda: minute(2) in ticks_at(store, REPORT), log_path)
             assert minute(2) not in ticks_at(store, EXTRA) and minute(2) not in runs_of(store, EXTRA)
+
+            process.send_signal(signal.SIGTERM)  # a restart while the typo stands says nothing new
+            assert process.wait(60) == 0
+            said = log_path.read_text().count("ERROR node notebook.notebooks/report is left out")
+            process = start(orchestrate, project, env, log)
+            wait_for(
+                "the second scheduler to start",
+                lambda: log_path.read_text().count("holding the scheduler lease") == 2,
+                log_path,
+            )
+            wait_for(
+                "it to load the broken node",
+                lambda: log_path.read_text().count("ERROR node notebook.notebooks/report is left out") == said + 1,
+                log_path,
+            )
+            time.sleep(3)  # a few steps: the problem is reported to the alerts, which know it already
+            assert len(slack.messages) == 1, [message.text for message in slack.messages]
 
             notebook(folder / "report.ipynb", {**every_minute, "depends_on": ["base"], "owner": "ana@example.com"})
             wait_for("the fix", lambda: len(slack.replies(alert)) == 1, log_path)
