@@ -21,11 +21,13 @@ from orchestrate_ext.clock import isoformat, parse_duration
 from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.scheduling import api
 from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
+from orchestrate_ext.scheduling.exits import record_exit
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
-from orchestrate_ext.scheduling.serve import clock_from_environment, serve
-from orchestrate_ext.scheduling.source import ProjectSource, load_snapshot
+from orchestrate_ext.scheduling.serve import clock_from_environment, open_scheduler, problem_text, serve
+from orchestrate_ext.scheduling.source import load_snapshot
 
 
 def _duration(value: str, option: str) -> float:
@@ -64,18 +66,18 @@ def scheduler(
         stale_after=_duration(stale_after, "--stale-after"),
     )
     clock = clock_from_environment()
-    source = ProjectSource(project_dir, refresh_seconds=_duration(reload_every, "--reload"))
-    project = Project.load(project_dir, clock=clock)
-    store = project.open_store()
-    observers = project.observers(store)
+    project, store, observers, source = open_scheduler(project_dir, clock, _duration(reload_every, "--reload"))
+    state_dir = project.config.workspace.state_dir
     the_scheduler = Scheduler(source, store, clock, options=options, listeners=observers, launcher=project.launcher)
     stop = threading.Event()
     stops = 0
+    stopped_by = "stopped"
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stops
+        nonlocal stops, stopped_by
         stops += 1
         if stops == 1:
+            stopped_by = f"stopped by {signal.Signals(signum).name}"
             logging.getLogger("orchestrate_ext.scheduler").info(
                 "%s: taking no new work; running nodes get %.0f s to finish", signal.Signals(signum).name, grace_seconds
             )
@@ -87,8 +89,12 @@ def scheduler(
     signal.signal(signal.SIGINT, on_signal)
     names = ", ".join(sorted(source.current().definitions)) or "none yet"
     click.echo(f"scheduler {the_scheduler.owner} for {project.root}: schedules {names}", err=True)
+    failure: str | None = None
     try:
         serve(the_scheduler, stop, observers=observers)
+    except BaseException as exc:
+        failure = Redactor()(f"the scheduler stopped on an error: {problem_text(exc)}")
+        raise
     finally:
         finished = the_scheduler.shutdown(grace_seconds)
         source.close()
@@ -96,6 +102,7 @@ def scheduler(
             observer.close(5.0)
         store.close()
         project.close()
+        record_exit(state_dir, clock.now(), failure or stopped_by, error=failure is not None)
     click.echo("scheduler stopped" + ("" if finished else " (runs still going were cancelled)"), err=True)
 
 
