@@ -448,3 +448,9 @@ def test_a_notebook_linked_from_outside_the_project_is_no_node(tmp_path: Path) -
     assert "'nb/shared/secret.ipynb' links to" in result.stderr
     graph = invoke("graph", "--format", "json", cwd=root)
     assert "linked" not in graph.stdout and "secret" not in graph.stdout and "inside" in graph.stdout
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59-05:00", "0001-01-01T00:00+05:00"])
+def test_runs_since_a_date_that_overflows_in_utc_is_exit_2(tmp_path: Path, since: str) -> None:
+    project(tmp_path, NOTEBOOKS)
+    assert_exit_2(invoke("runs", "--since", since, cwd=tmp_path), f"--since: '{since}' is outside", "e.g. 2026-11-30")
