@@ -34,8 +34,9 @@ MASK = "[redacted]"
 
 _PLACEHOLDER = r"(?:password|passwd|pass|pwd|secret|token|\*+|<[^<>@\s]*>|(?-i:\$\{?[A-Z_][A-Z0-9_]*\}?)|\.\.\.)"
 """Values that stand for a credential in an example or a help text (``postgresql://user:password@host``)."""
-_SHAPED = r"(?=[^\s,;'\"&`]*[\d._~+/=!#$%^*-]|[^\s,;'\"&`]{20})"
-"""A value that looks made, not written: it holds a digit or a symbol, or is a 20-character word."""
+_SHAPED = r"(?=[^\s,;'\"&`]*(?:\d|[._~+/=!#$%^*-][^\s,;'\"&`])|[^\s,;'\"&`]{20})"
+"""A value that looks made, not written: it holds a digit or a symbol inside it (a full stop at its end is
+prose), or is a 20-character word."""
 
 _PATTERNS = (
     re.compile(r"xox[abposre]-[A-Za-z0-9-]{6,}"),
@@ -44,12 +45,12 @@ _PATTERNS = (
     re.compile(rf"(?i)(\bbearer\s+)(?!{_PLACEHOLDER}\b){_SHAPED}[A-Za-z0-9._~+/=-]{{8,}}"),
     # key=value: whatever follows '=' (but not a placeholder or a quote/backtick that starts prose)
     re.compile(
-        rf"(?i)(\b(?:password|passwd|pwd|secret|token|api_key|apikey)\s*=\s*)"
+        rf"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*=\s*)"
         rf"(?!{_PLACEHOLDER}(?![^\s,;'\"&`]))[^\s,;'\"&`<>(){{}}\[\]][^\s,;'\"&]*"
     ),
     # key: value: only a credential-shaped value, so prose ("a bot token: Block Kit") stays
     re.compile(
-        rf"(?i)(\b(?:password|passwd|pwd|secret|token|api_key|apikey)\s*:\s*)"
+        rf"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*:\s*)"
         rf"(?!{_PLACEHOLDER}(?![^\s,;'\"&`])){_SHAPED}[^\s,;'\"&`<>(){{}}\[\]][^\s,;'\"&]*"
     ),
     # scheme://user:password@ (a placeholder, or a password already ***, stays)

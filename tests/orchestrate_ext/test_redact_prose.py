@@ -66,6 +66,8 @@ def test_the_url_env_error_keeps_its_example(tmp_path: Path) -> None:
         "postgresql://user:<password>@host/db and https://user:***@host/x",
         "token=<token> or password=$PGPASSWORD or password=${PGPASSWORD}",
         "``password=`` in key/value strings",
+        "Ask for the password: see below.",
+        "token_env: SLACK_BOT_TOKEN",
     ],
 )
 def test_prose_and_placeholders_stay(prose: str) -> None:
@@ -84,6 +86,9 @@ def test_prose_and_placeholders_stay(prose: str) -> None:
         ("Authorization: Bearer abcdef1234567890", "Authorization: Bearer "),
         ("password=$ecret123", "password="),
         ("xoxb-1234-5678-abcdef", ""),
+        ("PGPASSWORD=hunter2 psql", "PGPASSWORD="),
+        ("DB_PASSWORD: s3cret", "DB_PASSWORD: "),
+        ("MY_API_TOKEN=abcdefgh", "MY_API_TOKEN="),
     ],
 )
 def test_credentials_are_still_masked(text: str, kept: str) -> None:
