@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -17,7 +18,7 @@ from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
 from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
-from orchestrate_ext.clock import isoformat, parse_duration
+from orchestrate_ext.clock import check_logical_date, isoformat, logical_date_out_of_range, parse_duration
 from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
@@ -169,6 +170,19 @@ def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: b
         read.show(ticks_screen(records, runs, read.style))
 
 
+def _backfill_bound(text: str, timezone: str, *, end: bool) -> datetime:
+    """``--start``/``--end`` as a moment, refused (exit 2) outside the accepted logical dates."""
+    where = "--end" if end else "--start"
+    try:
+        moment = parse_bound(text, timezone, end=end)
+    except OverflowError:  # 9999-12-31 as --end (the day after), or year 1 east of UTC
+        raise BadInput(f"{where}: {logical_date_out_of_range(text)}") from None
+    try:
+        return check_logical_date(moment, text)
+    except ValueError as exc:
+        raise BadInput(f"{where}: {exc}") from None
+
+
 @main.command()
 @click.argument("schedule", shell_complete=completion.schedule_names)
 @click.option("--start", required=True, help="First date (or date-time), in the schedule's time zone.")
@@ -185,8 +199,8 @@ def backfill(
     definition = api.get_definition(dict(snapshot.definitions), schedule)
     dates = backfill_dates(
         definition,
-        parse_bound(start, definition.timezone, end=False),
-        parse_bound(end, definition.timezone, end=True),
+        _backfill_bound(start, definition.timezone, end=False),
+        _backfill_bound(end, definition.timezone, end=True),
     )
     project = Project.load(project_dir)
     store = project.open_store()
