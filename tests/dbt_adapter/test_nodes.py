@@ -207,7 +207,7 @@ def test_invalid_orchestrate_meta_breaks_only_its_node_when_discovery_is_toleran
     doc.add("model", "wide", ["model.shop.orders"], config={"meta": {"orchestrate": {"retries": "many"}}})
     doc.add("model", "after_wide", ["model.shop.wide"])
     manifest = doc.read(tmp_path)
-    with pytest.raises(ConfigError, match="model.shop.wide"):
+    with pytest.raises(ConfigError, match=r"model\.shop\.wide"):
         nodes_from_manifest(manifest, tmp_path / "dbt", tmp_path)
     problems: dict[str, str] = {}
     nodes = nodes_from_manifest(manifest, tmp_path / "dbt", tmp_path, problems=problems)
