@@ -9,7 +9,7 @@ import click
 
 from orchestrate_ext.cli.app import emit_json, main, project_option
 from orchestrate_ext.cli.run_commands import parse_params
-from orchestrate_ext.clock import parse_datetime
+from orchestrate_ext.clock import isoformat, parse_datetime
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.planning import Action, Plan, plan_project
 from orchestrate_ext.project import Project
@@ -92,6 +92,6 @@ def plan_text(found: Plan) -> str:
     kind = "an --only-changed run" if found.only_changed else "a full run"
     lines.append(
         f"{counts[Action.RUN]} run, {counts[Action.REUSED]} reused, {counts[Action.LEFT_OUT]} left out "
-        f"({kind} for {found.logical_date.isoformat()}; nothing was run)"
+        f"({kind} for {isoformat(found.logical_date)}; nothing was run)"
     )
     return "\n".join(lines)
