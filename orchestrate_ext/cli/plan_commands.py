@@ -46,7 +46,7 @@ def plan(
     params: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Show what `orchestrate run [SELECTOR]` would do now: each node runs, is reused or is left out, and why.
+    """Show what `orchestrate run --select SELECTOR` would do now: each node runs, is reused or is left out, and why.
 
     Nothing runs and nothing is written: the state store is only read (and not created when the
     project never ran). The decisions are the run's own: the selection, the nodes left out because
