@@ -20,6 +20,7 @@ from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
 from jupyter_extension.server.paths import relative_to_root
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
+from orchestrate_ext.planning import plan_project
 from orchestrate_ext.project import Project
 from orchestrate_ext.redact import Redactor
 from orchestrate_ext.reports import run_summary
@@ -207,6 +208,16 @@ class Backend:
         when = logical_date or project.clock.now()
         run, left_out = self.launcher.trigger(project, self.store(), selection, when, parameters, only_changed)
         return {**run_summary(run), "left_out": [{"id": key, "reason": value} for key, value in left_out.items()]}
+
+    def plan(self, selection: str | None, logical_date: datetime | None, only_changed: bool | None) -> dict[str, Any]:
+        """What a run of ``selection`` would do (:mod:`orchestrate_ext.planning`); the store is read, never made."""
+        project = self.graph_project()
+        store = project.open_store(read_only=True)
+        try:
+            when = logical_date or project.clock.now()
+            return plan_project(project, store, selection, when, only_changed=only_changed).to_json()
+        finally:
+            store.close()
 
     def retry(self, run_id: str) -> dict[str, Any]:
         return run_summary(self.launcher.retry(self.graph_project(), self.store(), run_id))

@@ -217,6 +217,28 @@ class RunsHandler(OrchestrateHandler):
         self.reply(await self.call(self.backend.trigger, selection, when, parameters, only_changed), status=201)
 
 
+class PlanHandler(OrchestrateHandler):
+    """``GET /plan?select=&only_changed=&logical_date=``: what a run would do (``orchestrate plan``); no side effect."""
+
+    @endpoint("read")
+    async def get(self) -> None:
+        only_changed = self.text_arg("only_changed")
+        if only_changed not in (None, "true", "false"):
+            detail = f"must be true or false, not '{only_changed}'"
+            raise FieldError(
+                f"the query parameter 'only_changed' {detail}; leave it out to use the project's defaults.only_changed",
+                "only_changed",
+                detail,
+            )
+        logical = self.text_arg("logical_date")
+        try:
+            when = parse_datetime(logical) if logical else None
+        except ValueError as exc:
+            raise BadInput(f"logical_date: {exc}") from None
+        changed = None if only_changed is None else only_changed == "true"
+        self.reply(await self.call(self.backend.plan, self.text_arg("select"), when, changed))
+
+
 class DeleteRunsHandler(OrchestrateHandler):
     """``POST /runs/delete`` with ``{"run_ids": [...]}``: finished runs, with their logs and outputs."""
 
@@ -317,6 +339,7 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     (r"/scheduler", SchedulerHandler),
     (r"/ticks", TicksHandler),
     (r"/backfills", BackfillsHandler),
+    (r"/plan", PlanHandler),
     (r"/runs", RunsHandler),
     (r"/runs/delete", DeleteRunsHandler),  # before /runs/{run_id}, which would take it
     (rf"/runs/{_RUN}", RunHandler),

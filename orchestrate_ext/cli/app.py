@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("runs", "show", "logs"), "history_commands"),
     **dict.fromkeys(("status", "freshness"), "status_commands"),
     **dict.fromkeys(("scheduler", "schedules", "pause", "unpause", "ticks", "backfill", "cancel"), "schedule_commands"),
+    "plan": "plan_commands",
     "state": "state_commands",
     "completion": "completion",
 }

@@ -12,15 +12,20 @@ Every success records its fingerprint and a result id (``<run id>:<try>``). An `
 run reuses a ready node when its fingerprint equals that of its newest success, the node has not
 failed since, the success is younger than the node's ``reuse.max_age`` and the node allows reuse
 (``reuse: never`` does not). A reused node is ``reused``: done for its dependants, whose inputs are
-then unchanged too; a node that runs gives its dependants a new input, so they run as well.
+then unchanged too; a node that runs gives its dependants a new input, so they run as well
+(:func:`upstream_runs`).
+
+The run loop decides each node when it is ready; :meth:`Fingerprints.decide_ahead` makes the same
+decisions for a whole run before it starts (``orchestrate plan``), assuming every node that runs
+succeeds. Neither writes anything: only the run loop records what was decided.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -45,6 +50,12 @@ class Decision:
     reused: LastSuccess | None
     fingerprint: str | None
     reason: str
+
+
+def upstream_runs(inputs: Iterable[str], running: Container[str]) -> str | None:
+    """Why a node runs when a result it reads is made anew in this run (``upstream X runs``); None when none is."""
+    upstream = next((parent for parent in inputs if parent in running), None)
+    return None if upstream is None else f"upstream {upstream} runs"
 
 
 def combine(own: NodeFingerprint, upstream: Collection[tuple[str, str]]) -> str:
@@ -96,6 +107,36 @@ class Fingerprints:
         if inputs != last_inputs:
             return Decision(None, fingerprint, self._changed_inputs(node_id, records, since))
         return Decision(last, fingerprint, f"code unchanged, inputs unchanged {since}")
+
+    def decide_ahead(
+        self, order: Sequence[str], records: Mapping[str, NodeRunRecord], last: Mapping[str, LastSuccess]
+    ) -> dict[str, Decision]:
+        """Every node's decision before the run starts, assuming each node that runs succeeds.
+
+        Args:
+            order: the run's nodes in graph order (an input is decided before what reads it).
+            records: the run's first states (none done yet).
+            last: each node's newest success (``tx.last_successes``).
+
+        A node with an input that runs runs too (:func:`upstream_runs`): its input gets a new result.
+        Every other node is decided by :meth:`decide` against the states so far, a reused input
+        standing for the result it reuses, as the run loop does when the node is ready.
+        """
+        states = dict(records)
+        running: set[str] = set()
+        decisions: dict[str, Decision] = {}
+        for node_id in order:
+            reason = upstream_runs(self.inputs(node_id), running)
+            if reason is not None:
+                decision = Decision(None, None, reason)
+            else:
+                decision = self.decide(node_id, states, last.get(node_id))
+            if decision.reused is not None:
+                states[node_id] = replace(states[node_id], status=NodeStatus.REUSED, result=decision.reused.result)
+            else:
+                running.add(node_id)
+            decisions[node_id] = decision
+        return decisions
 
     def _changed_inputs(self, node_id: str, records: Mapping[str, NodeRunRecord], since: str) -> str:
         ran = [

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from orchestrate_ext.errors import PluginError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.execution.claims import RunClaim
-from orchestrate_ext.execution.reuse import Fingerprints
+from orchestrate_ext.execution.reuse import Fingerprints, upstream_runs
 from orchestrate_ext.execution.runner_events import (
     BatchDone,
     Finished,
@@ -388,8 +388,7 @@ class RunLoop:
 
     def _runs_after_upstream(self, node_id: str, batch: list[str]) -> None:
         """A node joining its upstream's batch runs because that upstream runs: say so."""
-        upstream = [parent for parent in self.fingerprints.inputs(node_id) if parent in batch]
-        reason = f"upstream {upstream[0]} runs" if upstream else "an upstream node runs"
+        reason = upstream_runs(self.fingerprints.inputs(node_id), batch) or "an upstream node runs"
         self.decided.add(node_id)
         self.records[node_id] = replace(self.records[node_id], reason=reason)
 
