@@ -205,8 +205,7 @@ class Backend:
         """
         project = self.graph_project()
         when = logical_date or project.clock.now()
-        run, left_out = self.launcher.trigger(project, self.store(), selection, when, parameters, only_changed)
-        return {**run_summary(run), "left_out": [{"id": key, "reason": value} for key, value in left_out.items()]}
+        return run_summary(self.launcher.trigger(project, self.store(), selection, when, parameters, only_changed))
 
     def retry(self, run_id: str) -> dict[str, Any]:
         return run_summary(self.launcher.retry(self.graph_project(), self.store(), run_id))

@@ -16,16 +16,17 @@ import click
 from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
+from orchestrate_ext.cli.run_commands import warn_left_out
 from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
 from orchestrate_ext.clock import isoformat, parse_duration
 from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling import api
-from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
+from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, load_backfill, parse_bound
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.serve import clock_from_environment, serve
-from orchestrate_ext.scheduling.source import ProjectSource, load_snapshot
+from orchestrate_ext.scheduling.source import ProjectSource
 
 
 def _duration(value: str, option: str) -> float:
@@ -173,19 +174,34 @@ def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: b
 def backfill(
     project_dir: Path | None, schedule: str, start: str, end: str, parallel: int, force: bool, as_json: bool
 ) -> None:
-    """Run SCHEDULE once per fire time from --start to --end, oldest first."""
-    snapshot = load_snapshot(project_dir)
+    """Run SCHEDULE once per fire time from --start to --end, oldest first.
+
+    A broken node and what waits for it are left out of every run with a warning; the rest runs.
+    """
+    project = Project.load(project_dir)
+    snapshot, partial = load_backfill(project)
     definition = api.get_definition(dict(snapshot.definitions), schedule)
     dates = backfill_dates(
         definition,
         parse_bound(start, definition.timezone, end=False),
         parse_bound(end, definition.timezone, end=True),
     )
-    project = Project.load(project_dir)
     store = project.open_store()
-    job = Backfill(
-        snapshot, store, project.clock, definition, force=force, parallel=parallel, launcher=project.launcher
-    )
+    try:
+        job = Backfill(
+            snapshot,
+            store,
+            project.clock,
+            definition,
+            force=force,
+            parallel=parallel,
+            launcher=project.launcher,
+            partial=partial,
+        )
+    except BadInput:
+        store.close()
+        raise
+    warn_left_out(job.choice)
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
 

@@ -8,6 +8,10 @@ a running scheduler resumes them). A date that already has a successful run of
 the schedule is skipped unless ``force`` is given; a date with a run still
 going is always skipped. Each run gets a tick (trigger ``backfill``) created in
 the same transaction.
+
+A broken node and what waits for it are left out of every run, which records
+them with why (:func:`~orchestrate_ext.partial_graph.choose`); the rest runs.
+Nothing runnable left is a :class:`BadInput` before any run is created.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher
 from orchestrate_ext.model import RunStatus
+from orchestrate_ext.partial_graph import Choice, PartialGraph, choose
+from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling.cron import zone
-from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
+from orchestrate_ext.scheduling.definitions import ScheduleDefinition, discover_schedules, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool
 from orchestrate_ext.scheduling.source import ProjectSnapshot
 from orchestrate_ext.store import StateStore
@@ -92,8 +98,35 @@ def backfill_dates(definition: ScheduleDefinition, start: datetime, end: datetim
     return dates
 
 
+def load_backfill(project: Project) -> tuple[ProjectSnapshot, PartialGraph]:
+    """The project as a backfill sees it: schedules found on every node (broken ones too), tries run on the
+    runnable graph; and the graph with its broken nodes marked, for :class:`Backfill`'s ``partial``."""
+    partial = project.partial_graph
+    snapshot = ProjectSnapshot(
+        graph=partial.runnable(),
+        runners=project.runners,
+        definitions=discover_schedules(
+            project.config.core.schedules, partial.graph, project.config.workspace.config_path
+        ),
+        root=project.root,
+        state_dir=project.config.workspace.state_dir,
+        concurrency=project.config.core.concurrency,
+        defaults=project.config.core.defaults,
+        redact=project.redactor(),
+    )
+    return snapshot, partial
+
+
 class Backfill:
-    """Creates and executes the runs of one backfill (see the module docstring)."""
+    """Creates and executes the runs of one backfill (see the module docstring).
+
+    Args:
+        partial: the project's graph with its broken nodes marked (default: ``snapshot.graph``, nothing
+            broken); the schedule's selection is made on it, and what it leaves out is left out of every run.
+
+    Raises:
+        BadInput: the schedule's selection leaves nodes out and nothing runnable remains.
+    """
 
     def __init__(
         self,
@@ -107,6 +140,7 @@ class Backfill:
         listeners: Sequence[RunListener] = (),
         supervisor: Supervisor | None = None,
         launcher: Launcher | None = None,
+        partial: PartialGraph | None = None,
     ) -> None:
         if parallel < 1:
             raise BadInput(f"--parallel must be at least 1, not {parallel}")
@@ -117,8 +151,11 @@ class Backfill:
         self.force = force
         self.parallel = parallel
         self.supervisor = supervisor or Supervisor(store, clock)
+        partial = partial or PartialGraph(snapshot.graph, {})
+        self.choice: Choice = choose(partial, nodes_for(definition, partial.graph, {}, None))
+        """What every run of the backfill includes and leaves out."""
         self.executor = Executor(
-            snapshot.graph,
+            self.choice.graph,
             snapshot.runners,
             store,
             clock,
@@ -177,15 +214,15 @@ class Backfill:
                     status="skipped",
                     reason=f"already succeeded in run {run_id}; pass --force to run it again",
                 )
-        node_ids = nodes_for(self.definition, self.snapshot.graph, {}, None)
         run, nodes = self.executor.new_run(
-            node_ids,
+            set(self.choice.node_ids),
             logical_date,
             trigger=Trigger.BACKFILL.value,
             selection=self.definition.selection_text,
             schedule=self.definition.name,
             parameters=self.definition.parameters,
             only_changed=self.definition.only_changed,
+            left_out=self.choice.left_out,
         )
         tick = NewTick(
             self.definition.name, logical_date, Trigger.BACKFILL, f"backfill@{isoformat(logical_date)}@{self.batch}"
