@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.errors import BadInput
-from orchestrate_ext.model import NodeStatus, RunStatus
+from orchestrate_ext.model import Node, NodeStatus, RunStatus
 from orchestrate_ext.partial_graph import build_partial_graph, choose
 from orchestrate_ext.testing import ScriptedRunner
 from tests.orchestrate_ext.test_executor import LOGICAL, get_run, make_executor, node_states
 from tests.orchestrate_ext.test_graph import node
 
 
-def _nodes(c_depends_on: str) -> list:  # type: ignore[type-arg]
+def _nodes(c_depends_on: str) -> list[Node]:
     return [
         node("model.p.a"),
         node("model.p.b", depends_on=("a",)),
