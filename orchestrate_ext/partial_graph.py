@@ -1,9 +1,10 @@
-"""A graph that survives broken nodes, for the views that must keep working while one node is wrong.
+"""A graph that survives broken nodes, for everything that must keep working while one node is wrong.
 
 :func:`~orchestrate_ext.graph.build_graph` refuses the whole project when one
 reference does not resolve or the dependencies form a cycle: right for
-``orchestrate run`` and ``validate``. The JupyterLab panel and ``orchestrate
-retry`` need the rest of the project while the user fixes that one notebook.
+``orchestrate validate``. ``run``, ``retry``, ``backfill``, the REST API and
+the JupyterLab panel need the rest of the project while the user fixes that
+one notebook.
 
 Protocol: :func:`build_partial_graph` keeps every node, drops each reference
 that does not resolve and every edge of a cycle, and records for each node
