@@ -10,6 +10,12 @@ even when two processes compose at the same time.
   ``chat_update``) and adds a quiet thread reply; after the window it is said
   out loud again (a broadcast thread reply; an e-mail in the same thread).
 - The first success afterwards resolves the incident with a reply in its thread.
+- A config problem (``config_error``) is one incident per problem key, opened
+  and resolved by the observer as problems are reported; here its event posts
+  one message per destination (the thread root), and its ``config_fixed``
+  event a reply in that thread (and, on Slack, a line added to the root).
+  Both go to the destinations of ``config_error``, for the node's owner or any
+  route that matches no node in particular.
 """
 
 from __future__ import annotations
@@ -34,7 +40,10 @@ RECOVERY = "recovery"
 SLA_MISS = "sla_miss"
 RUN_FINISHED = "run_finished"
 TEST_WARNING = "test_warning"
+CONFIG_ERROR = "config_error"
+CONFIG_FIXED = "config_fixed"
 _WAITING_KINDS = (FAILURE, RETRY)
+_CONFIG_KINDS = (CONFIG_ERROR, CONFIG_FIXED)
 
 
 def event_node(payload: dict[str, Any]) -> Node | None:
@@ -51,6 +60,10 @@ def event_node(payload: dict[str, Any]) -> Node | None:
         owner=data.get("owner"),
         tags=frozenset(data.get("tags") or ()),
     )
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _key(*parts: object) -> str:
@@ -75,9 +88,13 @@ class Composer:
     def compose(self, tx: AlertTx, now: datetime, *, force: bool = False) -> int:
         """Compose every run whose events are ready; return how many events were used."""
         by_run: dict[str, list[AlertEvent]] = defaultdict(list)
+        config: list[AlertEvent] = []
         for event in tx.buffered_events():
-            by_run[event.run_id].append(event)
-        used = 0
+            (config if event.kind in _CONFIG_KINDS else by_run[event.run_id]).append(event)
+        for event in config:
+            self._config(tx, now, event)
+        tx.mark_composed([event.id for event in config if event.id is not None], now)
+        used = len(config)
         window = timedelta(seconds=self.config.group_window)
         for events in by_run.values():
             waiting = [event.created_at for event in events if event.kind in _WAITING_KINDS]
@@ -214,6 +231,66 @@ class Composer:
         content = messages.run_finished(run, dict(event.payload.get("counts") or {}), failed)
         for destination in self.router.destinations(RUN_FINISHED, None, batch.schedule):
             self._add(tx, batch, destination, content, RUN_FINISHED, event.key)
+
+    # -- config problems
+
+    def _config(self, tx: AlertTx, now: datetime, event: AlertEvent) -> None:
+        item = NodeItem.from_dict(event.payload["item"])
+        incident_id = int(event.payload["incident"])
+        fixed = event.kind == CONFIG_FIXED
+        for destination in self.router.destinations(CONFIG_ERROR, event_node(event.payload), None):
+            root = tx.thread_root(incident_id, destination.key) if fixed else None
+            if fixed and root is None:
+                continue  # the problem was never told here (the route came later): nothing to settle
+            if fixed:
+                assert root is not None
+                incident = Incident(
+                    incident_id,
+                    event.scope,
+                    item.node_id,
+                    "resolved",
+                    _at(event.payload["opened_at"]),
+                    now,
+                    now,
+                    0,
+                    "",
+                    "",
+                )
+                content = messages.config_fixed(item, incident)
+                parent = root.id if destination.channel in (SLACK, EMAIL) else None
+            else:
+                content = messages.config_error(item)
+                parent = None
+            message_id = tx.add_message(
+                NewMessage(
+                    key=_key("config", incident_id, destination.key, event.kind),
+                    channel=destination.channel,
+                    target=destination.target,
+                    action=POST,
+                    content=content,
+                    created_at=now,
+                    route=destination.route,
+                    parent_id=parent,
+                    fallbacks=tuple((f.channel, f.target, f.route) for f in destination.fallback),
+                )
+            )
+            if not fixed and message_id is not None:
+                tx.set_thread_root(incident_id, destination.key, message_id)
+            if fixed and root is not None and destination.channel == SLACK:
+                current = tx.latest_content(root.id)
+                if current is not None:
+                    tx.add_message(
+                        NewMessage(
+                            key=_key("config", incident_id, destination.key, UPDATE),
+                            channel=destination.channel,
+                            target=destination.target,
+                            action=UPDATE,
+                            content=current.with_updates(messages.config_fixed_line(item, now)),
+                            created_at=now,
+                            route=destination.route,
+                            parent_id=root.id,
+                        )
+                    )
 
     def _add(
         self,

@@ -15,9 +15,19 @@ from pydantic import Field, field_validator, model_validator
 from orchestrate_ext.config import Duration, StrictModel
 from orchestrate_ext.scheduling.settings import check_timezone
 
-EventKind = Literal["failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning"]
-EVENT_KINDS: tuple[str, ...] = ("failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning")
-DEFAULT_EVENTS: list[EventKind] = ["failure", "recovery", "sla_miss"]
+EventKind = Literal["failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning", "config_error"]
+EVENT_KINDS: tuple[str, ...] = (
+    "failure",
+    "recovery",
+    "sla_miss",
+    "retry",
+    "run_finished",
+    "test_warning",
+    "config_error",
+)
+DEFAULT_EVENTS: list[EventKind] = ["failure", "recovery", "sla_miss", "config_error"]
+"""``config_error`` (a node left out, a project that cannot load, a scheduler that cannot start) is on by
+default: a user who learns of trouble only from the alerts must hear of it."""
 
 _EMAIL = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -20,6 +20,8 @@ KIND_SLA = "sla_miss"
 KIND_RUN = "run_finished"
 KIND_TEST = "test"
 KIND_WARNING = "test_warning"
+KIND_CONFIG_ERROR = "config_error"
+KIND_CONFIG_FIXED = "config_fixed"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from alerts.content import (
+    KIND_CONFIG_ERROR,
+    KIND_CONFIG_FIXED,
     KIND_DIGEST,
     KIND_FAILURE,
     KIND_RECOVERY,
@@ -126,6 +128,41 @@ def run_finished(run: RunInfo, counts: dict[str, int], failed: list[NodeItem]) -
         commands(run.run_id, [], retry=bool(failed)),
         counts=counts,
     )
+
+
+CONFIG_COMMANDS = ["orchestrate status", "orchestrate validate"]
+PROJECT_KIND = "project"
+"""The kind of the item of a problem that is about no node (the project, the scheduler)."""
+
+
+def config_error(item: NodeItem) -> AlertContent:
+    """Something in the project keeps work from running: a node or schedule left out, a project or
+    scheduler that cannot start. ``item.error`` says what and how to fix it."""
+    if item.kind != PROJECT_KIND:
+        title = f"⚠️ Left out: {item.name}"
+    elif item.node_id == "scheduler":
+        title = "🔴 The scheduler cannot start"
+    else:
+        title = "🔴 The project cannot be loaded"
+    return AlertContent(KIND_CONFIG_ERROR, title, None, [item], list(CONFIG_COMMANDS))
+
+
+def config_fixed(item: NodeItem, incident: Incident) -> AlertContent:
+    """The problem of ``incident`` is gone."""
+    if item.kind != PROJECT_KIND:
+        title = f"✅ Fixed: {item.name} is no longer left out"
+    elif item.node_id == "scheduler":
+        title = "✅ The scheduler started"
+    else:
+        title = "✅ The project loads again"
+    fixed = NodeItem(item.node_id, item.name, item.kind, item.resource_type, item.owner, item.path, status="fixed")
+    return AlertContent(
+        KIND_CONFIG_FIXED, title, None, [fixed], ["orchestrate status"], note=f"broken since {hhmm(incident.opened_at)}"
+    )
+
+
+def config_fixed_line(item: NodeItem, at: datetime) -> str:
+    return f"✅ fixed at {hhmm(at)}: {item.name}"
 
 
 def test(route: str, project: str) -> AlertContent:

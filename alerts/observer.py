@@ -4,6 +4,13 @@ Nothing here may break or slow a run: each callback records what happened in
 the store (a few small transactions) and returns; errors are logged, never
 raised. Messages are composed from the recorded events in ``tick`` (or when
 the run ends) and sent by the delivery worker's thread.
+
+It is also a :class:`~orchestrate_ext.interfaces.ConfigProblemListener`: each
+problem key reported opens one incident (scope ``config:<scope>``) and one
+``config_error`` event, once, however often and by however many processes or
+restarts it is reported again (the open incident is in the store); a key of
+the scope no longer reported resolves its incident with a ``config_fixed``
+event.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -19,10 +26,21 @@ from typing import Any
 
 from alerts.capture import Capture, node_data, run_info, scope_of
 from alerts.channels import Notifiers
-from alerts.compose import FAILURE, RECOVERY, RETRY, RUN_FINISHED, SLA_MISS, TEST_WARNING, Composer
+from alerts.compose import (
+    CONFIG_ERROR,
+    CONFIG_FIXED,
+    FAILURE,
+    RECOVERY,
+    RETRY,
+    RUN_FINISHED,
+    SLA_MISS,
+    TEST_WARNING,
+    Composer,
+)
 from alerts.config import AlertsConfig
 from alerts.content import NodeItem, RunInfo
 from alerts.delivery import DeliveryWorker
+from alerts.messages import PROJECT_KIND
 from alerts.notifiers import build_notifiers
 from alerts.redact import Redactor
 from alerts.routing import Router
@@ -32,13 +50,15 @@ from alerts.store_sql import SqlAlertStore
 from orchestrate_ext.clock import duration_text, isoformat
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
-from orchestrate_ext.interfaces import ObserverContext
+from orchestrate_ext.interfaces import ConfigProblem, ObserverContext
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.store.records import RunQuery
 
 log = logging.getLogger(__name__)
 
 SCHEDULE_SUBJECT = "schedule:"
+CONFIG_SCOPE = "config:"
+"""Incidents of config problems are kept in the scope ``config:<scope>`` (``config:project``)."""
 
 
 class AlertsObserver:
@@ -74,7 +94,8 @@ class AlertsObserver:
         secret_names = {*config.secret_env_names(), *context.workspace.secret_env}  # every `*_env` of the file
         self.redact = Redactor.from_env(secret_names, environ)
         self.store: AlertStore = store or SqlAlertStore(context.store)
-        self.router = Router(config, self.graph.nodes)
+        self._route_problems: dict[str, ConfigProblem] = {}
+        self.router = Router(config, self.graph.nodes, invalid=self._invalid_routes)
         self._wants_retry = self.router.wants(RETRY)
         self._wants_run_finished = self.router.wants(RUN_FINISHED)
         self._wants_warnings = self.router.wants(TEST_WARNING)
@@ -187,6 +208,100 @@ class AlertsObserver:
             if left:
                 log.warning("alerts: %d message(s) not delivered yet; the scheduler delivers them later", left)
         self.notifiers.close()
+
+    # -- the ConfigProblemListener protocol
+
+    def config_problems(self, scope: str, problems: Sequence[ConfigProblem], now: datetime) -> None:
+        """Open an incident (and alert) per new problem key of ``scope``; resolve those not reported."""
+        with self._guard("config_problems"):
+            incident_scope = CONFIG_SCOPE + scope
+            if scope == "project":  # the node routes this observer could not read are the project's problems too
+                problems = [*problems, *self._route_problems.values()]
+            current = {problem.key: problem for problem in problems}
+            with self.store.transaction() as tx:
+                opened = {incident.node_id: incident for incident in tx.open_incidents(incident_scope)}
+                for key, problem in current.items():
+                    if key in opened:
+                        continue
+                    incident = tx.create_incident(incident_scope, key, "", now)
+                    payload = self._problem_payload(problem, incident.id)
+                    tx.add_event(
+                        AlertEvent(
+                            f"{CONFIG_ERROR}:{incident.id}",
+                            CONFIG_ERROR,
+                            incident_scope,
+                            incident_scope,
+                            problem.node_id,
+                            now,
+                            payload,
+                        )
+                    )
+                for key, incident in opened.items():
+                    if key in current:
+                        continue
+                    tx.save_incident(replace(incident, status="resolved"), resolved_at=now)
+                    told = tx.event(f"{CONFIG_ERROR}:{incident.id}")
+                    payload = (
+                        dict(told.payload)
+                        if told is not None
+                        else self._problem_payload(ConfigProblem(key, ""), incident.id)
+                    )
+                    payload["opened_at"] = isoformat(incident.opened_at)
+                    tx.add_event(
+                        AlertEvent(
+                            f"{CONFIG_FIXED}:{incident.id}",
+                            CONFIG_FIXED,
+                            incident_scope,
+                            incident_scope,
+                            told.node_id if told is not None else None,
+                            now,
+                            payload,
+                        )
+                    )
+            self._step(now)
+
+    def _invalid_routes(self, node_id: str, error: str) -> None:
+        """A node's own alert routes are invalid: left out (the other routes work), and told as a problem."""
+        log.error("alerts: the alert routes of node %s are left out: %s", node_id, self.redact(error))
+        node = self.graph.nodes.get(node_id)
+        self._route_problems[node_id] = ConfigProblem(
+            f"alerts:{node_id}",
+            f"the alert routes of node {node_id} are left out (its other alerts go to the routes of "
+            f"orchestrate.yaml): {error}",
+            node_id,
+            node.owner if node is not None else None,
+        )
+
+    def _problem_payload(self, problem: ConfigProblem, incident_id: int) -> dict[str, Any]:
+        """The item and routing data of a problem: its node (with the owner reported now), or none."""
+        message = self.redact(problem.message)
+        payload: dict[str, Any] = {"incident": incident_id}
+        if problem.node_id is not None:
+            node = self.capture.node(problem.node_id, "")
+            if problem.owner is not None:
+                node = replace(node, owner=problem.owner)
+            name = problem.key.split(":", 1)[1] if problem.key.startswith("schedule:") else node.name
+            item = NodeItem(
+                node_id=node.id,
+                name=f"schedule {name}" if problem.key.startswith("schedule:") else name,
+                kind=node.kind,
+                resource_type=node.resource_type,
+                owner=node.owner,
+                path=node.path,
+                status="left out",
+                error=message,
+            )
+            payload["node"] = node_data(node)
+        else:
+            name = problem.key.split(":", 1)[-1]
+            if problem.key.startswith("schedule:"):
+                name = f"schedule {name}"
+            elif problem.key == "project":
+                name = self.context.workspace.config_path.name
+            kind = "schedule" if problem.key.startswith("schedule:") else PROJECT_KIND
+            item = NodeItem(node_id=problem.key, name=name, kind=kind, resource_type=kind, error=message)
+        payload["item"] = asdict(item)
+        return payload
 
     # -- what happens on each change
 

@@ -76,6 +76,8 @@ def blocks(content: AlertContent, redact: Redact, mention: Mention) -> list[dict
         if content.owners:
             fields.append("*Owner*\n" + ", ".join(mention(owner) for owner in content.owners))
         result.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f[:1900]} for f in fields[:10]]})
+    elif content.owners:  # about no run (a node left out): still tell its owner
+        result.append(_context(["*Owner* " + ", ".join(mention(owner) for owner in content.owners)]))
     detailed = len(content.items) == 1 and content.kind != KIND_DIGEST
     for item in content.items[:MAX_ITEMS]:
         result += _item_blocks(item, detailed, redact)

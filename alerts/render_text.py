@@ -86,7 +86,7 @@ _STYLE_PRE = (
 )
 _COLOURS = {"failure": "#d1242f", "digest": "#d1242f", "reminder": "#d1242f", "repeat": "#d1242f"}
 _COLOURS |= {"recovery": "#1a7f37", "sla_miss": "#bf8700", "retry": "#bf8700", "test": "#0969da"}
-_COLOURS |= {"test_warning": "#bf8700"}
+_COLOURS |= {"test_warning": "#bf8700", "config_error": "#d1242f", "config_fixed": "#1a7f37"}
 
 
 def html_body(content: AlertContent, redact: Redact) -> str:

@@ -7,7 +7,7 @@ in dbt); a node's own routes match that node only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -64,16 +64,31 @@ def _matches(match: Match, node: Node | None, schedule: str | None) -> bool:
 
 
 class Router:
-    """Finds the destinations of an event from the configured and the node-level routes."""
+    """Finds the destinations of an event from the configured and the node-level routes.
 
-    def __init__(self, config: AlertsConfig, nodes: Mapping[str, Node]) -> None:
+    Args:
+        invalid: where a node whose own routes are invalid is reported (node id, error); its routes are
+            then left out and the others kept. Without it (``orchestrate validate``) they raise ``ConfigError``.
+    """
+
+    def __init__(
+        self, config: AlertsConfig, nodes: Mapping[str, Node], invalid: Callable[[str, str], None] | None = None
+    ) -> None:
         self.config = config
-        self._node_routes = {
-            node_id: node_routes(node) for node_id, node in nodes.items() if node.settings.get("alerts")
-        }
-        for node_id, routes in self._node_routes.items():
-            for route in routes:
-                self._check_channels(route, f"node {node_id}")
+        self._node_routes: dict[str, list[NodeRoute]] = {}
+        for node_id, node in nodes.items():
+            if not node.settings.get("alerts"):
+                continue
+            try:
+                routes = node_routes(node)
+                for route in routes:
+                    self._check_channels(route, f"node {node_id}")
+            except ConfigError as exc:
+                if invalid is None:
+                    raise
+                invalid(node_id, str(exc))
+                continue
+            self._node_routes[node_id] = routes
 
     def _check_channels(self, target: Target, where: str) -> None:
         if target.slack is not None and self.config.slack is None:

@@ -37,8 +37,9 @@ class AlertEvent:
 
     Attributes:
         key: unique; a second event with the same key is ignored.
-        kind: failure, retry, recovery, sla_miss or run_finished.
-        scope: ``pipeline`` or ``schedule:<name>``: incidents are per scope and node.
+        kind: failure, retry, recovery, sla_miss, run_finished, test_warning, config_error or config_fixed.
+        scope: ``pipeline`` or ``schedule:<name>``: incidents are per scope and node; ``config:<scope>``
+            for config problems, whose incidents are per problem key (kept in ``node_id``).
         payload: the captured details (run, node item) as JSON-ready data.
     """
 
@@ -54,7 +55,11 @@ class AlertEvent:
 
 @dataclass(frozen=True)
 class Incident:
-    """A node that stays failed within one scope, from its first failure to its recovery."""
+    """A node that stays failed within one scope, from its first failure to its recovery.
+
+    A config problem is an incident too: scope ``config:project`` or ``config:scheduler``, its key in
+    ``node_id``, no run (``first_run_id`` empty); it is resolved when the key is no longer reported.
+    """
 
     id: int
     scope: str
@@ -142,9 +147,16 @@ class AlertTx(Protocol):
     def buffered_events(self) -> list[AlertEvent]: ...
     def mark_composed(self, event_ids: list[int], at: datetime) -> None: ...
     def has_buffered_failure(self, scope: str, node_id: str) -> bool: ...
+    def event(self, key: str) -> AlertEvent | None:
+        """The event with ``key``, composed or not."""
+        ...
 
     # incidents
     def open_incident(self, scope: str, node_id: str) -> Incident | None: ...
+    def open_incidents(self, scope: str) -> list[Incident]:
+        """Every open incident of ``scope``, oldest first."""
+        ...
+
     def create_incident(self, scope: str, node_id: str, run_id: str, at: datetime) -> Incident:
         """Open an incident; ``StoreError`` when one is open for the scope and node already."""
         ...

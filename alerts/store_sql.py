@@ -107,24 +107,27 @@ class SqlAlertTx:
         )
         return cursor.rowcount == 1
 
+    _EVENT = "SELECT id, key, kind, run_id, scope, node_id, created_at, payload FROM alert_events "
+
+    def _event(self, row: tuple) -> AlertEvent:
+        return AlertEvent(
+            id=row[0],
+            key=row[1],
+            kind=row[2],
+            run_id=row[3],
+            scope=row[4],
+            node_id=row[5],
+            created_at=self.sql.read_time(row[6]),  # type: ignore[arg-type]
+            payload=json.loads(row[7]),
+        )
+
     def buffered_events(self) -> list[AlertEvent]:
-        rows = self.sql.execute(
-            "SELECT id, key, kind, run_id, scope, node_id, created_at, payload FROM alert_events "
-            "WHERE composed_at IS NULL ORDER BY id"
-        ).fetchall()
-        return [
-            AlertEvent(
-                id=row[0],
-                key=row[1],
-                kind=row[2],
-                run_id=row[3],
-                scope=row[4],
-                node_id=row[5],
-                created_at=self.sql.read_time(row[6]),  # type: ignore[arg-type]
-                payload=json.loads(row[7]),
-            )
-            for row in rows
-        ]
+        rows = self.sql.execute(self._EVENT + "WHERE composed_at IS NULL ORDER BY id").fetchall()
+        return [self._event(row) for row in rows]
+
+    def event(self, key: str) -> AlertEvent | None:
+        row = self._one(self._EVENT + "WHERE key = ?", (key,))
+        return self._event(row) if row else None
 
     def mark_composed(self, event_ids: list[int], at: datetime) -> None:
         self.sql.executemany(
@@ -148,6 +151,10 @@ class SqlAlertTx:
     def open_incident(self, scope: str, node_id: str) -> Incident | None:
         row = self._one(self._INCIDENT + "WHERE scope = ? AND node_id = ? AND status = 'open'", (scope, node_id))
         return _incident(row, self.sql.read_time) if row else None
+
+    def open_incidents(self, scope: str) -> list[Incident]:
+        rows = self.sql.execute(self._INCIDENT + "WHERE scope = ? AND status = 'open' ORDER BY id", (scope,)).fetchall()
+        return [_incident(row, self.sql.read_time) for row in rows]
 
     def create_incident(self, scope: str, node_id: str, run_id: str, at: datetime) -> Incident:
         when = self.sql.time(at)

@@ -33,6 +33,7 @@ from typing import Any
 
 from dbt_adapter.manifest import Manifest, ManifestNode
 from dbt_adapter.test_edges import multi_parent_test_waits, single_parent_tests
+from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.model import Node
 from orchestrate_ext.node_settings import NodeSettings, parse_settings
 
@@ -71,19 +72,34 @@ def freshness_id(source_id: str) -> str:
 
 
 def nodes_from_manifest(
-    manifest: Manifest, project_dir: Path, workspace_root: Path, resources: Sequence[str] = ("warehouse",)
+    manifest: Manifest,
+    project_dir: Path,
+    workspace_root: Path,
+    resources: Sequence[str] = ("warehouse",),
+    problems: dict[str, str] | None = None,
 ) -> list[Node]:
     """Every dbt resource of ``manifest`` (and a freshness check per source that has a rule) as a graph node.
 
     Args:
         resources: the exclusive resources every dbt node holds (``dbt.resources``).
+        problems: when given, a resource whose ``meta.orchestrate`` is invalid does not raise: it
+            becomes a node with default settings and its error is put here by node id (the partial
+            graph then leaves it out). Without it, the first invalid ``meta`` raises ``ConfigError``.
     """
-    return _Builder(manifest, project_dir, workspace_root, tuple(resources)).build()
+    return _Builder(manifest, project_dir, workspace_root, tuple(resources), problems).build()
 
 
 class _Builder:
-    def __init__(self, manifest: Manifest, project_dir: Path, workspace_root: Path, resources: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        project_dir: Path,
+        workspace_root: Path,
+        resources: tuple[str, ...],
+        problems: dict[str, str] | None = None,
+    ) -> None:
         self.manifest = manifest
+        self.problems = problems
         self.resources = resources
         self.known = manifest.nodes.keys() | manifest.sources.keys()
         self.gates = single_parent_tests(manifest)
@@ -114,8 +130,16 @@ class _Builder:
             observer, schedule = _DEFAULT_PARTS
         else:
             where = f"dbt {item.resource_type} '{item.unique_id}' ({item.original_file_path}) meta"
-            settings = parse_settings(NodeSettings, raw, where)
-            observer, schedule = settings.observer_settings(), settings.schedule_settings()
+            try:
+                settings = parse_settings(NodeSettings, raw, where)
+            except ConfigError as exc:
+                if self.problems is None:
+                    raise
+                self.problems[item.unique_id] = str(exc)
+                settings = _DEFAULT_SETTINGS
+                observer, schedule = _DEFAULT_PARTS
+            else:
+                observer, schedule = settings.observer_settings(), settings.schedule_settings()
         owner = settings.owner or _meta_owner(item) or item.owner or self.manifest.group_owners.get(item.group or "")
         return _Own(settings, owner or None, frozenset(item.tags) | frozenset(settings.tags), observer, schedule)
 

@@ -42,11 +42,21 @@ class DbtPlugin:
         self._source_checks = SourceChecks()
 
     def discover(self, workspace: Workspace, config: DbtConfig) -> Sequence[Node]:
+        return self._discover(workspace, config, None)
+
+    def discover_tolerant(self, workspace: Workspace, config: DbtConfig) -> tuple[Sequence[Node], Mapping[str, str]]:
+        """Every resource; one whose ``meta.orchestrate`` is invalid comes with its error (it is left out)."""
+        problems: dict[str, str] = {}
+        return self._discover(workspace, config, problems), problems
+
+    def _discover(self, workspace: Workspace, config: DbtConfig, problems: dict[str, str] | None) -> list[Node]:
         project = DbtProject.from_config(workspace, config)
         self._adapters[config.model_dump_json()] = project.settings.adapter_type
         manifest = ensure_manifest(project)
         self._manifests[project.manifest_path] = manifest
-        return nodes_from_manifest(manifest, project.project_dir, project.workspace_root, project.resources)
+        return nodes_from_manifest(
+            manifest, project.project_dir, project.workspace_root, project.resources, problems=problems
+        )
 
     def runners(self, workspace: Workspace, config: DbtConfig) -> Mapping[str, NodeRunner]:
         project = DbtProject.from_config(workspace, config)

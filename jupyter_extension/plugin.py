@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from jupyter_extension.notebook_meta import read_notebook
+from jupyter_extension.notebook_meta import check_kernel_name, read_notebook
 from jupyter_extension.runner import NotebookRunner
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
@@ -45,6 +45,11 @@ class NotebooksConfig(StrictModel):
                 )
         return patterns
 
+    @field_validator("kernel")
+    @classmethod
+    def _kernel_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_kernel_name(value)
+
 
 def node_id_for(relative: str) -> str:
     return "notebook." + relative.removesuffix(".ipynb")
@@ -75,13 +80,20 @@ class NotebookPlugin:
         return nodes, problems
 
     def check(self, config: NotebooksConfig, workspace: Workspace, graph: Any) -> Sequence[str]:
-        """Warnings for ``orchestrate validate``: schedules held because their notebook is a copy."""
-        return [
+        """Warnings for ``orchestrate validate``: schedules held because their notebook is a copy, and
+        links to notebooks outside the project, which are no nodes."""
+        held_schedules = [
             f"notebook '{node.path}' has the schedule of '{held['copy_of']}' (it is a copy, or was moved): "
             "it does not fire; save its schedule in JupyterLab to start it, or remove the schedule"
             for node in graph.nodes.values()
             if node.kind == KIND and (held := node.settings.get(HELD_SCHEDULE))
         ]
+        outside = [
+            f"'{link.relative_to(workspace.root).as_posix()}' links to {target}, outside the project folder "
+            f"{workspace.root}: it is no node; copy the notebook into the project, or remove the link"
+            for link, target in links_out_of_project(workspace, config)
+        ]
+        return held_schedules + outside
 
     def worker_needs(self, config: NotebooksConfig, graph: Any) -> WorkerNeeds:
         """papermill, the worker module and every kernel the project's notebooks name."""
@@ -132,7 +144,23 @@ class NotebookPlugin:
 
 
 def find_notebooks(workspace: Workspace, config: NotebooksConfig) -> list[Path]:
-    """Notebooks matching ``include`` and not ``exclude``, outside checkpoints and the state folder."""
+    """Notebooks matching ``include`` and not ``exclude``, outside checkpoints and the state folder.
+
+    A notebook is a file inside the project folder once links are followed: a link (or a linked
+    folder) that leads outside it gives no node (``validate`` warns, :func:`links_out_of_project`),
+    so a project never runs, fingerprints or rewrites a file it does not hold.
+    """
+    root = workspace.root.resolve()
+    return [path for path in _matching(workspace, config) if _inside(path, root)]
+
+
+def links_out_of_project(workspace: Workspace, config: NotebooksConfig) -> list[tuple[Path, Path]]:
+    """The matching notebooks that are links to a file outside the project: (link, where it leads)."""
+    root = workspace.root.resolve()
+    return [(path, path.resolve()) for path in _matching(workspace, config) if not _inside(path, root)]
+
+
+def _matching(workspace: Workspace, config: NotebooksConfig) -> list[Path]:
     found: set[Path] = set()
     for pattern in config.include:
         found.update(path for path in workspace.root.glob(pattern) if path.is_file())
@@ -143,3 +171,7 @@ def find_notebooks(workspace: Workspace, config: NotebooksConfig) -> list[Path]:
         for path in found - excluded
         if ".ipynb_checkpoints" not in path.parts and state_dir not in path.resolve().parents
     )
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return root in path.resolve().parents

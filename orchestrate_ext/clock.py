@@ -42,11 +42,25 @@ def isoformat(value: datetime | None) -> str | None:
     return to_utc(value).isoformat().replace("+00:00", "Z")
 
 
+EARLIEST_LOGICAL_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+"""The earliest logical date a run may have."""
+LATEST_LOGICAL_DATE = datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+"""The latest logical date a run may have.
+
+Why a range at all: a run's logical date is shown by every view in the user's zone,
+and the schedules, SLAs and freshness checks add days and durations (up to
+:data:`MAX_DURATION`) to it. Python's ``datetime`` ends at years 1 and 9999, so a run
+dated there made ``runs`` and ``show`` fail with ``OverflowError`` until it was deleted.
+Years 1900–2999 leave centuries of room on both sides and cover any real business date.
+"""
+
+
 def parse_datetime(text: str) -> datetime:
-    """Parse an ISO-8601 date or date-time; dates mean midnight UTC.
+    """Parse an ISO-8601 date or date-time (a logical date); dates mean midnight UTC.
 
     Raises:
-        ValueError: with the offending text when it is not ISO-8601.
+        ValueError: with the offending text when it is not ISO-8601, or when it is outside
+            the years 1900–2999 (:func:`check_logical_date`).
     """
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -54,7 +68,36 @@ def parse_datetime(text: str) -> datetime:
         raise ValueError(
             f"'{text}' is not an ISO-8601 date or date-time; use e.g. 2024-01-31 or 2024-01-31T06:00:00Z"
         ) from None
-    return to_utc(parsed)
+    try:
+        moment = to_utc(parsed)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(logical_date_out_of_range(text)) from None
+    return check_logical_date(moment, text)
+
+
+def check_logical_date(moment: datetime, shown: str | None = None) -> datetime:
+    """Refuse a logical date outside :data:`EARLIEST_LOGICAL_DATE` .. :data:`LATEST_LOGICAL_DATE`.
+
+    Every place a logical date enters (``run --logical-date``, ``backfill --start/--end``, the REST
+    trigger) calls this, directly or through :func:`parse_datetime`.
+
+    Args:
+        shown: the text the user wrote, for the message (default: the moment in ISO-8601).
+
+    Raises:
+        ValueError: naming the value and the accepted years.
+    """
+    if not EARLIEST_LOGICAL_DATE <= to_utc(moment) <= LATEST_LOGICAL_DATE:
+        raise ValueError(logical_date_out_of_range(shown if shown is not None else str(isoformat(moment))))
+    return moment
+
+
+def logical_date_out_of_range(shown: str) -> str:
+    """The message for a logical date outside the accepted years (also for one Python cannot represent)."""
+    return (
+        f"'{shown}' is outside the logical dates orchestrate-ext accepts (years {EARLIEST_LOGICAL_DATE.year} "
+        f"to {LATEST_LOGICAL_DATE.year}); use a date in that range, e.g. 2024-01-31"
+    )
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")

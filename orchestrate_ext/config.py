@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -32,15 +33,23 @@ from pydantic import (
 from orchestrate_ext.clock import parse_duration
 from orchestrate_ext.errors import ConfigError, did_you_mean
 from orchestrate_ext.interfaces import Plugin, Workspace
+from orchestrate_ext.parameters import parameter_name_problem
 from orchestrate_ext.safe_load import CONFIG_LIMITS, load_yaml_file
 from orchestrate_ext.scheduling.settings import ScheduleConfig
 from orchestrate_ext.secrets import secret_env_names
 
 CONFIG_FILE = "orchestrate.yaml"
 DEFAULT_STATE_PATH = ".orchestrate/state.db"
+KERNEL_FOLDERS = (Path("/proc"), Path("/sys"))
+"""Folders of the kernel's pseudo file systems: no state store can be created below them."""
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML as a number or a text like ``30s``, ``5m``, ``1h``."""
+
+
+Count = Annotated[int, Strict()]
+"""A whole number (retries, concurrency, workers), strictly: pydantic alone reads ``true`` as 1, ``'3'`` as 3
+and ``3.0`` as 3, so ``retries: true`` meant one retry; now each is "Input should be a valid integer"."""
 
 
 class StrictModel(BaseModel):
@@ -58,7 +67,7 @@ class Defaults(StrictModel):
     change since its last success (``orchestrate run --all`` runs everything anyway).
     """
 
-    retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
+    retries: Count = Field(default=0, ge=0, le=MAX_RETRIES)
     retry_backoff: Duration = 10.0
     timeout: Duration | None = None
     only_changed: bool = False
@@ -115,7 +124,7 @@ def check_database_url(url: str, *, password_allowed: bool = False) -> None:
 
 
 class LocalClusterConfig(StrictModel):
-    workers: int = Field(default=2, ge=1, le=256)
+    workers: Count = Field(default=2, ge=1, le=256)
 
 
 class ExecutorConfig(StrictModel):
@@ -147,7 +156,7 @@ class ExecutorConfig(StrictModel):
 
 
 class CoreConfig(StrictModel):
-    concurrency: int = Field(default=4, ge=1, le=1024)
+    concurrency: Count = Field(default=4, ge=1, le=1024)
     defaults: Defaults = Defaults()
     state: StateConfig = StateConfig()
     executor: ExecutorConfig = ExecutorConfig()
@@ -197,6 +206,13 @@ class WorkspaceConfig:
 
     @staticmethod
     def _check_state_file(path: Path, where: str) -> None:
+        resolved = path.resolve()
+        for folder in KERNEL_FOLDERS:
+            if resolved == folder or folder in resolved.parents:
+                raise ConfigError(
+                    f"{where}: {path} is under {folder}, the kernel's own file system, where no database can be "
+                    f"kept; give the path of a file in the project, e.g. {DEFAULT_STATE_PATH}"
+                )
         if path.is_dir():
             raise ConfigError(f"{where}: {path} is a folder; give the path of a file, e.g. .orchestrate/state.db")
         if path.exists() and not path.is_file():
@@ -253,6 +269,10 @@ def load_config(path: Path, plugins: Mapping[str, Plugin]) -> WorkspaceConfig:
             raise ConfigError(f"{path}: unknown key '{key}'{hint}")
     core_raw = {key: value for key, value in raw.items() if key in core_keys}
     core = _validate(CoreConfig, core_raw, path, prefix="")
+    for index, schedule in enumerate(core.schedules):
+        problem = next(filter(None, map(parameter_name_problem, schedule.parameters)), None)
+        if problem is not None:
+            raise ConfigError(f"{path}: key 'schedules.{index}.parameters' (schedule '{schedule.name}'): {problem}")
     sections = {
         key: _validate(plugin.config_model, raw[key] if raw[key] is not None else {}, path, prefix=key)
         for key, plugin in plugins.items()
@@ -269,7 +289,7 @@ def load_config(path: Path, plugins: Mapping[str, Plugin]) -> WorkspaceConfig:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    data = load_yaml_file(path, CONFIG_LIMITS)
+    data = load_yaml_file(path, CONFIG_LIMITS, unique_keys=True)
     if data is None:
         raise ConfigError(
             f"{path} is empty; run `orchestrate init` to write a first one, or add a `dbt:` "

@@ -7,17 +7,21 @@ scan of the history, so it stays fast with 100,000 runs):
 * each schedule's next fire time and last run;
 * the runs going on now, with their progress and heartbeat;
 * nodes failing in their latest run, with their error;
-* stale nodes (see :mod:`orchestrate_ext.freshness`).
+* stale nodes (see :mod:`orchestrate_ext.freshness`);
+* broken nodes and schedules, left out of every run (with the nodes that wait
+  for a broken one), from the partial graph the caller passes;
+* why the scheduler last stopped (:mod:`orchestrate_ext.scheduling.exits`).
 
-The pipeline is **healthy** when no node is failing and none is stale; a
-scheduler that is not running is reported but is not unhealthy by itself
-(projects may run only by hand). Only nodes of the current graph count.
+The pipeline is **healthy** when no node is failing, stale or broken, no
+schedule is broken, and the scheduler did not stop on an error (unless one
+runs again); a scheduler that is not running is reported but is not unhealthy
+by itself (projects may run only by hand). Only nodes of the current graph count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +29,11 @@ from orchestrate_ext.clock import isoformat
 from orchestrate_ext.freshness import NodeFreshness, assess, freshness_document
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.partial_graph import PartialGraph
 from orchestrate_ext.reports import run_summary
 from orchestrate_ext.scheduling.api import LeaseStatus, lease_document, lease_status
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
+from orchestrate_ext.scheduling.exits import SchedulerExit
 from orchestrate_ext.store import StoreTx
 from orchestrate_ext.store.records import RunQuery
 
@@ -70,14 +76,40 @@ class Health:
     failing: Sequence[FailingNode]
     stale: Sequence[NodeFreshness]
     nodes_checked: int
+    broken: Mapping[str, str] = field(default_factory=dict)
+    """Broken nodes by id, with what is wrong and how to fix it."""
+    blocked: Mapping[str, str] = field(default_factory=dict)
+    """Nodes left out because they wait for a broken node, with that node's id."""
+    broken_schedules: Mapping[str, str] = field(default_factory=dict)
+    last_exit: SchedulerExit | None = None
+    """Why the scheduler last stopped (shown when none runs now)."""
+
+    @property
+    def scheduler_failed(self) -> bool:
+        """No scheduler runs, and the last one stopped (or could not start) on an error."""
+        return not self.scheduler.active and self.last_exit is not None and self.last_exit.error
 
     @property
     def healthy(self) -> bool:
-        return not self.failing and not self.stale
+        return not (self.failing or self.stale or self.broken or self.broken_schedules or self.scheduler_failed)
 
 
-def check_health(tx: StoreTx, graph: Graph, definitions: Mapping[str, ScheduleDefinition], now: datetime) -> Health:
-    """Everything ``orchestrate status`` shows, from one read-only unit of work."""
+def check_health(
+    tx: StoreTx,
+    graph: Graph,
+    definitions: Mapping[str, ScheduleDefinition],
+    now: datetime,
+    *,
+    partial: PartialGraph | None = None,
+    broken_schedules: Mapping[str, str] | None = None,
+    last_exit: SchedulerExit | None = None,
+) -> Health:
+    """Everything ``orchestrate status`` shows, from one read-only unit of work.
+
+    Args:
+        graph: the nodes to check (every node, broken ones too, when ``partial`` is given).
+        partial: the project's partial graph, for its broken and left-out nodes.
+    """
     states = tx.schedule_states()
     paused = {name for name, state in states.items() if state.paused}
     running_query = RunQuery(statuses=frozenset({RunStatus.RUNNING}), limit=RUNNING_SHOWN)
@@ -110,6 +142,10 @@ def check_health(tx: StoreTx, graph: Graph, definitions: Mapping[str, ScheduleDe
         failing=failing,
         stale=[item for item in freshness if item.stale],
         nodes_checked=len(freshness),
+        broken=dict(sorted(partial.broken.items())) if partial is not None else {},
+        blocked=dict(sorted(partial.blocked().items())) if partial is not None else {},
+        broken_schedules=dict(sorted((broken_schedules or {}).items())),
+        last_exit=last_exit,
     )
 
 
@@ -169,4 +205,11 @@ def health_document(health: Health) -> dict[str, Any]:
         ],
         "stale": [freshness_document(item) for item in health.stale],
         "nodes_checked": health.nodes_checked,
+        "broken": [{"node_id": node_id, "reason": reason} for node_id, reason in health.broken.items()],
+        "left_out": [
+            {"node_id": node_id, "reason": f"it waits for {cause}, which is broken"}
+            for node_id, cause in health.blocked.items()
+        ],
+        "broken_schedules": [{"name": name, "reason": reason} for name, reason in health.broken_schedules.items()],
+        "scheduler_last_exit": health.last_exit.document() if health.last_exit is not None else None,
     }

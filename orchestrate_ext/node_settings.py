@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from orchestrate_ext.config import MAX_RETRIES, Duration, StrictModel, format_validation_error
+from orchestrate_ext.config import MAX_RETRIES, Count, Duration, StrictModel, format_validation_error
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.model import ReusePolicy
+from orchestrate_ext.parameters import parameter_name_problem
 from orchestrate_ext.safe_load import SETTINGS_LIMITS, check_structure
 from orchestrate_ext.scheduling.settings import NodeSchedule, check_node_schedule, check_timezone, node_schedule
 from orchestrate_ext.secrets import ENV_NAME
@@ -31,7 +32,7 @@ class NodeSettings(StrictModel):
     """Keys valid on every node."""
 
     owner: str | None = None
-    retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES)
+    retries: Count | None = Field(default=None, ge=0, le=MAX_RETRIES)
     retry_backoff: Duration | None = None
     timeout: Duration | None = None
     tags: list[str] = []
@@ -101,6 +102,12 @@ def parse_settings(model: type[StrictModel], raw: Any, where: str) -> Any:
         raise ConfigError(f"{where}: 'orchestrate' must be a mapping of keys to values, not {type(raw).__name__}")
     check_structure(raw, f"{where}: 'orchestrate'", SETTINGS_LIMITS)
     try:
-        return model.model_validate(raw)
+        settings = model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, where, prefix="orchestrate")) from exc
+    schedule = getattr(settings, "schedule", None)
+    if schedule is not None:
+        problem = next(filter(None, map(parameter_name_problem, schedule.parameters)), None)
+        if problem is not None:
+            raise ConfigError(f"{where}: key 'orchestrate.schedule.parameters': {problem}")
+    return settings

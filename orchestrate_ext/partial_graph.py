@@ -2,9 +2,10 @@
 
 :func:`~orchestrate_ext.graph.build_graph` refuses the whole project when one
 reference does not resolve or the dependencies form a cycle: right for
-``orchestrate validate``. ``run``, ``retry``, ``backfill``, the REST API and
-the JupyterLab panel need the rest of the project while the user fixes that
-one notebook.
+``orchestrate validate``. Everything that runs or shows the project (the
+scheduler, ``run``, ``backfill``, ``retry``, ``plan``, the REST API and the
+JupyterLab panel) uses this graph instead, so that one broken node never stops
+the rest while the user fixes it.
 
 Protocol: :func:`build_partial_graph` keeps every node, drops each reference
 that does not resolve and every edge of a cycle, and records for each node
@@ -12,7 +13,9 @@ concerned why it is broken (the message ``build_graph`` would raise, with its
 "did you mean"). :meth:`PartialGraph.runnable` is the graph without the broken
 nodes and without everything downstream of them: what may still run. Plugins
 that read node settings themselves may report nodes whose own settings are
-invalid as placeholders (``problems``), which are broken the same way.
+invalid as placeholders (``problems``), which are broken the same way. A
+plugin that gives no nodes at all (``dbt parse`` failed) is ``unloaded``: the
+references into it are broken, and say why.
 :func:`choose` splits what a run's selection chose into what the run includes
 and what it leaves out (with why), the same way for every entry point.
 """
@@ -20,7 +23,7 @@ and what it leaves out (with why), the same way for every entry point.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from orchestrate_ext.errors import BadInput, ConfigError, CycleError, NodeNotFound
@@ -36,10 +39,13 @@ class PartialGraph:
         graph: every node; the references that did not resolve and the edges of
             cycles are left out of it.
         broken: by node id, what is wrong with the node and how to fix it.
+        unloaded: by plugin key (``dbt``), why that part of the project gave no nodes at
+            all (e.g. ``dbt parse`` failed); a reference to one of its nodes is broken.
     """
 
     graph: Graph
     broken: Mapping[str, str]
+    unloaded: Mapping[str, str] = field(default_factory=dict)
 
     def blocked(self) -> dict[str, str]:
         """Nodes downstream of a broken node (not broken themselves), with the broken ancestor they wait for."""
@@ -86,12 +92,16 @@ class PartialGraph:
         )
 
 
-def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | None = None) -> PartialGraph:
+def build_partial_graph(
+    nodes: Iterable[Node], problems: Mapping[str, str] | None = None, unloaded: Mapping[str, str] | None = None
+) -> PartialGraph:
     """Resolve what resolves; mark the rest broken instead of raising.
 
     Args:
         problems: nodes a plugin could only read in part (their own settings are
             invalid), by id, with the error; they are broken too.
+        unloaded: plugins that gave no nodes, by key, with why; a reference that does
+            not resolve then says so (the node it names may be one of theirs).
 
     Raises:
         ConfigError: two nodes share an id (a plugin's error, not a node's).
@@ -103,6 +113,8 @@ def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | Non
         by_id[node.id] = node
     broken: dict[str, list[str]] = {node_id: [message] for node_id, message in (problems or {}).items()}
     resolver = _Resolver(by_id)
+    unloaded = dict(unloaded or {})
+    because = "".join(f" (nothing of `{key}:` could be loaded: {why})" for key, why in sorted(unloaded.items()))
     declared: dict[str, set[str]] = {}
     for node in by_id.values():
         declared[node.id] = set()
@@ -110,13 +122,13 @@ def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | Non
             try:
                 declared[node.id].add(resolver.resolve(ref, node))
             except NodeNotFound as exc:
-                broken.setdefault(node.id, []).append(str(exc))
+                broken.setdefault(node.id, []).append(f"{exc}{because}")
     for node in by_id.values():
         for ref in node.produces:
             try:
                 declared[resolver.resolve(ref, node, verb="produces")].add(node.id)
             except NodeNotFound as exc:
-                broken.setdefault(node.id, []).append(str(exc))
+                broken.setdefault(node.id, []).append(f"{exc}{because}")
     waits: dict[str, set[str]] = {}
     for node in by_id.values():
         waits[node.id] = set()
@@ -124,7 +136,7 @@ def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | Non
             try:
                 waits[node.id].add(resolver.resolve(ref, node, verb="waits for"))
             except NodeNotFound as exc:
-                broken.setdefault(node.id, []).append(str(exc))
+                broken.setdefault(node.id, []).append(f"{exc}{because}")
     while True:
         parents = {node_id: set(deps) for node_id, deps in declared.items()}
         _add_gates(by_id, parents)
@@ -148,7 +160,8 @@ def build_partial_graph(nodes: Iterable[Node], problems: Mapping[str, str] | Non
         declared={node_id: tuple(sorted(declared[node_id])) for node_id in order},
         order=order,
     )
-    return PartialGraph(graph, {node_id: "; ".join(dict.fromkeys(messages)) for node_id, messages in broken.items()})
+    messages_by_node = {node_id: "; ".join(dict.fromkeys(messages)) for node_id, messages in broken.items()}
+    return PartialGraph(graph, messages_by_node, unloaded)
 
 
 @dataclass(frozen=True)

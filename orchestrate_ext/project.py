@@ -10,7 +10,7 @@ from pathlib import Path
 
 from orchestrate_ext.clock import Clock, SystemClock
 from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
-from orchestrate_ext.errors import PluginError
+from orchestrate_ext.errors import OrchestrateError, PluginError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher, open_launcher
@@ -82,14 +82,19 @@ class Project:
         :mod:`orchestrate_ext.partial_graph`)."""
         nodes: list[Node] = []
         problems: dict[str, str] = {}
+        unloaded: dict[str, str] = {}
         for plugin, section in self._enabled():
-            if isinstance(plugin, TolerantDiscovery):
-                found, bad = plugin.discover_tolerant(self.config.workspace, section)
-                problems.update(bad)
-            else:
-                found = plugin.discover(self.config.workspace, section)
+            try:
+                if isinstance(plugin, TolerantDiscovery):
+                    found, bad = plugin.discover_tolerant(self.config.workspace, section)
+                    problems.update(bad)
+                else:
+                    found = plugin.discover(self.config.workspace, section)
+            except OrchestrateError as exc:  # e.g. `dbt parse` failed: that part is out, the rest runs
+                unloaded[plugin.config_key] = str(exc)
+                continue
             nodes.extend(found)
-        return build_partial_graph(nodes, problems)
+        return build_partial_graph(nodes, problems, unloaded)
 
     @cached_property
     def runners(self) -> dict[str, NodeRunner]:

@@ -6,6 +6,13 @@ The values of the environment variables orchestrate.yaml names as secrets
 path), together with text that merely looks like a credential (Slack tokens,
 bearer tokens, ``password=...``, passwords in URLs).
 
+Only values are removed, never the words around them: prose and help texts that
+talk about credentials stay readable. A ``password:``/``token:`` followed by a plain
+word ("a bot token: Block Kit") is prose, so after a colon only a credential-shaped
+value (one with a digit or a symbol, or a 20-character word) is masked; after ``=``
+any value is. Placeholders of examples (``postgresql://user:password@host``,
+``token=<token>``, ``$TOKEN``, ``***``) are left as they are.
+
 Where it is applied: every error and warning a runner reports, before the run
 loop stores or announces it; every log and error the CLI prints; every string
 of every REST response; every alert (the alerts plugin). Node processes do not
@@ -25,13 +32,29 @@ from urllib.parse import quote, urlsplit
 
 MASK = "[redacted]"
 
+_PLACEHOLDER = r"(?:password|passwd|pass|pwd|secret|token|\*+|<[^<>@\s]*>|(?-i:\$\{?[A-Z_][A-Z0-9_]*\}?)|\.\.\.)"
+"""Values that stand for a credential in an example or a help text (``postgresql://user:password@host``)."""
+_SHAPED = r"(?=[^\s,;'\"&`]*(?:\d|[._~+/=!#$%^*-][^\s,;'\"&`])|[^\s,;'\"&`]{20})"
+"""A value that looks made, not written: it holds a digit or a symbol inside it (a full stop at its end is
+prose), or is a 20-character word."""
+
 _PATTERNS = (
     re.compile(r"xox[abposre]-[A-Za-z0-9-]{6,}"),
     re.compile(r"xapp-[A-Za-z0-9-]{6,}"),
     re.compile(r"https://hooks\.slack(?:-gov)?\.com/[\w/\-]+"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*[=:]\s*)[^\s,;'\"&]+"),
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!\*+@)[^@\s/]+(@)"),  # a password already *** stays
+    re.compile(rf"(?i)(\bbearer\s+)(?!{_PLACEHOLDER}\b){_SHAPED}[A-Za-z0-9._~+/=-]{{8,}}"),
+    # key=value: whatever follows '=' (but not a placeholder or a quote/backtick that starts prose)
+    re.compile(
+        rf"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*=\s*)"
+        rf"(?!{_PLACEHOLDER}(?![^\s,;'\"&`]))[^\s,;'\"&`<>(){{}}\[\]][^\s,;'\"&]*"
+    ),
+    # key: value: only a credential-shaped value, so prose ("a bot token: Block Kit") stays
+    re.compile(
+        rf"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*:\s*)"
+        rf"(?!{_PLACEHOLDER}(?![^\s,;'\"&`])){_SHAPED}[^\s,;'\"&`<>(){{}}\[\]][^\s,;'\"&]*"
+    ),
+    # scheme://user:password@ (a placeholder, or a password already ***, stays)
+    re.compile(rf"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!{_PLACEHOLDER}@)[^@\s/]+(@)"),
 )
 _MIN_SECRET = 6
 

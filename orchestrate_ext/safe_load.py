@@ -15,7 +15,10 @@ is read through this module, under :class:`Limits`:
   alias (``*name``) is expanded, counted on the event stream with each anchor's
   size remembered, so a few hundred bytes of nested anchors (a "billion laughs")
   are refused in linear time instead of expanding to gigabytes later;
-* **integers** with more than ``max_int_digits`` digits.
+* **integers** with more than ``max_int_digits`` digits;
+* **duplicate keys** (``unique_keys=True``, for orchestrate.yaml): a YAML mapping that names a
+  key twice is refused with the key and its line (PyYAML alone keeps the last value silently).
+  dbt's own files are read as dbt reads them (the last value wins), so they keep dbt's outcome.
 
 Every problem is an :class:`~orchestrate_ext.errors.InputError` (a ``BadInput``:
 exit code 2 on the command line, HTTP 400 from the REST API) whose message
@@ -71,23 +74,59 @@ _BOM = "\ufeff"
 _INT_TAG = "tag:yaml.org,2002:int"
 _COLLECTION_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _COLLECTION_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER = yaml.resolver.Resolver()
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _UniqueKeyLoader(_SafeLoader):
+    """The safe loader, refusing a mapping that names a key twice (PyYAML keeps the last silently).
+
+    Keys brought in by a merge (``<<: *defaults``) may be overridden: only the keys written in
+    the mapping itself are compared.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key is the constructor's error
+                continue
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key '{key}' appears twice in one mapping (first at line {first.start_mark.line + 1}); "
+                    "keep one of them",
+                    key_node.start_mark,
+                )
+        return dict(super().construct_mapping(node, deep=deep))
 
 
 def load_yaml(
-    data: bytes | str, source: str, limits: Limits = CONFIG_LIMITS, error: type[BadInput] = InputError
+    data: bytes | str,
+    source: str,
+    limits: Limits = CONFIG_LIMITS,
+    error: type[BadInput] = InputError,
+    *,
+    unique_keys: bool = False,
 ) -> Any:
     """The value of one YAML document (None when it is empty), read under ``limits``.
 
     Args:
         source: names the input in messages, e.g. the file's path.
         error: the ``BadInput`` class raised.
+        unique_keys: refuse a mapping that names a key twice (else the last value wins, as in PyYAML).
     """
     text = _text(data, source, limits, error)
+    loader = _UniqueKeyLoader if unique_keys else _SafeLoader
     try:
         _check_events(text, source, limits, error)
-        return yaml.load(text, Loader=_Loader)  # a safe loader (no Python tags), after the checks above
+        return yaml.load(text, Loader=loader)  # a safe loader (no Python tags), after the checks above
     except yaml.YAMLError as exc:
         raise error(f"{source}: not valid YAML{_where(exc)}: {getattr(exc, 'problem', None) or exc}") from None
     except (ValueError, RecursionError, MemoryError) as exc:  # a constructor's int()/float() or a deep structure
@@ -96,9 +135,11 @@ def load_yaml(
         raise error(f"{source}: cannot be read as YAML: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def load_yaml_file(path: Path, limits: Limits = CONFIG_LIMITS, error: type[BadInput] = InputError) -> Any:
+def load_yaml_file(
+    path: Path, limits: Limits = CONFIG_LIMITS, error: type[BadInput] = InputError, *, unique_keys: bool = False
+) -> Any:
     """:func:`load_yaml` of a file; its size is checked before it is read."""
-    return load_yaml(_read(path, limits, error), str(path), limits, error)
+    return load_yaml(_read(path, limits, error), str(path), limits, error, unique_keys=unique_keys)
 
 
 def load_json(
@@ -246,7 +287,7 @@ def _check_events(text: str, source: str, limits: Limits, error: type[BadInput])
             if frames:
                 frames[-1][1] += size - 1  # the collection itself was counted when it started
 
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=_SafeLoader):
         event_check(event)
 
 

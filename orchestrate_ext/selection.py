@@ -16,6 +16,11 @@ from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import Node
 
 _METHODS = ("tag", "path", "kind", "name")
+_EXAMPLES = {"tag": "tag:nightly", "path": "path:notebooks/reports", "kind": "kind:notebook", "name": "name:orders"}
+_METHODS_HELP = (
+    "tag:NAME (e.g. tag:nightly), path:FOLDER (e.g. path:models/staging), kind:dbt|notebook|source "
+    "(e.g. kind:notebook), name:NAME or a plain name (e.g. orders), with + for ancestors/descendants"
+)
 
 
 def select(graph: Graph, expression: str | None) -> set[str]:
@@ -39,10 +44,12 @@ def _select_term(graph: Graph, term: str) -> set[str]:
     if not core:
         raise SelectorError(f"selector '{term}' names nothing; write e.g. '+orders' or 'tag:finance+'")
     method, _, value = core.partition(":") if ":" in core else ("name", "", core)
-    if method not in _METHODS or not value:
+    if method not in _METHODS:
+        raise SelectorError(f"selector '{term}' uses the unknown method '{method}'; methods: {_METHODS_HELP}")
+    if not value.strip():
         raise SelectorError(
-            f"selector '{term}' uses the unknown method '{method}'; "
-            f"use one of {', '.join(m + ':' for m in _METHODS[:-1])} or a plain name"
+            f"selector '{term}' gives the method '{method}:' no value; write e.g. '{_EXAMPLES[method]}' "
+            f"(methods: {_METHODS_HELP})"
         )
     matches = {node.id for node in graph.nodes.values() if _matcher(method, value)(node)}
     if not matches:

@@ -116,7 +116,12 @@ class TimeStyle:
         return zone_name(self.zone)
 
     def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
+        """``moment`` in this style's zone; in UTC when the zone's offset would leave Python's years
+        1–9999 (a logical date stored before they were bounded), so a view never fails on it."""
+        try:
+            return moment.astimezone(self.zone)
+        except OverflowError:
+            return moment.astimezone(UTC)
 
     def absolute(self, moment: datetime | None, *, seconds: bool = True) -> str:
         """``2026-11-30 09:00:51 CET`` (``-`` for None)."""

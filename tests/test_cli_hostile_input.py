@@ -179,8 +179,14 @@ def test_malformed_notebooks_are_exit_2_naming_the_notebook(tmp_path: Path, docu
     assert_exit_2(invoke("validate", cwd=tmp_path), "nb/a.ipynb", message)
 
 
-def test_cells_of_any_shape_do_not_crash_validate(tmp_path: Path) -> None:
-    cells = ["a string", 7, None, {"metadata": ["tags"]}, {"metadata": {"tags": "parameters"}}]
+def test_odd_but_runnable_cells_pass_validate(tmp_path: Path) -> None:
+    """Cells papermill runs (no metadata, tags that are a text) pass; cells it cannot run are refused (issue 18,
+    ``test_cells_papermill_cannot_run_are_refused_by_validate``)."""
+    cells = [
+        {"cell_type": "markdown", "source": ["# a ", "title"]},
+        {"cell_type": "code", "metadata": {"tags": "parameters"}, "source": "x = 1"},
+        {"cell_type": "raw", "metadata": {}, "source": ""},
+    ]
     project(tmp_path, NOTEBOOKS, {"a.ipynb": notebook(cells=cells)})
     result = invoke("validate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -235,3 +241,216 @@ def test_validate_counts_schedules_and_warns_about_no_nodes(tmp_path: Path) -> N
     result = invoke("validate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ok: 1 nodes (1 notebook), 1 schedule(s)" in result.stdout
+
+
+# -- issue 18, "bad input": each refused (exit 2) with the file, key and fix, before anything is written
+
+
+SCHEDULED = NOTEBOOKS + "schedules: [{name: nightly, cron: '0 6 * * *', timezone: Asia/Tokyo}]\n"
+
+
+@pytest.mark.parametrize(
+    "logical_date",
+    [
+        "0001-01-01",
+        "9999-12-31",
+        "9999-12-31T23:00:00Z",
+        "1899-12-31T23:59:59Z",
+        "3000-01-01",
+        "0001-01-01T00:00+05:00",
+    ],
+)
+def test_run_refuses_a_logical_date_no_view_can_show(tmp_path: Path, logical_date: str) -> None:
+    project(tmp_path, NOTEBOOKS)
+    result = invoke("run", "--logical-date", logical_date, cwd=tmp_path)
+    assert_exit_2(result, "--logical-date", f"'{logical_date}'", "years 1900 to 2999", "e.g. 2024-01-31")
+    assert not (tmp_path / ".orchestrate").exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "where"),
+    [
+        ("0001-01-01", "0001-01-03", "--start"),
+        ("2024-01-01", "9999-12-31", "--end"),  # the day after 9999-12-31 was an OverflowError
+        ("9999-12-30", "9999-12-31", "--start"),
+        ("1899-12-30", "1900-01-02", "--start"),
+        ("2999-12-30", "3000-01-01", "--end"),
+    ],
+)
+def test_backfill_refuses_a_range_outside_the_accepted_logical_dates(
+    tmp_path: Path, start: str, end: str, where: str
+) -> None:
+    project(tmp_path, SCHEDULED)
+    result = invoke("backfill", "nightly", "--start", start, "--end", end, cwd=tmp_path)
+    assert_exit_2(result, f"{where}: '", "years 1900 to 2999")
+    assert not (tmp_path / ".orchestrate").exists()
+
+
+def parameters_notebook(parameters: object) -> dict[str, object]:
+    return notebook({"kernelspec": {"name": "python3"}, "orchestrate": {"parameters": parameters}})
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (parameters_notebook({"class": 1}), "parameter name 'class' is a Python keyword"),
+        (parameters_notebook({"run_id": "x"}), "parameter 'run_id' is set by orchestrate-ext on every run"),
+        (parameters_notebook({"logical_date": "2024-01-01"}), "parameter 'logical_date' is set by orchestrate-ext"),
+        (parameters_notebook({"top n": 1}), "parameter name 'top n' is not a Python identifier"),
+        (
+            notebook(
+                {
+                    "kernelspec": {"name": "python3"},
+                    "orchestrate": {"schedule": {"cron": "@daily", "parameters": {"for": 1}}},
+                }
+            ),
+            "key 'orchestrate.schedule.parameters': parameter name 'for' is a Python keyword",
+        ),
+    ],
+)
+def test_notebook_parameter_names_are_checked_as_strictly_as_on_the_command_line(
+    tmp_path: Path, document: object, message: str
+) -> None:
+    project(tmp_path, NOTEBOOKS, {"a.ipynb": document})
+    assert_exit_2(invoke("validate", cwd=tmp_path), "notebook 'nb/a.ipynb' metadata", message)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "schedules: [{name: s, cron: '@daily', parameters: {class: 1}}]\n",
+            "parameter name 'class' is a Python keyword",
+        ),
+        ("schedules: [{name: s, cron: '@daily', parameters: {run_id: x}}]\n", "'run_id' is set by orchestrate-ext"),
+    ],
+)
+def test_schedule_parameter_names_are_checked_too(tmp_path: Path, extra: str, message: str) -> None:
+    config = project(tmp_path, NOTEBOOKS + extra)
+    assert_exit_2(invoke("validate", cwd=tmp_path), str(config), "key 'schedules.0.parameters' (schedule 's')", message)
+
+
+CODE = {"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": None}
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        (["a string"], "cell 1: a cell must be a mapping of keys to values, not str"),
+        ([CODE, 7], "cell 2: a cell must be a mapping of keys to values, not int"),
+        ([{**CODE, "metadata": ["tags"]}], "cell 1: 'metadata' must be a mapping of keys to values, not list"),
+        ([{**CODE, "source": [1, 2]}], "cell 1: 'source' must be text or a list of texts"),
+        ([{"metadata": {}, "source": "x"}], "cell 1: 'cell_type' must be one of code, markdown, raw, not None"),
+        ([{**CODE, "outputs": {}}], "cell 1: 'outputs' must be a list, not dict"),
+    ],
+)
+def test_cells_papermill_cannot_run_are_refused_by_validate(tmp_path: Path, cells: object, message: str) -> None:
+    """These passed `validate`, then the run failed with a bare TypeError (or AttributeError) from papermill."""
+    project(tmp_path, NOTEBOOKS, {"a.ipynb": notebook(cells=cells)})
+    assert_exit_2(invoke("validate", cwd=tmp_path), "notebook 'nb/a.ipynb': ", message, "repair the notebook")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key"),
+    [
+        ({"kernelspec": {"name": "python3"}, "orchestrate": {"kernel": "../../../tmp/x"}}, "orchestrate.kernel"),
+        ({"kernelspec": {"name": "../../../tmp/x"}}, "kernelspec.name"),
+        ({"kernelspec": {"name": "python3"}, "orchestrate": {"kernel": ".."}}, "orchestrate.kernel"),
+        ({"kernelspec": {"name": "python 3"}}, "kernelspec.name"),
+    ],
+)
+def test_kernel_names_that_are_paths_are_refused(tmp_path: Path, metadata: dict[str, object], key: str) -> None:
+    project(tmp_path, NOTEBOOKS, {"a.ipynb": notebook(metadata)})
+    assert_exit_2(invoke("validate", cwd=tmp_path), "nb/a.ipynb", f"key '{key}'", "is not a kernel name", "python3")
+
+
+def test_a_kernel_name_that_is_a_path_is_refused_in_orchestrate_yaml(tmp_path: Path) -> None:
+    config = project(tmp_path, "notebooks: {include: ['nb/*.ipynb'], kernel: ../x}\n")
+    assert_exit_2(invoke("validate", cwd=tmp_path), str(config), "key 'notebooks.kernel'", "is not a kernel name")
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (NOTEBOOKS + "concurrency: 2\nconcurrency: 3\n", "at line 3, column 1: the key 'concurrency' appears twice"),
+        (NOTEBOOKS + "defaults: {retries: 1, retries: 2}\n", "the key 'retries' appears twice in one mapping"),
+        (NOTEBOOKS + NOTEBOOKS, "the key 'notebooks' appears twice in one mapping (first at line 1); keep one"),
+        (NOTEBOOKS + "defaults: {retries: true}\n", "key 'defaults.retries': Input should be a valid integer"),
+        (NOTEBOOKS + "defaults: {retries: '3'}\n", "key 'defaults.retries': Input should be a valid integer"),
+        (NOTEBOOKS + "concurrency: 2.0\n", "key 'concurrency': Input should be a valid integer"),
+        (NOTEBOOKS + "defaults: {timeout: true}\n", "key 'defaults.timeout'"),
+    ],
+)
+def test_duplicate_keys_and_counts_that_are_not_integers_in_orchestrate_yaml(
+    tmp_path: Path, config: str, message: str
+) -> None:
+    path = project(tmp_path, config)
+    assert_exit_2(invoke("validate", cwd=tmp_path), str(path), message)
+
+
+def test_merged_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    project(tmp_path, NOTEBOOKS + "defaults:\n  <<: {retries: 1}\n  retries: 2\n")
+    result = invoke("validate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_retries_true_in_notebook_metadata_is_refused(tmp_path: Path) -> None:
+    project(
+        tmp_path,
+        NOTEBOOKS,
+        {"a.ipynb": notebook({"kernelspec": {"name": "python3"}, "orchestrate": {"retries": True}})},
+    )
+    assert_exit_2(
+        invoke("validate", cwd=tmp_path), "notebook 'nb/a.ipynb' metadata", "key 'orchestrate.retries'", "valid integer"
+    )
+
+
+@pytest.mark.parametrize("path", ["/proc/self/state.db", "/proc/nowhere/state.db", "/sys/state.db", "/proc"])
+@pytest.mark.parametrize("command", ["validate", "runs", "run"])
+def test_state_path_under_proc_names_the_key(tmp_path: Path, path: str, command: str) -> None:
+    config = project(tmp_path, NOTEBOOKS + f"state: {{path: {path}}}\n")
+    assert_exit_2(invoke(command, cwd=tmp_path), str(config), "key 'state.path'", "e.g. .orchestrate/state.db")
+
+
+@pytest.mark.parametrize(
+    ("selector", "example"),
+    [
+        ("tag:", "tag:nightly"),
+        ("path:", "path:notebooks/reports"),
+        ("kind:+", "kind:notebook"),
+        ("+name:", "name:orders"),
+    ],
+)
+def test_a_selector_method_without_a_value_says_which_methods_exist(
+    tmp_path: Path, selector: str, example: str
+) -> None:
+    project(tmp_path, NOTEBOOKS)
+    result = invoke("graph", "--select", selector, cwd=tmp_path)
+    assert_exit_2(
+        result, f"selector '{selector}' gives the method", "no value", f"e.g. '{example}'", "tag:NAME", "kind:"
+    )
+    assert "unknown method" not in result.stderr
+
+
+def test_a_notebook_linked_from_outside_the_project_is_no_node(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.ipynb").write_text(json.dumps(notebook()))
+    project(root, NOTEBOOKS)
+    (root / "nb" / "linked.ipynb").symlink_to(elsewhere / "secret.ipynb")
+    (root / "nb" / "shared").symlink_to(elsewhere, target_is_directory=True)
+    (root / "nb" / "inside.ipynb").symlink_to(root / "nb" / "a.ipynb")  # a link inside the project is fine
+    project(root, "notebooks: {include: ['nb/**/*.ipynb', 'nb/*/*.ipynb']}\n")
+    result = invoke("validate", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 nodes (2 notebook)" in result.stdout
+    assert f"'nb/linked.ipynb' links to {elsewhere / 'secret.ipynb'}, outside the project folder" in result.stderr
+    assert "'nb/shared/secret.ipynb' links to" in result.stderr
+    graph = invoke("graph", "--format", "json", cwd=root)
+    assert "linked" not in graph.stdout and "secret" not in graph.stdout and "inside" in graph.stdout
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59-05:00", "0001-01-01T00:00+05:00"])
+def test_runs_since_a_date_that_overflows_in_utc_is_exit_2(tmp_path: Path, since: str) -> None:
+    project(tmp_path, NOTEBOOKS)
+    assert_exit_2(invoke("runs", "--since", since, cwd=tmp_path), f"--since: '{since}' is outside", "e.g. 2026-11-30")

@@ -7,9 +7,14 @@ exception that escapes is a traceback. For every input:
 * the exit code is 0, 1 or 2 and no exception escapes;
 * nothing is written: no state store (or any other file) appears in the project.
 
+Issue 18 added the classes that used to pass `validate` and then fail: duplicate YAML keys, counts that are
+not integers (``retries: true``), ``state.path`` under /proc, parameter names that are keywords or reserved,
+kernel names that are paths, cells papermill cannot run, selectors without a value, and logical dates no view
+can show (``test_any_logical_date``: a date is refused, or every view can show it in every zone).
+
 The REST bodies are fuzzed against a real Jupyter server in ``tests/jupyter_extension/test_fuzz_rest.py``
 (slow). Examples are bounded (40 a property; ``FUZZ_EXAMPLES=N`` for more) so that this file runs in the
-fast tier in about 20 s.
+fast tier in about 40 s.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from click.testing import CliRunner
@@ -28,6 +35,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from orchestrate_ext.cli import main
+from orchestrate_ext.clock import MAX_DURATION, parse_datetime
+from orchestrate_ext.timefmt import TimeStyle
 
 EXAMPLES = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -62,6 +71,13 @@ globs = st.sampled_from(
 )
 state_paths = st.sampled_from(
     [".orchestrate/state.db", "state.db", "nb", "/dev/null", "orchestrate.yaml/x.db", "", " ", "a\x00b", "nb/a.ipynb"]
+) | st.sampled_from(["/proc/self/state.db", "/proc/x/state.db", "/sys/state.db", "/proc"])
+counts = ints | st.sampled_from([True, False, "3", 2.0, 2.5, None])
+parameter_names = st.sampled_from(["top_n", "class", "for", "run_id", "logical_date", "not valid", "1x", "", "é"]) | (
+    st.text(max_size=6)
+)
+kernels = st.sampled_from(
+    ["python3", "", "nope", "../../../tmp/x", "..", ".", "python 3", "a/b", "x" * 300, "py-3.11_a"]
 )
 
 
@@ -91,7 +107,7 @@ def shapes(wild: bool) -> dict[str, st.SearchStrategy[Any]]:
             "catchup": st.sampled_from(["latest", "all", "none", "sometimes"]),
             "max_catchup": ints,
             "max_active_runs": ints,
-            "parameters": st.dictionaries(st.text(max_size=6), scalars, max_size=3),
+            "parameters": st.dictionaries(parameter_names, scalars, max_size=3),
             "after": names | st.lists(names, max_size=2),
             "on_file": globs | st.lists(globs, max_size=2),
             "ancestors": st.sampled_from(["stale", "all", "none", "some"]),
@@ -100,7 +116,7 @@ def shapes(wild: bool) -> dict[str, st.SearchStrategy[Any]]:
     route = keys({"on": st.lists(st.sampled_from(["failure", "retry", "boom"]), max_size=2), "slack": names})
     common = {
         "owner": names,
-        "retries": ints,
+        "retries": counts,
         "retry_backoff": durations,
         "timeout": durations,
         "tags": st.lists(names, max_size=3),
@@ -114,8 +130,8 @@ def shapes(wild: bool) -> dict[str, st.SearchStrategy[Any]]:
     notebook_only = {
         "depends_on": st.lists(names, max_size=3),
         "produces": st.lists(names, max_size=2),
-        "parameters": st.dictionaries(st.text(max_size=6), values, max_size=3),
-        "kernel": st.sampled_from(["python3", "", "nope"]),
+        "parameters": st.dictionaries(parameter_names, values, max_size=3),
+        "kernel": kernels,
     }
     schedule_entry = keys(
         {
@@ -126,15 +142,15 @@ def shapes(wild: bool) -> dict[str, st.SearchStrategy[Any]]:
             "on_file": globs,
             "catchup": st.sampled_from(["latest", "all"]),
             "max_catchup": ints,
-            "parameters": st.dictionaries(st.text(max_size=6), scalars, max_size=2),
+            "parameters": st.dictionaries(parameter_names, scalars, max_size=2),
             "sla": keys({"finish_by": st.sampled_from(["07:30", "7"]), "freshness": durations}),
         },
         {"name": names},
     )
     config = keys(
         {
-            "concurrency": ints,
-            "defaults": keys({"retries": ints, "retry_backoff": durations, "timeout": durations}),
+            "concurrency": counts,
+            "defaults": keys({"retries": counts, "retry_backoff": durations, "timeout": durations}),
             "state": keys({"path": state_paths}),
             "schedules": st.lists(schedule_entry, max_size=3),
             "alerts": keys(
@@ -145,6 +161,7 @@ def shapes(wild: bool) -> dict[str, st.SearchStrategy[Any]]:
                 }
             ),
             "dbt": keys({"project_dir": st.sampled_from([".", "dbt", "nb"]), "target": names}),
+            "executor": keys({"type": st.sampled_from(["local", "dask"]), "local": keys({"workers": counts})}),
             **({"colour": values} if wild else {}),
         },
         {
@@ -178,6 +195,13 @@ yaml_tricks = st.sampled_from(
         "notebooks: {include: ['nb/*.ipynb']}\nconcurrency: 0x" + "f" * 40 + "\n",
         "notebooks: {include: ['nb/*.ipynb']}\nconcurrency: 1_0\n",
         "notebooks: {include: ['nb/*.ipynb']}\ndefaults: {timeout: 190:20:30}\n",
+        "notebooks: {include: ['nb/*.ipynb']}\nconcurrency: 1\nconcurrency: 2\n",
+        "notebooks: {include: ['nb/*.ipynb']}\nnotebooks: {include: ['*.ipynb']}\n",
+        "notebooks: {include: ['nb/*.ipynb'], include: ['x/*.ipynb']}\n",
+        "notebooks: {include: ['nb/*.ipynb']}\nd: &d {retries: 1}\ndefaults: {<<: *d, retries: 2}\n",
+        "notebooks: {include: ['nb/*.ipynb']}\n1: a\n'1': b\n",
+        "notebooks: {include: ['nb/*.ipynb']}\ndefaults: {retries: true}\n",
+        "notebooks: {include: ['nb/*.ipynb'], kernel: ../../../tmp/x}\n",
     ]
 )
 config_texts = (
@@ -313,3 +337,87 @@ def test_any_dbt_meta(meta: Any, config_meta: Any) -> None:
     with project("dbt: {project_dir: dbt}\nnotebooks: {include: ['nb/*.ipynb']}\n") as root:
         dbt_project(root, meta, config_meta)
         assert_handled(root, "validate")
+
+
+# -- issue 18: cells, selectors and logical dates
+
+cell_types = st.sampled_from(["code", "markdown", "raw", "heading", None, 3])
+cells = st.lists(
+    st.fixed_dictionaries(
+        {"cell_type": cell_types},
+        optional={
+            "source": st.text(max_size=10) | st.lists(st.text(max_size=5) | scalars, max_size=3) | values,
+            "metadata": st.fixed_dictionaries({}, optional={"tags": st.lists(st.text(max_size=10)) | values}) | values,
+            "outputs": st.just([]) | values,
+        },
+    )
+    | values,
+    max_size=4,
+)
+
+
+@EXAMPLES
+@given(cells=cells)
+@example(cells=[{"cell_type": "code", "metadata": ["tags"], "source": "x = 1", "outputs": []}])
+@example(cells=[{"cell_type": "code", "metadata": {}, "source": [1, 2], "outputs": []}])
+def test_any_cells(cells: Any) -> None:
+    """A notebook whose cells `validate` accepts has the shape papermill runs: every cell a mapping of a known
+    type, its source text, its metadata a mapping, a code cell's outputs a list."""
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as folder:
+        root = Path(folder)
+        (root / "nb").mkdir()
+        document = {**notebook_document({"kernelspec": {"name": "python3"}}), "cells": cells}
+        (root / "nb" / "a.ipynb").write_text(json.dumps(document))
+        (root / "orchestrate.yaml").write_text("notebooks: {include: ['nb/*.ipynb']}\n")
+        if assert_handled(root, "validate") == 0:
+            for cell in cells:
+                assert isinstance(cell, dict) and cell["cell_type"] in ("code", "markdown", "raw")
+                source = cell.get("source", "")
+                assert isinstance(source, str) or all(isinstance(line, str) for line in source)
+                assert isinstance(cell.get("metadata", {}), dict)
+                assert cell["cell_type"] != "code" or isinstance(cell.get("outputs", []), list)
+
+
+selectors = st.sampled_from(["tag:", "path:", "kind:", "name:", "tag:+", "+kind:", ":", "x:", "tag::", "a"]) | (
+    st.tuples(
+        st.sampled_from(["", "+"]), st.sampled_from(["tag", "path", "kind", "name", "x", ""]), st.text(max_size=5)
+    ).map(lambda parts: f"{parts[0]}{parts[1]}:{parts[2]}")
+)
+
+
+@EXAMPLES
+@given(selector=selectors)
+def test_any_selector(selector: str) -> None:
+    with project("notebooks: {include: ['nb/*.ipynb']}\n") as root:
+        assert_handled(root, "graph", "--select", selector)
+
+
+date_texts = (
+    st.datetimes(timezones=st.none() | st.timezones()).map(lambda moment: moment.isoformat())
+    | st.dates().map(str)
+    | st.sampled_from(["0001-01-01", "9999-12-31", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00+14:00", "1e9"])
+    | st.text(max_size=30)
+)
+VIEW_ZONES = [UTC, ZoneInfo("America/New_York"), ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Pacific/Pago_Pago")]
+
+
+@EXAMPLES
+@given(text=date_texts)
+@example(text="9999-12-31")
+@example(text="0001-01-01T00:00+05:00")
+def test_any_logical_date(text: str) -> None:
+    """A logical date is refused where it is parsed (`run` exits 2, nothing written), or every view can show it
+    in every zone and the schedules can add ten years to it."""
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        if not text:
+            return  # `run --logical-date ''` means now, as no --logical-date does
+        with project("notebooks: {include: ['nb/*.ipynb']}\n") as root:
+            assert assert_handled(root, "run", "--logical-date", text) == 2
+        return
+    for zone in VIEW_ZONES:
+        style = TimeStyle(zone, datetime(2026, 1, 1, tzinfo=UTC))
+        assert style.absolute(moment) and style.clock(moment) and style.relative(moment)
+        assert (moment + timedelta(seconds=MAX_DURATION)).astimezone(zone)
+        assert (moment - timedelta(seconds=MAX_DURATION)).astimezone(zone)

@@ -27,6 +27,7 @@ from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_summary
 from orchestrate_ext.scheduling import api
 from orchestrate_ext.scheduling.backfill import backfill_dates, parse_bound
+from orchestrate_ext.scheduling.exits import last_exit
 
 SCHEDULER_LOG = "scheduler.log"
 
@@ -144,8 +145,14 @@ def scheduler_status(project: Project, launcher: Launcher | None = None) -> dict
         detail = f"starting (pid {starting}); it logs to {_shown(project, log)}"
     else:
         detail = f"A scheduler started from here logs to {_shown(project, log)}." if log.exists() else None
+    stopped = last_exit(project.config.workspace.state_dir)
+    if not lease.active and starting is None and stopped is not None and stopped.error:
+        detail = f"The last scheduler stopped at {isoformat(stopped.at)}: {stopped.reason}" + (
+            f" (its log: {_shown(project, log)})" if log.exists() else ""
+        )
     return {
         **api.lease_document(lease),
+        "last_exit": stopped.document() if stopped is not None else None,
         "running": lease.active,
         "starting": starting is not None,
         "detail": detail,

@@ -122,4 +122,10 @@ def parse_since(text: str, style: TimeStyle) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=style.zone)
-    return to_utc(moment)
+    try:
+        return to_utc(moment)
+    except OverflowError:  # 9999-12-31T23:59-05:00 is after year 9999 in UTC
+        raise BadInput(
+            f"--since: '{text}' is outside the dates Python can hold once read in UTC; "
+            "give a date between the years 1 and 9999, e.g. 2026-11-30"
+        ) from None

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -18,15 +19,17 @@ from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
 from orchestrate_ext.cli.run_commands import warn_left_out
 from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
-from orchestrate_ext.clock import isoformat, parse_duration
+from orchestrate_ext.clock import check_logical_date, isoformat, logical_date_out_of_range, parse_duration
 from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
+from orchestrate_ext.redact import Redactor
 from orchestrate_ext.scheduling import api
-from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, load_backfill, parse_bound
+from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
+from orchestrate_ext.scheduling.exits import record_exit
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
-from orchestrate_ext.scheduling.serve import clock_from_environment, serve
-from orchestrate_ext.scheduling.source import ProjectSource
+from orchestrate_ext.scheduling.serve import clock_from_environment, open_scheduler, problem_text, serve
+from orchestrate_ext.scheduling.source import load_snapshot
 
 
 def _duration(value: str, option: str) -> float:
@@ -65,18 +68,18 @@ def scheduler(
         stale_after=_duration(stale_after, "--stale-after"),
     )
     clock = clock_from_environment()
-    source = ProjectSource(project_dir, refresh_seconds=_duration(reload_every, "--reload"))
-    project = Project.load(project_dir, clock=clock)
-    store = project.open_store()
-    observers = project.observers(store)
+    project, store, observers, source = open_scheduler(project_dir, clock, _duration(reload_every, "--reload"))
+    state_dir = project.config.workspace.state_dir
     the_scheduler = Scheduler(source, store, clock, options=options, listeners=observers, launcher=project.launcher)
     stop = threading.Event()
     stops = 0
+    stopped_by = "stopped"
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stops
+        nonlocal stops, stopped_by
         stops += 1
         if stops == 1:
+            stopped_by = f"stopped by {signal.Signals(signum).name}"
             logging.getLogger("orchestrate_ext.scheduler").info(
                 "%s: taking no new work; running nodes get %.0f s to finish", signal.Signals(signum).name, grace_seconds
             )
@@ -88,8 +91,12 @@ def scheduler(
     signal.signal(signal.SIGINT, on_signal)
     names = ", ".join(sorted(source.current().definitions)) or "none yet"
     click.echo(f"scheduler {the_scheduler.owner} for {project.root}: schedules {names}", err=True)
+    failure: str | None = None
     try:
         serve(the_scheduler, stop, observers=observers)
+    except BaseException as exc:
+        failure = Redactor()(f"the scheduler stopped on an error: {problem_text(exc)}")
+        raise
     finally:
         finished = the_scheduler.shutdown(grace_seconds)
         source.close()
@@ -97,6 +104,7 @@ def scheduler(
             observer.close(5.0)
         store.close()
         project.close()
+        record_exit(state_dir, clock.now(), failure or stopped_by, error=failure is not None)
     click.echo("scheduler stopped" + ("" if finished else " (runs still going were cancelled)"), err=True)
 
 
@@ -163,6 +171,19 @@ def ticks(project_dir: Path | None, schedule: str | None, limit: int, as_json: b
         read.show(ticks_screen(records, runs, read.style))
 
 
+def _backfill_bound(text: str, timezone: str, *, end: bool) -> datetime:
+    """``--start``/``--end`` as a moment, refused (exit 2) outside the accepted logical dates."""
+    where = "--end" if end else "--start"
+    try:
+        moment = parse_bound(text, timezone, end=end)
+    except OverflowError:  # 9999-12-31 as --end (the day after), or year 1 east of UTC
+        raise BadInput(f"{where}: {logical_date_out_of_range(text)}") from None
+    try:
+        return check_logical_date(moment, text)
+    except ValueError as exc:
+        raise BadInput(f"{where}: {exc}") from None
+
+
 @main.command()
 @click.argument("schedule", shell_complete=completion.schedule_names)
 @click.option("--start", required=True, help="First date (or date-time), in the schedule's time zone.")
@@ -178,14 +199,14 @@ def backfill(
 
     A broken node and what waits for it are left out of every run with a warning; the rest runs.
     """
-    project = Project.load(project_dir)
-    snapshot, partial = load_backfill(project)
+    snapshot = load_snapshot(project_dir)
     definition = api.get_definition(dict(snapshot.definitions), schedule)
     dates = backfill_dates(
         definition,
-        parse_bound(start, definition.timezone, end=False),
-        parse_bound(end, definition.timezone, end=True),
+        _backfill_bound(start, definition.timezone, end=False),
+        _backfill_bound(end, definition.timezone, end=True),
     )
+    project = Project.load(project_dir)
     store = project.open_store()
     try:
         job = Backfill(
@@ -196,7 +217,6 @@ def backfill(
             force=force,
             parallel=parallel,
             launcher=project.launcher,
-            partial=partial,
         )
     except BadInput:
         store.close()

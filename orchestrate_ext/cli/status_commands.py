@@ -1,7 +1,9 @@
 """``orchestrate status`` (is the pipeline healthy?) and ``orchestrate freshness`` (when each node last succeeded).
 
-``status`` exits 0 when healthy and 1 when a node is failing or stale, so it
-serves a cron check or a shell prompt; bad input exits 2 as everywhere.
+``status`` exits 0 when healthy and 1 when a node is failing, stale or broken
+(left out of every run), a schedule is broken, or the scheduler stopped on an
+error, so it serves a cron check or a shell prompt; bad input (an unreadable
+orchestrate.yaml) exits 2 as everywhere.
 Both only read (the store opened read-only).
 """
 
@@ -19,6 +21,8 @@ from orchestrate_ext.cli.status_views import freshness_screen, status_screen
 from orchestrate_ext.freshness import assess, freshness_document
 from orchestrate_ext.health import check_health, health_document, refreshing_nodes
 from orchestrate_ext.scheduling.api import schedule_definitions
+from orchestrate_ext.scheduling.definitions import discover_schedule_set
+from orchestrate_ext.scheduling.exits import last_exit
 from orchestrate_ext.selection import select
 
 
@@ -27,14 +31,25 @@ from orchestrate_ext.selection import select
 @utc_option
 @project_option
 def status(project_dir: Path | None, as_json: bool, utc: bool) -> None:
-    """Is the pipeline healthy? Scheduler, schedules, runs going on, failing and stale nodes.
+    """Is the pipeline healthy? Scheduler, schedules, runs going on, failing, stale and broken nodes.
 
-    Exit code 0: healthy; 1: a node is failing in its latest run, or stale.
+    Exit code 0: healthy; 1: a node is failing in its latest run, stale or broken, a schedule is
+    broken, or the scheduler stopped on an error.
     """
     with reading(project_dir, utc=utc) as read:
-        definitions = schedule_definitions(read.project)
+        project = read.project
+        partial = project.partial_graph
+        schedules = discover_schedule_set(project.config.core.schedules, partial, project.config.workspace.config_path)
         with read.store.read() as tx:
-            health = check_health(tx, read.project.graph, definitions, read.now)
+            health = check_health(
+                tx,
+                partial.runnable(),
+                schedules.definitions,
+                read.now,
+                partial=partial,
+                broken_schedules=schedules.broken,
+                last_exit=last_exit(project.config.workspace.state_dir),
+            )
     if as_json:
         read.emit(health_document(health))
     else:

@@ -35,6 +35,8 @@ def status_screen(health: Health, style: TimeStyle) -> Screen:
     screen.blank()
     _running(screen, health, style)
     screen.blank()
+    _broken(screen, health)
+    screen.blank()
     _failing(screen, health, style)
     screen.blank()
     _stale(screen, health, style)
@@ -54,7 +56,15 @@ def _verdict(screen: Screen, health: Health, style: TimeStyle) -> None:
         parts.append(f"{len(health.failing)} failing")
     if health.stale:
         parts.append(f"{len(health.stale)} stale")
-    screen.line(("✗ unhealthy", "bold red"), f": {', '.join(parts)} of {health.nodes_checked} nodes ({when})")
+    problems = [f"{', '.join(parts)} of {health.nodes_checked} nodes"] if parts else []
+    if health.broken:
+        with_it = f" ({len(health.blocked)} more left out with them)" if health.blocked else ""
+        problems.append(f"{len(health.broken)} node(s) broken{with_it}")
+    if health.broken_schedules:
+        problems.append(f"{len(health.broken_schedules)} schedule(s) broken")
+    if health.scheduler_failed:
+        problems.append("the scheduler stopped on an error")
+    screen.line(("✗ unhealthy", "bold red"), f": {'; '.join(problems)} ({when})")
 
 
 def _scheduler(screen: Screen, health: Health, style: TimeStyle) -> None:
@@ -70,6 +80,9 @@ def _scheduler(screen: Screen, health: Health, style: TimeStyle) -> None:
     nothing = not any(schedule.next_fire_at for schedule in health.schedules)
     hint = "no schedule fires by time" if nothing else "start it with `orchestrate scheduler`"
     screen.line(label, ("✗ not running", "yellow" if nothing else "red"), f"; {hint}")
+    stopped = health.last_exit
+    if stopped is not None and stopped.error:
+        screen.line(("last exit ", "bold"), (f"{style.both(stopped.at)}: ", "dim"), (stopped.reason, "red"), indent=11)
     if lease.holder:
         screen.line(
             (f"last held by {lease.holder}, until {style.both(lease.expires_at)}", "dim"),
@@ -147,6 +160,27 @@ def _running(screen: Screen, health: Health, style: TimeStyle) -> None:
             (f"… and {health.running_total - len(health.running)} more: orchestrate runs --status running", "dim"),
             indent=2,
         )
+
+
+def _broken(screen: Screen, health: Health) -> None:
+    """Broken nodes and schedules: left out of every run until fixed, with why and what waits for them."""
+    if not health.broken and not health.broken_schedules:
+        screen.line(("broken  ", "bold"), "none")
+        return
+    total = len(health.broken) + len(health.broken_schedules)
+    screen.line((f"broken ({total}): left out of every run until fixed", "bold"))
+    waiting: dict[str, list[str]] = {}
+    for node_id, cause in health.blocked.items():
+        waiting.setdefault(cause, []).append(node_id)
+    for node_id, reason in health.broken.items():
+        screen.line(("✗ ", "red"), (node_id, "bold"), indent=2)
+        screen.line((reason, "red"), indent=6)
+        if waiting.get(node_id):
+            screen.line((f"left out with it: {', '.join(sorted(waiting[node_id]))}", "dim"), indent=6)
+    for name, reason in health.broken_schedules.items():
+        screen.line(("✗ ", "red"), (f"schedule {name}", "bold"), indent=2)
+        screen.line((reason, "red"), indent=6)
+    screen.line(("check the whole project: orchestrate validate", "dim"), indent=2)
 
 
 def _failing(screen: Screen, health: Health, style: TimeStyle) -> None:

@@ -29,10 +29,9 @@ from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher
 from orchestrate_ext.model import RunStatus
-from orchestrate_ext.partial_graph import Choice, PartialGraph, choose
-from orchestrate_ext.project import Project
+from orchestrate_ext.partial_graph import Choice, choose
 from orchestrate_ext.scheduling.cron import zone
-from orchestrate_ext.scheduling.definitions import ScheduleDefinition, discover_schedules, nodes_for
+from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool
 from orchestrate_ext.scheduling.source import ProjectSnapshot
 from orchestrate_ext.store import StateStore
@@ -98,31 +97,11 @@ def backfill_dates(definition: ScheduleDefinition, start: datetime, end: datetim
     return dates
 
 
-def load_backfill(project: Project) -> tuple[ProjectSnapshot, PartialGraph]:
-    """The project as a backfill sees it: schedules found on every node (broken ones too), tries run on the
-    runnable graph; and the graph with its broken nodes marked, for :class:`Backfill`'s ``partial``."""
-    partial = project.partial_graph
-    snapshot = ProjectSnapshot(
-        graph=partial.runnable(),
-        runners=project.runners,
-        definitions=discover_schedules(
-            project.config.core.schedules, partial.graph, project.config.workspace.config_path
-        ),
-        root=project.root,
-        state_dir=project.config.workspace.state_dir,
-        concurrency=project.config.core.concurrency,
-        defaults=project.config.core.defaults,
-        redact=project.redactor(),
-    )
-    return snapshot, partial
-
-
 class Backfill:
     """Creates and executes the runs of one backfill (see the module docstring).
 
-    Args:
-        partial: the project's graph with its broken nodes marked (default: ``snapshot.graph``, nothing
-            broken); the schedule's selection is made on it, and what it leaves out is left out of every run.
+    The schedule's selection is made on every node of the project (``snapshot.whole``); what it
+    leaves out is left out of every run.
 
     Raises:
         BadInput: the schedule's selection leaves nodes out and nothing runnable remains.
@@ -140,7 +119,6 @@ class Backfill:
         listeners: Sequence[RunListener] = (),
         supervisor: Supervisor | None = None,
         launcher: Launcher | None = None,
-        partial: PartialGraph | None = None,
     ) -> None:
         if parallel < 1:
             raise BadInput(f"--parallel must be at least 1, not {parallel}")
@@ -151,8 +129,8 @@ class Backfill:
         self.force = force
         self.parallel = parallel
         self.supervisor = supervisor or Supervisor(store, clock)
-        partial = partial or PartialGraph(snapshot.graph, {})
-        self.choice: Choice = choose(partial, nodes_for(definition, partial.graph, {}, None))
+        whole = snapshot.whole
+        self.choice: Choice = choose(whole, nodes_for(definition, whole.graph, {}, None))
         """What every run of the backfill includes and leaves out."""
         self.executor = Executor(
             self.choice.graph,

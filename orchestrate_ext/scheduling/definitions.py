@@ -11,21 +11,35 @@ A schedule on a node is named after the node (``daily_revenue``,
 ``notebooks/daily_report``) and runs it together with its ancestors that are
 not fresh (see :func:`nodes_for`), unless its ``ancestors`` key says ``all``
 or ``none``.
+
+One broken schedule never hides the others: :func:`discover_schedule_set`
+checks each on its own against the partial graph
+(:mod:`orchestrate_ext.partial_graph`) and returns the good ones with the
+broken ones and why (a selection that matches nothing, a second schedule of
+the same name, ``after`` naming no schedule or a broken one, ``after`` links
+in a cycle, invalid settings). A good schedule whose node is left out (broken,
+or waiting for a broken node) keeps its fire times; its ``left_out`` says why
+its runs cannot start, which the scheduler records on each tick it skips.
+:func:`discover_schedules` is the strict form: the first problem is an error.
 """
 
 from __future__ import annotations
 
 import graphlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from orchestrate_ext.config import format_validation_error
 from orchestrate_ext.errors import BadInput, ConfigError, did_you_mean
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import Node
+from orchestrate_ext.partial_graph import PartialGraph
 from orchestrate_ext.scheduling.cron import CronSchedule, cron_schedule
 from orchestrate_ext.scheduling.settings import CatchUp, NodeSchedule, ScheduleConfig
 from orchestrate_ext.selection import select
@@ -60,6 +74,8 @@ class ScheduleDefinition:
     after: tuple[str, ...] = ()
     on_file: tuple[str, ...] = ()
     only_changed: bool | None = None
+    left_out: str | None = field(default=None, compare=False)
+    """Why its runs cannot start now (its node is broken or waits for a broken node); None when they can."""
 
     @cached_property
     def cron_schedule(self) -> CronSchedule | None:
@@ -85,6 +101,22 @@ class ScheduleDefinition:
         return found
 
 
+@dataclass(frozen=True)
+class ScheduleSet:
+    """Every schedule of a project: those that fire, and those left out with why.
+
+    Attributes:
+        definitions: the schedules that fire, by name (some with ``left_out`` set: their node
+            is left out, so their ticks are skipped with that reason).
+        broken: the schedules that cannot fire at all, by name, with what is wrong and how to fix it.
+        targets: the node each broken node schedule is written on, by schedule name (for routing).
+    """
+
+    definitions: dict[str, ScheduleDefinition]
+    broken: dict[str, str]
+    targets: dict[str, str] = field(default_factory=dict)
+
+
 def discover_schedules(
     schedules: Sequence[ScheduleConfig], graph: Graph, config_path: Path
 ) -> dict[str, ScheduleDefinition]:
@@ -94,15 +126,56 @@ def discover_schedules(
         ConfigError: a selection matches nothing, two schedules share a name,
             ``after`` names an unknown schedule or the ``after`` links form a cycle.
     """
+    found = discover_schedule_set(schedules, PartialGraph(graph, {}), config_path)
+    if found.broken:
+        raise ConfigError(next(iter(found.broken.values())))
+    return found.definitions
+
+
+def discover_schedule_set(schedules: Sequence[ScheduleConfig], partial: PartialGraph, config_path: Path) -> ScheduleSet:
+    """Every schedule of the project, each checked on its own (see the module docstring); never raises."""
+    graph = partial.graph
+    left_out = partial.left_out(graph.nodes)
     found: dict[str, ScheduleDefinition] = {}
+    broken: dict[str, str] = {}
+    targets: dict[str, str] = {}
     for entry in schedules:
-        _add(found, _from_config(entry, graph, config_path), config_path)
+        try:
+            definition = _from_config(entry, graph, config_path)
+        except ConfigError as exc:
+            broken.setdefault(entry.name, str(exc))
+            continue
+        if definition.select is not None and left_out:
+            definition = _with_left_out(definition, select(graph, definition.select), left_out)
+        _add(found, broken, definition, config_path)
     for node in graph.nodes.values():
         raw = node.settings.get("schedule")
-        if raw:
-            _add(found, _from_node(node, raw), config_path)
-    _check_after(found)
-    return found
+        if not raw:
+            continue
+        try:
+            definition = _from_node(node, raw)
+        except ValidationError as exc:
+            where = f"{node.resource_type} '{node.path or node.id}'"
+            broken.setdefault(node.name, format_validation_error(exc, where, prefix="schedule"))
+            targets[node.name] = node.id
+            continue
+        if node.id in left_out:
+            definition = replace(definition, left_out=f"node {node.id} is left out: {left_out[node.id]}")
+        if _add(found, broken, definition, config_path) is not None:
+            targets[node.name] = node.id
+    _check_after(found, broken)
+    return ScheduleSet(found, broken, targets)
+
+
+def _with_left_out(definition: ScheduleDefinition, chosen: set[str], left_out: Mapping[str, str]) -> ScheduleDefinition:
+    """A yaml schedule all of whose runnable nodes are left out cannot start a run: say why."""
+    runnable = [node_id for node_id in sorted(chosen) if node_id not in left_out]
+    missing = [node_id for node_id in sorted(chosen) if node_id in left_out]
+    if runnable or not missing:
+        return definition
+    reasons = "; ".join(f"{node_id}: {left_out[node_id]}" for node_id in missing[:3])
+    more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+    return replace(definition, left_out=f"every node it selects is left out: {reasons}{more}")
 
 
 def _from_config(entry: ScheduleConfig, graph: Graph, config_path: Path) -> ScheduleDefinition:
@@ -146,34 +219,55 @@ def _from_node(node: Node, raw: Mapping[str, Any]) -> ScheduleDefinition:
     )
 
 
-def _add(found: dict[str, ScheduleDefinition], definition: ScheduleDefinition, config_path: Path) -> None:
+def _add(
+    found: dict[str, ScheduleDefinition], broken: dict[str, str], definition: ScheduleDefinition, config_path: Path
+) -> ScheduleDefinition | None:
+    """Add ``definition``; a second schedule of the same name is broken (the first keeps firing)."""
     other = found.get(definition.name)
-    if other is not None:
-        raise ConfigError(
-            f"two schedules are called '{definition.name}' (in {other.origin} and in {definition.origin}); "
-            f"rename the one in {config_path.name} or remove one of them"
+    if other is None and definition.name not in broken:
+        found[definition.name] = definition
+        return None
+    where = other.origin if other is not None else "another place"
+    broken.setdefault(
+        definition.name,
+        f"two schedules are called '{definition.name}' (in {where} and in {definition.origin}); "
+        f"rename the one in {config_path.name} or remove one of them",
+    )
+    return other
+
+
+def _check_after(found: dict[str, ScheduleDefinition], broken: dict[str, str]) -> None:
+    """Move the schedules whose ``after`` names no schedule or a broken one, or closes a cycle, to ``broken``."""
+    while True:
+        unresolved = next(
+            ((d, upstream) for d in found.values() for upstream in d.after if upstream not in found), None
         )
-    found[definition.name] = definition
-
-
-def _check_after(found: Mapping[str, ScheduleDefinition]) -> None:
-    for definition in found.values():
-        for upstream in definition.after:
-            if upstream not in found:
-                hint = did_you_mean(upstream, set(found)) or f"; schedules here: {', '.join(sorted(found)) or 'none'}"
-                raise ConfigError(
-                    f"schedule '{definition.name}' ({definition.origin}) runs after '{upstream}', "
-                    f"which is no schedule{hint}"
+        if unresolved is not None:
+            definition, upstream = unresolved
+            if upstream in broken:
+                reason = f"which is left out ({broken[upstream]})"
+            else:
+                known = set(found) | set(broken)
+                hint = did_you_mean(upstream, known) or f"; schedules here: {', '.join(sorted(known)) or 'none'}"
+                reason = f"which is no schedule{hint}"
+            broken[definition.name] = (
+                f"schedule '{definition.name}' ({definition.origin}) runs after '{upstream}', {reason}"
+            )
+            del found[definition.name]
+            continue
+        sorter = graphlib.TopologicalSorter({name: list(d.after) for name, d in found.items()})
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            cycle = " -> ".join(exc.args[1])
+            for name in dict.fromkeys(exc.args[1]):
+                broken[name] = (
+                    f"the 'after' links of the schedules form a cycle ({cycle}), so they would trigger each other "
+                    "forever; remove one of them"
                 )
-    sorter = graphlib.TopologicalSorter({name: list(d.after) for name, d in found.items()})
-    try:
-        sorter.prepare()
-    except graphlib.CycleError as exc:
-        cycle = " -> ".join(exc.args[1])
-        raise ConfigError(
-            f"the 'after' links of the schedules form a cycle ({cycle}), so they would trigger each other "
-            "forever; remove one of them"
-        ) from exc
+                found.pop(name, None)
+            continue
+        return
 
 
 def nodes_for(

@@ -10,6 +10,13 @@ A step, given the time ``now`` (tests pass a fake one):
 5. records ticks for ``on_file`` and ``after`` triggers;
 6. starts a run for each pending tick its schedule has a free slot for.
 
+Broken nodes and schedules are data, not errors (:mod:`orchestrate_ext.scheduling.source`):
+runs are created on the runnable graph, a tick whose nodes are all left out is
+skipped with the reason, and whenever the snapshot's problems change the
+scheduler hands them to its config problem listeners
+(the alerts), once per change (scope ``project``), and says once that it has
+started (scope ``scheduler``, no problem), which settles a "cannot start" alert.
+
 Only due schedules are read (an index on the next fire time), so a step's
 cost grows with the number of fire times due, not of schedules. Every tick
 and run write is fenced on the lease, and a run is created in the same
@@ -33,6 +40,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.liveness import Liveness, ProcessLiveness
 from orchestrate_ext.execution.recovery import recover_orphans
+from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool, SerializedListener
@@ -55,6 +63,10 @@ from orchestrate_ext.store.records import (
 )
 
 log = logging.getLogger("orchestrate_ext.scheduler")
+
+PROJECT_SCOPE = "project"
+SCHEDULER_SCOPE = "scheduler"
+"""The scopes of :meth:`~orchestrate_ext.interfaces.ConfigProblemListener.config_problems`."""
 
 _RUN_ID_TRIES = 5
 _BATCH = 200
@@ -97,6 +109,9 @@ class Scheduler:
         self.owner = self.supervisor.owner
         lock = threading.Lock()
         self.listeners = [SerializedListener(listener, lock) for listener in listeners]
+        self._problem_lock = lock
+        self._problem_listeners = [listener for listener in listeners if isinstance(listener, ConfigProblemListener)]
+        self._reported: tuple[ConfigProblem, ...] | None = None
         self.pool = RunPool(self.options.max_concurrent_runs)
         self.fence: Fence = None
         self._first_step = True
@@ -118,6 +133,8 @@ class Scheduler:
         if not self._hold_lease(now, report):
             return report
         snapshot = self.source.current()
+        if snapshot.problems != self._reported:
+            self._report_problems(snapshot, now)
         try:
             if not self.index.done_for(snapshot):
                 self._sync(snapshot, now)
@@ -161,6 +178,19 @@ class Scheduler:
         self.fence = fence
         report.holds_lease = fence is not None
         return report.holds_lease
+
+    def _report_problems(self, snapshot: ProjectSnapshot, now: datetime) -> None:
+        """Tell the listeners what is wrong now (and, the first time, that this scheduler started)."""
+        first = self._reported is None
+        self._reported = snapshot.problems
+        for listener in self._problem_listeners:
+            try:
+                with self._problem_lock:
+                    if first:
+                        listener.config_problems(SCHEDULER_SCOPE, [], now)
+                    listener.config_problems(PROJECT_SCOPE, list(snapshot.problems), now)
+            except Exception:  # a listener must not stop the scheduler
+                log.exception("listener %r failed on config problems", listener)
 
     def _sync(self, snapshot: ProjectSnapshot, now: datetime) -> None:
         """Bring the next-fire index in line with the schedules defined now (a budget's worth per step)."""
@@ -275,10 +305,14 @@ class Scheduler:
         for name, ticks in pending.items():
             definition = snapshot.definitions.get(name)
             if definition is None:
+                broken = snapshot.broken_schedules.get(name)
+                reason = (
+                    f"the schedule is left out: {broken}"
+                    if broken
+                    else f"no schedule called '{name}' is defined any more"
+                )
                 for tick in ticks:
-                    self._close(
-                        tick, TickStatus.SKIPPED, f"no schedule called '{name}' is defined any more", now, report
-                    )
+                    self._close(tick, TickStatus.SKIPPED, reason, now, report)
                 continue
             if name in paused:
                 for tick in ticks:
@@ -293,14 +327,32 @@ class Scheduler:
                 for tick in ticks[:-1]:
                     self._close(tick, TickStatus.SKIPPED, reason, now, report)
                 ticks = [newest]
+            if definition.left_out:
+                for tick in ticks:
+                    self._close(tick, TickStatus.SKIPPED, f"left out: {definition.left_out}", now, report)
+                continue
             free = definition.max_active_runs - active.get(name, 0)
             for tick in ticks[: max(free, 0)]:
                 if len(self.pool) + len(self._to_start) + len(starts) >= self.options.max_concurrent_runs:
                     break
                 try:
-                    starts.append((tick, definition, self._nodes(definition, snapshot, tick)))
+                    node_ids = self._nodes(definition, snapshot, tick)
                 except BadInput as exc:
                     self._close(tick, TickStatus.SKIPPED, f"cannot select the nodes to run: {exc}", now, report)
+                    continue
+                runnable, left_out = self._runnable(node_ids, snapshot)
+                if not runnable:
+                    reasons = "; ".join(f"{node_id}: {why}" for node_id, why in list(left_out.items())[:3])
+                    self._close(tick, TickStatus.SKIPPED, f"every node it runs is left out: {reasons}", now, report)
+                    continue
+                if left_out:
+                    log.warning(
+                        "tick %s %s leaves out %s",
+                        name,
+                        tick.scheduled_at.isoformat(),
+                        "; ".join(f"{node_id}: {why}" for node_id, why in left_out.items()),
+                    )
+                starts.append((tick, definition, runnable))
         deadline = time.monotonic() + self.options.step_budget
         for first in range(0, len(starts), _STARTS):
             if first and time.monotonic() > deadline:
@@ -358,17 +410,27 @@ class Scheduler:
             elif result.duplicate_of is not None:
                 report.closed.append((tick.tick_id, TickStatus.DEDUPLICATED, f"covered by run {result.duplicate_of}"))
 
+    @staticmethod
+    def _runnable(node_ids: set[str], snapshot: ProjectSnapshot) -> tuple[set[str], dict[str, str]]:
+        """The nodes a run of the runnable graph includes, and those it leaves out with why."""
+        if snapshot.partial is None or not snapshot.partial.broken:
+            return node_ids, {}  # nothing is broken: no walk of the graph per tick
+        left_out = snapshot.partial.left_out(node_ids)
+        return {node_id for node_id in node_ids if node_id in snapshot.graph.nodes}, left_out
+
     def _nodes(self, definition: ScheduleDefinition, snapshot: ProjectSnapshot, tick: TickRecord) -> set[str]:
+        """The nodes of the whole graph (broken ones too) that a run of ``definition`` at ``tick`` includes."""
+        graph = snapshot.whole.graph
         last_success: dict[str, datetime] = {}
         fresh_since = None
         if definition.target is not None and definition.ancestors == "stale":
             with self.store.read() as tx:
-                latest = tx.latest_node_states(snapshot.graph.ancestors([definition.target]))
+                latest = tx.latest_node_states(graph.ancestors([definition.target]))
             last_success = {node_id: node.last_success_at for node_id, node in latest.items() if node.last_success_at}
             cron = definition.cron_schedule
             if cron is not None:
                 fresh_since = cron.previous_at_or_before(tick.scheduled_at - timedelta(seconds=1))
-        return nodes_for(definition, snapshot.graph, last_success, fresh_since)
+        return nodes_for(definition, graph, last_success, fresh_since)
 
     def _close(self, tick: TickRecord, status: TickStatus, reason: str, now: datetime, report: StepReport) -> None:
         with self.store.transaction() as tx:

@@ -1,17 +1,35 @@
-"""The scheduler process's main loop: step at every whole second until asked to stop."""
+"""The scheduler process: starting it, its main loop (a step at every whole second), and its exit.
+
+Starting, in order: load the project (orchestrate.yaml), open the store, build the
+observers (on the partial graph, so a broken node does not keep the alerts from
+starting; on an empty graph when the nodes cannot be read at all), load the
+first snapshot. When a step of this fails, the scheduler cannot start: it says
+so once as a ``config_error`` (scope ``scheduler``) when the observers exist,
+and always records the reason as its exit (:mod:`orchestrate_ext.scheduling.exits`)
+for ``orchestrate status`` and the Lab. A scheduler that starts settles that
+alert (the scheduler reports an empty ``scheduler`` scope on its first step).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from orchestrate_ext.clock import SystemClock
+from orchestrate_ext.clock import Clock, SystemClock, parse_datetime
 from orchestrate_ext.errors import OrchestrateError
-from orchestrate_ext.interfaces import Observer
-from orchestrate_ext.scheduling.scheduler import Scheduler
+from orchestrate_ext.graph import Graph
+from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener, Observer
+from orchestrate_ext.project import Project
+from orchestrate_ext.redact import Redactor
+from orchestrate_ext.scheduling.exits import fallback_state_dir, record_exit
+from orchestrate_ext.scheduling.scheduler import SCHEDULER_SCOPE, Scheduler
+from orchestrate_ext.scheduling.source import ProjectSource
+from orchestrate_ext.store import StateStore
 
 log = logging.getLogger("orchestrate_ext.scheduler")
 
@@ -29,8 +47,37 @@ class OffsetClock(SystemClock):
         return super().now() + self.offset
 
 
+CLOCK_FILE_ENV = "ORCHESTRATE_CLOCK_FILE"
+"""For tests with real processes: the scheduler's time is the one written in this file (ISO-8601), so the
+test sets it, as a fake clock, and no part of the test depends on the wall clock."""
+
+
+class FileClock(SystemClock):
+    """The time written in a file, read on every call (monotonic time is untouched).
+
+    A file being rewritten (empty, half written) reads as the time read last; the
+    writer should replace the file atomically.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._last = parse_datetime(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise OrchestrateError(f"{CLOCK_FILE_ENV}={path}: cannot read a time from it: {exc}") from None
+
+    def now(self) -> datetime:
+        with contextlib.suppress(OSError, ValueError):
+            self._last = parse_datetime(self.path.read_text(encoding="utf-8"))
+        return self._last
+
+
 def clock_from_environment() -> SystemClock:
-    """The system clock, or an :class:`OffsetClock` when ``ORCHESTRATE_CLOCK_OFFSET_SECONDS`` is set."""
+    """The system clock; a :class:`FileClock` when ``ORCHESTRATE_CLOCK_FILE`` is set, or an :class:`OffsetClock`
+    when ``ORCHESTRATE_CLOCK_OFFSET_SECONDS`` is."""
+    path = os.environ.get(CLOCK_FILE_ENV)
+    if path:
+        return FileClock(Path(path))
     offset = os.environ.get(CLOCK_OFFSET_ENV)
     if not offset:
         return SystemClock()
@@ -67,3 +114,73 @@ def serve(
                 log.exception("observer %r failed in tick", observer)
         wall = scheduler.clock.now().timestamp()
         stop.wait(tick_seconds - (wall % tick_seconds) + 0.005)
+
+
+def problem_text(exc: BaseException) -> str:
+    """An error as one line for logs and alerts: our messages as they are, others with their type."""
+    return str(exc) if isinstance(exc, OrchestrateError) else f"{type(exc).__name__}: {exc}"
+
+
+def scheduler_observers(project: Project, store: StateStore) -> list[Observer]:
+    """The project's observers on its partial graph (broken nodes included, for their owners), or on
+    an empty graph when no node can be read (so that the alerts still say why)."""
+    try:
+        graph = project.partial_graph.graph
+    except Exception as exc:  # the nodes cannot be read at all: the snapshot says why; the alerts must still start
+        log.error("the project's nodes cannot be read: %s", problem_text(exc))
+        graph = Graph(nodes={}, parents={}, declared={}, order=())
+    return project.observers(store, graph)
+
+
+def tell_cannot_start(observers: Sequence[Observer], reason: str, clock: Clock) -> None:
+    """Say "the scheduler cannot start: ..." once to the observers that hear config problems."""
+    problem = ConfigProblem(SCHEDULER_SCOPE, reason)
+    for observer in observers:
+        if isinstance(observer, ConfigProblemListener):
+            try:
+                observer.config_problems(SCHEDULER_SCOPE, [problem], clock.now())
+            except Exception:  # the exit is recorded anyway
+                log.exception("observer %r failed on config problems", observer)
+
+
+def cannot_start_reason(exc: BaseException) -> str:
+    """``the scheduler cannot start: ...``, secrets removed."""
+    return Redactor()(f"the scheduler cannot start: {problem_text(exc)}")
+
+
+def open_scheduler(
+    project_dir: Path | None, clock: Clock, reload_seconds: float
+) -> tuple[Project, StateStore, list[Observer], ProjectSource]:
+    """Load the project, open its store, start its observers and load the first snapshot.
+
+    Whatever fails is recorded as the scheduler's exit and, once the observers exist, told as a
+    ``config_error`` (see :mod:`orchestrate_ext.scheduling.serve`); then it is raised.
+    """
+    try:
+        project = Project.load(project_dir, clock=clock)
+    except Exception as exc:
+        reason = cannot_start_reason(exc)
+        log.error("%s", reason)
+        state_dir = fallback_state_dir(project_dir)
+        if state_dir is not None:
+            record_exit(state_dir, clock.now(), reason, error=True)
+        raise
+    state_dir = project.config.workspace.state_dir
+    observers: list[Observer] = []
+    store: StateStore | None = None
+    try:
+        store = project.open_store()
+        observers = scheduler_observers(project, store)
+        _ = project.launcher  # connects to (or starts) a Dask cluster: part of starting
+        return project, store, observers, ProjectSource(project_dir, refresh_seconds=reload_seconds)
+    except Exception as exc:
+        reason = cannot_start_reason(exc)
+        log.error("%s", reason)
+        tell_cannot_start(observers, reason, clock)
+        for observer in observers:
+            observer.close(5.0)
+        if store is not None:
+            store.close()
+        project.close()
+        record_exit(state_dir, clock.now(), reason, error=True)
+        raise

@@ -196,3 +196,22 @@ def test_nodes_wait_for_exactly_the_tests_dbt_build_makes_them_wait_for(
     expected = _linker_test_ancestors(models, tests)
     ours = {node: {a for a in graph.ancestors([node]) if a.startswith("test.")} for node in expected}
     assert ours == expected
+
+
+def test_invalid_orchestrate_meta_breaks_only_its_node_when_discovery_is_tolerant(tmp_path: Path) -> None:
+    from orchestrate_ext.errors import ConfigError
+    from orchestrate_ext.partial_graph import build_partial_graph
+
+    doc = ManifestDoc()
+    doc.add("model", "orders")
+    doc.add("model", "wide", ["model.shop.orders"], config={"meta": {"orchestrate": {"retries": "many"}}})
+    doc.add("model", "after_wide", ["model.shop.wide"])
+    manifest = doc.read(tmp_path)
+    with pytest.raises(ConfigError, match=r"model\.shop\.wide"):
+        nodes_from_manifest(manifest, tmp_path / "dbt", tmp_path)
+    problems: dict[str, str] = {}
+    nodes = nodes_from_manifest(manifest, tmp_path / "dbt", tmp_path, problems=problems)
+    assert set(problems) == {"model.shop.wide"} and "retries" in problems["model.shop.wide"]
+    partial = build_partial_graph(nodes, problems)
+    assert set(partial.left_out(partial.graph.nodes)) == {"model.shop.wide", "model.shop.after_wide"}
+    assert "model.shop.orders" in partial.runnable().nodes

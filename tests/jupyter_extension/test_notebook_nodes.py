@@ -53,7 +53,7 @@ def test_metadata_is_read_and_parameter_names_checked(tmp_path: Path) -> None:
     assert info.settings.timeout == 300.0
     assert info.has_parameters_cell and info.kernel == "python3"
     bad = write_notebook(tmp_path / "b.ipynb", [], {"parameters": {"not valid": 1}})
-    with pytest.raises(ConfigError, match=r"notebook .b\.ipynb. metadata.*must be Python identifiers"):
+    with pytest.raises(ConfigError, match=r"notebook .b\.ipynb. metadata.*is not a Python identifier"):
         read_notebook(bad, "b.ipynb")
     odd = write_notebook(tmp_path / "c.ipynb", [], {"colour": "red"})
     with pytest.raises(ConfigError, match=r"unknown key .orchestrate\.colour."):

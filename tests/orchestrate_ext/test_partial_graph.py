@@ -104,3 +104,24 @@ def test_problems_a_plugin_reports_break_the_node_too() -> None:
 def test_duplicate_ids_still_raise() -> None:
     with pytest.raises(ConfigError, match="two nodes have the id"):
         build_partial_graph([node("model.p.a"), node("model.p.a")])
+
+
+def test_left_out_names_broken_and_blocked_nodes_of_the_selection_with_their_reasons() -> None:
+    partial = build_partial_graph(_shop())
+    chosen = {"notebook.reports/daily", "notebook.reports/weekly", "model.shop.orders"}
+    assert partial.left_out(chosen) == {
+        "notebook.reports/daily": partial.broken["notebook.reports/daily"],
+        "notebook.reports/weekly": "it waits for notebook.reports/daily, which is broken",
+    }
+    assert partial.left_out({"model.shop.orders"}) == {}
+
+
+def test_a_plugin_that_gave_no_nodes_is_named_in_the_references_into_it() -> None:
+    notebooks = [item for item in _shop() if item.kind == "notebook"]
+    alone = node("notebook.reports/alone", kind="notebook", path="reports/alone.ipynb")
+    partial = build_partial_graph([*notebooks, alone], unloaded={"dbt": "`dbt parse` failed: syntax error"})
+    assert partial.unloaded == {"dbt": "`dbt parse` failed: syntax error"}
+    other = partial.broken["notebook.reports/other"]
+    assert "depends on 'orders'" in other
+    assert other.endswith("(nothing of `dbt:` could be loaded: `dbt parse` failed: syntax error)")
+    assert set(partial.runnable().nodes) == {"notebook.reports/alone"}

@@ -80,3 +80,19 @@ def test_the_local_zone_comes_from_tz_then_the_system(tmp_path: Path) -> None:
     assert zone_name(local_zone({}, localtime=link)) == "America/New_York"
     fallback = local_zone({}, localtime=tmp_path / "missing")
     assert datetime.now(fallback).utcoffset() == datetime.now().astimezone().utcoffset()
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment"),
+    [
+        (ZoneInfo("America/New_York"), datetime(1, 1, 1, tzinfo=UTC)),
+        (ZoneInfo("Asia/Tokyo"), datetime(9999, 12, 31, 23, tzinfo=UTC)),
+    ],
+)
+def test_a_moment_the_zone_cannot_hold_is_shown_in_utc(zone: ZoneInfo, moment: datetime) -> None:
+    """A logical date stored before dates were bounded (issue 18) made `runs` and `show` fail with OverflowError."""
+    style = TimeStyle(zone, NOW)
+    with pytest.raises(OverflowError):
+        moment.astimezone(zone)
+    assert style.absolute(moment).endswith(" UTC")
+    assert style.clock(moment, day_of=NOW).endswith(" UTC")

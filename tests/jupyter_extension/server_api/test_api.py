@@ -298,6 +298,22 @@ async def test_cancel_a_running_run_then_retry_it(api: Any) -> None:
     assert retried["status"] == "success", retried
 
 
+async def test_scheduler_status_says_why_the_last_scheduler_stopped(api: Any, jp_root_dir: Path) -> None:
+    from datetime import UTC, datetime
+
+    from orchestrate_ext.scheduling.exits import record_exit
+
+    stopped = datetime(2024, 1, 31, 5, tzinfo=UTC)
+    record_exit(jp_root_dir / ".orchestrate", stopped, "the scheduler cannot start: the store is locked", error=True)
+    status, body = await api.get("scheduler")
+    assert status == 200 and body["running"] is False
+    assert body["last_exit"]["reason"] == "the scheduler cannot start: the store is locked"
+    assert body["detail"].startswith("The last scheduler stopped at 2024-01-31T05:00:00Z: the scheduler cannot start")
+    record_exit(jp_root_dir / ".orchestrate", stopped, "stopped by SIGTERM", error=False)
+    status, body = await api.get("scheduler")
+    assert body["last_exit"]["error"] is False and "stopped at" not in (body["detail"] or "")
+
+
 async def test_scheduler_status_and_start(api: Any, jp_root_dir: Path, started_pids: list[int]) -> None:
     status, before = await api.get("scheduler")
     assert status == 200

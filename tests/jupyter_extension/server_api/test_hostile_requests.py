@@ -144,3 +144,15 @@ async def test_a_valid_alert_route_is_still_saved(api: Any, jp_root_dir: Path) -
     assert status == 200, saved
     metadata = json.loads((jp_root_dir / REPORT).read_text())["metadata"]["orchestrate"]
     assert metadata["alerts"] == [route] and metadata["retries"] == 100
+
+
+# -- issue 18: logical dates no view can show
+
+
+@pytest.mark.parametrize("logical_date", ["0001-01-01", "9999-12-31", "1899-12-31T23:00:00Z", "0001-01-01T00:00+05:00"])
+async def test_a_logical_date_outside_the_accepted_years_is_400(api: Any, jp_root_dir: Path, logical_date: str) -> None:
+    before = snapshot(jp_root_dir)
+    status, body = await api.post("runs", {"select": REPORT, "logical_date": logical_date})
+    assert status == 400, body
+    assert f"logical_date: '{logical_date}' is outside" in body["message"] and "years 1900 to 2999" in body["message"]
+    assert snapshot(jp_root_dir) == before

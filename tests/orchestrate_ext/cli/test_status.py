@@ -158,3 +158,48 @@ def test_freshness_lists_every_node_stalest_first(project: Path, store: StateSto
     [item] = json.loads(only.output)
     assert item["node_id"] == LOAD and item["last_success_run_id"] == "r1" and item["schedules"] == ["nightly"]
     assert invoke(project, "freshness", "lod").exit_code == 2
+
+
+def test_a_broken_node_and_a_scheduler_that_stopped_on_an_error_make_status_exit_1(
+    project: Path, store: StateStore
+) -> None:
+    from orchestrate_ext.scheduling.exits import record_exit
+
+    write_notebook(project / "report.ipynb", {"depends_on": ["lod"]})
+    write_notebook(project / "summary.ipynb", {"depends_on": ["report"]})
+    write_notebook(project / "weekly.ipynb", {"schedule": {"cron": "@weekly", "after": ["nightlly"]}})
+    stopped = datetime(2024, 1, 31, 5, 0, tzinfo=ZoneInfo("UTC"))
+    record_exit(project / ".orchestrate", stopped, "the scheduler cannot start: the state store is locked", error=True)
+    result = invoke(project, "status", "--utc")
+    assert result.exit_code == 1, result.output
+    text = result.output
+    verdict = text.splitlines()[0]
+    assert verdict.startswith("✗ unhealthy: ")
+    assert "; 1 node(s) broken (1 more left out with them); 1 schedule(s) broken; the scheduler stopped" in verdict
+    [stopped_line] = [line for line in text.splitlines() if "last exit" in line]
+    assert stopped_line.endswith("(2024-01-31 05:00 UTC): the scheduler cannot start: the state store is locked")
+    broken = text[text.index("broken (2): left out of every run until fixed") :]
+    lines = broken.splitlines()
+    assert lines[1] == "  ✗ notebook.report"
+    assert "depends on 'lod'" in lines[2] and "did you mean 'load'?" in lines[2]
+    assert lines[3] == "      left out with it: notebook.summary"
+    assert lines[4] == "  ✗ schedule weekly" and "runs after 'nightlly'" in lines[5]
+    document = json.loads(invoke(project, "status", "--json").output)
+    assert document["healthy"] is False
+    assert [item["node_id"] for item in document["broken"]] == [REPORT]
+    assert document["left_out"] == [
+        {"node_id": "notebook.summary", "reason": "it waits for notebook.report, which is broken"}
+    ]
+    assert [item["name"] for item in document["broken_schedules"]] == ["weekly"]
+    assert document["scheduler_last_exit"]["reason"].startswith("the scheduler cannot start")
+
+
+def test_a_clean_stop_is_no_problem(project: Path, store: StateStore) -> None:
+    from orchestrate_ext.scheduling.exits import record_exit
+
+    record_exit(
+        project / ".orchestrate", datetime(2024, 1, 31, tzinfo=ZoneInfo("UTC")), "stopped by SIGTERM", error=False
+    )
+    document = json.loads(invoke(project, "status", "--json").output)
+    assert document["scheduler_last_exit"]["error"] is False
+    assert "the scheduler stopped" not in invoke(project, "status").output

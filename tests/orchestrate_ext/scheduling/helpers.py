@@ -80,6 +80,7 @@ def make_scheduler(
     *,
     name: str = "a",
     liveness: FakeLiveness | None = None,
+    listeners: Sequence[Any] = (),
     **options: Any,
 ) -> Scheduler:
     static = source if isinstance(source, StaticSource) else StaticSource(source)
@@ -92,6 +93,7 @@ def make_scheduler(
         supervisor=supervisor,
         liveness=liveness,
         options=SchedulerOptions(**options),
+        listeners=listeners,
     )
 
 

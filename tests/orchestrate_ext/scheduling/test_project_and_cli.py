@@ -61,9 +61,26 @@ def test_a_schedule_written_into_notebook_metadata_reaches_a_running_scheduler(p
         added = source.current().definitions["report"]
         assert (added.cron, added.timezone, added.target) == ("*/5 * * * *", "Asia/Tokyo", "notebook.report")
         write_notebook(project / "report.ipynb", {"schedule": "not cron"})
-        assert source.reload_if_changed() is False
-        assert source.last_error is not None and "orchestrate.schedule.cron" in source.last_error
-        assert "report" in source.current().definitions, "a broken edit keeps the schedules that worked"
+        assert source.reload_if_changed() is True, "a broken notebook is left out; the rest loads"
+        snapshot = source.current()
+        assert set(snapshot.definitions) == {"nightly", "after-nightly"}, "the broken node's schedule is left out"
+        [problem] = snapshot.problems
+        assert problem.key == "node:notebook.report" and "orchestrate.schedule.cron" in problem.message
+        assert problem.message.startswith("node notebook.report is left out: ")
+        assert "notebook.report" not in snapshot.graph.nodes and "notebook.report" in snapshot.whole.broken
+        config = project / "orchestrate.yaml"
+        good = config.read_text()
+        config.write_text(good + "concurrency: many\n")
+        assert source.reload_if_changed() is True, "the problem is new: the scheduler must hear of it"
+        assert source.last_error is not None and "concurrency" in source.last_error
+        kept = source.current()
+        assert set(kept.definitions) == {"nightly", "after-nightly"}, "an unreadable orchestrate.yaml keeps them"
+        assert [found.key for found in kept.problems] == ["node:notebook.report", "project"]
+        assert kept.problems[1].message.startswith("the project cannot be loaded: ")
+        config.write_text(good)
+        write_notebook(project / "report.ipynb", {"schedule": "@daily"})
+        assert source.reload_if_changed() is True
+        assert source.current().problems == () and "report" in source.current().definitions
     finally:
         source.close()
 
