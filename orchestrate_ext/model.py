@@ -144,6 +144,10 @@ class RunRecord:
         resumed_at / resumptions: the latest resumption and how many there were.
         only_changed: run only nodes whose fingerprint changed since their last success; the
             others are ``reused`` (see :mod:`orchestrate_ext.execution.reuse`).
+        left_out: the nodes the run's selection chose but could not run, by id, with why (a broken
+            node, or one that waits for a broken node: :meth:`~orchestrate_ext.partial_graph.PartialGraph.left_out`).
+            They are no nodes of the run. A retry adds the nodes of the run it cannot run any more
+            (a newer reason replaces an older one) and removes none: it runs only the run's own nodes.
     """
 
     run_id: str
@@ -159,6 +163,7 @@ class RunRecord:
     resumed_at: datetime | None = None
     resumptions: int = 0
     only_changed: bool = False
+    left_out: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""A graph that survives broken nodes, for the views that must keep working while one node is wrong.
+"""A graph that survives broken nodes, for everything that must keep working while one node is wrong.
 
 :func:`~orchestrate_ext.graph.build_graph` refuses the whole project when one
 reference does not resolve or the dependencies form a cycle: right for
@@ -16,6 +16,8 @@ that read node settings themselves may report nodes whose own settings are
 invalid as placeholders (``problems``), which are broken the same way. A
 plugin that gives no nodes at all (``dbt parse`` failed) is ``unloaded``: the
 references into it are broken, and say why.
+:func:`choose` splits what a run's selection chose into what the run includes
+and what it leaves out (with why), the same way for every entry point.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from orchestrate_ext.errors import ConfigError, CycleError, NodeNotFound
+from orchestrate_ext.errors import BadInput, ConfigError, CycleError, NodeNotFound
 from orchestrate_ext.graph import Graph, _add_gates, _Resolver, _topological_order
 from orchestrate_ext.model import Node
 
@@ -160,3 +162,44 @@ def build_partial_graph(
     )
     messages_by_node = {node_id: "; ".join(dict.fromkeys(messages)) for node_id, messages in broken.items()}
     return PartialGraph(graph, messages_by_node, unloaded)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a run of some chosen nodes includes and what it leaves out.
+
+    Attributes:
+        graph: the runnable graph (:meth:`PartialGraph.runnable`), which the run executes on.
+        node_ids: the chosen nodes in ``graph`` (sources included: the run skips them).
+        left_out: the chosen runnable nodes it cannot include, by id, with why (:meth:`PartialGraph.left_out`).
+    """
+
+    graph: Graph
+    node_ids: frozenset[str]
+    left_out: Mapping[str, str]
+    warnings: tuple[str, ...] = ()
+    """One line per left-out node: why, and for a node that waits, what is wrong with the one it waits for."""
+
+
+def choose(partial: PartialGraph, chosen: Iterable[str]) -> Choice:
+    """Split ``chosen`` into the nodes a run includes and those it leaves out.
+
+    Raises:
+        BadInput: nodes are left out and none that runs remains ("nothing can run: X is left out
+            because ..."). A choice of sources only is no error here (nothing is left out).
+    """
+    chosen = set(chosen)
+    runnable = partial.runnable()
+    left_out = partial.left_out(chosen)
+    kept = frozenset(node_id for node_id in chosen if node_id in runnable.nodes)
+    if left_out and not any(runnable.nodes[node_id].runnable for node_id in kept):
+        node_id, reason = next(iter(left_out.items()))
+        raise BadInput(f"nothing can run: {node_id} is left out because {reason}")
+    blocked = partial.blocked()
+    warnings = []
+    for node_id, reason in left_out.items():
+        cause = blocked.get(node_id)
+        if cause is not None and cause not in left_out:
+            reason += f" ({cause}: {partial.broken[cause]})"
+        warnings.append(f"{node_id} is left out: {reason}")
+    return Choice(runnable, kept, left_out, tuple(warnings))

@@ -11,7 +11,10 @@ from orchestrate_ext.store.records import RunQuery
 
 
 def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
-    """A run's fields; ``warnings`` (the number of ``warned`` nodes) is included when given."""
+    """A run's fields; ``warnings`` (the number of ``warned`` nodes) is included when given.
+
+    ``left_out`` lists the nodes the run's selection chose but left out, ``{"id", "reason"}`` each, by id.
+    """
     summary: dict[str, Any] = {
         "run_id": run.run_id,
         "status": run.status.value,
@@ -26,6 +29,7 @@ def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
         "resumed_at": isoformat(run.resumed_at),
         "resumptions": run.resumptions,
         "only_changed": run.only_changed,
+        "left_out": [{"id": node_id, "reason": reason} for node_id, reason in sorted(run.left_out.items())],
     }
     if warnings is not None:
         summary["warnings"] = warnings

@@ -206,8 +206,7 @@ class Backend:
         """
         project = self.graph_project()
         when = logical_date or project.clock.now()
-        run, left_out = self.launcher.trigger(project, self.store(), selection, when, parameters, only_changed)
-        return {**run_summary(run), "left_out": [{"id": key, "reason": value} for key, value in left_out.items()]}
+        return run_summary(self.launcher.trigger(project, self.store(), selection, when, parameters, only_changed))
 
     def plan(self, selection: str | None, logical_date: datetime | None, only_changed: bool | None) -> dict[str, Any]:
         """What a run of ``selection`` would do (:mod:`orchestrate_ext.planning`); the store is read, never made."""

@@ -26,6 +26,7 @@ from orchestrate_ext.errors import BadInput, PluginError
 from orchestrate_ext.execution.executor import plan_run
 from orchestrate_ext.execution.liveness import OWNER_ENV
 from orchestrate_ext.model import RunRecord, RunStatus
+from orchestrate_ext.partial_graph import choose
 from orchestrate_ext.project import Project
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
@@ -96,40 +97,35 @@ class Launcher:
         logical_date: datetime,
         parameters: Mapping[str, Any] | None = None,
         only_changed: bool | None = None,
-    ) -> tuple[RunRecord, dict[str, str]]:
+    ) -> RunRecord:
         """Create a run of ``selection`` (every node when empty) and start executing it.
 
         ``parameters`` go to every notebook of the run (over the notebooks' own). ``only_changed``
         runs only the nodes whose fingerprint changed (None: the project's ``defaults.only_changed``).
 
         Broken nodes and the nodes downstream of them are left out of the run;
-        returns the run and, by node id, why each selected node was left out.
+        its ``left_out`` says, by node id, why each selected node was.
         """
         partial = project.partial_graph
-        chosen = select(partial.graph, selection)
-        runnable = partial.runnable()
-        left_out = partial.left_out(chosen)
-        chosen = {node_id for node_id in chosen if node_id in runnable.nodes}
-        if not any(runnable.nodes[node_id].runnable for node_id in chosen):
-            if left_out:
-                node_id, reason = next(iter(left_out.items()))
-                raise BadInput(f"nothing can run: {node_id} is left out because {reason}")
+        choice = choose(partial, select(partial.graph, selection))
+        if not any(choice.graph.nodes[node_id].runnable for node_id in choice.node_ids):
             raise BadInput(f"selection '{selection}' contains only sources; nothing would run")
         if only_changed is None:
             only_changed = project.config.core.defaults.only_changed
         run, states = plan_run(
-            runnable,
+            choice.graph,
             project.clock,
-            chosen,
+            set(choice.node_ids),
             logical_date,
             selection=selection or None,
             parameters=parameters,
             only_changed=only_changed,
+            left_out=choice.left_out,
         )
         with store.transaction() as tx:
             tx.insert_run(run, states)
         self._execute(project, store, run.run_id, new=True)
-        return run, left_out
+        return run
 
     def retry(self, project: Project, store: StateStore, run_id: str) -> RunRecord:
         """Run again every node of ``run_id`` that has not succeeded."""

@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
 from orchestrate_ext.interfaces import CheckingPlugin, DescribingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.model import NodeStatus, RunStatus
+from orchestrate_ext.partial_graph import Choice, choose
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document
@@ -160,20 +161,40 @@ def run(
     params: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Run the pipeline (or a selection of it) now."""
+    """Run the pipeline (or a selection of it) now.
+
+    A broken node (a reference that does not resolve, a cycle, invalid metadata) and everything
+    downstream of it are left out with a warning; the rest runs, and the exit status is the rest's.
+    The run records what it left out and why (`orchestrate show`).
+    """
     try:
         when = parse_datetime(logical_date) if logical_date else datetime.now(UTC)
     except ValueError as exc:
         raise BadInput(f"--logical-date: {exc}") from None
     parameters = parse_params(params)
     project = Project.load(project_dir)
-    chosen = select(project.graph, selection)
+    partial = project.partial_graph
+    choice = choose(partial, select(partial.graph, selection))
     _ = project.runners  # a plugin refuses bad input here (e.g. a dbt profile that cannot load): before the store
+    warn_left_out(choice)
     store = project.open_store()
-    observers = project.observers(store)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers])
-    record = executor.create_run(chosen, when, selection=selection, parameters=parameters, only_changed=only_changed)
+    observers = project.observers(store, partial.graph)
+    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=choice.graph)
+    record = executor.create_run(
+        set(choice.node_ids),
+        when,
+        selection=selection,
+        parameters=parameters,
+        only_changed=only_changed,
+        left_out=choice.left_out,
+    )
     _execute_and_report(project, executor, store, record.run_id, as_json, observers)
+
+
+def warn_left_out(choice: Choice) -> None:
+    """Each node the run leaves out, once, on stderr: why, and so what to fix."""
+    for line in choice.warnings:
+        click.echo(f"warning: {line}", err=True)
 
 
 _RESERVED_PARAMETERS = ("logical_date", "run_id")
@@ -207,20 +228,22 @@ def _not_json(name: str) -> None:
 def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     """Run again what failed or never ran in RUN_ID.
 
-    A broken node elsewhere in the project (a reference that does not resolve)
-    does not stop the retry: the broken node and what depends on it are skipped.
+    A broken node (a reference that does not resolve) does not stop the retry:
+    the run's nodes that are broken now, and those downstream of them, are left
+    out with a warning (skipped, and added to what the run left out); the rest runs.
     """
     project = Project.load(project_dir)
     _ = project.runners
     store = project.open_store()
     with store.read() as tx:
         refuse_if_executing(tx, run_id, project.clock.now())
+        unfinished = {state.node_id for state in tx.node_states(run_id) if not state.status.is_done}
     partial = project.partial_graph
-    for node_id, problem in sorted(partial.broken.items()):
-        click.echo(f"warning: {node_id} is broken and does not run: {problem}", err=True)
+    choice = choose(partial, unfinished & set(partial.graph.nodes))
+    warn_left_out(choice)
     observers = project.observers(store, partial.graph)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=partial.runnable())
-    _execute_and_report(project, executor, store, run_id, as_json, observers)
+    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=choice.graph)
+    _execute_and_report(project, executor, store, run_id, as_json, observers, left_out=choice.left_out)
 
 
 OBSERVER_TICK_SECONDS = 1.0
@@ -263,12 +286,13 @@ def _execute_and_report(
     run_id: str,
     as_json: bool,
     observers: Sequence[Observer] = (),
+    left_out: Mapping[str, str] | None = None,
 ) -> None:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
         with _Ticker(observers, project.clock):
-            finished = executor.execute(run_id, cancel)
+            finished = executor.execute(run_id, cancel, left_out=left_out)
     finally:
         signal.signal(signal.SIGINT, previous)
         project.close()

@@ -17,6 +17,7 @@ import click
 from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
+from orchestrate_ext.cli.run_commands import warn_left_out
 from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
 from orchestrate_ext.clock import check_logical_date, isoformat, logical_date_out_of_range, parse_duration
 from orchestrate_ext.errors import BadInput, RunNotFound
@@ -194,7 +195,10 @@ def _backfill_bound(text: str, timezone: str, *, end: bool) -> datetime:
 def backfill(
     project_dir: Path | None, schedule: str, start: str, end: str, parallel: int, force: bool, as_json: bool
 ) -> None:
-    """Run SCHEDULE once per fire time from --start to --end, oldest first."""
+    """Run SCHEDULE once per fire time from --start to --end, oldest first.
+
+    A broken node and what waits for it are left out of every run with a warning; the rest runs.
+    """
     snapshot = load_snapshot(project_dir)
     definition = api.get_definition(dict(snapshot.definitions), schedule)
     dates = backfill_dates(
@@ -204,9 +208,20 @@ def backfill(
     )
     project = Project.load(project_dir)
     store = project.open_store()
-    job = Backfill(
-        snapshot, store, project.clock, definition, force=force, parallel=parallel, launcher=project.launcher
-    )
+    try:
+        job = Backfill(
+            snapshot,
+            store,
+            project.clock,
+            definition,
+            force=force,
+            parallel=parallel,
+            launcher=project.launcher,
+        )
+    except BadInput:
+        store.close()
+        raise
+    warn_left_out(job.choice)
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
 

@@ -40,6 +40,8 @@ GROUP_ORDER = (
 """``show`` lists nodes by status in this order: what went wrong first, what went well last."""
 
 _COUNTED_APART = (NodeStatus.SUCCESS, NodeStatus.REUSED, NodeStatus.FAILED)
+LEFT_OUT_MARK = ("⊘", "yellow")
+"""A node the run's selection chose but left out (broken, or waiting for a broken node): no node of the run."""
 
 
 def status_text(status: RunStatus | NodeStatus, *, run: bool = False) -> Text:
@@ -165,6 +167,7 @@ def show_screen(
                 _node_with_error(screen, state, last_try.get(state.node_id), style, here)
         else:
             _node_table(screen, members, run, style)
+    _left_out(screen, run)
     _outputs(screen, last_try, here)
     _hints(screen, run, counts)
     return screen
@@ -185,12 +188,28 @@ def _header(screen: Screen, run: RunRecord, counts: Mapping[str, int], style: Ti
     screen.line(("took     ", "dim"), run_took(run, style), indent=2)
     nodes = Text("")
     nodes.append_text(counts_text(counts))
+    if run.left_out:
+        mark, colour = LEFT_OUT_MARK
+        nodes.append(" ")
+        nodes.append(f"{len(run.left_out)} {mark}", style=colour)
     if run.status == RunStatus.RUNNING:
         nodes.append(f"  ({progress_text(counts)})")
     screen.line(("nodes    ", "dim"), nodes, indent=2)
     if run.parameters:
         shown = ", ".join(f"{key}={value!r}" for key, value in sorted(run.parameters.items()))
         screen.line(("params   ", "dim"), shown, indent=2)
+
+
+def _left_out(screen: Screen, run: RunRecord) -> None:
+    """The nodes the run left out, each with why (what to fix)."""
+    if not run.left_out:
+        return
+    screen.blank()
+    mark, colour = LEFT_OUT_MARK
+    screen.line((f"{mark} left out ({len(run.left_out)})", f"bold {colour}"))
+    for node_id, reason in sorted(run.left_out.items()):
+        screen.line((node_id, "bold"), indent=2)
+        screen.line((reason, colour), indent=4)
 
 
 def _last_attempts(attempts: Sequence[AttemptRecord]) -> dict[str, AttemptRecord]:
@@ -287,6 +306,8 @@ def _hints(screen: Screen, run: RunRecord, counts: Mapping[str, int]) -> None:
         hints.append(f"a node's whole log: orchestrate logs {run.run_id} NODE")
     if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
         hints.append(f"run what failed or never ran again: orchestrate retry {run.run_id}")
+    if run.left_out:
+        hints.append("a retry does not run what was left out: fix it, then start a new run (orchestrate run)")
     if hints:
         screen.blank()
         for hint in hints:

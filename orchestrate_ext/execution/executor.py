@@ -43,8 +43,13 @@ def plan_run(
     schedule: str | None = None,
     parameters: Mapping[str, Any] | None = None,
     only_changed: bool = False,
+    left_out: Mapping[str, str] | None = None,
 ) -> tuple[RunRecord, list[NodeRunRecord]]:
-    """A new run of the runnable nodes among ``node_ids`` and their first states, in graph order (not written)."""
+    """A new run of the runnable nodes among ``node_ids`` and their first states, in graph order (not written).
+
+    ``left_out``: the nodes the selection chose that the run cannot include, with why (see
+    :meth:`~orchestrate_ext.partial_graph.PartialGraph.left_out`); recorded on the run.
+    """
     run = RunRecord(
         run_id=new_run_id(clock),
         status=RunStatus.RUNNING,
@@ -55,6 +60,7 @@ def plan_run(
         schedule=schedule,
         parameters=dict(parameters or {}),
         only_changed=only_changed,
+        left_out=dict(left_out or {}),
     )
     states = [
         NodeRunRecord(run.run_id, node_id, graph.nodes[node_id].kind, NodeStatus.PENDING)
@@ -141,6 +147,7 @@ class Executor:
         schedule: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         only_changed: bool | None = None,
+        left_out: Mapping[str, str] | None = None,
     ) -> RunRecord:
         """Persist a new run of the runnable nodes among ``node_ids``."""
         run, states = self.new_run(
@@ -151,6 +158,7 @@ class Executor:
             schedule=schedule,
             parameters=parameters,
             only_changed=only_changed,
+            left_out=left_out,
         )
         with self.store.transaction() as tx:
             tx.insert_run(run, states)
@@ -166,10 +174,11 @@ class Executor:
         schedule: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         only_changed: bool | None = None,
+        left_out: Mapping[str, str] | None = None,
     ) -> tuple[RunRecord, list[NodeRunRecord]]:
         """A new run and its nodes' first states, not yet written (the scheduler writes them with its tick).
 
-        ``only_changed`` None takes ``defaults.only_changed``.
+        ``only_changed`` None takes ``defaults.only_changed``; ``left_out`` as for :func:`plan_run`.
         """
         return plan_run(
             self.graph,
@@ -181,6 +190,7 @@ class Executor:
             schedule=schedule,
             parameters=parameters,
             only_changed=self.environment.defaults.only_changed if only_changed is None else only_changed,
+            left_out=left_out,
         )
 
     def execute(
@@ -190,6 +200,7 @@ class Executor:
         *,
         drain: threading.Event | None = None,
         resume: bool = False,
+        left_out: Mapping[str, str] | None = None,
     ) -> RunRecord:
         """Claim the run and run every node of it that has not succeeded yet; return the finished run.
 
@@ -201,8 +212,14 @@ class Executor:
             drain: when set, no further node starts; running ones finish and the rest are cancelled.
             resume: carry on after the process executing the run died: finished nodes keep their
                 state and earlier failed or crashed tries count against each node's retries.
+            left_out: nodes of the run this execution cannot run (broken since, or waiting for a
+                broken node), with why: added to the run's ``left_out`` (see
+                :attr:`~orchestrate_ext.model.RunRecord.left_out`) and skipped with that reason.
         """
         claim = self.supervisor.claim(run_id)
+        if left_out:
+            with self.store.transaction() as tx:
+                tx.add_left_out(run_id, left_out, claim.epoch)
         with self.store.read() as tx:
             run = tx.get_run(run_id)
             states = tx.node_states(run_id)

@@ -129,7 +129,10 @@ class RunLoop:
 
     def run(self) -> RunRecord:
         for state in self.unknown:
-            gone = "this node is no longer in the project"
+            if state.status.is_done:  # what it produced stands, whatever became of the node since
+                continue
+            left_out = self.run_record.left_out.get(state.node_id)
+            gone = f"left out: {left_out}" if left_out else "this node is no longer in the project"
             self._write(
                 self.claim.set_node_state(replace(state, status=NodeStatus.SKIPPED, error=gone), state.attempts)
             )

@@ -8,6 +8,10 @@ a running scheduler resumes them). A date that already has a successful run of
 the schedule is skipped unless ``force`` is given; a date with a run still
 going is always skipped. Each run gets a tick (trigger ``backfill``) created in
 the same transaction.
+
+A broken node and what waits for it are left out of every run, which records
+them with why (:func:`~orchestrate_ext.partial_graph.choose`); the rest runs.
+Nothing runnable left is a :class:`BadInput` before any run is created.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher
 from orchestrate_ext.model import RunStatus
+from orchestrate_ext.partial_graph import Choice, choose
 from orchestrate_ext.scheduling.cron import zone
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool
@@ -93,7 +98,14 @@ def backfill_dates(definition: ScheduleDefinition, start: datetime, end: datetim
 
 
 class Backfill:
-    """Creates and executes the runs of one backfill (see the module docstring)."""
+    """Creates and executes the runs of one backfill (see the module docstring).
+
+    The schedule's selection is made on every node of the project (``snapshot.whole``); what it
+    leaves out is left out of every run.
+
+    Raises:
+        BadInput: the schedule's selection leaves nodes out and nothing runnable remains.
+    """
 
     def __init__(
         self,
@@ -117,8 +129,11 @@ class Backfill:
         self.force = force
         self.parallel = parallel
         self.supervisor = supervisor or Supervisor(store, clock)
+        whole = snapshot.whole
+        self.choice: Choice = choose(whole, nodes_for(definition, whole.graph, {}, None))
+        """What every run of the backfill includes and leaves out."""
         self.executor = Executor(
-            snapshot.graph,
+            self.choice.graph,
             snapshot.runners,
             store,
             clock,
@@ -177,15 +192,15 @@ class Backfill:
                     status="skipped",
                     reason=f"already succeeded in run {run_id}; pass --force to run it again",
                 )
-        node_ids = nodes_for(self.definition, self.snapshot.graph, {}, None)
         run, nodes = self.executor.new_run(
-            node_ids,
+            set(self.choice.node_ids),
             logical_date,
             trigger=Trigger.BACKFILL.value,
             selection=self.definition.selection_text,
             schedule=self.definition.name,
             parameters=self.definition.parameters,
             only_changed=self.definition.only_changed,
+            left_out=self.choice.left_out,
         )
         tick = NewTick(
             self.definition.name, logical_date, Trigger.BACKFILL, f"backfill@{isoformat(logical_date)}@{self.batch}"

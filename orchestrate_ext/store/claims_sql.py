@@ -18,7 +18,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -196,6 +197,26 @@ class ClaimStatements(RunStatements):
             "resumptions = resumptions + CASE WHEN started_at IS NULL THEN 0 ELSE 1 END "
             "WHERE run_id = ? AND epoch = ?",
             (RunStatus.RUNNING.value, sql.time(now), sql.time(now), run_id, epoch),
+        )
+        return cursor.rowcount == 1
+
+    def add_left_out(self, run_id: str, left_out: Mapping[str, str], epoch: int) -> bool:
+        """Record more nodes the run leaves out (a retry's), merged into those it has; a newer reason wins.
+
+        Fenced like every write of an execution: False once another claim has replaced epoch ``epoch``.
+        """
+        sql = self.sql
+        row = one(
+            sql, f"SELECT left_out FROM runs WHERE run_id = ? AND epoch = ?{sql.dialect.lock_rows}", (run_id, epoch)
+        )
+        if row is None:
+            return False
+        if not left_out:
+            return True
+        merged = {**(json.loads(row[0]) if row[0] else {}), **left_out}
+        cursor = sql.execute(
+            "UPDATE runs SET left_out = ? WHERE run_id = ? AND epoch = ?",
+            (json.dumps(merged, sort_keys=True), run_id, epoch),
         )
         return cursor.rowcount == 1
 

@@ -27,7 +27,7 @@ from orchestrate_ext.store.sql import Sql, marks, one, rows
 
 RUN_COLUMNS = (
     "run_id, status, created_at, started_at, finished_at, logical_date, trigger, selection, schedule, "
-    "parameters, resumed_at, resumptions, only_changed"
+    "parameters, resumed_at, resumptions, only_changed, left_out"
 )
 NODE_COLUMNS = "run_id, node_id, kind, status, started_at, finished_at, error, waiting_for, fingerprint, result, reason"
 NODE_VALUES = ", ".join("?" * len(NODE_COLUMNS.split(",")))
@@ -57,7 +57,7 @@ class RunStatements:
         """Write a new run and the first state of each of its nodes, in the given order."""
         sql = self.sql
         sql.execute(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(RUN_COLUMNS.split(','))})",
             (
                 run.run_id,
                 run.status.value,
@@ -72,6 +72,7 @@ class RunStatements:
                 sql.time(run.resumed_at),
                 run.resumptions,
                 int(run.only_changed),
+                json.dumps(dict(run.left_out), sort_keys=True) if run.left_out else None,
             ),
         )
         sql.executemany(
@@ -471,6 +472,7 @@ class RunStatements:
             resumed_at=sql.read_time(row[10]),
             resumptions=int(row[11] or 0),
             only_changed=bool(row[12]),
+            left_out=json.loads(row[13]) if row[13] else {},
         )
 
     def _node_state(self, row: tuple[Any, ...], attempts: int = 0) -> NodeRunRecord:

@@ -125,6 +125,9 @@ RUNS = Component(
         ALTER TABLE node_latest ADD COLUMN last_produced_at {time};
         ALTER TABLE node_latest ADD COLUMN last_failure_at {time}
         """,
+        # 5: the nodes a run's selection chose but left out (broken, or waiting for a broken node), as a JSON
+        # object of node id -> reason (orchestrate_ext.partial_graph); NULL for runs made before.
+        "ALTER TABLE runs ADD COLUMN left_out TEXT",
     ),
     tables=("runs", "run_nodes", "attempts", "node_latest"),
 )

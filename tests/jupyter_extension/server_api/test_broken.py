@@ -97,6 +97,11 @@ async def test_run_now_leaves_the_broken_notebook_out_and_runs_the_rest(api: Any
     finished = await api.wait_for_run(run["run_id"])
     assert finished["status"] == "success", finished
     assert [node["id"] for node in finished["nodes"]] == ["notebook.notebooks/ingest_orders"]
+    # Reopened later (the run detail) or listed, the run still says what it left out and why.
+    assert finished["left_out"] == [{"id": "notebook.notebooks/daily_report", "reason": TYPO}]
+    status, listed = await api.get("runs")
+    assert status == 200, listed
+    assert [(item["run_id"], item["left_out"]) for item in listed["runs"]] == [(run["run_id"], finished["left_out"])]
 
 
 async def test_a_copied_notebook_does_not_fire_its_originals_schedule(api: Any, jp_root_dir: Path) -> None:

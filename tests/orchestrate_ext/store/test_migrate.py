@@ -28,7 +28,13 @@ def project(tmp_path: Path) -> Path:
     store = open_store(StateLocation(path=tmp_path / "history" / "state.db"))
     for number in range(2):
         run_id = f"r{number}"
-        insert(store, make_run(run_id, T0 + timedelta(minutes=number), parameters={"n": number}), "a", "b")
+        left_out = {"c": f"broken {number}"} if number else {}
+        insert(
+            store,
+            make_run(run_id, T0 + timedelta(minutes=number), parameters={"n": number}, left_out=left_out),
+            "a",
+            "b",
+        )
         epoch = claim(store, run_id)
         with store.transaction() as tx:
             tx.start_attempt(
@@ -68,6 +74,7 @@ def test_a_sqlite_history_is_copied_into_postgresql_once(project: Path, postgres
     with target.read() as tx:
         runs = {run.run_id: run for run in tx.find_runs()}
         assert runs.keys() == {"r0", "r1"} and runs["r1"].parameters == {"n": 1}
+        assert (runs["r0"].left_out, runs["r1"].left_out) == ({}, {"c": "broken 1"}), "what a run left out moves too"
         assert runs["r1"].finished_at == T0 + timedelta(minutes=1, seconds=20), "times arrive as timestamps"
         assert [state.node_id for state in tx.node_states("r0")] == ["a", "b"]
         assert tx.latest_node_states()["a"].last_success_run_id == "r1"
@@ -111,10 +118,10 @@ def test_state_info_shows_the_backend_versions_and_counts(project: Path) -> None
     assert code == 0, output
     document = json.loads(output)
     assert document["backend"] == "sqlite" and document["location"].endswith("history/state.db")
-    assert document["schema_versions"] == {"alerts": 1, "resources": 1, "runs": 4, "schedules": 1}
+    assert document["schema_versions"] == {"alerts": 1, "resources": 1, "runs": 5, "schedules": 1}
     assert document["rows"]["runs"] == 2 and document["rows"]["alert_incidents"] == 1
     code, output = invoke("state", "info", "--project", str(project))
-    assert "backend   sqlite" in output and "schema    runs v4" in output
+    assert "backend   sqlite" in output and "schema    runs v5" in output
 
 
 def test_a_read_only_open_waits_for_a_store_another_process_is_creating(tmp_path: Path) -> None:
