@@ -294,7 +294,7 @@ class Scheduler:
 
     def _dispatch(self, snapshot: ProjectSnapshot, now: datetime, report: StepReport) -> None:
         pending: dict[str, list[TickRecord]] = {}
-        starts: list[tuple[TickRecord, ScheduleDefinition, set[str]]] = []
+        starts: list[tuple[TickRecord, ScheduleDefinition, set[str], dict[str, str]]] = []
         with self.store.read() as tx:
             for tick in tx.pending_ticks():
                 pending.setdefault(tick.schedule, []).append(tick)
@@ -352,7 +352,7 @@ class Scheduler:
                         tick.scheduled_at.isoformat(),
                         "; ".join(f"{node_id}: {why}" for node_id, why in left_out.items()),
                     )
-                starts.append((tick, definition, runnable))
+                starts.append((tick, definition, runnable, left_out))
         deadline = time.monotonic() + self.options.step_budget
         for first in range(0, len(starts), _STARTS):
             if first and time.monotonic() > deadline:
@@ -361,7 +361,7 @@ class Scheduler:
 
     def _start(
         self,
-        starts: list[tuple[TickRecord, ScheduleDefinition, set[str]]],
+        starts: list[tuple[TickRecord, ScheduleDefinition, set[str], dict[str, str]]],
         snapshot: ProjectSnapshot,
         now: datetime,
         report: StepReport,
@@ -380,9 +380,10 @@ class Scheduler:
                         schedule=definition.name,
                         parameters=definition.parameters,
                         only_changed=definition.only_changed,
+                        left_out=left_out,
                     ),
                 )
-                for tick, definition, node_ids in starts
+                for tick, definition, node_ids, left_out in starts
             ]
             try:
                 with self.store.transaction() as tx:

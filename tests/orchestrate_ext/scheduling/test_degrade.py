@@ -170,6 +170,10 @@ def test_a_tick_whose_selection_is_all_left_out_is_skipped_and_a_partial_one_run
     runs = {run_of(store, run_id).schedule: run_id for run_id in report.started}
     assert set(runs) == {"nightly", "other"}
     assert sorted(runner.nodes_run()) == ["fake.load", "fake.other"], "transform and report are left out"
+    nightly = run_of(store, runs["nightly"])
+    assert set(nightly.left_out) == {"fake.transform", "fake.report"}, "the scheduled run records what it left out"
+    assert nightly.left_out["fake.report"] == "it waits for fake.transform, which is broken"
+    assert run_of(store, runs["other"]).left_out == {}
 
 
 def test_an_unloadable_project_keeps_the_schedules_and_adds_one_problem(tmp_path: Path) -> None:
