@@ -17,8 +17,9 @@ from typing import Any
 
 from jupyter_extension.notebook_meta import METADATA_KEY, load_notebook_document, notebook_metadata
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.parameters import RESERVED_PARAMETERS
 
-INJECTED_PARAMETERS = ("logical_date", "run_id")
+INJECTED_PARAMETERS = RESERVED_PARAMETERS
 """Parameters orchestrate-ext sets on every run; a schedule cannot set them."""
 
 

@@ -17,7 +17,6 @@ same messages.
 from __future__ import annotations
 
 import dataclasses
-import keyword
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from jupyter_extension.server.paths import resolve_notebook
 from orchestrate_ext.clock import parse_duration
 from orchestrate_ext.config import MAX_RETRIES, format_validation_error
 from orchestrate_ext.errors import BadInput, ConfigError
+from orchestrate_ext.parameters import parameter_name_problem
 from orchestrate_ext.partial_graph import build_partial_graph
 from orchestrate_ext.project import Project
 
@@ -100,10 +100,8 @@ def supported_keys() -> list[str]:
 def check_parameters(parameters: dict[str, Any]) -> None:
     """Names must be Python identifiers (not keywords) that orchestrate-ext does not set itself."""
     for name in parameters:
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise BadInput(f"parameter name {name!r} is not a Python identifier; use letters, digits and '_'")
-        if name in INJECTED_PARAMETERS:
-            raise BadInput(f"parameter '{name}' is set by orchestrate-ext on every run; choose another name")
+        if problem := parameter_name_problem(name):
+            raise BadInput(problem)
 
 
 def _require(key: str) -> None:

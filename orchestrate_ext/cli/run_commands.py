@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import keyword
 import logging
 import signal
 import sys
@@ -25,6 +24,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
 from orchestrate_ext.interfaces import CheckingPlugin, DescribingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.model import NodeStatus, RunStatus
+from orchestrate_ext.parameters import parameter_name_problem
 from orchestrate_ext.partial_graph import Choice, choose
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project, load_plugins
@@ -197,19 +197,16 @@ def warn_left_out(choice: Choice) -> None:
         click.echo(f"warning: {line}", err=True)
 
 
-_RESERVED_PARAMETERS = ("logical_date", "run_id")
-
-
 def parse_params(params: tuple[str, ...]) -> dict[str, Any]:
     """``--param name=value`` options as a mapping: values are JSON where they parse, else text."""
     found: dict[str, Any] = {}
     for item in params:
         name, sep, raw = item.partition("=")
         name = name.strip()
-        if not sep or not name.isidentifier() or keyword.iskeyword(name):
+        if not sep:
             raise BadInput(f"--param '{item}': write NAME=VALUE with NAME a Python identifier, e.g. --param top_n=5")
-        if name in _RESERVED_PARAMETERS:
-            raise BadInput(f"--param '{item}': '{name}' is set by orchestrate-ext on every run; choose another name")
+        if problem := parameter_name_problem(name):
+            raise BadInput(f"--param '{item}': {problem}")
         try:
             found[name] = json.loads(raw, parse_constant=_not_json)
         except ValueError:

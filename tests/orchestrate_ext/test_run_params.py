@@ -26,8 +26,8 @@ def test_values_are_json_where_they_parse_else_text() -> None:
     ("param", "message"),
     [
         ("top_n", "write NAME=VALUE"),
-        ("1x=2", "write NAME=VALUE"),
-        ("class=2", "write NAME=VALUE"),
+        ("1x=2", "parameter name .1x. is not a Python identifier"),
+        ("class=2", "parameter name .class. is a Python keyword"),
         ("run_id=x", "'run_id' is set by orchestrate-ext"),
     ],
 )

@@ -169,7 +169,7 @@ BAD_REQUESTS = {
     "bad cron": ({"cron": "0 7 * *"}, "is not a cron expression with five fields"),
     "bad time zone": ({"cron": "0 7 * * *", "timezone": "Mars/Olympus"}, "'Mars/Olympus' is not a known time zone"),
     "parameter name": ({"parameters": {"1x": 1}}, "parameter name '1x' is not a Python identifier"),
-    "keyword parameter": ({"parameters": {"class": 1}}, "parameter name 'class' is not a Python identifier"),
+    "keyword parameter": ({"parameters": {"class": 1}}, "parameter name 'class' is a Python keyword"),
     "injected parameter": ({"parameters": {"run_id": "x"}}, "parameter 'run_id' is set by orchestrate-ext"),
     "unknown key": ({"colour": "red"}, "request body: unknown key 'colour'"),
     "wrong type": ({"retries": "two"}, "request body: key 'retries'"),
