@@ -86,7 +86,7 @@ def plan_text(found: Plan) -> str:
     lines = []
     for node in found.nodes:
         label = _LABELS[node.action]
-        of = f" (of run {node.reuses_run})" if node.reuses_run else ""
+        of = f" (of run {node.reuses_run})" if node.reuses_run and node.reuses_run not in node.reason else ""
         lines.append(f"{label:<8}  {node.id:<{width}}  {node.reason}{of}")
     counts = {action: sum(1 for node in found.nodes if node.action == action) for action in Action}
     kind = "an --only-changed run" if found.only_changed else "a full run"
