@@ -71,7 +71,12 @@ def ensure_manifest(project: DbtProject) -> Manifest:
 
 
 def _inputs_changed(project: DbtProject, path: Path) -> str | None:
-    """Why dbt would parse again though no file changed, or None (see :mod:`dbt_adapter.parse_inputs`)."""
+    """Why dbt would parse again though no file changed, or None (see :mod:`dbt_adapter.parse_inputs`).
+
+    Without a loadable profile dbt could not parse at all: the manifest there is shown as it is.
+    """
+    if project.settings.profile_problem:
+        return None
     environ = project.env()
     recorded = read_stamp(path)
     if recorded is not None:
