@@ -66,6 +66,9 @@ class ManifestNode:
     """A saved query's export names."""
     version: str | None = None
     """A versioned model's version (its fqn then ends with ``v<version>``)."""
+    incremental_strategy: str | None = None
+    batch_size: str | None = None
+    """A microbatch model's ``batch_size`` (``hour``, ``day``, ``month``, ``year``)."""
 
     @property
     def tested_node(self) -> str | None:
@@ -180,6 +183,8 @@ class _Reader:
                 owner=_owner_text(item.get("owner")) or None if resource_type == "exposure" else None,
                 exports=tuple(str(export.get("name")) for export in exports if isinstance(export, dict)),
                 version=None if item.get("version") is None else str(item["version"]),
+                incremental_strategy=config.get("incremental_strategy"),
+                batch_size=config.get("batch_size"),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ManifestError(
