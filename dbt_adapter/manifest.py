@@ -37,6 +37,16 @@ OTHER_SECTIONS = {
 
 
 @dataclass(frozen=True, slots=True)
+class SavedQueryExport:
+    """One export of a saved query (``exports[].config``): the relation dbt writes its result to."""
+
+    name: str
+    export_as: str | None
+    schema: str | None
+    alias: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ManifestNode:
     unique_id: str
     resource_type: str
@@ -62,8 +72,8 @@ class ManifestNode:
     """A source with ``warn_after`` or ``error_after`` (dbt's ``SourceDefinition.has_freshness``)."""
     owner: str | None = None
     """An exposure's owner (e-mail, else name)."""
-    exports: tuple[str, ...] = ()
-    """A saved query's export names."""
+    exports: tuple[SavedQueryExport, ...] = ()
+    """A saved query's exports."""
     version: str | None = None
     """A versioned model's version (its fqn then ends with ``v<version>``)."""
     incremental_strategy: str | None = None
@@ -181,7 +191,7 @@ class _Reader:
                 error_if=config.get("error_if"),
                 freshness=_freshness_text(freshness) if freshness is not None else None,
                 owner=_owner_text(item.get("owner")) or None if resource_type == "exposure" else None,
-                exports=tuple(str(export.get("name")) for export in exports if isinstance(export, dict)),
+                exports=tuple(_export(export) for export in exports if isinstance(export, dict)),
                 version=None if item.get("version") is None else str(item["version"]),
                 incremental_strategy=config.get("incremental_strategy"),
                 batch_size=config.get("batch_size"),
@@ -260,6 +270,20 @@ def _freshness_text(freshness: Any) -> str | None:
         if isinstance(rule, dict) and rule.get("count") is not None and rule.get("period") is not None:
             rules.append(f"{key.replace('_', ' ')} {rule['count']} {rule['period']}")
     return ", ".join(rules)
+
+
+def _export(export: Mapping[str, Any]) -> SavedQueryExport:
+    config = export.get("config") or _EMPTY
+    return SavedQueryExport(
+        name=str(export.get("name")),
+        export_as=_text_or_none(config.get("export_as")),
+        schema=_text_or_none(config.get("schema_name")),
+        alias=_text_or_none(config.get("alias")),
+    )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _owner_text(owner: Any) -> str:
