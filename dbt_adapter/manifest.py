@@ -104,6 +104,8 @@ class Manifest:
     """Owner (e-mail, else name) of each dbt group, by group name."""
     files: frozenset[str] = frozenset()
     """The root project's files the manifest was parsed from, relative to the project folder."""
+    invocation_id: str | None = None
+    """The dbt invocation that wrote it."""
 
     def all(self) -> Iterator[ManifestNode]:
         yield from self.sources.values()
@@ -126,7 +128,8 @@ class _Reader:
         self.version = version
 
     def read(self, raw: dict[str, Any]) -> Manifest:
-        project_name = str(self._mapping(raw, "metadata", "the manifest").get("project_name") or "")
+        metadata = self._mapping(raw, "metadata", "the manifest")
+        project_name = str(metadata.get("project_name") or "")
         nodes: dict[str, ManifestNode] = {}
         for unique_id, item in self._mapping(raw, "nodes", "the manifest").items():
             resource_type = self._mapping_item(item, unique_id).get("resource_type")
@@ -145,7 +148,8 @@ class _Reader:
             if isinstance(group, dict)
         }
         files = self._files(raw, project_name, [*nodes.values(), *sources.values()])
-        return Manifest(self.path, self.version, project_name, nodes, sources, owners, files)
+        invocation = str(metadata.get("invocation_id") or "") or None
+        return Manifest(self.path, self.version, project_name, nodes, sources, owners, files, invocation)
 
     def _files(self, raw: dict[str, Any], project: str, resources: list[ManifestNode]) -> frozenset[str]:
         found = {item.original_file_path for item in resources if item.package_name == project}

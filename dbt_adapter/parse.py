@@ -32,7 +32,15 @@ from typing import Any
 
 from dbt_adapter.events import error_messages
 from dbt_adapter.manifest import Manifest, read_manifest
-from dbt_adapter.parse_inputs import changed_input, current_inputs, dbt_state, read_stamp, write_stamp
+from dbt_adapter.parse_inputs import (
+    VARS_DIFFER,
+    changed_input,
+    current_inputs,
+    dbt_state,
+    read_stamp,
+    run_vars,
+    write_stamp,
+)
 from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import DbtSettings
 from orchestrate_ext.errors import ConfigError, ManifestError
@@ -60,7 +68,7 @@ def ensure_manifest(project: DbtProject) -> Manifest:
     if path.is_file():
         written = path.stat().st_mtime
         manifest = read_manifest(path)
-        reason = stale_reason(settings, manifest, written) or _inputs_changed(project, path)
+        reason = stale_reason(settings, manifest, written) or _inputs_changed(project, path, manifest.invocation_id)
         if reason is None:
             return manifest
         log.info("dbt parse: %s is stale (%s)", path, reason)
@@ -70,7 +78,7 @@ def ensure_manifest(project: DbtProject) -> Manifest:
     return read_manifest(path)
 
 
-def _inputs_changed(project: DbtProject, path: Path) -> str | None:
+def _inputs_changed(project: DbtProject, path: Path, invocation_id: str | None = None) -> str | None:
     """Why dbt would parse again though no file changed, or None (see :mod:`dbt_adapter.parse_inputs`).
 
     Without a loadable profile dbt could not parse at all: the manifest there is shown as it is.
@@ -86,6 +94,8 @@ def _inputs_changed(project: DbtProject, path: Path) -> str | None:
         return "another dbt command wrote it and left no partial_parse.msgpack to tell its vars and profile"
     state, env_names = found
     reason = changed_input(state, project, environ)
+    if reason == VARS_DIFFER and (written := run_vars(path, invocation_id, project)) is not None:
+        reason = changed_input(state, project, environ, written)  # a run's own build: its logical_date
     if reason is None:  # adopt it: the next check reads our record
         write_stamp(path, current_inputs(project, environ, env_names))
     return reason

@@ -21,6 +21,12 @@ are then read from dbt's own record of that parse, ``partial_parse.msgpack`` (it
 it. A manifest with neither record is of unknown provenance: stale once. A foreign manifest found
 current is adopted (its record written) so the next check is the cheap one.
 
+One exception, so that a project reading ``var('logical_date')`` is not parsed again after every
+run: a manifest written by a run's own ``dbt build`` (its ``run_results.json`` of the same
+invocation names the vars) whose vars are orchestrate.yaml's plus the run's ``logical_date`` or
+``run_id`` counts as current. dbt parsed it with those vars; orchestrate-ext's own parse never
+passes them, so parsing again could only differ for a project that enables nodes by the run's date.
+
 Known gaps, each costing at most one extra parse and never a wrong graph: dbt_project.yml's
 ``env_var()`` names are found by a textual scan (a name dbt computes is missed; dbt's hash then
 differs once); the profile of a foreign manifest cannot be compared without dbt's adapter classes
@@ -50,6 +56,9 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 DEFAULT_ENV_PLACEHOLDER = "DBT_DEFAULT_PLACEHOLDER"
 """dbt/constants.py: what dbt records for an ``env_var()`` that fell back to its default."""
 _STAMP_VERSION = 1
+VARS_DIFFER = "the vars, profile or target differ from those it was parsed with"
+PER_RUN_VARS = frozenset({"logical_date", "run_id"})
+"""Vars a run gives its ``dbt build`` (when the project reads them) and never ``dbt parse``."""
 _ENV_CALL = re.compile(r"""\benv_var\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*(,)?""")
 _VERSION_LINE = re.compile(r"""^version\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 
@@ -69,13 +78,22 @@ class ParseInputs:
     """Each ``env_var()`` the project's files read: a digest of its value (or of the placeholder)."""
 
 
-def changed_input(recorded: ParseInputs, project: DbtProject, environ: Mapping[str, str]) -> str | None:
-    """Why dbt would not reuse a parse made with ``recorded`` today, or None when it would."""
+def changed_input(
+    recorded: ParseInputs,
+    project: DbtProject,
+    environ: Mapping[str, str],
+    cli_vars: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Why dbt would not reuse a parse made with ``recorded`` today, or None when it would.
+
+    Args:
+        cli_vars: the ``--vars`` to compare with (default: those orchestrate-ext parses with).
+    """
     version = dbt_version(project) or recorded.dbt_version
     if recorded.dbt_version is not None and version != recorded.dbt_version:
         return f"dbt {version} differs from the dbt {recorded.dbt_version} that parsed it"
-    if vars_hash(project, environ, version) != recorded.vars_hash:
-        return "the vars, profile or target differ from those it was parsed with"
+    if vars_hash(project, environ, version, cli_vars) != recorded.vars_hash:
+        return VARS_DIFFER
     if recorded.profile is not None and project.settings.profile_digest != recorded.profile:
         return "the profile's target changed"
     if project_env_hash(project.project_dir, environ) != recorded.project_env_hash:
@@ -98,12 +116,40 @@ def current_inputs(project: DbtProject, environ: Mapping[str, str], env_names: l
     )
 
 
-def vars_hash(project: DbtProject, environ: Mapping[str, str], version: str | None) -> str:
+def vars_hash(
+    project: DbtProject, environ: Mapping[str, str], version: str | None, cli_vars: Mapping[str, Any] | None = None
+) -> str:
     """dbt's ``vars_hash`` for the command orchestrate-ext runs (:meth:`DbtProject.argv`)."""
-    cli_vars = json.loads(json.dumps(dict(project.settings.vars), sort_keys=True, default=str))  # as dbt reads it
+    cli_vars = parsed_vars(project.settings.vars if cli_vars is None else cli_vars)
     profile = project.profile_override or environ.get("DBT_PROFILE") or ""
     target = project.target_override or environ.get("DBT_TARGET") or ""
     return _sha256("\x00".join([pprint.pformat(cli_vars), profile, target, version or ""]))
+
+
+def parsed_vars(cli_vars: Mapping[str, Any]) -> Any:
+    """``--vars`` as dbt reads them back from the JSON orchestrate-ext passes."""
+    return json.loads(json.dumps(dict(cli_vars), sort_keys=True, default=str))
+
+
+def run_vars(manifest_path: Path, invocation_id: str | None, project: DbtProject) -> dict[str, Any] | None:
+    """The ``--vars`` of a run's ``dbt build`` that wrote the manifest, when they are ours plus the run's own.
+
+    Read from ``run_results.json`` of the same invocation; None when another command wrote the manifest,
+    or with other vars than orchestrate.yaml's ``dbt.vars`` and :data:`PER_RUN_VARS`.
+    """
+    if not invocation_id:
+        return None
+    try:
+        raw = json.loads((manifest_path.parent / "run_results.json").read_text(encoding="utf-8"))
+        if raw["metadata"]["invocation_id"] != invocation_id:
+            return None
+        found = raw["args"].get("vars") or {}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if not isinstance(found, dict) or not PER_RUN_VARS & found.keys():
+        return None
+    others = {name: value for name, value in found.items() if name not in PER_RUN_VARS}
+    return found if others == parsed_vars(project.settings.vars) else None
 
 
 def project_env_hash(project_dir: Path, environ: Mapping[str, str]) -> str:

@@ -15,7 +15,7 @@ import pytest
 from dbt_adapter import parse
 from dbt_adapter.manifest import Manifest
 from dbt_adapter.parse import _inputs_changed, ensure_manifest
-from dbt_adapter.parse_inputs import PARTIAL_PARSE_FILE, STAMP_FILE
+from dbt_adapter.parse_inputs import PARTIAL_PARSE_FILE, STAMP_FILE, dbt_state, dbt_version, vars_hash
 from dbt_adapter.project import DbtConfig, DbtProject
 from orchestrate_ext.interfaces import Workspace
 from tests.dbt_adapter.test_build_parity import dbt, dbt_outcomes, outcomes, run_json
@@ -169,3 +169,32 @@ def test_seeds_enabled_by_an_earlier_dbt_seed_vars_are_not_in_a_run_without_vars
     document = run_json(cwd=ours)
     expected = dbt_outcomes(plain / "target" / "run_results.json")
     assert outcomes(document) == expected == {"seed.small.base": "success", "model.small.from_base": "success"}
+
+
+def test_a_manifest_a_run_wrote_with_its_logical_date_is_current_but_one_a_user_wrote_with_it_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[Path]
+) -> None:
+    monkeypatch.delenv("SMALL_TAG", raising=False)
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    root = write(
+        tmp_path / "work",
+        {
+            "orchestrate.yaml": "dbt:\n  project_dir: .\n",
+            "dbt_project.yml": ENV_PROJECT,
+            "profiles.yml": PROFILE.format(db=tmp_path / "db.duckdb"),
+            "models/stamped.sql": 'select \'{{ var("logical_date", "none") }}\' as logical_date',
+        },
+    )
+    project, _ = load(root)
+    assert len(parses) == 1
+    document = run_json("--logical-date", "2024-01-31", cwd=root)
+    assert document["status"] == "success", document
+    state = dbt_state(root / "target")
+    assert state is not None
+    assert state[0].vars_hash != vars_hash(project, project.env(), dbt_version(project))  # dbt parsed with the date
+    load(root)
+    assert len(parses) == 1  # a run's own build: not parsed again
+    user = dbt("parse", "--vars", '{logical_date: "2024-01-31"}', cwd=root)
+    assert user.returncode == 0, user.stdout
+    load(root)
+    assert len(parses) == 2
