@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from dbt_adapter.project import DbtProject
+from dbt_adapter.resolution import resolve
+from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.launch import WORKER_PYTHON
 
 STAMP_FILE = "orchestrate_parse.json"
@@ -92,7 +94,11 @@ def changed_input(
     version = dbt_version(project) or recorded.dbt_version
     if recorded.dbt_version is not None and version != recorded.dbt_version:
         return f"dbt {version} differs from the dbt {recorded.dbt_version} that parsed it"
-    if vars_hash(project, environ, version, cli_vars) != recorded.vars_hash:
+    if vars_hash(project, environ, version, cli_vars) != recorded.vars_hash and not (
+        _flags(project, environ) != ("", "")
+        and vars_hash(project, environ, version, cli_vars, flags=("", "")) == recorded.vars_hash
+        and _same_without_flags(project, environ)
+    ):
         return VARS_DIFFER
     if recorded.profile is not None and project.settings.profile_digest != recorded.profile:
         return "the profile's target changed"
@@ -117,13 +123,43 @@ def current_inputs(project: DbtProject, environ: Mapping[str, str], env_names: l
 
 
 def vars_hash(
-    project: DbtProject, environ: Mapping[str, str], version: str | None, cli_vars: Mapping[str, Any] | None = None
+    project: DbtProject,
+    environ: Mapping[str, str],
+    version: str | None,
+    cli_vars: Mapping[str, Any] | None = None,
+    flags: tuple[str, str] | None = None,
 ) -> str:
-    """dbt's ``vars_hash`` for the command orchestrate-ext runs (:meth:`DbtProject.argv`)."""
+    """dbt's ``vars_hash`` for the command orchestrate-ext runs (:meth:`DbtProject.argv`).
+
+    Args:
+        flags: the ``--profile`` and ``--target`` flags (default: those orchestrate-ext passes).
+    """
     cli_vars = parsed_vars(project.settings.vars if cli_vars is None else cli_vars)
+    profile, target = _flags(project, environ) if flags is None else flags
+    return _sha256("\x00".join([pprint.pformat(cli_vars), profile, target, version or ""]))
+
+
+def _flags(project: DbtProject, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The ``--profile`` and ``--target`` dbt sees (the flags, else ``DBT_PROFILE``/``DBT_TARGET``)."""
     profile = project.profile_override or environ.get("DBT_PROFILE") or ""
     target = project.target_override or environ.get("DBT_TARGET") or ""
-    return _sha256("\x00".join([pprint.pformat(cli_vars), profile, target, version or ""]))
+    return profile, target
+
+
+def _same_without_flags(project: DbtProject, environ: Mapping[str, str]) -> bool:
+    """Whether dbt without ``--profile``/``--target`` loads the very profile and target orchestrate-ext names.
+
+    dbt's hash holds the flags, not what they resolve to: a user's plain ``dbt seed`` and orchestrate-ext's
+    ``dbt.target: dev`` naming the default target parse alike, so such a manifest is current.
+    """
+    settings = project.settings
+    plain = {name: value for name, value in environ.items() if name not in ("DBT_PROFILE", "DBT_TARGET")}
+    profiles_dir = Path(settings.profiles_dir.value) if settings.profiles_dir else None
+    try:
+        found = resolve(project.project_dir, profiles_dir=profiles_dir, cli_vars=settings.vars, environ=plain)
+    except ConfigError:
+        return False
+    return found.profile_problem is None and found.profile_digest == settings.profile_digest
 
 
 def parsed_vars(cli_vars: Mapping[str, Any]) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dbt_adapter import parse
 from dbt_adapter.manifest import Manifest
@@ -73,7 +74,8 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def load(root: Path) -> tuple[DbtProject, Manifest]:
     """The project as orchestrate-ext resolves it now (environment included), and its current manifest."""
     workspace = Workspace(root, root / "orchestrate.yaml", root / ".orchestrate")
-    project = DbtProject.from_config(workspace, DbtConfig())
+    raw = yaml.safe_load((root / "orchestrate.yaml").read_text())["dbt"]
+    project = DbtProject.from_config(workspace, DbtConfig.model_validate(raw))
     return project, ensure_manifest(project)
 
 
@@ -147,6 +149,14 @@ def test_a_manifest_another_dbt_command_wrote_is_judged_by_dbts_own_state_check(
     load(root)
     load(root)
     assert len(parses) == 2
+
+    (root / "orchestrate.yaml").write_text("dbt:\n  project_dir: .\n  target: dev\n")  # the default target
+    assert dbt("parse", cwd=root).returncode == 0  # no --target: dbt's hash differs, the parse does not
+    load(root)
+    assert len(parses) == 2
+    (root / "orchestrate.yaml").write_text("dbt:\n  project_dir: .\n  target: other\n")
+    load(root)
+    assert len(parses) == 3
 
 
 def test_seeds_enabled_by_an_earlier_dbt_seed_vars_are_not_in_a_run_without_vars(tmp_path: Path) -> None:
