@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import pprint
 import re
@@ -52,6 +53,8 @@ from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import resolve
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.launch import WORKER_PYTHON
+
+log = logging.getLogger(__name__)
 
 STAMP_FILE = "orchestrate_parse.json"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -235,11 +238,15 @@ def read_stamp(manifest_path: Path) -> ParseInputs | None:
 
 
 def write_stamp(manifest_path: Path, inputs: ParseInputs) -> None:
-    document = {"version": _STAMP_VERSION, "manifest": _file_key(manifest_path), "inputs": asdict(inputs)}
+    """Record ``inputs`` for the manifest as it is now; a folder we cannot write only costs a check next time."""
     target = manifest_path.parent / STAMP_FILE
     temporary = target.with_name(f".{STAMP_FILE}.{os.getpid()}")
-    temporary.write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(temporary, target)
+    try:
+        document = {"version": _STAMP_VERSION, "manifest": _file_key(manifest_path), "inputs": asdict(inputs)}
+        temporary.write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError as exc:
+        log.warning("cannot record what %s was parsed with in %s: %s", manifest_path, target, exc)
 
 
 def dbt_state(target_dir: Path) -> tuple[ParseInputs, list[str]] | None:
