@@ -80,6 +80,10 @@ class _State:
         self.finished.add(dbt_id)
         self.reporter.finished(self.node_id(dbt_id), outcome)
 
+    def with_message(self, dbt_id: str, status: str, message: str | None) -> NodeOutcome:
+        settings = self.tasks[dbt_id].node.settings
+        return outcomes.with_message(status, message, warn_blocks=self.warn_blocks, settings=settings)
+
     def in_flight(self) -> list[str]:
         return [uid for uid in self.started if uid not in self.finished and uid not in self.pending]
 
@@ -173,7 +177,7 @@ class _Process:
         state.stopping = True
         for dbt_id, status in list(state.pending.items()):
             lost = "dbt was stopped before it printed its message"
-            state.finish(dbt_id, outcomes.with_message(status, lost, warn_blocks=state.warn_blocks))
+            state.finish(dbt_id, state.with_message(dbt_id, status, lost))
         if stopped is not None:
             state.finish(stopped, reason)
             reason = NodeOutcome(AttemptStatus.CANCELLED, f"dbt was stopped because {state.node_id(stopped)} timed out")
@@ -197,7 +201,7 @@ class _Process:
             self._on_result(dbt_id, event)
         elif event.name in MESSAGE_EVENTS and dbt_id in state.pending:
             status = state.pending[dbt_id]
-            state.finish(dbt_id, outcomes.with_message(status, event.summary_text, warn_blocks=state.warn_blocks))
+            state.finish(dbt_id, state.with_message(dbt_id, status, event.summary_text))
 
     def _on_result(self, dbt_id: str, event: DbtEvent) -> None:
         state = self.state
@@ -219,7 +223,7 @@ class _Process:
         """Report every task dbt left without a result."""
         state = self.state
         for dbt_id, status in list(state.pending.items()):
-            state.finish(dbt_id, outcomes.with_message(status, None, warn_blocks=state.warn_blocks))
+            state.finish(dbt_id, state.with_message(dbt_id, status, None))
         if state.stopping:
             for dbt_id in state.tasks.keys() - state.finished:
                 state.finish(dbt_id, NodeOutcome.skip("dbt was stopped before this node started"))
@@ -233,4 +237,4 @@ class _Process:
                 error = f"dbt did not run {dbt_id}: its selection matched nothing"
             else:
                 error = f"dbt failed before finishing this node:\n{detail}"
-            state.finish(dbt_id, NodeOutcome(AttemptStatus.FAILED, error))
+            state.finish(dbt_id, outcomes.unfinished(error, state.tasks[dbt_id].node.settings))

@@ -37,6 +37,16 @@ OTHER_SECTIONS = {
 
 
 @dataclass(frozen=True, slots=True)
+class SavedQueryExport:
+    """One export of a saved query (``exports[].config``): the relation dbt writes its result to."""
+
+    name: str
+    export_as: str | None
+    schema: str | None
+    alias: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ManifestNode:
     unique_id: str
     resource_type: str
@@ -62,10 +72,13 @@ class ManifestNode:
     """A source with ``warn_after`` or ``error_after`` (dbt's ``SourceDefinition.has_freshness``)."""
     owner: str | None = None
     """An exposure's owner (e-mail, else name)."""
-    exports: tuple[str, ...] = ()
-    """A saved query's export names."""
+    exports: tuple[SavedQueryExport, ...] = ()
+    """A saved query's exports."""
     version: str | None = None
     """A versioned model's version (its fqn then ends with ``v<version>``)."""
+    incremental_strategy: str | None = None
+    batch_size: str | None = None
+    """A microbatch model's ``batch_size`` (``hour``, ``day``, ``month``, ``year``)."""
 
     @property
     def tested_node(self) -> str | None:
@@ -91,6 +104,8 @@ class Manifest:
     """Owner (e-mail, else name) of each dbt group, by group name."""
     files: frozenset[str] = frozenset()
     """The root project's files the manifest was parsed from, relative to the project folder."""
+    invocation_id: str | None = None
+    """The dbt invocation that wrote it."""
 
     def all(self) -> Iterator[ManifestNode]:
         yield from self.sources.values()
@@ -113,7 +128,8 @@ class _Reader:
         self.version = version
 
     def read(self, raw: dict[str, Any]) -> Manifest:
-        project_name = str(self._mapping(raw, "metadata", "the manifest").get("project_name") or "")
+        metadata = self._mapping(raw, "metadata", "the manifest")
+        project_name = str(metadata.get("project_name") or "")
         nodes: dict[str, ManifestNode] = {}
         for unique_id, item in self._mapping(raw, "nodes", "the manifest").items():
             resource_type = self._mapping_item(item, unique_id).get("resource_type")
@@ -132,7 +148,8 @@ class _Reader:
             if isinstance(group, dict)
         }
         files = self._files(raw, project_name, [*nodes.values(), *sources.values()])
-        return Manifest(self.path, self.version, project_name, nodes, sources, owners, files)
+        invocation = str(metadata.get("invocation_id") or "") or None
+        return Manifest(self.path, self.version, project_name, nodes, sources, owners, files, invocation)
 
     def _files(self, raw: dict[str, Any], project: str, resources: list[ManifestNode]) -> frozenset[str]:
         found = {item.original_file_path for item in resources if item.package_name == project}
@@ -178,8 +195,10 @@ class _Reader:
                 error_if=config.get("error_if"),
                 freshness=_freshness_text(freshness) if freshness is not None else None,
                 owner=_owner_text(item.get("owner")) or None if resource_type == "exposure" else None,
-                exports=tuple(str(export.get("name")) for export in exports if isinstance(export, dict)),
+                exports=tuple(_export(export) for export in exports if isinstance(export, dict)),
                 version=None if item.get("version") is None else str(item["version"]),
+                incremental_strategy=config.get("incremental_strategy"),
+                batch_size=config.get("batch_size"),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ManifestError(
@@ -255,6 +274,20 @@ def _freshness_text(freshness: Any) -> str | None:
         if isinstance(rule, dict) and rule.get("count") is not None and rule.get("period") is not None:
             rules.append(f"{key.replace('_', ' ')} {rule['count']} {rule['period']}")
     return ", ".join(rules)
+
+
+def _export(export: Mapping[str, Any]) -> SavedQueryExport:
+    config = export.get("config") or _EMPTY
+    return SavedQueryExport(
+        name=str(export.get("name")),
+        export_as=_text_or_none(config.get("export_as")),
+        schema=_text_or_none(config.get("schema_name")),
+        alias=_text_or_none(config.get("alias")),
+    )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _owner_text(owner: Any) -> str:

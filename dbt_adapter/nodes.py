@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +220,8 @@ class _Builder:
         extra: dict[str, Any] = {}
         if item.severity:
             extra.update(severity=item.severity, warn_if=item.warn_if, error_if=item.error_if)
-        if item.exports:
-            extra["exports"] = list(item.exports)
+        if item.exports:  # shown by `graph --format json` (see Graph.to_json)
+            extra["details"] = {"exports": [asdict(export) for export in item.exports]}
         return Node(
             id=item.unique_id,
             kind=KIND,

@@ -17,6 +17,13 @@ A data test's message is dbt's own (``dbt/task/test.py``,
 ``build_test_run_result``), rebuilt from the result event so that the test
 settles as soon as it ends; other failures wait for dbt's message in the
 summary at the end of the invocation.
+
+A source freshness check fails (and blocks what reads the source) only for a computed breach:
+dbt's ``error``, the newest row older than ``error_after``. When dbt cannot compute the freshness
+(``runtime error``: no ``loaded_at_field`` on an adapter without metadata freshness, such as
+DuckDB, a missing table, a failing query) or the check did not finish, the check is ``warned``
+with dbt's message, even with ``dbt.warn_blocks``: ``dbt build`` never checks freshness, so what
+it cannot tell must not stop what ``dbt build`` runs.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from orchestrate_ext.model import AttemptStatus
 SUCCESS = frozenset({"success", "pass", "no-op", "reused"})
 FAILURE = frozenset({"error", "fail", "runtime error", "partial success"})
 WARN = "warn"
+UNCOMPUTED = "runtime error"
+"""A freshness check's status when dbt could not compute the source's freshness."""
 SKIPPED = "skipped"
 _LOCK_HINT = (
     "\nhint: another process holds the DuckDB file. Give every notebook that opens it "
@@ -63,8 +72,12 @@ def warning(text: str, *, warn_blocks: bool) -> NodeOutcome:
     return NodeOutcome(AttemptStatus.SUCCESS, warning=text)
 
 
-def with_message(status: str, message: str | None, *, warn_blocks: bool) -> NodeOutcome:
-    """The outcome of a status once dbt's message for it is known."""
+def with_message(
+    status: str, message: str | None, *, warn_blocks: bool, settings: Mapping[str, Any] | None = None
+) -> NodeOutcome:
+    """The outcome of a status once dbt's message for it is known (``settings``: the node's)."""
+    if status == UNCOMPUTED and settings and settings.get("freshness"):
+        return uncomputed_freshness(message or "dbt reported a runtime error")
     if status in SUCCESS:
         return NodeOutcome(AttemptStatus.SUCCESS)
     if status == SKIPPED:
@@ -75,6 +88,17 @@ def with_message(status: str, message: str | None, *, warn_blocks: bool) -> Node
     if status in FAILURE:
         return NodeOutcome(AttemptStatus.FAILED, error)
     return NodeOutcome(AttemptStatus.FAILED, f"dbt reported an unknown status '{status}': {error}")
+
+
+def unfinished(error: str, settings: Mapping[str, Any]) -> NodeOutcome:
+    """A node dbt left without a result: failed, but a freshness check dbt did not finish only warns."""
+    if settings.get("freshness"):
+        return uncomputed_freshness(error)
+    return NodeOutcome(AttemptStatus.FAILED, error)
+
+
+def uncomputed_freshness(message: str) -> NodeOutcome:
+    return NodeOutcome(AttemptStatus.SUCCESS, warning=f"dbt could not compute this source's freshness: {message}")
 
 
 def with_lock_hint(error: str) -> str:

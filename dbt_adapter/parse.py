@@ -1,6 +1,9 @@
 """Keeping the manifest current: ``dbt parse`` when it is missing or stale, and only then.
 
-The manifest is stale when a file dbt reads changed after it was written:
+The manifest is stale when dbt would parse again: when the inputs of its parse other than files
+(vars, profile and target, the environment variables the project reads, the dbt version) differ
+from today's (:mod:`dbt_adapter.parse_inputs`, dbt's own partial-parse state check), or when a
+file dbt reads changed after it was written:
 
 - a file under the project's resource paths (model-paths, seed-paths, ...) or
   one of dbt_project.yml, packages.yml, dependencies.yml, selectors.yml is
@@ -19,6 +22,7 @@ would fail on them (``dbt/config/runtime.py``, ``load_dependencies``).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -28,10 +32,21 @@ from typing import Any
 
 from dbt_adapter.events import error_messages
 from dbt_adapter.manifest import Manifest, read_manifest
+from dbt_adapter.parse_inputs import (
+    VARS_DIFFER,
+    changed_input,
+    current_inputs,
+    dbt_state,
+    read_stamp,
+    run_vars,
+    write_stamp,
+)
 from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import DbtSettings
 from orchestrate_ext.errors import ConfigError, ManifestError
 from orchestrate_ext.execution.launch import for_this_machine
+
+log = logging.getLogger(__name__)
 
 _PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 _SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md", ".jinja"}
@@ -53,11 +68,44 @@ def ensure_manifest(project: DbtProject) -> Manifest:
     if path.is_file():
         written = path.stat().st_mtime
         manifest = read_manifest(path)
-        if stale_reason(settings, manifest, written) is None:
+        reason = stale_reason(settings, manifest, written) or _inputs_changed(project, path, manifest.invocation_id)
+        if reason is None:
             return manifest
+        log.info("dbt parse: %s is stale (%s)", path, reason)
     settings.require_profile()
     run_parse(project)
+    _record_parse(project, path)
     return read_manifest(path)
+
+
+def _inputs_changed(project: DbtProject, path: Path, invocation_id: str | None = None) -> str | None:
+    """Why dbt would parse again though no file changed, or None (see :mod:`dbt_adapter.parse_inputs`).
+
+    Without a loadable profile dbt could not parse at all: the manifest there is shown as it is.
+    """
+    if project.settings.profile_problem:
+        return None
+    environ = project.env()
+    recorded = read_stamp(path)
+    if recorded is not None:
+        return changed_input(recorded, project, environ)
+    found = dbt_state(path.parent)
+    if found is None:
+        return "another dbt command wrote it and left no partial_parse.msgpack to tell its vars and profile"
+    state, env_names = found
+    reason = changed_input(state, project, environ)
+    if reason == VARS_DIFFER and (written := run_vars(path, invocation_id, project)) is not None:
+        reason = changed_input(state, project, environ, written)  # a run's own build: its logical_date
+    if reason is None:  # adopt it: the next check reads our record
+        write_stamp(path, current_inputs(project, environ, env_names))
+    return reason
+
+
+def _record_parse(project: DbtProject, path: Path) -> None:
+    """Write what our ``dbt parse`` parsed with, next to the manifest it wrote."""
+    found = dbt_state(path.parent)
+    env_names = found[1] if found is not None else []
+    write_stamp(path, current_inputs(project, project.env(), env_names))
 
 
 def run_parse(project: DbtProject) -> None:

@@ -31,6 +31,8 @@ credentials, while running and validating do (:meth:`DbtSettings.require_profile
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,6 +82,9 @@ class DbtSettings:
     """Why dbt could not load the profile (missing file, profile, target or env var), if it could not."""
     adapter_type: str | None = None
     """The target's ``type`` (``duckdb``, ``postgres``, ...), when the profile could be loaded."""
+    profile_digest: str | None = None
+    """A digest of the profile and target names and the target's rendered values (secrets and ``threads``
+    left out): what of the profile can change how dbt parses (dbt's ``profile_hash``); None without a profile."""
 
     @property
     def manifest_path(self) -> Path:
@@ -167,7 +172,16 @@ def resolve(
         target=profile_state.target,
         profile_problem=profile_state.problem,
         adapter_type=_adapter_type(profile_state.target_context),
+        profile_digest=_profile_digest(profile_state.target_context),
     )
+
+
+def _profile_digest(target: Mapping[str, Any] | None) -> str | None:
+    if target is None:
+        return None
+    kept = {key: value for key, value in target.items() if key != "threads"}  # dbt re-parses for neither
+    text = json.dumps(kept, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _adapter_type(target: Mapping[str, Any] | None) -> str | None:

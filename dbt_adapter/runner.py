@@ -11,7 +11,8 @@ The ``dbt`` kind runs as ``dbt build`` with a compact selection
 (:mod:`dbt_adapter.selectors`). A unit test whose model is not in the batch
 would be ignored by ``dbt build`` (it runs unit tests only with their model),
 so such unit tests run in a ``dbt test`` invocation of their own after it.
-The ``dbt_freshness`` kind runs as ``dbt source freshness``.
+The ``dbt_freshness`` kind runs as ``dbt source freshness``. A build that includes microbatch
+models gets the run's logical date as its event-time window (:mod:`dbt_adapter.microbatch`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from dbt_adapter.fingerprint import Digests, RunValues
 from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.invocation import Invocation, run_invocation
 from dbt_adapter.manifest import Manifest
+from dbt_adapter.microbatch import event_time_args
 from dbt_adapter.nodes import FRESHNESS_KIND, runs_in_build
 from dbt_adapter.parse import referenced_vars
 from dbt_adapter.project import DbtProject
@@ -89,14 +92,16 @@ class DbtRunner:
         cancel: threading.Event,
     ) -> None:
         variables = self._variables(context)
-        for invocation in self._plan(tasks, variables):
+        for invocation in self._plan(tasks, variables, context.logical_date):
             if cancel.is_set():
                 for task in invocation.tasks:
                     reporter.finished(task.node.id, NodeOutcome.skip("the run was cancelled before dbt started"))
                 continue
             run_invocation(invocation, reporter, cancel, self.project, self.stop_grace, context.launcher)
 
-    def _plan(self, tasks: Sequence[NodeTask], variables: dict[str, object]) -> list[Invocation]:
+    def _plan(
+        self, tasks: Sequence[NodeTask], variables: dict[str, object], logical_date: datetime | None = None
+    ) -> list[Invocation]:
         by_dbt_id = {_dbt_id(task): task for task in tasks}
         if self.kind == FRESHNESS_KIND:
             everything = {uid for uid, item in self.manifest().sources.items() if item.has_freshness}
@@ -116,20 +121,27 @@ class DbtRunner:
         plan = []
         built = [task for uid, task in by_dbt_id.items() if uid not in orphans]
         if built:
-            args = index.arguments({_dbt_id(task) for task in built}, dont_care=orphans)
-            plan.append(self._invocation("build", args, built, variables))
+            ids = {_dbt_id(task) for task in built}
+            args = index.arguments(ids, dont_care=orphans)
+            batches = event_time_args(manifest.nodes, ids, logical_date) if logical_date else []
+            plan.append(self._invocation("build", args, built, variables, batches))
         if orphans:
             args = Arguments(select=tuple(index.term(uid) for uid in sorted(orphans)))
             plan.append(self._invocation("test", args, [by_dbt_id[uid] for uid in sorted(orphans)], variables))
         return plan
 
     def _invocation(
-        self, command: str, args: Arguments, tasks: list[NodeTask], variables: dict[str, object]
+        self,
+        command: str,
+        args: Arguments,
+        tasks: list[NodeTask],
+        variables: dict[str, object],
+        extra: Sequence[str] = (),
     ) -> Invocation:
         selection = [*args.argv(), "--indirect-selection", "empty"] if command != "source freshness" else args.argv()
         if self.project.warn_blocks and command != "source freshness":
             selection += ["--warn-error-options", _WARN_TESTS_FAIL]
-        argv = self.project.argv(command, *selection, *_COMMON, variables=variables)
+        argv = self.project.argv(command, *selection, *extra, *_COMMON, variables=variables)
         return Invocation(command=command, argv=argv, tasks=tasks, warn_blocks=self.project.warn_blocks)
 
     def _index(self, manifest: Manifest) -> SelectorIndex:

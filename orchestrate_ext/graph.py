@@ -74,7 +74,11 @@ class Graph:
         return found
 
     def to_json(self, node_ids: Iterable[str] | None = None) -> dict[str, Any]:
-        """The ``orchestrate graph --format json`` document."""
+        """The ``orchestrate graph --format json`` document.
+
+        A node whose plugin put a JSON-able mapping in ``settings["details"]`` (what it wants shown
+        about the node, e.g. a dbt saved query's exports) has it as ``details``.
+        """
         chosen = set(self.nodes) if node_ids is None else set(node_ids)
         return {
             "nodes": [
@@ -88,11 +92,17 @@ class Graph:
                     "tags": sorted(self.nodes[node_id].tags),
                     "depends_on": list(self.declared[node_id]),
                     "waits_for": [gate for gate in self.parents[node_id] if gate not in self.declared[node_id]],
+                    **_details(self.nodes[node_id]),
                 }
                 for node_id in self.order
                 if node_id in chosen
             ]
         }
+
+
+def _details(node: Node) -> dict[str, Any]:
+    details = node.settings.get("details")
+    return {"details": dict(details)} if isinstance(details, Mapping) and details else {}
 
 
 def _closure(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:

@@ -45,13 +45,22 @@ def parsed_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project / "dbt" / "target" / "manifest.json"
 
 
+def copy_parsed(parsed_manifest: Path, target: Path) -> None:
+    """The parse's manifest.json and dbt's record of its inputs (partial_parse.msgpack) into ``target``.
+
+    Both are newer than the copied sources, and the record tells the parse's vars, target and env
+    vars (see dbt_adapter.parse_inputs): no parse is needed.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(parsed_manifest, target / "manifest.json")
+    shutil.copy(parsed_manifest.with_name("partial_parse.msgpack"), target / "partial_parse.msgpack")
+
+
 @pytest.fixture
 def shop(tmp_path: Path, parsed_manifest: Path) -> Path:
     """A fresh copy of the example project with an up-to-date manifest (no parse needed)."""
     project = copy_example(tmp_path / "shop")
-    target = project / "dbt" / "target"
-    target.mkdir()
-    shutil.copy(parsed_manifest, target / "manifest.json")  # newer than the copied sources
+    copy_parsed(parsed_manifest, project / "dbt" / "target")
     return project
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from typing import TypeVar
 import pytest
 
 from orchestrate_ext.execution.liveness import host_name
-from tests.conftest import copy_example, run_cli
+from tests.conftest import copy_example, copy_parsed, run_cli
 
 pytestmark = pytest.mark.slow
 T = TypeVar("T")
@@ -97,8 +96,7 @@ def section(text: str, title: str) -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, parsed_manifest: Path) -> Path:
     root = copy_example(tmp_path_factory.mktemp("views") / "shop")
-    (root / "dbt" / "target").mkdir()
-    shutil.copy(parsed_manifest, root / "dbt" / "target" / "manifest.json")
+    copy_parsed(parsed_manifest, root / "dbt" / "target")
     config = root / "orchestrate.yaml"
     config.write_text(
         config.read_text()

@@ -95,7 +95,8 @@ def mini(parsed: Path, tmp_path: Path) -> Path:
     root = tmp_path / "mini"
     shutil.copytree(parsed, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*", ".orchestrate"))
     (root / "dbt" / "target").mkdir()
-    shutil.copy(parsed / "dbt" / "target" / "manifest.json", root / "dbt" / "target" / "manifest.json")
+    for name in ("manifest.json", "partial_parse.msgpack"):  # dbt's record of the parse: no parse needed
+        shutil.copy(parsed / "dbt" / "target" / name, root / "dbt" / "target" / name)
     _warehouse(
         root,
         "create table main.events (customer_id integer, amount double, loaded_at timestamp)",

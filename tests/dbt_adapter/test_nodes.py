@@ -49,7 +49,8 @@ def test_every_resource_type_is_a_node(tmp_path: Path) -> None:
     assert runnable == {"seed", "model", "snapshot", "test", "unit_test", "saved_query", "exposure"}
     assert shown == {"source", "model", "analysis", "semantic_model", "metric"}
     assert not graph.nodes["model.shop.eph"].runnable
-    assert graph.nodes["saved_query.shop.by_day"].settings["exports"] == ["by_day_x"]
+    exports = [{"name": "by_day_x", "export_as": None, "schema": None, "alias": None}]
+    assert graph.nodes["saved_query.shop.by_day"].settings["details"] == {"exports": exports}
     assert graph.nodes["exposure.shop.dash"].owner == "bo@x.org"
     assert graph.nodes["source.shop.raw.events"].kind == "source"
     assert graph.nodes["model.shop.orders"].path == "dbt/models/orders.sql"

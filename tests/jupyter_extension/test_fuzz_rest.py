@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import copy_example
+from tests.conftest import copy_example, copy_parsed
 from tests.test_fuzz_inputs import crons, durations, names, scalars, timezones, values
 
 pytestmark = pytest.mark.slow
@@ -98,8 +98,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, parsed_manifest: Path) -> Iterator[Server]:
     root = copy_example(tmp_path_factory.mktemp("fuzz-rest") / "shop")
-    (root / "dbt" / "target").mkdir()
-    (root / "dbt" / "target" / "manifest.json").write_bytes(parsed_manifest.read_bytes())
+    copy_parsed(parsed_manifest, root / "dbt" / "target")
     port = _free_port()
     log = (root.parent / "server.log").open("wb")
     argv = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root", f"--port={port}"]

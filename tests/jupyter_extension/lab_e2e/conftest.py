@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import copy_example
+from tests.conftest import copy_example, copy_parsed
 from tests.jupyter_extension.lab_e2e.lab import (
     ARTIFACTS,
     CHROMIUM,
@@ -47,8 +47,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, parsed_manifest: Path) -> Iter
     home = tmp_path_factory.mktemp("lab")
     pristine = copy_example(home / "pristine")
     shop = copy_example(home / "shop")
-    (shop / "dbt" / "target").mkdir()
-    shutil.copy(parsed_manifest, shop / "dbt" / "target" / "manifest.json")
+    copy_parsed(parsed_manifest, shop / "dbt" / "target")
     lab_settings(home / "lab-settings")
     port, token = free_port(), secrets.token_hex(16)
     env = {
