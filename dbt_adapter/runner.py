@@ -12,6 +12,11 @@ The ``dbt`` kind runs as ``dbt build`` with a compact selection
 would be ignored by ``dbt build`` (it runs unit tests only with their model),
 so such unit tests run in a ``dbt test`` invocation of their own after it.
 The ``dbt_freshness`` kind runs as ``dbt source freshness``.
+
+Project hooks (:mod:`dbt_adapter.hooks`): the batch's ``on-run-start`` hook
+nodes run in its first invocation, its ``on-run-end`` hook nodes in its last;
+no other invocation runs hooks (:mod:`dbt_adapter.entry`). A batch of hook nodes
+alone runs them in a ``dbt build`` that runs no node.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dbt_adapter.fingerprint import Digests, RunValues
+from dbt_adapter.entry import hook_setting
 from dbt_adapter.freshness import SourceChecks
+from dbt_adapter.hooks import END, START, hook_type
 from dbt_adapter.invocation import Invocation, run_invocation
 from dbt_adapter.manifest import Manifest
 from dbt_adapter.nodes import FRESHNESS_KIND, runs_in_build
@@ -97,6 +104,32 @@ class DbtRunner:
             run_invocation(invocation, reporter, cancel, self.project, self.stop_grace, context.launcher)
 
     def _plan(self, tasks: Sequence[NodeTask], variables: dict[str, object]) -> list[Invocation]:
+        manifest = self.manifest()
+        plan = self._plan_nodes([task for task in tasks if not hook_type(task.node)], variables)
+        if not (manifest.hooks and self.project.controls_hooks):
+            return plan
+        hooks = [task for task in tasks if hook_type(task.node)]
+        starts = [task for task in hooks if hook_type(task.node) == START]
+        ends = [task for task in hooks if hook_type(task.node) == END]
+        if not plan:
+            argv = self.project.argv("build", *_COMMON, variables=variables)
+            kinds = {START} if starts else set()
+            kinds |= {END} if ends else set()
+            alone = Invocation("build", argv, hooks, self.project.warn_blocks, hook_setting(kinds, alone=True))
+            return [alone]
+        plan = [replace(invocation, hooks="") for invocation in plan]
+        if starts:
+            first = plan[0]
+            plan[0] = replace(first, tasks=[*starts, *first.tasks], hooks=START)
+        if ends:
+            last = plan[-1]
+            kinds = {*last.hooks.split(","), END} - {""}
+            plan[-1] = replace(last, tasks=[*last.tasks, *ends], hooks=hook_setting(kinds, alone=False))
+        return plan
+
+    def _plan_nodes(self, tasks: Sequence[NodeTask], variables: dict[str, object]) -> list[Invocation]:
+        if not tasks:
+            return []
         by_dbt_id = {_dbt_id(task): task for task in tasks}
         if self.kind == FRESHNESS_KIND:
             everything = {uid for uid, item in self.manifest().sources.items() if item.has_freshness}
