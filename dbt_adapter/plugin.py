@@ -2,8 +2,8 @@
 
 It owns the ``dbt:`` key of orchestrate.yaml. ``discover`` resolves the
 project as dbt does (:mod:`dbt_adapter.resolution`), keeps the manifest
-current (:mod:`dbt_adapter.parse`) and turns it into nodes
-(:mod:`dbt_adapter.nodes`, with the project hooks of :mod:`dbt_adapter.hooks`); ``runners`` needs a loadable profile, so a
+current (:mod:`dbt_adapter.parse`) and turns it into nodes (:mod:`dbt_adapter.nodes`,
+with the project hooks of :mod:`dbt_adapter.hooks`); ``runners`` needs a loadable profile, so a
 missing profile, target or environment variable stops a run before anything
 is written. ``check`` and ``describe`` serve ``orchestrate validate``;
 ``initial_config`` serves ``orchestrate init``; ``worker_needs`` tells what the machines running

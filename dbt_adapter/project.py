@@ -51,7 +51,7 @@ class DbtConfig(StrictModel):
 class DbtProject:
     settings: DbtSettings
     program: tuple[str, ...]
-    """dbt's command: ``dbt.executable``, else :data:`~dbt_adapter.entry.DBT_MAIN` run by the machine that runs the try."""
+    """dbt's command: ``dbt.executable``, else :data:`~dbt_adapter.entry.DBT_MAIN`, run where the try runs."""
     resources: tuple[str, ...]
     workspace_root: Path
     profile_override: str | None = None

@@ -26,8 +26,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from dbt_adapter.fingerprint import Digests, RunValues
 from dbt_adapter.entry import hook_setting
+from dbt_adapter.fingerprint import Digests, RunValues
 from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.hooks import END, START, hook_type
 from dbt_adapter.invocation import Invocation, run_invocation
@@ -123,7 +123,7 @@ class DbtRunner:
             plan[0] = replace(first, tasks=[*starts, *first.tasks], hooks=START)
         if ends:
             last = plan[-1]
-            kinds = {*last.hooks.split(","), END} - {""}
+            kinds = {*(last.hooks or "").split(","), END} - {""}
             plan[-1] = replace(last, tasks=[*last.tasks, *ends], hooks=hook_setting(kinds, alone=False))
         return plan
 
