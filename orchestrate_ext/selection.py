@@ -33,13 +33,16 @@ def select(graph: Graph, expression: str | None) -> set[str]:
 
 
 def _companions(graph: Graph, chosen: set[str]) -> set[str]:
-    """The ``accompanies`` nodes next to a chosen node (dbt's project hooks, with any dbt node)."""
+    """The ``accompanies`` nodes next to a chosen node or to another of them (dbt's hooks, with any dbt node)."""
     companions = {node_id for node_id, node in graph.nodes.items() if node.accompanies}
-    if not companions:
-        return set()
-    before = {parent for node_id in chosen for parent in graph.parents[node_id] if parent in companions}
-    after = {node_id for node_id in companions if any(parent in chosen for parent in graph.parents[node_id])}
-    return before | after
+    found: set[str] = set()
+    near = chosen
+    while near:
+        before = {parent for node_id in near for parent in graph.parents[node_id] if parent in companions}
+        after = {node_id for node_id in companions if any(parent in near for parent in graph.parents[node_id])}
+        near = (before | after) - found - chosen
+        found |= near
+    return found
 
 
 def _select_term(graph: Graph, term: str) -> set[str]:
