@@ -104,3 +104,19 @@ def test_problems_a_plugin_reports_break_the_node_too() -> None:
 def test_duplicate_ids_still_raise() -> None:
     with pytest.raises(ConfigError, match="two nodes have the id"):
         build_partial_graph([node("model.p.a"), node("model.p.a")])
+
+
+def test_a_node_that_runs_after_failures_is_not_left_out_with_a_broken_parent() -> None:
+    partial = build_partial_graph(
+        [
+            node("op.start", failure_blocks=False),
+            node("notebook.typo", kind="notebook", depends_on=("ordrs",), waits_for=("op.start",)),
+            node("model.p.after", depends_on=("notebook.typo",), waits_for=("op.start",)),
+            node("model.p.fine", waits_for=("op.start",)),
+            node("op.end", waits_for=("model.p.after", "model.p.fine"), runs_after_failures=True),
+        ]
+    )
+    assert partial.blocked() == {"model.p.after": "notebook.typo"}
+    runnable = partial.runnable()
+    assert set(runnable.nodes) == {"op.start", "model.p.fine", "op.end"}
+    assert runnable.parents["op.end"] == ("model.p.fine",), "it waits for what still runs"
