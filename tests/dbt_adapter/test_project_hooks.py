@@ -8,6 +8,7 @@ is the reference: its run_results list the hooks as `operation` nodes too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from tests.conftest import run_cli
@@ -38,19 +40,24 @@ AFTER_PAUSE = "-- depends_on: {{ source('raw', 'paused') }}\nselect 1 as x\n"
 
 @pytest.fixture
 def hooked(shop: Path) -> Path:
-    """The shop with hooks; a ``pause`` notebook (waits while ``hold`` exists) splits its dbt nodes in two batches."""
+    """The shop with hooks; a ``pause`` notebook splits its dbt nodes in two batches.
+
+    The notebook waits while the file ``hold`` exists, and fails when ``fail`` exists.
+    """
     dbt_dir = shop / "dbt"
     (dbt_dir / "dbt_project.yml").write_text((dbt_dir / "dbt_project.yml").read_text() + HOOKS)
     sources = dbt_dir / "models" / "sources.yml"
     sources.write_text(sources.read_text().replace("    tables:\n", "    tables:\n      - name: paused\n", 1))
     (dbt_dir / "models" / "after_pause.sql").write_text(AFTER_PAUSE)
     notebook = nbformat.v4.new_notebook()
-    hold = shop / "hold"
-    notebook.cells = [
-        nbformat.v4.new_code_cell(
-            f"import pathlib, time\nwhile pathlib.Path({str(hold)!r}).exists():\n    time.sleep(0.2)"
-        )
-    ]
+    hold, fail = shop / "hold", shop / "fail"
+    code = f"""import pathlib, time
+if pathlib.Path({str(fail)!r}).exists():
+    raise RuntimeError("told to fail")
+while pathlib.Path({str(hold)!r}).exists():
+    time.sleep(0.2)
+"""
+    notebook.cells = [nbformat.v4.new_code_cell(code)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["orchestrate"] = {"depends_on": ["daily_revenue"], "produces": ["raw.paused"]}
     nbformat.write(notebook, shop / "notebooks" / "pause.ipynb")
@@ -70,6 +77,14 @@ def run_document(*args: str, cwd: Path) -> dict[str, object]:
     assert result.returncode in (0, 1), result.stderr
     document: dict[str, object] = json.loads(result.stdout)
     return document
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process it started (dbt and kernels run in process groups of their own)."""
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
 
 
 def batch_logs(workspace: Path) -> list[Path]:
@@ -126,19 +141,30 @@ def test_a_resumed_run_does_not_run_on_run_start_again(hooked: Path) -> None:
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 900  # the first batch takes a few minutes on a loaded machine
         while not list((hooked / ".orchestrate" / "runs").glob("*/logs/notebook.notebooks__pause*")):
             assert process.poll() is None, "the run ended before the pause notebook started"
             assert time.monotonic() < deadline, "the pause notebook never started"
             time.sleep(0.5)
-        os.killpg(process.pid, signal.SIGKILL)  # the run's process and everything it started
-        process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_tree(process.pid)  # the machine dies: the run's process and everything it started
+        process.wait(timeout=30)
     hold.unlink()
     [run_dir] = (hooked / ".orchestrate" / "runs").iterdir()
     assert Counter(hook for hook, _ in hook_rows(hooked)) == {"start": 1}
     resumed = run_document("retry", run_dir.name, cwd=hooked)
     assert resumed["status"] == "success"
     assert Counter(hook for hook, _ in hook_rows(hooked)) == {"start": 1, "end": 1}
+
+
+def test_hooks_run_alone_when_no_dbt_node_runs_beside_them(hooked: Path) -> None:
+    (hooked / "fail").touch()
+    document = run_document("run", "--select", "pause after_pause", cwd=hooked)
+    ours = outcomes(document)
+    assert ours["notebook.notebooks/pause"] == "failed" and ours["model.shop.after_pause"] == "upstream_failed"
+    assert {ours[hook] for hook in (*START_HOOKS, END_HOOK)} == {"success"}
+    argv = [log.read_text().splitlines()[0] for log in batch_logs(hooked)]
+    assert len(argv) == 2 and all("--select" not in line for line in argv), "two dbt builds that run no node"
+    rows = hook_rows(hooked)
+    assert Counter(hook for hook, _ in rows) == {"start": 1, "end": 1}
+    assert len({invocation for _, invocation in rows}) == 2
