@@ -8,18 +8,21 @@ nothing selected it runs neither. A run here is several dbt invocations
 hooks again, so each hook (``manifest.nodes``, ``resource_type: operation``,
 ``operation.<package>.<package>-on-run-start-<i>``) becomes a node:
 
+- hooks of one type wait for each other in dbt's order (packages first, the root
+  project last): after a failed one, the later ones are ``upstream_failed``
+  (dbt: ``skipped``);
 - every node ``dbt build`` runs waits for the last ``on-run-start`` hook, whose
   failure does not stop it (``failure_blocks``), unless the project sets dbt's
   ``skip_nodes_if_on_run_start_fails`` flag;
 - the first ``on-run-end`` hook waits for every such node and starts once they
   have ended, whatever their status (``runs_after_failures``); a retry that runs
-  one of them again runs it again afterwards;
-- hooks of one type wait for each other in dbt's order (packages first, the root
-  project last); dbt itself skips the later ones after a failed one;
+  one of them again runs the ``on-run-end`` hooks again afterwards;
 - they ``accompany`` the dbt nodes: any run with a dbt node has them.
 
-The runner tells each dbt process which hook types it runs (:mod:`dbt_adapter.entry`)
-and reads their status from dbt's ``LogHookStartLine``/``LogHookEndLine`` events.
+Hooks of one type are ready together, so they share a batch. The runner tells
+each dbt process which hook types it runs (:mod:`dbt_adapter.entry`; dbt runs a
+type as a whole) and reads their status from dbt's ``LogHookStartLine`` and
+``LogHookEndLine`` events.
 A project without hooks gets no node and no change. With ``dbt.executable``
 the process is not ours to instruct: every invocation runs the hooks, as before.
 """
@@ -62,13 +65,14 @@ def with_hooks(nodes: Sequence[Node], manifest: Manifest, project_dir: Path, pat
     blocks = _skip_nodes_if_start_fails(project_dir)
     hook_nodes: list[Node] = []
     before: tuple[str, ...] = ()
-    for hook in starts:
-        hook_nodes.append(_node(hook, START, path, before, resources, failure_blocks=blocks))
+    for number, hook in enumerate(starts, 1):
+        last = number == len(starts)
+        hook_nodes.append(_node(hook, START, path, before, resources, failure_blocks=blocks or not last))
         before = (hook.unique_id,)
     last_start = before
     before = (*last_start, *built)
-    for hook in ends:
-        hook_nodes.append(_node(hook, END, path, before, resources, failure_blocks=True, after_failures=True))
+    for number, hook in enumerate(ends):
+        hook_nodes.append(_node(hook, END, path, before, resources, failure_blocks=True, after_failures=number == 0))
         before = (hook.unique_id,)
     if not last_start:
         return [*nodes, *hook_nodes]

@@ -170,11 +170,20 @@ class RunLoop:
             self._set(node_id, NodeStatus.UP_FOR_RETRY, error=self.last_error.get(node_id), finished_at=None)
 
     def _reset_followers(self) -> None:
-        """A ``runs_after_failures`` node (dbt's on-run-end) that ended runs again after a parent that runs again."""
+        """A ``runs_after_failures`` node (dbt's on-run-end) that ended runs again after a parent that runs again.
+
+        So does what is downstream of it (the later on-run-end hooks).
+        """
+        again: set[str] = set()
         for node_id in self.order:
-            if not self.env.graph.nodes[node_id].runs_after_failures or self.records[node_id].status in _WAITING:
+            if self.records[node_id].status in _WAITING:
                 continue
-            if any(self.records[parent].status in _WAITING for parent in self.parents[node_id]):
+            follower = self.env.graph.nodes[node_id].runs_after_failures
+            parents = self.parents[node_id]
+            if any(parent in again for parent in parents) or (
+                follower and any(self.records[parent].status in _WAITING for parent in parents)
+            ):
+                again.add(node_id)
                 self._set(node_id, NodeStatus.PENDING, error=None, finished_at=None)
 
     def _supervise(self) -> None:

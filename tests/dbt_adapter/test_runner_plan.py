@@ -149,7 +149,8 @@ def test_hook_nodes_order_dbt_nodes_without_blocking_them(tmp_path: Path) -> Non
     )
     assert graph.parents[start1] == (start0,), "dbt's order: by index"
     assert start1 in graph.parents["model.shop.orders"]
-    assert not graph.nodes[start1].failure_blocks
+    assert not graph.nodes[start1].failure_blocks, "dbt runs the nodes after a failed on-run-start"
+    assert graph.nodes[start0].failure_blocks, "dbt skips the hooks after a failed one"
     assert graph.nodes[end].runs_after_failures
     assert {"model.shop.orders", "model.shop.totals", "unit_test.shop.totals.u"} <= set(graph.parents[end])
     assert "freshness.source.shop.raw.a" not in graph.parents[end], "dbt build does not check freshness"

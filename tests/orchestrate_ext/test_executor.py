@@ -337,3 +337,31 @@ def test_a_runs_after_failures_node_runs_after_a_failure_and_again_after_a_retry
     executor.execute(run_id)  # `orchestrate retry`: model.p.a succeeds now
     assert set(statuses(store, run_id).values()) == {"success"}
     assert dbt.batches == [["model.p.a"], ["model.p.b", "op.end"]], "op.start once per run; op.end after the last"
+
+
+def test_after_a_failed_hook_the_later_ones_are_upstream_failed_and_the_nodes_still_run(tmp_path: Path) -> None:
+    graph = build_graph(
+        [
+            node("op.start0"),
+            node("op.start1", waits_for=("op.start0",), failure_blocks=False),
+            node("model.p.a", waits_for=("op.start1",)),
+            node("op.end0", waits_for=("model.p.a", "op.start1"), runs_after_failures=True),
+            node("op.end1", waits_for=("op.end0",)),
+        ]
+    )
+    # as dbt reports it: the hook after a failed one is skipped
+    dbt = ScriptedRunner({"op.start0": ["fail", "ok"], "op.start1": ["skip", "ok"]}, batchable=True)
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt})
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {
+        "op.start0": "failed",
+        "op.start1": "upstream_failed",
+        "model.p.a": "success",
+        "op.end0": "success",
+        "op.end1": "success",
+    }
+    assert dbt.batches == [["op.start0", "op.start1", "model.p.a", "op.end0", "op.end1"]]
+    dbt.batches.clear()
+    executor.execute(run_id)  # `orchestrate retry`: the start hooks again, then the end hooks after them
+    assert set(statuses(store, run_id).values()) == {"success"}
+    assert dbt.batches == [["op.start0", "op.start1", "op.end0", "op.end1"]]
