@@ -34,11 +34,17 @@ from dbt.cli.main import cli
 wanted = os.environ.get({HOOKS_ENV!r})
 if wanted is not None:
     from dbt.task.run import RunTask
-    from dbt_common.events.contextvars import task_contextvars
+    from dbt.version import __version__
+    if not all(hasattr(RunTask, name) for name in ("get_hooks_by_type", "execute_with_hooks", "_runtime_initialize")):
+        sys.exit(f"orchestrate-ext cannot choose the project hooks dbt {{__version__}} runs; use dbt-core 1.6 to 1.11")
     kinds = set(wanted.split(","))
     every_hook = RunTask.get_hooks_by_type
     RunTask.get_hooks_by_type = lambda task, kind: every_hook(task, kind) if str(kind) in kinds else []
     if {HOOKS_ONLY!r} in kinds:
+        try:
+            from dbt_common.events.contextvars import task_contextvars
+        except ImportError:  # dbt-core before 1.8
+            from dbt.events.contextvars import task_contextvars
         def hooks_only(task):
             with task_contextvars(project_root=task.config.project_root):
                 task._runtime_initialize()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from dbt_adapter import outcomes
-from dbt_adapter.entry import HOOKS_ENV
+from dbt_adapter.entry import DBT_MAIN, HOOKS_ENV
 from dbt_adapter.events import MESSAGE_EVENTS, RESULT_EVENTS, START_EVENTS, DbtEvent, error_messages, parse_line
 from dbt_adapter.project import DbtProject
 from orchestrate_ext.execution.launch import Command, Handle, Launcher, WorkerLost
@@ -106,7 +106,8 @@ def run_invocation(
     raw_path = first.log_path.with_name(f"dbt-{kind}.{first.node.id.replace('/', '__')}.{first.try_number}.jsonl")
     try:
         with raw_path.open("w", encoding="utf-8") as raw_log:
-            raw_log.write("# " + " ".join(invocation.argv) + "\n")
+            shown = ("{dbt-entry-point}" if item == DBT_MAIN else item for item in invocation.argv)
+            raw_log.write("# " + " ".join(shown) + "\n")  # one line: the entry point's source spans several
             _Process(invocation.argv, state, raw_log, cancel, project, stop_grace, launcher, invocation.hooks).run()
     finally:
         state.close()

@@ -164,7 +164,8 @@ def test_hooks_run_alone_when_no_dbt_node_runs_beside_them(hooked: Path) -> None
     assert ours["notebook.notebooks/pause"] == "failed" and ours["model.shop.after_pause"] == "upstream_failed"
     assert {ours[hook] for hook in (*START_HOOKS, END_HOOK)} == {"success"}
     argv = [log.read_text().splitlines()[0] for log in batch_logs(hooked)]
-    assert len(argv) == 2 and all("--select" not in line for line in argv), "two dbt builds that run no node"
+    assert len(argv) == 2, "on-run-start alone, then on-run-end alone"
+    assert all(" build " in line and "--select" not in line for line in argv), "dbt builds that run no node"
     rows = hook_rows(hooked)
     assert Counter(hook for hook, _ in rows) == {"start": 1, "end": 1}
     assert len({invocation for _, invocation in rows}) == 2
