@@ -82,9 +82,12 @@ def run_document(*args: str, cwd: Path) -> dict[str, object]:
 def kill_tree(pid: int) -> None:
     """SIGKILL ``pid`` and every process it started (dbt and kernels run in process groups of their own)."""
     root = psutil.Process(pid)
-    for process in [root, *root.children(recursive=True)]:
+    processes = [root, *root.children(recursive=True)]
+    for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signal.SIGKILL)
+    _, alive = psutil.wait_procs(processes, timeout=60)  # gone, so their DuckDB locks are
+    assert not alive, f"still running after SIGKILL: {alive}"
 
 
 def batch_logs(workspace: Path) -> list[Path]:
@@ -148,7 +151,6 @@ def test_a_resumed_run_does_not_run_on_run_start_again(hooked: Path) -> None:
             time.sleep(0.5)
     finally:
         kill_tree(process.pid)  # the machine dies: the run's process and everything it started
-        process.wait(timeout=30)
     hold.unlink()
     [run_dir] = (hooked / ".orchestrate" / "runs").iterdir()
     assert Counter(hook for hook, _ in hook_rows(hooked)) == {"start": 1}
