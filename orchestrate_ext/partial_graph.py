@@ -9,7 +9,8 @@ Protocol: :func:`build_partial_graph` keeps every node, drops each reference
 that does not resolve and every edge of a cycle, and records for each node
 concerned why it is broken (the message ``build_graph`` would raise, with its
 "did you mean"). :meth:`PartialGraph.runnable` is the graph without the broken
-nodes and without everything downstream of them: what may still run. Plugins
+nodes and without everything downstream of them (but for what a failure there would not
+stop either: ``failure_blocks``, ``runs_after_failures``): what may still run. Plugins
 that read node settings themselves may report nodes whose own settings are
 invalid as placeholders (``problems``), which are broken the same way.
 """
