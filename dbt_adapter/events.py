@@ -4,7 +4,8 @@ orchestrate-ext runs dbt at ``--log-level info``: debug level (where
 ``NodeStart``/``NodeFinished`` live) multiplies dbt's output by ~12 and costs
 10-15 % of a ``dbt build``. At info level each node gives:
 
-- ``LogStartLine`` when it starts (no-op nodes such as saved queries have none);
+- ``LogStartLine`` when it starts (no-op nodes such as saved queries have none;
+  a project hook gives ``LogHookStartLine``);
 - one result event (``LogModelResult``, ``LogTestResult``, ``SkippingDetails``,
   ...) whose ``node_info.node_status`` is its final status;
 - for errors and warnings, a ``RunResultError``/``RunResultWarningMessage``
@@ -28,9 +29,11 @@ RESULT_EVENTS = frozenset(
         "LogFreshnessResult",
         "LogNodeNoOpResult",
         "SkippingDetails",
+        "LogHookEndLine",
     }
 )
 """dbt/events/types.py: the events that report one node's final status."""
+START_EVENTS = frozenset({"LogStartLine", "LogHookStartLine"})
 _OWN_STATUS_EVENTS = frozenset({"LogTestResult", "LogFreshnessResult"})
 MESSAGE_EVENTS = frozenset({"RunResultError", "RunResultErrorNoMessage", "RunResultWarningMessage"})
 """The end-of-invocation summary lines that carry a node's error or warning text."""

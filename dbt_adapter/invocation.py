@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from dbt_adapter import outcomes
-from dbt_adapter.events import MESSAGE_EVENTS, RESULT_EVENTS, DbtEvent, error_messages, parse_line
+from dbt_adapter.entry import DBT_MAIN, HOOKS_ENV
+from dbt_adapter.events import MESSAGE_EVENTS, RESULT_EVENTS, START_EVENTS, DbtEvent, error_messages, parse_line
 from dbt_adapter.project import DbtProject
 from orchestrate_ext.execution.launch import Command, Handle, Launcher, WorkerLost
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask
@@ -34,6 +35,8 @@ class Invocation:
     argv: list[str]
     tasks: list[NodeTask]
     warn_blocks: bool = False
+    hooks: str | None = None
+    """The project hooks this process runs (:data:`~dbt_adapter.entry.HOOKS_ENV`); None: dbt's default."""
 
 
 @dataclass
@@ -107,8 +110,9 @@ def run_invocation(
     raw_path = first.log_path.with_name(f"dbt-{kind}.{first.node.id.replace('/', '__')}.{first.try_number}.jsonl")
     try:
         with raw_path.open("w", encoding="utf-8") as raw_log:
-            raw_log.write("# " + " ".join(invocation.argv) + "\n")
-            _Process(invocation.argv, state, raw_log, cancel, project, stop_grace, launcher).run()
+            shown = ("{dbt-entry-point}" if item == DBT_MAIN else item for item in invocation.argv)
+            raw_log.write("# " + " ".join(shown) + "\n")  # one line: the entry point's source spans several
+            _Process(invocation.argv, state, raw_log, cancel, project, stop_grace, launcher, invocation.hooks).run()
     finally:
         state.close()
 
@@ -123,8 +127,10 @@ class _Process:
         project: DbtProject,
         stop_grace: float,
         launcher: Launcher,
+        hooks: str | None = None,
     ) -> None:
         self.launcher = launcher
+        self.hooks = hooks
         self.argv = argv
         self.state = state
         self.raw_log = raw_log
@@ -135,10 +141,13 @@ class _Process:
 
     def run(self) -> None:
         nodes = [task.node for task in self.state.tasks.values()]
+        env = self.project.env(nodes)
+        if self.hooks is not None:
+            env[HOOKS_ENV] = self.hooks
         command = Command(
             self.argv,
             cwd=self.project.project_dir,
-            env=self.project.env(nodes),
+            env=env,
             resources=tuple(dict.fromkeys(name for node in nodes for name in node.resources)),
         )
         handle = self.launcher.start(command)
@@ -195,7 +204,7 @@ class _Process:
             state.log(dbt_id, f"{event.level:>5} {event.message}")
         if state.stopping or dbt_id in state.finished:
             return
-        if event.name == "LogStartLine":
+        if event.name in START_EVENTS:
             state.start(dbt_id)
         elif event.name in RESULT_EVENTS and event.node_status:
             self._on_result(dbt_id, event)

@@ -106,6 +106,8 @@ class Manifest:
     """The root project's files the manifest was parsed from, relative to the project folder."""
     invocation_id: str | None = None
     """The dbt invocation that wrote it."""
+    hooks: tuple[ManifestNode, ...] = ()
+    """The project hooks (``operation`` nodes tagged ``on-run-start``/``on-run-end``), in dbt's order."""
 
     def all(self) -> Iterator[ManifestNode]:
         yield from self.sources.values()
@@ -131,10 +133,17 @@ class _Reader:
         metadata = self._mapping(raw, "metadata", "the manifest")
         project_name = str(metadata.get("project_name") or "")
         nodes: dict[str, ManifestNode] = {}
+        hooks: list[tuple[tuple[bool, str, int], ManifestNode]] = []
         for unique_id, item in self._mapping(raw, "nodes", "the manifest").items():
             resource_type = self._mapping_item(item, unique_id).get("resource_type")
             if resource_type in NODE_TYPES:
                 nodes[unique_id] = self._node(unique_id, item)
+            elif resource_type == "operation":
+                hook = self._node(unique_id, item)
+                index = item.get("index")
+                # dbt/task/run.py _hook_keyfunc: packages by name, the root project last; then index
+                order = (hook.package_name == project_name, hook.package_name, index if isinstance(index, int) else 0)
+                hooks.append((order, hook))
         for section in OTHER_SECTIONS:
             for unique_id, item in (self._mapping(raw, section, "the manifest", optional=True)).items():
                 nodes[unique_id] = self._node(unique_id, item)
@@ -149,7 +158,8 @@ class _Reader:
         }
         files = self._files(raw, project_name, [*nodes.values(), *sources.values()])
         invocation = str(metadata.get("invocation_id") or "") or None
-        return Manifest(self.path, self.version, project_name, nodes, sources, owners, files, invocation)
+        ordered = tuple(hook for _, hook in sorted(hooks, key=lambda pair: pair[0]))
+        return Manifest(self.path, self.version, project_name, nodes, sources, owners, files, invocation, ordered)
 
     def _files(self, raw: dict[str, Any], project: str, resources: list[ManifestNode]) -> frozenset[str]:
         found = {item.original_file_path for item in resources if item.package_name == project}

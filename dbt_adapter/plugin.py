@@ -2,8 +2,8 @@
 
 It owns the ``dbt:`` key of orchestrate.yaml. ``discover`` resolves the
 project as dbt does (:mod:`dbt_adapter.resolution`), keeps the manifest
-current (:mod:`dbt_adapter.parse`) and turns it into nodes
-(:mod:`dbt_adapter.nodes`); ``runners`` needs a loadable profile, so a
+current (:mod:`dbt_adapter.parse`) and turns it into nodes (:mod:`dbt_adapter.nodes`,
+with the project hooks of :mod:`dbt_adapter.hooks`); ``runners`` needs a loadable profile, so a
 missing profile, target or environment variable stops a run before anything
 is written. ``check`` and ``describe`` serve ``orchestrate validate``;
 ``initial_config`` serves ``orchestrate init``; ``worker_needs`` tells what the machines running
@@ -13,12 +13,14 @@ fingerprint digest and the sources checked in a run (:mod:`dbt_adapter.fingerpri
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dbt_adapter.fingerprint import Digests
 from dbt_adapter.freshness import SourceChecks
+from dbt_adapter.hooks import with_hooks
 from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.nodes import FRESHNESS_KIND, KIND, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
@@ -54,9 +56,13 @@ class DbtPlugin:
         self._adapters[config.model_dump_json()] = project.settings.adapter_type
         manifest = ensure_manifest(project)
         self._manifests[project.manifest_path] = manifest
-        return nodes_from_manifest(
+        nodes = nodes_from_manifest(
             manifest, project.project_dir, project.workspace_root, project.resources, problems=problems
         )
+        if not (manifest.hooks and project.controls_hooks):
+            return nodes
+        where = os.path.relpath(project.project_dir / "dbt_project.yml", project.workspace_root)
+        return with_hooks(nodes, manifest, project.project_dir, where.replace(os.sep, "/"))
 
     def runners(self, workspace: Workspace, config: DbtConfig) -> Mapping[str, NodeRunner]:
         project = DbtProject.from_config(workspace, config)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
+from dbt_adapter.entry import DBT_MAIN
 from dbt_adapter.resolution import DbtSettings, resolve
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
@@ -50,7 +51,7 @@ class DbtConfig(StrictModel):
 class DbtProject:
     settings: DbtSettings
     program: tuple[str, ...]
-    """dbt's command: ``dbt.executable``, else this Python's dbt run by the machine that runs the try."""
+    """dbt's command: ``dbt.executable``, else :data:`~dbt_adapter.entry.DBT_MAIN`, run where the try runs."""
     resources: tuple[str, ...]
     workspace_root: Path
     profile_override: str | None = None
@@ -96,6 +97,11 @@ class DbtProject:
         )
 
     @property
+    def controls_hooks(self) -> bool:
+        """True when dbt runs through :mod:`dbt_adapter.entry`, which can be told which project hooks to run."""
+        return self.program[-1:] == (DBT_MAIN,)
+
+    @property
     def project_dir(self) -> Path:
         return self.settings.project_dir
 
@@ -123,10 +129,6 @@ class DbtProject:
         env = node_environment(self.secret_env, nodes)
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         return env
-
-
-DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
-"""What the ``dbt`` script does; run by the Python of whichever machine runs the try (a Dask worker's too)."""
 
 
 def _dbt_here() -> tuple[str, ...]:

@@ -13,6 +13,11 @@ would be ignored by ``dbt build`` (it runs unit tests only with their model),
 so such unit tests run in a ``dbt test`` invocation of their own after it.
 The ``dbt_freshness`` kind runs as ``dbt source freshness``. A build that includes microbatch
 models gets the run's logical date as its event-time window (:mod:`dbt_adapter.microbatch`).
+
+Project hooks (:mod:`dbt_adapter.hooks`): the batch's ``on-run-start`` hook
+nodes run in its first invocation, its ``on-run-end`` hook nodes in its last;
+no other invocation runs hooks (:mod:`dbt_adapter.entry`). A batch of hook nodes
+alone runs them in a ``dbt build`` that runs no node.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from dbt_adapter.entry import hook_setting
 from dbt_adapter.fingerprint import Digests, RunValues
 from dbt_adapter.freshness import SourceChecks
+from dbt_adapter.hooks import END, START, hook_type
 from dbt_adapter.invocation import Invocation, run_invocation
 from dbt_adapter.manifest import Manifest
 from dbt_adapter.microbatch import event_time_args
@@ -102,6 +109,34 @@ class DbtRunner:
     def _plan(
         self, tasks: Sequence[NodeTask], variables: dict[str, object], logical_date: datetime | None = None
     ) -> list[Invocation]:
+        manifest = self.manifest()
+        plan = self._plan_nodes([task for task in tasks if not hook_type(task.node)], variables, logical_date)
+        if not (manifest.hooks and self.project.controls_hooks):
+            return plan
+        hooks = [task for task in tasks if hook_type(task.node)]
+        starts = [task for task in hooks if hook_type(task.node) == START]
+        ends = [task for task in hooks if hook_type(task.node) == END]
+        if not plan:
+            argv = self.project.argv("build", *_COMMON, variables=variables)
+            kinds = {START} if starts else set()
+            kinds |= {END} if ends else set()
+            alone = Invocation("build", argv, hooks, self.project.warn_blocks, hook_setting(kinds, alone=True))
+            return [alone]
+        plan = [replace(invocation, hooks="") for invocation in plan]
+        if starts:
+            first = plan[0]
+            plan[0] = replace(first, tasks=[*starts, *first.tasks], hooks=START)
+        if ends:
+            last = plan[-1]
+            kinds = {*(last.hooks or "").split(","), END} - {""}
+            plan[-1] = replace(last, tasks=[*last.tasks, *ends], hooks=hook_setting(kinds, alone=False))
+        return plan
+
+    def _plan_nodes(
+        self, tasks: Sequence[NodeTask], variables: dict[str, object], logical_date: datetime | None
+    ) -> list[Invocation]:
+        if not tasks:
+            return []
         by_dbt_id = {_dbt_id(task): task for task in tasks}
         if self.kind == FRESHNESS_KIND:
             everything = {uid for uid, item in self.manifest().sources.items() if item.has_freshness}

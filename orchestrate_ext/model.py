@@ -98,6 +98,13 @@ class Node:
             several nodes, which gate the nodes downstream of all of them).
         gated: False for a node that does not wait for the gates of its
             parents (as ``dbt build`` runs exposures and saved queries).
+        failure_blocks: False for a node whose failure does not stop its dependants (dbt's
+            ``on-run-start`` hooks: ``dbt build`` runs the nodes after a failed one).
+        runs_after_failures: True for a node that starts once its parents have ended, whatever
+            their status (dbt's ``on-run-end`` hooks); when a retry or resumption runs one of
+            its parents again, it runs again after it.
+        accompanies: True for a node that belongs to every run that includes one of its parents
+            or children (dbt's project hooks, which ``dbt build`` runs whatever it selects).
         aliases: other names under which references may point at this node.
         runnable: False for nodes that only stand for data (sources).
         resources: names of exclusive resources held while the node runs.
@@ -118,6 +125,9 @@ class Node:
     gated_by: tuple[str, ...] = ()
     waits_for: tuple[str, ...] = ()
     gated: bool = True
+    failure_blocks: bool = True
+    runs_after_failures: bool = False
+    accompanies: bool = False
     aliases: tuple[str, ...] = ()
     runnable: bool = True
     owner: str | None = None

@@ -11,7 +11,8 @@ Protocol: :func:`build_partial_graph` keeps every node, drops each reference
 that does not resolve and every edge of a cycle, and records for each node
 concerned why it is broken (the message ``build_graph`` would raise, with its
 "did you mean"). :meth:`PartialGraph.runnable` is the graph without the broken
-nodes and without everything downstream of them: what may still run. Plugins
+nodes and without everything downstream of them (but for what a failure there would not
+stop either: ``failure_blocks``, ``runs_after_failures``): what may still run. Plugins
 that read node settings themselves may report nodes whose own settings are
 invalid as placeholders (``problems``), which are broken the same way. A
 plugin that gives no nodes at all (``dbt parse`` failed) is ``unloaded``: the
@@ -51,16 +52,19 @@ class PartialGraph:
         """Nodes downstream of a broken node (not broken themselves), with the broken ancestor they wait for."""
         blocked: dict[str, str] = {}
         children = self.graph.children()
+        nodes = self.graph.nodes
         for node_id in self.graph.order:
             if node_id not in self.broken:
                 continue
-            stack = list(children[node_id])
+            stack = [(node_id, child) for child in children[node_id]]
             while stack:
-                child = stack.pop()
+                parent, child = stack.pop()
                 if child in self.broken or child in blocked:
                     continue
+                if not nodes[parent].failure_blocks or nodes[child].runs_after_failures:
+                    continue  # its parent's failure would not stop it; nor does its being left out
                 blocked[child] = node_id
-                stack.extend(children[child])
+                stack.extend((child, grandchild) for grandchild in children[child])
         return blocked
 
     def left_out(self, chosen: Iterable[str]) -> dict[str, str]:
@@ -83,10 +87,10 @@ class PartialGraph:
         left_out = set(self.broken) | set(self.blocked())
         keep = [node_id for node_id in self.graph.order if node_id not in left_out]
         kept = set(keep)
-        # Everything a kept node waits for is kept too: a left-out parent would make it blocked.
+        # A kept node waits for no left-out node, except one whose failure would not stop it (dbt's on-run-end).
         return Graph(
             nodes={node_id: self.graph.nodes[node_id] for node_id in keep},
-            parents={node_id: self.graph.parents[node_id] for node_id in keep},
+            parents={node_id: tuple(p for p in self.graph.parents[node_id] if p in kept) for node_id in keep},
             declared={node_id: tuple(p for p in self.graph.declared[node_id] if p in kept) for node_id in keep},
             order=tuple(keep),
         )

@@ -34,7 +34,20 @@ def select(graph: Graph, expression: str | None) -> set[str]:
     chosen: set[str] = set()
     for term in expression.split():
         chosen |= _select_term(graph, term)
-    return chosen
+    return chosen | _companions(graph, chosen)
+
+
+def _companions(graph: Graph, chosen: set[str]) -> set[str]:
+    """The ``accompanies`` nodes next to a chosen node or to another of them (dbt's hooks, with any dbt node)."""
+    companions = {node_id for node_id, node in graph.nodes.items() if node.accompanies}
+    found: set[str] = set()
+    near = chosen
+    while near:
+        before = {parent for node_id in near for parent in graph.parents[node_id] if parent in companions}
+        after = {node_id for node_id in companions if any(parent in near for parent in graph.parents[node_id])}
+        near = (before | after) - found - chosen
+        found |= near
+    return found
 
 
 def _select_term(graph: Graph, term: str) -> set[str]:

@@ -138,6 +138,7 @@ class RunLoop:
             )
         for node_id, record in self.records.items():
             self._reset(node_id, record)
+        self._reset_followers()
         self._write(self.claim.mark_started(self.env.clock.now()))
         with self.env.store.read() as tx:
             run = tx.get_run(self.run_record.run_id)
@@ -170,6 +171,23 @@ class RunLoop:
         else:
             self.retry_at[node_id] = self.env.clock.monotonic() + self._backoff(node_id, failures)
             self._set(node_id, NodeStatus.UP_FOR_RETRY, error=self.last_error.get(node_id), finished_at=None)
+
+    def _reset_followers(self) -> None:
+        """A ``runs_after_failures`` node (dbt's on-run-end) that ended runs again after a parent that runs again.
+
+        So does what is downstream of it (the later on-run-end hooks).
+        """
+        again: set[str] = set()
+        for node_id in self.order:
+            if self.records[node_id].status in _WAITING:
+                continue
+            follower = self.env.graph.nodes[node_id].runs_after_failures
+            parents = self.parents[node_id]
+            if any(parent in again for parent in parents) or (
+                follower and any(self.records[parent].status in _WAITING for parent in parents)
+            ):
+                again.add(node_id)
+                self._set(node_id, NodeStatus.PENDING, error=None, finished_at=None)
 
     def _supervise(self) -> None:
         """Heartbeat, notice a lost claim, and take up a cancel request from another process."""
@@ -247,7 +265,17 @@ class RunLoop:
                 return False
         elif status not in (NodeStatus.PENDING, NodeStatus.WAITING):
             return False
-        return all(self.records[parent].status.is_done for parent in self.parents[node_id])
+        return all(self._lets_start(node_id, parent) for parent in self.parents[node_id])
+
+    def _lets_start(self, node_id: str, parent: str) -> bool:
+        """Whether ``parent``'s state lets ``node_id`` start (done; or ended, when its failure does not block)."""
+        status = self.records[parent].status
+        return status.is_done or (status.is_final and not self._blocks(node_id, parent))
+
+    def _blocks(self, node_id: str, parent: str) -> bool:
+        """Whether a failure of ``parent`` stops ``node_id`` (see ``Node.failure_blocks``, ``runs_after_failures``)."""
+        nodes = self.env.graph.nodes
+        return nodes[parent].failure_blocks and not nodes[node_id].runs_after_failures
 
     def _launch_ready(self, pool: ThreadPoolExecutor) -> None:
         now = self.env.clock.monotonic()
@@ -335,7 +363,7 @@ class RunLoop:
                 continue
             if self.env.graph.nodes[node_id].kind != kind:
                 continue
-            if all(parent in batch or self.records[parent].status.is_done for parent in self.parents[node_id]):
+            if all(parent in batch or self._lets_start(node_id, parent) for parent in self.parents[node_id]):
                 if self._may_reuse(node_id) and not any(
                     parent in batch for parent in self.fingerprints.inputs(node_id)
                 ):
@@ -499,7 +527,7 @@ class RunLoop:
         for task in self.batches[event.batch_id]:
             node_id = task.node.id
             status = self.records[node_id].status
-            waiting_on_parent = any(not self.records[p].status.is_done for p in self.parents[node_id])
+            waiting_on_parent = any(not self._lets_start(node_id, p) for p in self.parents[node_id])
             if status == NodeStatus.QUEUED and waiting_on_parent:
                 self._set(node_id, NodeStatus.PENDING)  # its parent's fate decides
             elif status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
@@ -524,7 +552,9 @@ class RunLoop:
             blocked = [
                 parent
                 for parent in sorted(self.parents[node_id])
-                if self.records[parent].status.is_final and not self.records[parent].status.is_done
+                if self.records[parent].status.is_final
+                and not self.records[parent].status.is_done
+                and self._blocks(node_id, parent)
             ]
             if blocked:
                 parent = blocked[0]

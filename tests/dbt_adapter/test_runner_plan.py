@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dbt_adapter.hooks import with_hooks
+from dbt_adapter.invocation import Invocation
 from dbt_adapter.nodes import nodes_from_manifest
 from dbt_adapter.project import DBT_MAIN, DbtConfig, DbtProject
 from dbt_adapter.runner import DbtRunner
 from orchestrate_ext.execution.launch import WORKER_PYTHON
+from orchestrate_ext.graph import build_graph
 from orchestrate_ext.interfaces import NodeTask, Workspace
+from orchestrate_ext.selection import select
 from tests.dbt_adapter.manifests import ManifestDoc
 
 
@@ -87,3 +91,68 @@ def test_a_duckdb_lock_error_says_what_to_do() -> None:
     assert "resources: [warehouse]" in with_lock_hint(lock)
     assert with_lock_hint("Catalog Error: no table") == "Catalog Error: no table"
     assert "resources: [warehouse]" in str(with_message("error", lock, warn_blocks=False).error)
+
+
+def hooked(doc: ManifestDoc) -> None:
+    """Project hooks as dbt writes them into manifest.nodes (``operation``, tagged with the hook type)."""
+    for kind, index in (("on-run-start", 1), ("on-run-start", 0), ("on-run-end", 0)):
+        name = f"shop-{kind}-{index}"
+        doc.add("operation", name, unique_id=f"operation.shop.{name}", tags=[kind], index=index)
+
+
+def invocations(project: DbtProject, doc: ManifestDoc, tmp_path: Path, ids: list[str]) -> list[Invocation]:
+    manifest = doc.read(tmp_path)
+    nodes = nodes_from_manifest(manifest, project.project_dir, tmp_path)
+    by_id = {node.id: node for node in with_hooks(nodes, manifest, project.project_dir, "dbt/dbt_project.yml")}
+    tasks = [NodeTask(by_id[node_id], 1, tmp_path / f"{node_id}.log", None) for node_id in ids]
+    return DbtRunner(project, lambda: manifest)._plan(tasks, {})
+
+
+def test_a_project_without_hooks_runs_dbt_as_before(tmp_path: Path) -> None:
+    project, doc = setup(tmp_path)
+    [build] = invocations(project, doc, tmp_path, ["model.shop.orders"])
+    assert build.hooks is None, "no hook filter: the process is exactly what it was"
+
+
+def test_hooks_go_with_the_first_and_last_invocation_of_their_batch_and_no_other(tmp_path: Path) -> None:
+    project, doc = setup(tmp_path)
+    hooked(doc)
+    start0, start1, end = (
+        "operation.shop.shop-on-run-start-0",
+        "operation.shop.shop-on-run-start-1",
+        "operation.shop.shop-on-run-end-0",
+    )
+    build, test = invocations(
+        project, doc, tmp_path, [start0, start1, "model.shop.orders", "unit_test.shop.totals.u", end]
+    )
+    assert (build.hooks, [task.node.id for task in build.tasks][:2]) == ("on-run-start", [start0, start1])
+    assert (test.hooks, test.tasks[-1].node.id) == ("on-run-end", end)
+    [middle] = invocations(project, doc, tmp_path, ["model.shop.totals"])
+    assert middle.hooks == "", "a batch without hook nodes runs no hook"
+    [both] = invocations(project, doc, tmp_path, [start0, start1, "model.shop.orders", end])
+    assert both.hooks == "on-run-end,on-run-start"
+    [alone] = invocations(project, doc, tmp_path, [end])
+    assert alone.hooks == "hooks-only,on-run-end" and "--select" not in alone.argv
+    assert "build" in alone.argv
+
+
+def test_hook_nodes_order_dbt_nodes_without_blocking_them(tmp_path: Path) -> None:
+    project, doc = setup(tmp_path)
+    hooked(doc)
+    manifest = doc.read(tmp_path)
+    nodes = with_hooks(nodes_from_manifest(manifest, project.project_dir, tmp_path), manifest, project.project_dir, "p")
+    graph = build_graph(nodes)
+    start0, start1, end = (
+        "operation.shop.shop-on-run-start-0",
+        "operation.shop.shop-on-run-start-1",
+        "operation.shop.shop-on-run-end-0",
+    )
+    assert graph.parents[start1] == (start0,), "dbt's order: by index"
+    assert start1 in graph.parents["model.shop.orders"]
+    assert not graph.nodes[start1].failure_blocks, "dbt runs the nodes after a failed on-run-start"
+    assert graph.nodes[start0].failure_blocks, "dbt skips the hooks after a failed one"
+    assert graph.nodes[end].runs_after_failures
+    assert {"model.shop.orders", "model.shop.totals", "unit_test.shop.totals.u"} <= set(graph.parents[end])
+    assert "freshness.source.shop.raw.a" not in graph.parents[end], "dbt build does not check freshness"
+    assert select(graph, "orders") == {"model.shop.orders", start0, start1, end}, "hooks come with any dbt node"
+    assert select(graph, "kind:dbt_freshness") & {start0, end} == set()

@@ -258,3 +258,22 @@ def test_the_example_runs_on_a_two_worker_cluster_notebooks_and_dbt_batches_on_w
     assert set(by_kind) >= {"dbt", "notebook"}
     assert all(found <= workers for found in by_kind.values()), f"every try ran on a worker: {by_kind} vs {workers}"
     assert (shop / "notebooks").exists() and any((shop / ".orchestrate" / "runs" / run_id).rglob("*.ipynb"))
+
+
+def test_project_hooks_run_once_on_the_workers_through_the_dbt_entry_point(cluster: Cluster, shop: Path) -> None:
+    import duckdb
+
+    from tests.dbt_adapter.test_project_hooks import HOOKS
+
+    project_file = shop / "dbt" / "dbt_project.yml"
+    project_file.write_text(project_file.read_text() + HOOKS)
+    config = shop / "orchestrate.yaml"
+    config.write_text(config.read_text() + f"executor: {{type: dask, address: '{cluster.address}'}}\n")
+    ran = run_cli("run", "--json", cwd=shop, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    document = json.loads(run_cli("show", json.loads(ran.stdout)["run_id"], "--json", cwd=shop).stdout)
+    hooks = [attempt for attempt in document["attempts"] if attempt["node_id"].startswith("operation.shop.")]
+    assert len(hooks) == 3 and {attempt["worker"] for attempt in hooks} <= cluster.addresses()
+    with duckdb.connect(str(shop / "shop.duckdb"), read_only=True) as connection:
+        counts = dict(connection.sql("select hook, count(*) from main.hook_log group by hook").fetchall())
+    assert counts == {"start": 1, "end": 1}

@@ -290,3 +290,78 @@ def test_unselected_parents_are_taken_as_done(tmp_path: Path, selection: set[str
     run = executor.create_run(selection, LOGICAL)
     executor.execute(run.run_id)
     assert statuses(store, run.run_id) == dict.fromkeys(sorted(selection), "success")
+
+
+def hooks_graph() -> Graph:
+    """start -> a -> notebook -> b; end after a and b (dbt's on-run-start and on-run-end hooks)."""
+    return build_graph(
+        [
+            node("op.start", failure_blocks=False),
+            node("model.p.a", waits_for=("op.start",)),
+            node("notebook.n", kind="notebook", depends_on=("a",)),
+            node("model.p.b", depends_on=("notebook.n",), waits_for=("op.start",)),
+            node("op.end", waits_for=("model.p.a", "model.p.b"), runs_after_failures=True),
+        ]
+    )
+
+
+def test_a_failed_failure_blocks_false_node_lets_its_dependants_run(tmp_path: Path) -> None:
+    graph = hooks_graph()
+    dbt = ScriptedRunner({"op.start": ["fail"]}, batchable=True)
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": ScriptedRunner()})
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {
+        "op.start": "failed",
+        "model.p.a": "success",
+        "notebook.n": "success",
+        "model.p.b": "success",
+        "op.end": "success",
+    }
+    assert dbt.batches == [["op.start", "model.p.a"], ["model.p.b", "op.end"]], "ordered, in the nodes' batches"
+
+
+def test_a_runs_after_failures_node_runs_after_a_failure_and_again_after_a_retry(tmp_path: Path) -> None:
+    graph = hooks_graph()
+    dbt = ScriptedRunner({"model.p.a": ["fail", "ok"]}, batchable=True)
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt, "notebook": ScriptedRunner()})
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {
+        "op.start": "success",
+        "model.p.a": "failed",
+        "notebook.n": "upstream_failed",
+        "model.p.b": "upstream_failed",
+        "op.end": "success",
+    }
+    assert dbt.batches[-1] == ["op.end"], "alone: nothing after the failure runs"
+    dbt.batches.clear()
+    executor.execute(run_id)  # `orchestrate retry`: model.p.a succeeds now
+    assert set(statuses(store, run_id).values()) == {"success"}
+    assert dbt.batches == [["model.p.a"], ["model.p.b", "op.end"]], "op.start once per run; op.end after the last"
+
+
+def test_after_a_failed_hook_the_later_ones_are_upstream_failed_and_the_nodes_still_run(tmp_path: Path) -> None:
+    graph = build_graph(
+        [
+            node("op.start0"),
+            node("op.start1", waits_for=("op.start0",), failure_blocks=False),
+            node("model.p.a", waits_for=("op.start1",)),
+            node("op.end0", waits_for=("model.p.a", "op.start1"), runs_after_failures=True),
+            node("op.end1", waits_for=("op.end0",)),
+        ]
+    )
+    # as dbt reports it: the hook after a failed one is skipped
+    dbt = ScriptedRunner({"op.start0": ["fail", "ok"], "op.start1": ["skip", "ok"]}, batchable=True)
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt})
+    run_id = run_all(executor, graph)
+    assert statuses(store, run_id) == {
+        "op.start0": "failed",
+        "op.start1": "upstream_failed",
+        "model.p.a": "success",
+        "op.end0": "success",
+        "op.end1": "success",
+    }
+    assert dbt.batches == [["op.start0", "op.start1", "model.p.a", "op.end0", "op.end1"]]
+    dbt.batches.clear()
+    executor.execute(run_id)  # `orchestrate retry`: the start hooks again, then the end hooks after them
+    assert set(statuses(store, run_id).values()) == {"success"}
+    assert dbt.batches == [["op.start0", "op.start1", "op.end0", "op.end1"]]

@@ -125,3 +125,19 @@ def test_a_plugin_that_gave_no_nodes_is_named_in_the_references_into_it() -> Non
     assert "depends on 'orders'" in other
     assert other.endswith("(nothing of `dbt:` could be loaded: `dbt parse` failed: syntax error)")
     assert set(partial.runnable().nodes) == {"notebook.reports/alone"}
+
+
+def test_a_node_that_runs_after_failures_is_not_left_out_with_a_broken_parent() -> None:
+    partial = build_partial_graph(
+        [
+            node("op.start", failure_blocks=False),
+            node("notebook.typo", kind="notebook", depends_on=("ordrs",), waits_for=("op.start",)),
+            node("model.p.after", depends_on=("notebook.typo",), waits_for=("op.start",)),
+            node("model.p.fine", waits_for=("op.start",)),
+            node("op.end", waits_for=("model.p.after", "model.p.fine"), runs_after_failures=True),
+        ]
+    )
+    assert partial.blocked() == {"model.p.after": "notebook.typo"}
+    runnable = partial.runnable()
+    assert set(runnable.nodes) == {"op.start", "model.p.fine", "op.end"}
+    assert runnable.parents["op.end"] == ("model.p.fine",), "it waits for what still runs"
