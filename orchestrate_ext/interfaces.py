@@ -263,8 +263,10 @@ class ConfigProblem:
 
     Attributes:
         key: what the problem is about, stable while it lasts: ``node:<node id>`` for a broken
-            node, ``project`` for a project that cannot be loaded, ``scheduler`` for a scheduler
-            that cannot start. One incident per key; a key that is no longer reported is fixed.
+            node, ``schedule:<name>`` for a broken schedule, ``alerts:<node id>`` for a node's
+            invalid alert routes, ``plugin:<key>`` for a part of the project that gave no nodes
+            (``dbt parse`` failed), ``project`` for a project that cannot be loaded, ``scheduler``
+            for a scheduler that cannot start. One incident per key; a key no longer reported is fixed.
         message: what is wrong and how to fix it ("node X is left out: ..."), secrets removed.
         node_id / owner: the broken node and its owner, for routing (None for the project).
     """

@@ -125,11 +125,15 @@ def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
 def config_problems(
     partial: PartialGraph, schedules: ScheduleSet, redact: Callable[[str], str] = str
 ) -> tuple[ConfigProblem, ...]:
-    """One problem per broken node (naming the nodes that wait for it) and per broken schedule."""
+    """One problem per plugin that gave no nodes (``dbt parse`` failed), per broken node (naming the nodes
+    that wait for it) and per broken schedule."""
     waiting: dict[str, list[str]] = {}
     for node_id, cause in partial.blocked().items():
         waiting.setdefault(cause, []).append(node_id)
-    found = []
+    found = [
+        ConfigProblem(f"plugin:{key}", redact(f"every node of `{key}:` is left out: {why}"))
+        for key, why in sorted(partial.unloaded.items())
+    ]
     for node_id, reason in sorted(partial.broken.items()):
         node = partial.graph.nodes[node_id]
         dependants = sorted(waiting.get(node_id, []))

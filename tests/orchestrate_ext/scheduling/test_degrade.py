@@ -94,6 +94,17 @@ def test_config_problems_name_the_broken_node_its_owner_and_what_waits_for_it() 
     assert schedule.key == "schedule:a" and schedule.message.startswith("schedule a is left out: ")
 
 
+def test_a_part_of_the_project_that_gave_no_nodes_is_one_problem_and_the_rest_keeps_its_schedules() -> None:
+    why = "`dbt parse` failed in dbt: Syntax error near 'selec'"
+    nodes = [fake_node("fake.load"), fake_node("fake.report", depends_on=["orders"])]
+    whole = build_partial_graph(nodes, unloaded={"dbt": why})
+    found = schedules(whole, ScheduleConfig(name="loads", cron="0 6 * * *", select="fake.load"))
+    assert found.definitions["loads"].left_out is None, "what does not read dbt keeps firing"
+    [plugin, report] = config_problems(whole, found)
+    assert plugin.key == "plugin:dbt" and plugin.message == f"every node of `dbt:` is left out: {why}"
+    assert report.key == "node:fake.report" and why in report.message
+
+
 class Problems:
     """A config problem listener that records what it hears."""
 
