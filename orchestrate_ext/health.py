@@ -81,6 +81,8 @@ class Health:
     blocked: Mapping[str, str] = field(default_factory=dict)
     """Nodes left out because they wait for a broken node, with that node's id."""
     broken_schedules: Mapping[str, str] = field(default_factory=dict)
+    unloaded: Mapping[str, str] = field(default_factory=dict)
+    """Parts of the project (plugin keys, e.g. ``dbt``) that gave no nodes at all, with why."""
     last_exit: SchedulerExit | None = None
     """Why the scheduler last stopped (shown when none runs now)."""
 
@@ -91,7 +93,14 @@ class Health:
 
     @property
     def healthy(self) -> bool:
-        return not (self.failing or self.stale or self.broken or self.broken_schedules or self.scheduler_failed)
+        return not (
+            self.failing
+            or self.stale
+            or self.broken
+            or self.broken_schedules
+            or self.unloaded
+            or self.scheduler_failed
+        )
 
 
 def check_health(
@@ -145,6 +154,7 @@ def check_health(
         broken=dict(sorted(partial.broken.items())) if partial is not None else {},
         blocked=dict(sorted(partial.blocked().items())) if partial is not None else {},
         broken_schedules=dict(sorted((broken_schedules or {}).items())),
+        unloaded=dict(sorted(partial.unloaded.items())) if partial is not None else {},
         last_exit=last_exit,
     )
 
@@ -211,5 +221,6 @@ def health_document(health: Health) -> dict[str, Any]:
             for node_id, cause in health.blocked.items()
         ],
         "broken_schedules": [{"name": name, "reason": reason} for name, reason in health.broken_schedules.items()],
+        "unloaded": [{"plugin": key, "reason": reason} for key, reason in health.unloaded.items()],
         "scheduler_last_exit": health.last_exit.document() if health.last_exit is not None else None,
     }

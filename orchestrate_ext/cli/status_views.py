@@ -62,6 +62,8 @@ def _verdict(screen: Screen, health: Health, style: TimeStyle) -> None:
         problems.append(f"{len(health.broken)} node(s) broken{with_it}")
     if health.broken_schedules:
         problems.append(f"{len(health.broken_schedules)} schedule(s) broken")
+    if health.unloaded:
+        problems.append(f"nothing of {', '.join(f'`{key}:`' for key in health.unloaded)} could be loaded")
     if health.scheduler_failed:
         problems.append("the scheduler stopped on an error")
     screen.line(("✗ unhealthy", "bold red"), f": {'; '.join(problems)} ({when})")
@@ -164,14 +166,17 @@ def _running(screen: Screen, health: Health, style: TimeStyle) -> None:
 
 def _broken(screen: Screen, health: Health) -> None:
     """Broken nodes and schedules: left out of every run until fixed, with why and what waits for them."""
-    if not health.broken and not health.broken_schedules:
+    if not health.broken and not health.broken_schedules and not health.unloaded:
         screen.line(("broken  ", "bold"), "none")
         return
-    total = len(health.broken) + len(health.broken_schedules)
+    total = len(health.broken) + len(health.broken_schedules) + len(health.unloaded)
     screen.line((f"broken ({total}): left out of every run until fixed", "bold"))
     waiting: dict[str, list[str]] = {}
     for node_id, cause in health.blocked.items():
         waiting.setdefault(cause, []).append(node_id)
+    for key, reason in health.unloaded.items():
+        screen.line(("✗ ", "red"), (f"every node of `{key}:`", "bold"), indent=2)
+        screen.line((reason, "red"), indent=6)
     for node_id, reason in health.broken.items():
         screen.line(("✗ ", "red"), (node_id, "bold"), indent=2)
         screen.line((reason, "red"), indent=6)
