@@ -94,12 +94,7 @@ class Health:
     @property
     def healthy(self) -> bool:
         return not (
-            self.failing
-            or self.stale
-            or self.broken
-            or self.broken_schedules
-            or self.unloaded
-            or self.scheduler_failed
+            self.failing or self.stale or self.broken or self.broken_schedules or self.unloaded or self.scheduler_failed
         )
 
 
