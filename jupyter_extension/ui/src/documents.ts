@@ -35,6 +35,16 @@ export interface GraphNode {
   tags: string[];
   depends_on: string[];
   waits_for: string[];
+  /** What a plugin says about the node beyond the graph, e.g. a dbt saved query's exports. */
+  details?: { exports?: SavedQueryExport[] };
+}
+
+/** One export of a dbt saved query: the relation dbt writes it to. */
+export interface SavedQueryExport {
+  name: string;
+  export_as: string | null;
+  schema: string | null;
+  alias: string | null;
 }
 
 export interface SlaMarker {

@@ -128,3 +128,11 @@ export function drawnStatus(node: GraphNode, state: NodeState | null): string {
   }
   return state?.last_status ?? 'none';
 }
+
+/** A saved query's exports as lines for its card: "revenue_export: table main.revenue_export". */
+export function exportLines(node: GraphNode): string[] {
+  return (node.details?.exports ?? []).map(item => {
+    const relation = [item.schema, item.alias ?? item.name].filter(Boolean).join('.');
+    return `${item.name}: ${item.export_as ?? 'export'} ${relation}`;
+  });
+}

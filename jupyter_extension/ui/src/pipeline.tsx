@@ -9,7 +9,7 @@ import * as React from 'react';
 
 import { GraphNode, NodeState, OrchestrateClient } from './api';
 import { freshness, GraphLegend, PipelineGraph } from './graph';
-import { searchNodes, visibleNodes } from './graphModel';
+import { exportLines, searchNodes, visibleNodes } from './graphModel';
 import { usePoll } from './hooks';
 import { shortName, StatusBadge, statusLabel } from './status';
 import { relativeTime } from './time';
@@ -80,6 +80,11 @@ function NodeCard(props: {
       ))}
       {props.tests.length ? <div className="jp-Orchestrate-muted">{props.tests.length} dbt tests</div> : null}
       {node.owner ? <div className="jp-Orchestrate-muted">owner: {node.owner}</div> : null}
+      {exportLines(node).length ? (
+        <div className="jp-Orchestrate-muted" aria-label="exports">
+          exports: {exportLines(node).join('; ')}
+        </div>
+      ) : null}
       <RecentStatuses client={actions.client} nodeId={node.id} version={state?.last_run_id ?? null} />
       <div className="jp-Orchestrate-muted jp-Orchestrate-hint">Upstream and downstream nodes are highlighted.</div>
       <div className="jp-Orchestrate-toolbar">

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { RunDetail } from '../src/api';
-import { drawnStatus, lineage, nodeBox, searchNodes, testsByModel, visibleNodes } from '../src/graphModel';
+import { drawnStatus, exportLines, lineage, nodeBox, searchNodes, testsByModel, visibleNodes } from '../src/graphModel';
 import { runTitle, statusLabel } from '../src/status';
 import { timelineRows } from '../src/timeline';
 import { checkBackfill, checkRun, logFileName, logicalInstant, nextFire, scheduleLabel, stripAnsi } from '../src/viewModel';
@@ -150,5 +150,21 @@ describe('the timeline', () => {
       ['failed', 50, 25],
       ['success', 75, 25]
     ]);
+  });
+});
+
+describe('a saved query card', () => {
+  it('lists its exports with the relation dbt writes', () => {
+    const saved = {
+      ...GRAPH[0],
+      id: 'saved_query.shop.revenue_by_day',
+      resource_type: 'saved_query',
+      details: { exports: [{ name: 'revenue_export', export_as: 'table', schema: 'main', alias: 'revenue_export' }] }
+    };
+    expect(exportLines(saved)).toEqual(['revenue_export: table main.revenue_export']);
+    expect(exportLines({ ...saved, details: { exports: [{ name: 'x', export_as: null, schema: null, alias: null }] } })).toEqual([
+      'x: export x'
+    ]);
+    expect(exportLines(GRAPH[0])).toEqual([]);
   });
 });
