@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -172,6 +172,10 @@ class WorkspaceConfig:
     core: CoreConfig
     sections: Mapping[str, Any]
     """Validated plugin sections, by top-level key; absent keys are absent."""
+    broken_schedules: Mapping[str, str] = field(default_factory=dict)
+    """Entries of ``schedules:`` that are invalid on their own (a bad cron, time zone or
+    parameter name), by schedule name (``schedules.<index>`` when it has none), with the error:
+    left out of :attr:`CoreConfig.schedules` so that the other schedules keep firing."""
 
     def state_location(self) -> StateLocation:
         """Where the store is: the SQLite file, or the PostgreSQL URL (read from ``url_env`` now)."""
@@ -268,11 +272,10 @@ def load_config(path: Path, plugins: Mapping[str, Plugin]) -> WorkspaceConfig:
             hint = did_you_mean(str(key), allowed) or f"; allowed keys: {', '.join(allowed)}"
             raise ConfigError(f"{path}: unknown key '{key}'{hint}")
     core_raw = {key: value for key, value in raw.items() if key in core_keys}
+    entries = core_raw.pop("schedules", None)
     core = _validate(CoreConfig, core_raw, path, prefix="")
-    for index, schedule in enumerate(core.schedules):
-        problem = next(filter(None, map(parameter_name_problem, schedule.parameters)), None)
-        if problem is not None:
-            raise ConfigError(f"{path}: key 'schedules.{index}.parameters' (schedule '{schedule.name}'): {problem}")
+    schedules, broken_schedules = _schedules(entries, path)
+    core = core.model_copy(update={"schedules": schedules})
     sections = {
         key: _validate(plugin.config_model, raw[key] if raw[key] is not None else {}, path, prefix=key)
         for key, plugin in plugins.items()
@@ -285,7 +288,34 @@ def load_config(path: Path, plugins: Mapping[str, Plugin]) -> WorkspaceConfig:
         state_dir=root / state_dir(core.state),
         secret_env=secret_env_names(raw),
     )
-    return WorkspaceConfig(workspace=workspace, core=core, sections=sections)
+    return WorkspaceConfig(workspace=workspace, core=core, sections=sections, broken_schedules=broken_schedules)
+
+
+def _schedules(entries: Any, path: Path) -> tuple[list[ScheduleConfig], dict[str, str]]:
+    """The valid entries of ``schedules:``, and each invalid one by name with its error (each on its own).
+
+    Raises:
+        ConfigError: ``schedules`` is not a list (the whole key is unreadable).
+    """
+    if entries is None:
+        return [], {}
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: key 'schedules': must be a list of schedules (got {_short(entries)})")
+    valid: list[ScheduleConfig] = []
+    broken: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label = name if isinstance(name, str) and name else f"schedules.{index}"
+        try:
+            schedule = _validate(ScheduleConfig, entry, path, prefix=f"schedules.{index}")
+            problem = next(filter(None, map(parameter_name_problem, schedule.parameters)), None)
+            if problem is not None:
+                raise ConfigError(f"{path}: key 'schedules.{index}.parameters' (schedule '{schedule.name}'): {problem}")
+        except ConfigError as exc:
+            broken.setdefault(label, str(exc))
+            continue
+        valid.append(schedule)
+    return valid, broken
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

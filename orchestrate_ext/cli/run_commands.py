@@ -58,7 +58,10 @@ def validate(project_dir: Path | None) -> None:
     graph = project.graph
     project.config.check_state_path()
     _ = project.runners
-    definitions = discover_schedules(project.config.core.schedules, graph, project.config.workspace.config_path)
+    config = project.config
+    definitions = discover_schedules(
+        config.core.schedules, graph, config.workspace.config_path, config.broken_schedules
+    )
     counts: dict[str, int] = {}
     for node in graph.nodes.values():
         counts[node.kind] = counts.get(node.kind, 0) + 1

@@ -39,7 +39,12 @@ def status(project_dir: Path | None, as_json: bool, utc: bool) -> None:
     with reading(project_dir, utc=utc) as read:
         project = read.project
         partial = project.partial_graph
-        schedules = discover_schedule_set(project.config.core.schedules, partial, project.config.workspace.config_path)
+        schedules = discover_schedule_set(
+            project.config.core.schedules,
+            partial,
+            project.config.workspace.config_path,
+            project.config.broken_schedules,
+        )
         with read.store.read() as tx:
             health = check_health(
                 tx,

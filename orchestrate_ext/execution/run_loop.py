@@ -138,7 +138,6 @@ class RunLoop:
             )
         for node_id, record in self.records.items():
             self._reset(node_id, record)
-        self._reset_followers()
         self._write(self.claim.mark_started(self.env.clock.now()))
         with self.env.store.read() as tx:
             run = tx.get_run(self.run_record.run_id)
@@ -171,23 +170,6 @@ class RunLoop:
         else:
             self.retry_at[node_id] = self.env.clock.monotonic() + self._backoff(node_id, failures)
             self._set(node_id, NodeStatus.UP_FOR_RETRY, error=self.last_error.get(node_id), finished_at=None)
-
-    def _reset_followers(self) -> None:
-        """A ``runs_after_failures`` node (dbt's on-run-end) that ended runs again after a parent that runs again.
-
-        So does what is downstream of it (the later on-run-end hooks).
-        """
-        again: set[str] = set()
-        for node_id in self.order:
-            if self.records[node_id].status in _WAITING:
-                continue
-            follower = self.env.graph.nodes[node_id].runs_after_failures
-            parents = self.parents[node_id]
-            if any(parent in again for parent in parents) or (
-                follower and any(self.records[parent].status in _WAITING for parent in parents)
-            ):
-                again.add(node_id)
-                self._set(node_id, NodeStatus.PENDING, error=None, finished_at=None)
 
     def _supervise(self) -> None:
         """Heartbeat, notice a lost claim, and take up a cancel request from another process."""

@@ -84,11 +84,13 @@ def schedule_definitions(project: ProjectRef = None) -> dict[str, ScheduleDefini
     """Every schedule of the project by name (loads the graph: notebooks and dbt's manifest).
 
     A broken node (a reference that does not resolve) does not hide the other
-    schedules: they are read from the partial graph.
+    schedules: they are read from the partial graph. A schedule that is broken itself
+    (an invalid entry of orchestrate.yaml, an unknown ``after``) is a ``ConfigError`` here.
     """
     loaded = _project(project)
     graph = loaded.partial_graph.graph
-    return discover_schedules(loaded.config.core.schedules, graph, loaded.config.workspace.config_path)
+    config = loaded.config
+    return discover_schedules(config.core.schedules, graph, config.workspace.config_path, config.broken_schedules)
 
 
 def get_definition(definitions: dict[str, ScheduleDefinition], name: str) -> ScheduleDefinition:

@@ -118,26 +118,39 @@ class ScheduleSet:
 
 
 def discover_schedules(
-    schedules: Sequence[ScheduleConfig], graph: Graph, config_path: Path
+    schedules: Sequence[ScheduleConfig],
+    graph: Graph,
+    config_path: Path,
+    invalid: Mapping[str, str] | None = None,
 ) -> dict[str, ScheduleDefinition]:
     """Every schedule of the project by name.
 
     Raises:
-        ConfigError: a selection matches nothing, two schedules share a name,
-            ``after`` names an unknown schedule or the ``after`` links form a cycle.
+        ConfigError: an entry is ``invalid``, a selection matches nothing, two schedules share a
+            name, ``after`` names an unknown schedule or the ``after`` links form a cycle.
     """
-    found = discover_schedule_set(schedules, PartialGraph(graph, {}), config_path)
+    found = discover_schedule_set(schedules, PartialGraph(graph, {}), config_path, invalid)
     if found.broken:
         raise ConfigError(next(iter(found.broken.values())))
     return found.definitions
 
 
-def discover_schedule_set(schedules: Sequence[ScheduleConfig], partial: PartialGraph, config_path: Path) -> ScheduleSet:
-    """Every schedule of the project, each checked on its own (see the module docstring); never raises."""
+def discover_schedule_set(
+    schedules: Sequence[ScheduleConfig],
+    partial: PartialGraph,
+    config_path: Path,
+    invalid: Mapping[str, str] | None = None,
+) -> ScheduleSet:
+    """Every schedule of the project, each checked on its own (see the module docstring); never raises.
+
+    Args:
+        invalid: entries of orchestrate.yaml's ``schedules:`` that did not validate, by name, with the
+            error (:attr:`~orchestrate_ext.config.WorkspaceConfig.broken_schedules`): broken too.
+    """
     graph = partial.graph
     left_out = partial.left_out(graph.nodes)
     found: dict[str, ScheduleDefinition] = {}
-    broken: dict[str, str] = {}
+    broken: dict[str, str] = dict(invalid or {})
     targets: dict[str, str] = {}
     for entry in schedules:
         try:

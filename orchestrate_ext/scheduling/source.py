@@ -105,7 +105,10 @@ def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
     """
     project = Project.load(project_dir)
     partial = project.partial_graph
-    schedules = discover_schedule_set(project.config.core.schedules, partial, project.config.workspace.config_path)
+    config = project.config
+    schedules = discover_schedule_set(
+        config.core.schedules, partial, config.workspace.config_path, config.broken_schedules
+    )
     redact = project.redactor()
     return ProjectSnapshot(
         graph=partial.runnable(),

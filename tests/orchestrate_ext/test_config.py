@@ -118,3 +118,27 @@ def test_a_dask_address_from_the_environment_must_be_set(tmp_path: Path, monkeyp
     with pytest.raises(ConfigError, match="names the environment variable DASK_SCHEDULER, which is not set"):
         open_launcher(config.core.executor, config.workspace.config_path)
     assert isinstance(open_launcher(ExecutorConfig(), config.workspace.config_path), LocalLauncher)
+
+
+def test_an_invalid_schedule_entry_is_set_aside_and_the_others_load(tmp_path: Path) -> None:
+    path = tmp_path / "orchestrate.yaml"
+    path.write_text(
+        "schedules:\n"
+        "  - {name: nightly, cron: '0 6 * * *'}\n"
+        "  - {name: hourly, cron: '0 * * * * *'}\n"
+        "  - {name: berlin, cron: '@daily', timezone: Europe/Berln}\n"
+        "  - {cron: '@daily'}\n"
+    )
+    config = load_config(path, load_plugins())
+    assert [schedule.name for schedule in config.core.schedules] == ["nightly"]
+    assert set(config.broken_schedules) == {"hourly", "berlin", "schedules.3"}
+    assert "key 'schedules.1.cron'" in config.broken_schedules["hourly"]
+    assert "key 'schedules.2.timezone'" in config.broken_schedules["berlin"]
+    assert str(path) in config.broken_schedules["schedules.3"]
+
+
+def test_schedules_that_are_not_a_list_are_an_unreadable_config(tmp_path: Path) -> None:
+    path = tmp_path / "orchestrate.yaml"
+    path.write_text("schedules: {name: nightly}\n")
+    with pytest.raises(ConfigError, match="key 'schedules': must be a list"):
+        load_config(path, load_plugins())

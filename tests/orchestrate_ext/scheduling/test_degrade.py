@@ -77,6 +77,17 @@ def test_yaml_schedules_degrade_one_by_one() -> None:
     assert "form a cycle" in found.broken["ping"] and "form a cycle" in found.broken["pong"]
 
 
+def test_an_invalid_yaml_entry_is_broken_and_what_runs_after_it_too() -> None:
+    invalid = {"hourly": "orchestrate.yaml: key 'schedules.1.cron': not a cron expression"}
+    entries = [ScheduleConfig(name="nightly", cron="@daily"), ScheduleConfig(name="after_hourly", after=["hourly"])]
+    found = discover_schedule_set(entries, partial(), CONFIG, invalid)
+    assert "nightly" in found.definitions and "hourly" not in found.definitions
+    assert found.broken["hourly"] == invalid["hourly"]
+    assert "runs after 'hourly'" in found.broken["after_hourly"]
+    with pytest.raises(ConfigError, match=r"schedules\.1\.cron"):
+        discover_schedules(entries, partial(typo=False).graph, CONFIG, invalid)
+
+
 def test_the_strict_form_still_refuses_the_first_problem() -> None:
     graph = partial(typo=False).graph
     with pytest.raises(ConfigError, match="runs after 'nightlly'"):
