@@ -15,8 +15,9 @@ hooks again, so each hook (``manifest.nodes``, ``resource_type: operation``,
   failure does not stop it (``failure_blocks``), unless the project sets dbt's
   ``skip_nodes_if_on_run_start_fails`` flag;
 - the first ``on-run-end`` hook waits for every such node and starts once they
-  have ended, whatever their status (``runs_after_failures``); a retry that runs
-  one of them again runs the ``on-run-end`` hooks again afterwards;
+  have ended, whatever their status (``runs_after_failures``);
+- like every node, a hook that succeeded is not run again by a retry or a
+  resumption of its run: each hook runs once per run;
 - they ``accompany`` the dbt nodes: any run with a dbt node has them.
 
 Hooks of one type are ready together, so they share a batch. The runner tells
