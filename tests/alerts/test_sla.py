@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.sla import ScheduleSla, finish_by_deadline
 from alerts.store import MET, MISSED
+from orchestrate_ext.model import NodeStatus
 from orchestrate_ext.sla import SlaSettings
 from tests.alerts.conftest import ENVIRON, START, Harness, node, slack_config
 from tests.alerts.fake_slack import FakeSlack
@@ -59,8 +60,9 @@ def test_max_duration_is_detected_before_the_run_ends(tmp_path: Path, slack: Fak
     nodes = chain(max_duration="30m")
     h = Harness(tmp_path, nodes, {"slack": slack_config(slack), "routes": ROUTES}, ENVIRON,
                 script={"notebook.orders": ["block"]})  # fmt: skip
-    _, thread = h.start()
+    record, thread = h.start()
     h.wait_until(h.runner.blocked.is_set)
+    h.wait_until(lambda: _running(h, record.run_id, "notebook.orders"))  # its start is in the store: the clock may move
     h.tick(29 * 60)
     assert slack.messages == []
     h.tick(60)
@@ -70,6 +72,11 @@ def test_max_duration_is_detected_before_the_run_ends(tmp_path: Path, slack: Fak
     thread.join(10)
     h.tick(1)
     assert len(slack.messages) == 1
+
+
+def _running(h: Harness, run_id: str, node_id: str) -> bool:
+    with h.runs.read() as tx:
+        return any(state.node_id == node_id and state.status == NodeStatus.RUNNING for state in tx.node_states(run_id))
 
 
 def test_a_node_that_finishes_in_time_sends_nothing(tmp_path: Path, slack: FakeSlack) -> None:
