@@ -67,11 +67,15 @@ def ensure_manifest(project: DbtProject) -> Manifest:
     path = settings.manifest_path
     if path.is_file():
         written = path.stat().st_mtime
-        manifest = read_manifest(path)
-        reason = stale_reason(settings, manifest, written) or _inputs_changed(project, path, manifest.invocation_id)
-        if reason is None:
-            return manifest
-        log.info("dbt parse: %s is stale (%s)", path, reason)
+        try:
+            manifest = read_manifest(path)
+        except ManifestError as exc:  # e.g. cut short by a dbt process that was killed while writing it
+            log.info("dbt parse: %s cannot be read (%s); parsing again", path, exc)
+        else:
+            reason = stale_reason(settings, manifest, written) or _inputs_changed(project, path, manifest.invocation_id)
+            if reason is None:
+                return manifest
+            log.info("dbt parse: %s is stale (%s)", path, reason)
     settings.require_profile()
     run_parse(project)
     _record_parse(project, path)

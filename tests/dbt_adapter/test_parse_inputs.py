@@ -208,3 +208,25 @@ def test_a_manifest_a_run_wrote_with_its_logical_date_is_current_but_one_a_user_
     assert user.returncode == 0, user.stdout
     load(root)
     assert len(parses) == 2
+
+
+def test_a_manifest_cut_short_by_a_killed_dbt_is_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[Path]
+) -> None:
+    monkeypatch.delenv("SMALL_TAG", raising=False)
+    root = write(
+        tmp_path / "work",
+        {
+            "orchestrate.yaml": "dbt:\n  project_dir: .\n",
+            "dbt_project.yml": ENV_PROJECT,
+            "profiles.yml": PROFILE.format(db=tmp_path / "db.duckdb"),
+            "models/events.sql": "select 1 as id",
+        },
+    )
+    project, _ = load(root)
+    assert len(parses) == 1
+    text = project.manifest_path.read_text()
+    project.manifest_path.write_text(text[: len(text) // 2])  # what a dbt killed mid-write leaves
+    _, manifest = load(root)
+    assert len(parses) == 2, "parsed again instead of refusing the project"
+    assert "model.small.events" in manifest.nodes
