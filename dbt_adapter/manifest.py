@@ -36,6 +36,11 @@ OTHER_SECTIONS = {
 }
 
 
+class ManifestUnreadable(ManifestError):
+    """The file is no JSON a manifest can be (cut short by a dbt process killed while writing it,
+    too large); dbt writes a new one on its next parse."""
+
+
 @dataclass(frozen=True, slots=True)
 class SavedQueryExport:
     """One export of a saved query (``exports[].config``): the relation dbt writes its result to."""
@@ -118,7 +123,7 @@ def read_manifest(path: Path) -> Manifest:
     """Read ``manifest.json``; raises ``ManifestError`` naming the file and the problem."""
     if not path.is_file():
         raise ManifestError(f"{path} does not exist; run `dbt parse` in the dbt project")
-    raw = load_json_file(path, MANIFEST_LIMITS, ManifestError)
+    raw = load_json_file(path, MANIFEST_LIMITS, ManifestUnreadable)
     version = _schema_version(raw, path)
     reader = _Reader(path, version)
     return reader.read(raw)

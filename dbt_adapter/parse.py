@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dbt_adapter.events import error_messages
-from dbt_adapter.manifest import Manifest, read_manifest
+from dbt_adapter.manifest import Manifest, ManifestUnreadable, read_manifest
 from dbt_adapter.parse_inputs import (
     VARS_DIFFER,
     changed_input,
@@ -69,7 +69,7 @@ def ensure_manifest(project: DbtProject) -> Manifest:
         written = path.stat().st_mtime
         try:
             manifest = read_manifest(path)
-        except ManifestError as exc:  # e.g. cut short by a dbt process that was killed while writing it
+        except ManifestUnreadable as exc:  # e.g. cut short by a dbt process killed while writing it
             log.info("dbt parse: %s cannot be read (%s); parsing again", path, exc)
         else:
             reason = stale_reason(settings, manifest, written) or _inputs_changed(project, path, manifest.invocation_id)
