@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -237,7 +238,8 @@ def test_2_a_running_run_shows_its_progress_and_can_be_followed(project: Path, c
     assert status.returncode in (0, 1) and status.stdout, f"status failed while a run went on: {status.stderr[-2000:]}"
     running = section(status.stdout, "running now (1)")
     row = running.splitlines()[2]
-    assert row.startswith(f"  {run_id}") and "/39 done" in row and "1 ▶" in row and "so far" in row
+    # the gate runs, and dbt nodes that do not wait for it may be running beside it
+    assert row.startswith(f"  {run_id}") and "/39 done" in row and re.search(r" [1-9]\d* ▶", row) and "so far" in row
     assert "manual" in row
 
     show = caught_run["show"].stdout

@@ -27,11 +27,16 @@ def _open_dialog(page):  # type: ignore[no-untyped-def]
 
 
 def test_enter_in_the_search_box_does_not_save(lab: Lab, new_page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
     page = new_page(REPORT)
     dialog = _open_dialog(page)
     before = (lab.root / REPORT).read_bytes()
+    choices = dialog.get_by_role("list", name="depends-on choices").locator("li")
+    expect(choices.first).to_be_visible(timeout=60_000)  # the form has loaded (the first Lab start is slow)
     search = dialog.locator("#jp-Orchestrate-dependsSearch")
     search.fill("stg_ord")
+    expect(choices.filter(has_text="stg_orders").first).to_be_visible()  # the search box has taken the text
     search.press("Enter")
     page.wait_for_timeout(1000)
     assert dialog.is_visible()
