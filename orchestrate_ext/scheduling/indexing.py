@@ -71,16 +71,25 @@ class NextFireIndex:
         work = self._work
         if work is None:
             return
-        changed, work.retired = work.retired, []
+        retired, work.retired = work.retired, []
+        changed = list(retired)
+        taken = []
         deadline = time.monotonic() + self.budget
         while work.waiting and (not changed or time.monotonic() < deadline):
-            definition, state, first_seen = work.waiting.pop()
+            taken.append(item := work.waiting.pop())
+            definition, state, first_seen = item
             cron = definition.cron_schedule
             cursor = state.cursor if state is not None and state.cursor is not None else first_seen
             next_fire = cron.next_after(first_seen) if cron is not None else None
             changed.append(ScheduleState(definition.name, definition.fingerprint, next_fire, False, cursor))
-        if changed:
+        if not changed:
+            return
+        try:
             save(changed)
+        except BaseException:  # e.g. the lease was lost: not written, so still to do (by whoever holds it next)
+            work.waiting.extend(reversed(taken))
+            work.retired = retired + work.retired
+            raise
 
     def _pending(self) -> list[tuple[ScheduleDefinition, ScheduleState | None, datetime]]:
         return self._work.waiting if self._work is not None else []

@@ -99,14 +99,8 @@ def test_two_schedulers_racing_never_run_a_tick_twice(
     ran = [tick for tick in ticks if tick.status == TickStatus.RAN]
     assert len({(tick.schedule, tick.scheduled_at) for tick in ticks}) == len(ticks), "one record per fire time"
     assert len(ran) == len(runs) == len({tick.run_id for tick in ran}), "one run per tick that ran"
-    assert all(count == 1 for count in Counter((run.schedule, run.logical_date) for run in runs).values())
-    if not ticks:
-        # With ttl 0 each step may steal the lease inside the other's step, every time (a livelock this
-        # test allows: seen about once in eight on PostgreSQL). Nothing ran twice; the one scheduler
-        # left alone must then work: it registers the schedule and runs the next fire times once each.
-        assert not runs
-        _step_alone(schedulers[0], clock, store)
-        return
+    assert runs, f"some ticks ran (ticks: {Counter(tick.status.value for tick in ticks)})"
+    assert max(Counter((run.schedule, run.logical_date) for run in runs).values()) == 1
     assert all(run.status == RunStatus.SUCCESS for run in runs)
     # Every fire time from the schedule's registration (00:01, or later when both first steps lost
     # the lease to each other) to 01:59 has one record and ran (catchup: all).
@@ -114,24 +108,6 @@ def test_two_schedulers_racing_never_run_a_tick_twice(
     assert times == [times[0] + timedelta(minutes=n) for n in range(len(times))]
     assert times[0] <= utc(2024, 1, 8, 0, 5) and times[-1] == utc(2024, 1, 8, 1, 59)
     assert len(ran) == len(ticks)
-
-
-def _step_alone(scheduler: object, clock: FakeClock, store: StateStore) -> None:
-    """Five more minutes with one scheduler: five fire times, each run once."""
-    start = clock.now()
-    for n in range(1, 7):
-        clock.set(start + timedelta(minutes=n))
-        scheduler.step(clock.now())  # type: ignore[attr-defined]
-        assert scheduler.pool.wait(10)  # type: ignore[attr-defined]
-    while pending_ticks_of(store):
-        scheduler.step(clock.now())  # type: ignore[attr-defined]
-        assert scheduler.pool.wait(10)  # type: ignore[attr-defined]
-    ticks = ticks_of(store, limit=10_000)
-    runs = runs_of(store, limit=10_000)
-    assert len(ticks) >= 5 and all(tick.status == TickStatus.RAN for tick in ticks), Counter(
-        tick.status.value for tick in ticks
-    )
-    assert len(runs) == len(ticks) == len({run.logical_date for run in runs})
 
 
 def _recovering_pair(
