@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from orchestrate_ext.cli.app import emit_json, main, project_option
-from orchestrate_ext.cli.run_commands import parse_params
-from orchestrate_ext.clock import isoformat, parse_datetime
+from orchestrate_ext.cli.run_commands import parse_logical_date, parse_params
+from orchestrate_ext.clock import isoformat
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.planning import Action, Plan, plan_project
 from orchestrate_ext.project import Project
@@ -60,10 +59,7 @@ def plan(
     """
     if selector and selection and selector != selection:
         raise BadInput(f"give the selection once: SELECTOR '{selector}' or --select '{selection}', not both")
-    try:
-        when = parse_datetime(logical_date) if logical_date else datetime.now(UTC)
-    except ValueError as exc:
-        raise BadInput(f"--logical-date: {exc}") from None
+    when = parse_logical_date(logical_date)
     parameters = parse_params(params)
     project = Project.load(project_dir)
     store = project.open_store(read_only=True)

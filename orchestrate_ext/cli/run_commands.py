@@ -170,10 +170,7 @@ def run(
     downstream of it are left out with a warning; the rest runs, and the exit status is the rest's.
     The run records what it left out and why (`orchestrate show`).
     """
-    try:
-        when = parse_datetime(logical_date) if logical_date else datetime.now(UTC)
-    except ValueError as exc:
-        raise BadInput(f"--logical-date: {exc}") from None
+    when = parse_logical_date(logical_date)
     parameters = parse_params(params)
     project = Project.load(project_dir)
     partial = project.partial_graph
@@ -198,6 +195,14 @@ def warn_left_out(choice: Choice) -> None:
     """Each node the run leaves out, once, on stderr: why, and so what to fix."""
     for line in choice.warnings:
         click.echo(f"warning: {line}", err=True)
+
+
+def parse_logical_date(text: str | None) -> datetime:
+    """``--logical-date`` (ISO-8601; default: now) as an aware datetime; ``BadInput`` naming the option."""
+    try:
+        return parse_datetime(text) if text else datetime.now(UTC)
+    except ValueError as exc:
+        raise BadInput(f"--logical-date: {exc}") from None
 
 
 def parse_params(params: tuple[str, ...]) -> dict[str, Any]:
