@@ -10,7 +10,8 @@ error inherits it too, so callers can catch either::
     │   ├── SelectorError                        a --select expression names nothing valid
     │   ├── NodeNotFound          (LookupError)  a node id or reference that does not exist
     │   ├── CycleError                           the graph has a cycle
-    │   └── ManifestError                        dbt's manifest cannot be read or is unsupported
+    │   ├── ManifestError                        dbt's manifest cannot be read or is unsupported
+    │   └── RunBusy                              another live process executes (or just claimed) the run
     ├── RunNotFound               (LookupError)  no run with that id in the state store
     ├── StoreError                (RuntimeError) the state store cannot be opened or written
     │   └── StoreConflict                        a write broke a uniqueness rule (e.g. a run id taken)
@@ -70,6 +71,20 @@ class CycleError(BadInput):
 
 class ManifestError(BadInput):
     """dbt's manifest.json is missing, unreadable or of an unsupported version."""
+
+
+class RunBusy(BadInput):
+    """The run cannot be executed now: another live process executes it, or claimed it first.
+
+    Attributes:
+        run_id: the run.
+        owner: the process that holds it (``host:pid:start``), when known.
+    """
+
+    def __init__(self, run_id: str, owner: str | None, message: str) -> None:
+        self.run_id = run_id
+        self.owner = owner
+        super().__init__(message)
 
 
 class RunNotFound(OrchestrateError, LookupError):

@@ -251,28 +251,26 @@ def output_html(
 def delete_runs(store: StateStore, state_dir: Path, run_ids: list[str]) -> dict[str, Any]:
     """Delete finished runs from the store, then their folders (logs and output notebooks) from disk.
 
-    Running runs are kept (cancel them first); so are ids the store does not know.
+    Running runs are kept (cancel them first); so are ids the store does not know. What is
+    deleted is decided and deleted in one unit of work that locks the runs' rows, so a run
+    a retry claims meanwhile is kept; only the folders of the runs deleted are removed.
     """
-    with store.read() as tx:
-        found = {run.run_id: run for run in tx.find_runs(RunQuery(limit=len(run_ids) or 1)) if run.run_id in run_ids}
-        for run_id in run_ids:
-            if run_id not in found:
-                try:
-                    found[run_id] = tx.get_run(run_id)
-                except RunNotFound:
-                    continue
-    kept = [
-        {"run_id": run_id, "reason": "still running; cancel it first"}
-        for run_id, run in found.items()
-        if run.status == RunStatus.RUNNING
-    ]
-    kept += [{"run_id": run_id, "reason": "no such run"} for run_id in run_ids if run_id not in found]
-    finished = sorted(run_id for run_id, run in found.items() if run.status != RunStatus.RUNNING)
     with store.transaction() as tx:
-        tx.delete_runs(finished)
+        deleted = tx.delete_runs(run_ids)
+        gone = set(deleted)
+        kept = []
+        for run_id in run_ids:
+            if run_id in gone:
+                continue
+            try:
+                tx.run_ownership(run_id)
+            except RunNotFound:
+                kept.append({"run_id": run_id, "reason": "no such run"})
+            else:
+                kept.append({"run_id": run_id, "reason": "still running; cancel it first"})
     runs_dir = (state_dir / "runs").resolve()
-    for run_id in finished:
+    for run_id in deleted:
         folder = (runs_dir / run_id).resolve()
         if folder.parent == runs_dir and folder.is_dir():  # a run id is one folder name, never a path
             shutil.rmtree(folder, ignore_errors=True)
-    return {"deleted": finished, "kept": kept}
+    return {"deleted": deleted, "kept": kept}

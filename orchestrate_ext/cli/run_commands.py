@@ -236,19 +236,23 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     A broken node (a reference that does not resolve) does not stop the retry:
     the run's nodes that are broken now, and those downstream of them, are left
     out with a warning (skipped, and added to what the run left out); the rest runs.
+
+    Of two retries of one run only one executes it: the other exits 2 naming the process that holds it.
     """
     project = Project.load(project_dir)
     _ = project.runners
     store = project.open_store()
     with store.read() as tx:
-        refuse_if_executing(tx, run_id, project.clock.now())
+        seen = refuse_if_executing(tx, run_id, project.clock.now())
         unfinished = {state.node_id for state in tx.node_states(run_id) if not state.status.is_done}
-    partial = project.partial_graph
+    partial = project.partial_graph  # may run `dbt parse`: outside any unit of work, the claim checks `seen`
     choice = choose(partial, unfinished & set(partial.graph.nodes))
     warn_left_out(choice)
     observers = project.observers(store, partial.graph)
     executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=choice.graph)
-    _execute_and_report(project, executor, store, run_id, as_json, observers, left_out=choice.left_out)
+    _execute_and_report(
+        project, executor, store, run_id, as_json, observers, left_out=choice.left_out, expected_epoch=seen.epoch
+    )
 
 
 OBSERVER_TICK_SECONDS = 1.0
@@ -292,12 +296,13 @@ def _execute_and_report(
     as_json: bool,
     observers: Sequence[Observer] = (),
     left_out: Mapping[str, str] | None = None,
+    expected_epoch: int | None = None,
 ) -> None:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
         with _Ticker(observers, project.clock):
-            finished = executor.execute(run_id, cancel, left_out=left_out)
+            finished = executor.execute(run_id, cancel, left_out=left_out, expected_epoch=expected_epoch)
     finally:
         signal.signal(signal.SIGINT, previous)
         project.close()

@@ -15,11 +15,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from orchestrate_ext.clock import Clock
-from orchestrate_ext.errors import BadInput
+from orchestrate_ext.errors import RunBusy
 from orchestrate_ext.execution.liveness import Liveness, ProcessIdentity, ProcessLiveness, export_owner
 from orchestrate_ext.model import AttemptRecord, NodeRunRecord, RunStatus
 from orchestrate_ext.store import StateStore, StoreTx
-from orchestrate_ext.store.records import ResourceWait
+from orchestrate_ext.store.records import ResourceWait, RunOwnership
 
 HEARTBEAT_SECONDS = 10.0
 CANCEL_POLL_SECONDS = 1.0
@@ -39,12 +39,18 @@ class RunClaim:
         self._last_beat = time.monotonic()
         self._last_poll = float("-inf")
         self._cancel = False
+        self._lost = False
 
     # -- fenced writes
 
     def set_node_state(self, state: NodeRunRecord, try_number: int) -> bool:
         with self.store.transaction() as tx:
             return tx.set_node_state(state, try_number, self.epoch)
+
+    def allocate_tries(self, node_ids: Sequence[str]) -> dict[str, int] | None:
+        """The next try number of each node, reserved in the store under this claim (None: the claim is lost)."""
+        with self.store.transaction() as tx:
+            return tx.allocate_tries(self.run_id, node_ids, self.epoch)
 
     def start_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> bool:
         with self.store.transaction() as tx:
@@ -65,12 +71,22 @@ class RunClaim:
     # -- liveness and cancel requests
 
     def keep(self, now: datetime) -> bool:
-        """Heartbeat when one is due; False once the claim is lost."""
-        if time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
-            return True
-        self._last_beat = time.monotonic()
-        with self.store.transaction() as tx:
-            return tx.beat(self.run_id, self.epoch, now)
+        """False as soon as the store says the claim is lost; heartbeats when one is due.
+
+        Every call asks the store (a read of the run's epoch, or the heartbeat's
+        conditional write when one is due), so a loss is seen on the next call.
+        """
+        if self._lost:
+            return False
+        if time.monotonic() - self._last_beat >= HEARTBEAT_SECONDS:
+            self._last_beat = time.monotonic()
+            with self.store.transaction() as tx:
+                held = tx.beat(self.run_id, self.epoch, now)
+        else:
+            with self.store.read() as tx:
+                held = tx.claim_epoch(self.run_id) == self.epoch
+        self._lost = not held
+        return held
 
     def cancel_requested(self) -> bool:
         """Whether another process asked to cancel the run (read at most every second)."""
@@ -108,27 +124,43 @@ class RunClaim:
                 self.run_id, node_id, resources, owner=self.identity.owner, epoch=self.epoch, now=now
             )
 
-    def release_resources(self, node_ids: Collection[str]) -> None:
+    def release_resources(self, node_ids: Collection[str]) -> bool:
+        """Give back what ``node_ids`` hold under this claim; False when the claim is lost (its waits stay)."""
         with self.store.transaction() as tx:
-            tx.release_resources(self.run_id, node_ids)
+            return tx.release_resources(self.run_id, node_ids, self.epoch)
 
-    def withdraw_requests(self, node_ids: Collection[str]) -> None:
+    def withdraw_requests(self, node_ids: Collection[str]) -> bool:
+        """Stop ``node_ids`` waiting for resources (False, nothing changed: the claim is lost)."""
         with self.store.transaction() as tx:
-            tx.withdraw_requests(self.run_id, node_ids)
+            return tx.withdraw_requests(self.run_id, node_ids, self.epoch)
 
 
-def refuse_if_executing(tx: StoreTx, run_id: str, now: datetime, liveness: Liveness | None = None) -> None:
-    """Raise ``BadInput`` when a live process still executes ``run_id`` (``RunNotFound`` when there is none)."""
+def refuse_if_executing(tx: StoreTx, run_id: str, now: datetime, liveness: Liveness | None = None) -> RunOwnership:
+    """The run's ownership; :class:`RunBusy` when a live process still executes ``run_id``.
+
+    Raises ``RunNotFound`` when there is no such run.
+    """
     ownership = tx.run_ownership(run_id)
+    _refuse_live_owner(ownership, now, liveness or ProcessLiveness())
+    return ownership
+
+
+def _refuse_live_owner(ownership: RunOwnership, now: datetime, liveness: Liveness) -> None:
     if ownership.status != RunStatus.RUNNING or ownership.owner is None:
         return
-    if (liveness or ProcessLiveness()).is_alive(ownership.owner, ownership.heartbeat_at, now):
-        who = ProcessIdentity.parse(ownership.owner)
-        where = f"pid {who.pid} on {who.host}" if who else ownership.owner
-        raise BadInput(
-            f"run {run_id} is still running ({where}); cancel it with `orchestrate cancel {run_id}` "
-            "or wait for it to end"
+    if liveness.is_alive(ownership.owner, ownership.heartbeat_at, now):
+        run_id = ownership.run_id
+        raise RunBusy(
+            run_id,
+            ownership.owner,
+            f"run {run_id} is being executed by {_where(ownership.owner)}; cancel it with "
+            f"`orchestrate cancel {run_id}` or wait for it to end",
         )
+
+
+def _where(owner: str | None) -> str:
+    who = ProcessIdentity.parse(owner)
+    return f"pid {who.pid} on {who.host}" if who else repr(owner)
 
 
 class Supervisor:
@@ -162,6 +194,31 @@ class Supervisor:
         with self.store.transaction() as tx:
             epoch = tx.claim_run(run_id, self.owner, self.clock.now())
         assert epoch is not None, "an unconditional claim always gets an epoch"
+        return self.resume(run_id, epoch)
+
+    def claim_again(self, run_id: str, expected_epoch: int) -> RunClaim:
+        """Claim ``run_id`` to execute it again (``orchestrate retry``), in one compare-and-set.
+
+        In one unit of work the run's row is locked, a live owner still executing
+        it refuses the claim, and the claim is taken only while the run's epoch is
+        ``expected_epoch`` (read before the caller prepared the retry); the run is
+        ``running`` from then on. Of two processes retrying one run exactly one
+        wins; the other gets :class:`RunBusy` naming the process that holds the run.
+        """
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            ownership = tx.lock_run(run_id)
+            _refuse_live_owner(ownership, now, self.liveness)
+            epoch = None
+            if ownership.epoch == expected_epoch:
+                epoch = tx.claim_again(run_id, self.owner, now, expected_epoch)
+        if epoch is None:
+            raise RunBusy(
+                run_id,
+                ownership.owner,
+                f"run {run_id} was claimed by {_where(ownership.owner)} while this retry was being prepared; "
+                f"see it with `orchestrate show {run_id}`",
+            )
         return self.resume(run_id, epoch)
 
     def resume(self, run_id: str, epoch: int) -> RunClaim:

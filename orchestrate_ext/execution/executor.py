@@ -201,6 +201,7 @@ class Executor:
         drain: threading.Event | None = None,
         resume: bool = False,
         left_out: Mapping[str, str] | None = None,
+        expected_epoch: int | None = None,
     ) -> RunRecord:
         """Claim the run and run every node of it that has not succeeded yet; return the finished run.
 
@@ -215,8 +216,14 @@ class Executor:
             left_out: nodes of the run this execution cannot run (broken since, or waiting for a
                 broken node), with why: added to the run's ``left_out`` (see
                 :attr:`~orchestrate_ext.model.RunRecord.left_out`) and skipped with that reason.
+            expected_epoch: claim the run only while its epoch is still this one and no live process
+                executes it (``orchestrate retry``; see :meth:`Supervisor.claim_again`), else raise
+                :class:`~orchestrate_ext.errors.RunBusy`. None claims it whoever held it.
         """
-        claim = self.supervisor.claim(run_id)
+        if expected_epoch is None:
+            claim = self.supervisor.claim(run_id)
+        else:
+            claim = self.supervisor.claim_again(run_id, expected_epoch)
         if left_out:
             with self.store.transaction() as tx:
                 tx.add_left_out(run_id, left_out, claim.epoch)

@@ -277,6 +277,9 @@ class RunLoop:
             needed = sorted({resource for member in batch for resource in self.env.graph.nodes[member].resources})
             if needed:
                 wait = self.claim.request_resources(batch[0], needed, self.env.clock.now())
+                if wait is not None and wait.claim_lost:
+                    self._lose()
+                    return
                 if wait is not None:
                     asked.add(batch[0])
                     self._wait_for(batch, needed, wait)
@@ -377,12 +380,18 @@ class RunLoop:
             raise PluginError(f"no runner is installed for nodes of kind '{kind}'") from None
 
     def _submit(self, pool: ThreadPoolExecutor, runner: NodeRunner, batch: list[str], resources: list[str]) -> None:
+        tries = self.claim.allocate_tries(batch)
+        if tries is None:
+            if resources:
+                self.claim.release_resources([batch[0]])
+            self._lose()
+            return
         batch_id = self.next_batch_id
         self.next_batch_id += 1
         tasks = []
         for node_id in batch:
             node = self.env.graph.nodes[node_id]
-            self.last_try[node_id] += 1
+            self.last_try[node_id] = tries[node_id]
             self.retry_at.pop(node_id, None)
             timeout = node.timeout if node.timeout is not None else self.env.defaults.timeout
             tasks.append(
@@ -516,7 +525,7 @@ class RunLoop:
                 error = event.error or "the runner ended without reporting a result for this node"
                 self._on_finished(node_id, self.env.clock.now(), NodeOutcome(AttemptStatus.FAILED, error))
         key = self.resource_keys.pop(event.batch_id, None)
-        if key is not None and not self.lost:
+        if key is not None:  # even once the claim is lost: only this claim's holds go
             self.claim.release_resources([key])
         for task in self.batches.pop(event.batch_id):
             self.batch_of.pop(task.node.id, None)

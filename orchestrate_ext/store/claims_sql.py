@@ -12,8 +12,13 @@
   same run, exactly one wins.
 * Writes of one node are also fenced on the attempt number: a node state or
   attempt of try N is refused once an attempt N+1 exists.
+* Try numbers are allocated here, under the claim (:meth:`ClaimStatements.allocate_tries`):
+  a node's number only grows (``run_nodes.try_number`` never goes down), so two
+  owners of a run never share a try number, nor the log file named after it.
+* A resource hold names the claim (run and epoch) it was taken under; see
+  :mod:`orchestrate_ext.store.resources_sql`.
 * ``cancel_requested_at`` is set by any process (``orchestrate cancel``, the
-  JupyterLab panel); the executing process polls it.
+  JupyterLab panel) under the run's row lock; the executing process polls it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from datetime import datetime
 
 from orchestrate_ext.errors import RunNotFound
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunStatus, result_id
-from orchestrate_ext.store.runs_sql import ATTEMPT_COLUMNS, NODE_COLUMNS, NODE_VALUES, RunStatements
+from orchestrate_ext.store.records import RunOwnership
+from orchestrate_ext.store.runs_sql import (
+    ATTEMPT_COLUMNS,
+    NODE_COLUMNS,
+    NODE_VALUES,
+    OWNERSHIP_COLUMNS,
+    RunStatements,
+)
 from orchestrate_ext.store.sql import one
 
 
@@ -69,6 +81,33 @@ class ClaimStatements(RunStatements):
         if one(sql, "SELECT 1 FROM runs WHERE run_id = ?", (run_id,)) is None:
             raise RunNotFound(run_id)
         return None
+
+    def claim_again(self, run_id: str, owner: str, now: datetime, expected_epoch: int) -> int | None:
+        """Claim ``run_id`` to execute it again (``orchestrate retry``): a compare-and-set on its epoch.
+
+        The claim is taken only while the run's epoch is still ``expected_epoch``
+        (the one the caller read before it prepared the retry, and checked under
+        :meth:`lock_run` in this same unit of work), and the run becomes ``running``
+        at once, so that a second retry, a delete and the scheduler see it
+        executing. Returns the new epoch, or None when the epoch moved on.
+        """
+        row = one(
+            self.sql,
+            "UPDATE runs SET owner = ?, epoch = epoch + 1, heartbeat_at = ?, status = ?, finished_at = NULL, "
+            "cancel_requested_at = CASE WHEN status = 'running' THEN cancel_requested_at END "
+            "WHERE run_id = ? AND epoch = ? RETURNING epoch",
+            (owner, self.sql.time(now), RunStatus.RUNNING.value, run_id, expected_epoch),
+        )
+        return int(row[0]) if row else None
+
+    def lock_run(self, run_id: str) -> RunOwnership:
+        """Who executes the run, its row locked until the transaction ends (raises :class:`RunNotFound`)."""
+        row = one(
+            self.sql, f"SELECT {OWNERSHIP_COLUMNS} FROM runs WHERE run_id = ?{self.sql.dialect.lock_rows}", (run_id,)
+        )
+        if row is None:
+            raise RunNotFound(run_id)
+        return self._ownership(row)
 
     def take_over(
         self, run_id: str, owner: str, now: datetime, expected_epoch: int, endings: Sequence[AttemptEnding]
@@ -123,6 +162,11 @@ class ClaimStatements(RunStatements):
         """Whether ``epoch`` is still the run's claim, locking the run's row until the transaction ends."""
         row = one(self.sql, f"SELECT epoch FROM runs WHERE run_id = ?{self.sql.dialect.lock_rows}", (run_id,))
         return row is not None and int(row[0]) == epoch
+
+    def claim_epoch(self, run_id: str) -> int | None:
+        """The run's current epoch (None when there is no such run); no lock taken."""
+        row = one(self.sql, "SELECT epoch FROM runs WHERE run_id = ?", (run_id,))
+        return None if row is None else int(row[0])
 
     def beat(self, run_id: str, epoch: int, now: datetime) -> bool:
         """Record that the owner lives; False when the claim was lost."""
@@ -188,6 +232,30 @@ class ClaimStatements(RunStatements):
         )
         return closed.rowcount == 1 and self._write_node(state, attempt.try_number)
 
+    def allocate_tries(self, run_id: str, node_ids: Sequence[str], epoch: int) -> dict[str, int] | None:
+        """The next try number of each node, reserved for claim ``epoch`` (None once the claim is lost).
+
+        A number is one more than any the node had (tried or only reserved), and is
+        recorded at once: a later claim never gets it again.
+        """
+        if not self.holds_claim(run_id, epoch):
+            return None
+        sql = self.sql
+        numbers: dict[str, int] = {}
+        for node_id in node_ids:
+            row = one(
+                sql,
+                "SELECT MAX(n) FROM (SELECT try_number AS n FROM run_nodes WHERE run_id = ? AND node_id = ? "
+                "UNION ALL SELECT try_number FROM attempts WHERE run_id = ? AND node_id = ?) t",
+                (run_id, node_id, run_id, node_id),
+            )
+            numbers[node_id] = int(row[0] or 0) + 1
+            sql.execute(
+                "UPDATE run_nodes SET try_number = ? WHERE run_id = ? AND node_id = ?",
+                (numbers[node_id], run_id, node_id),
+            )
+        return numbers
+
     def mark_run_started(self, run_id: str, epoch: int, now: datetime) -> bool:
         """The run (re)starts executing: its first start is kept, a later one counts as a resumption."""
         sql = self.sql
@@ -246,7 +314,9 @@ class ClaimStatements(RunStatements):
             f"INSERT INTO run_nodes ({NODE_COLUMNS}, try_number) VALUES ({NODE_VALUES}, ?) "
             "ON CONFLICT (run_id, node_id) DO UPDATE SET "
             "status = excluded.status, started_at = excluded.started_at, finished_at = excluded.finished_at, "
-            "error = excluded.error, waiting_for = excluded.waiting_for, try_number = excluded.try_number, "
+            "error = excluded.error, waiting_for = excluded.waiting_for, "
+            "try_number = CASE WHEN excluded.try_number > run_nodes.try_number THEN excluded.try_number "
+            "ELSE run_nodes.try_number END, "
             "fingerprint = excluded.fingerprint, result = excluded.result, reason = excluded.reason "
             "WHERE excluded.try_number >= (SELECT COALESCE(MAX(a.try_number), 0) FROM attempts a "
             "WHERE a.run_id = excluded.run_id AND a.node_id = excluded.node_id)",

@@ -1,8 +1,10 @@
 """The state store on PostgreSQL (psycopg 3 and psycopg_pool): one history, lease and set of ticks for a team.
 
-Connections come from a pool; each unit of work is one transaction at READ
-COMMITTED (the fenced writes are conditional writes or take row locks, see
-:mod:`orchestrate_ext.store.claims_sql`), a read is a ``READ ONLY`` one.
+Connections come from a pool; each unit of work that may write is one
+transaction at READ COMMITTED (the fenced writes are conditional writes or take
+row locks, see :mod:`orchestrate_ext.store.claims_sql`); a read is one
+``REPEATABLE READ READ ONLY`` transaction, so every statement of it sees the
+same snapshot.
 :meth:`PostgresSql.serialize` takes a transaction-level advisory lock keyed by
 the current schema and a name. The password comes from libpq's usual places
 (``PGPASSWORD``, ``~/.pgpass``) or from a URL held in an environment
@@ -112,7 +114,7 @@ class PostgresStore(StateStore):
         try:
             with self._pool.connection() as connection, connection.transaction():
                 if not write:
-                    connection.execute("SET TRANSACTION READ ONLY")
+                    connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield PostgresSql(connection)
         except pg_errors.UniqueViolation as exc:
             raise StoreConflict(f"state store {self.location}: {self._reason(exc)}") from exc

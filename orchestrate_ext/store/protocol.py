@@ -6,7 +6,7 @@ Everything orchestrate-ext persists goes through a :class:`StateStore`::
         epoch = tx.claim_run(run_id, owner, now)
         tx.start_attempt(attempt, state, epoch, host=host, pid=pid)
 
-    with store.read() as tx:            # a consistent, read-only view
+    with store.read() as tx:            # one snapshot, read-only
         runs = tx.find_runs(RunQuery(statuses=frozenset({RunStatus.FAILED}), limit=20))
 
 :class:`StoreTx` holds every operation (runs and history queries, claims and
@@ -19,8 +19,10 @@ for a team). Only those two modules import a database driver.
 Contract (``tests/orchestrate_ext/store/`` runs it against both):
 
 * a unit of work is atomic, and units from several threads and processes may
-  run at once; the fenced writes (claims, the lease, resources) hold under
-  PostgreSQL's READ COMMITTED as well as under SQLite's single writer;
+  run at once; the fenced writes (claims, the lease, resources, deletes) hold
+  under PostgreSQL's READ COMMITTED as well as under SQLite's single writer;
+* a read (:meth:`StateStore.read`) sees one snapshot for all its statements
+  (PostgreSQL ``REPEATABLE READ READ ONLY``; SQLite's read transaction);
 * datetimes are timezone-aware UTC on the way in and out;
 * a plugin's tables form a :class:`~orchestrate_ext.store.sql.Component`,
   registered (and migrated) with :meth:`StateStore.register` and reached with
@@ -112,7 +114,7 @@ class StateStore(ABC):
 
     @contextmanager
     def read(self) -> Iterator[StoreTx]:
-        """A consistent read-only view (writes through it fail)."""
+        """A read-only unit of work whose statements all see one snapshot (writes through it fail)."""
         with self._session(write=False) as sql:
             yield StoreTx(sql, self._components)
 

@@ -179,6 +179,8 @@ class ResourceHolder:
     acquired_at: datetime
     heartbeat_at: datetime | None = None
     """The holder run's last heartbeat (its owner on another host lives while it beats)."""
+    epoch: int = 0
+    """The claim of the run the hold was taken under."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,8 @@ class ResourceWait:
     holders: tuple[ResourceHolder, ...]
     position: int
     """How many earlier requests wait for any of the same resources (0: next in line)."""
+    claim_lost: bool = False
+    """The request was made under a claim that was lost: nothing was taken, the execution must stop."""
 
 
 # -- history queries

@@ -32,7 +32,7 @@ RUN_COLUMNS = (
 NODE_COLUMNS = "run_id, node_id, kind, status, started_at, finished_at, error, waiting_for, fingerprint, result, reason"
 NODE_VALUES = ", ".join("?" * len(NODE_COLUMNS.split(",")))
 ATTEMPT_COLUMNS = "run_id, node_id, try_number, status, started_at, finished_at, error, log_path, output_path, worker"
-_OWNERSHIP_COLUMNS = "run_id, schedule, trigger, owner, epoch, created_at, heartbeat_at, cancel_requested_at, status"
+OWNERSHIP_COLUMNS = "run_id, schedule, trigger, owner, epoch, created_at, heartbeat_at, cancel_requested_at, status"
 DONE = tuple(status.value for status in NodeStatus if status.is_done)
 """Node statuses that count as a success (``success``, ``warned``, ``reused``)."""
 PRODUCED = (NodeStatus.SUCCESS.value, NodeStatus.WARNED.value)
@@ -82,10 +82,14 @@ class RunStatements:
         for state in nodes:
             self._note_latest(state)
 
-    def delete_runs(self, run_ids: Collection[str]) -> int:
-        """Delete finished runs with their node states, attempts and resource waits; returns how many.
+    def delete_runs(self, run_ids: Collection[str]) -> list[str]:
+        """Delete finished runs with their node states, attempts and resource waits; returns the deleted ids.
 
-        Runs still going are kept (cancel them first). Ticks keep their record with the run id.
+        Runs still going are kept (cancel them first); so is a run another unit of
+        work claims to execute again while this one runs: the finished runs' rows
+        are locked before anything is deleted, and only the returned ids are gone
+        (their folders are the caller's to remove, those only). Ticks keep their
+        record with the run id.
         """
         sql = self.sql
         wanted = sorted(set(run_ids))
@@ -96,7 +100,8 @@ class RunStatements:
                 row[0]
                 for row in rows(
                     sql,
-                    f"SELECT run_id FROM runs WHERE run_id IN ({marks(chunk)}) AND status <> ?",
+                    f"SELECT run_id FROM runs WHERE run_id IN ({marks(chunk)}) AND status <> ? "
+                    f"ORDER BY run_id{sql.dialect.lock_rows}",
                     [*chunk, RunStatus.RUNNING.value],
                 )
             ]
@@ -124,7 +129,7 @@ class RunStatements:
                 sql.execute(f"DELETE FROM {table} WHERE run_id IN ({marks(chunk)})", chunk)
         for node_id in sorted(touched):
             self._rebuild_latest(node_id)
-        return len(deleted)
+        return deleted
 
     # -- keeping node_latest
 
@@ -292,7 +297,7 @@ class RunStatements:
         """Who executes the run (raises :class:`RunNotFound`)."""
         row = one(
             self.sql,
-            f"SELECT {_OWNERSHIP_COLUMNS} FROM runs WHERE run_id = ?",
+            f"SELECT {OWNERSHIP_COLUMNS} FROM runs WHERE run_id = ?",
             (run_id,),
         )
         if row is None:
@@ -303,7 +308,7 @@ class RunStatements:
         """Every run whose status is still ``running``, oldest first."""
         found = rows(
             self.sql,
-            f"SELECT {_OWNERSHIP_COLUMNS} FROM runs WHERE status = ? ORDER BY created_at, run_id",
+            f"SELECT {OWNERSHIP_COLUMNS} FROM runs WHERE status = ? ORDER BY created_at, run_id",
             (RunStatus.RUNNING.value,),
         )
         return [self._ownership(row) for row in found]

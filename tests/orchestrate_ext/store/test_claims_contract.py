@@ -136,7 +136,7 @@ def test_resources_are_all_or_nothing_and_served_oldest_first(store: StateStore)
     third = ask("r3", "b", "other", minute=2)
     assert third is None, "what nobody older waits for is granted"
     with store.transaction() as tx:
-        tx.release_resources("r1", ["a"])
+        tx.release_resources("r1", ["a"], epochs["r1"])
     assert ask("r3", "a", "gpu", minute=3) is not None, "still behind r2"
     assert ask("r2", "a", "warehouse", "gpu", minute=4) is None
     with store.transaction() as tx:

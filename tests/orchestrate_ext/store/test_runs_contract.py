@@ -152,10 +152,10 @@ def test_deleting_runs_keeps_the_latest_states_right(store: StateStore) -> None:
             if number < 2:
                 tx.finish_run(run_id, RunStatus.SUCCESS, epoch, done)
     with store.transaction() as tx:
-        assert tx.delete_runs(["r1", "r2", "missing"]) == 1, "a running run (r2) is kept"
+        assert tx.delete_runs(["r1", "r2", "missing"]) == ["r1"], "a running run (r2) is kept"
         latest = tx.latest_node_states()["a"]
         assert (latest.run_id, latest.last_success_run_id) == ("r2", "r2")
-        assert tx.delete_runs(["r0"]) == 1
+        assert tx.delete_runs(["r0"]) == ["r0"]
         assert [run.run_id for run in tx.find_runs()] == ["r2"]
         assert tx.attempts("r0") == []
 
