@@ -153,7 +153,7 @@ def _refuse_live_owner(ownership: RunOwnership, now: datetime, liveness: Livenes
         raise RunBusy(
             run_id,
             ownership.owner,
-            f"run {run_id} is being executed by {_where(ownership.owner)}; cancel it with "
+            f"run {run_id} is still running ({_where(ownership.owner)}); cancel it with "
             f"`orchestrate cancel {run_id}` or wait for it to end",
         )
 
