@@ -1,4 +1,7 @@
-"""Live progress of a run in the terminal (on stderr, so --json stays clean).
+"""Live progress of a run in the terminal: on stderr, and the run's summary line where the caller says.
+
+As with dbt and Prefect, ``orchestrate run > run.log`` keeps the outcome (the summary on stdout) while the
+progress stays on the terminal; with ``--json`` the summary goes to stderr too, so stdout is one document.
 
 The live panel is rendered anew on every refresh of the display (eight times a
 second), not only when a node changes state, so a running node's elapsed time
@@ -29,9 +32,16 @@ class TerminalProgress:
     finished node above it. Elsewhere (CI, pipes): only the lines.
     """
 
-    def __init__(self, console: Console | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
-        """``monotonic`` is where elapsed times are read (tests pass a fake one)."""
+    def __init__(
+        self,
+        console: Console | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        summary: Console | None = None,
+    ) -> None:
+        """``monotonic`` is where elapsed times are read (tests pass a fake one); ``summary`` is where the
+        run's last line goes (default: with the progress)."""
         self.console = console or Console(stderr=True, soft_wrap=True)
+        self.summary = summary or self.console
         self.monotonic = monotonic
         self.live: Live | None = None
         self.total = 0
@@ -70,7 +80,7 @@ class TerminalProgress:
             self.live = None
         colour = "green" if run.status == "success" else "red"
         elapsed = self.monotonic() - self._began
-        self.console.print(
+        self.summary.print(
             f"run [bold]{run.run_id}[/] [{colour}]{run.status.value}[/] in {elapsed:.1f} s — {self._counts()}"
         )
 

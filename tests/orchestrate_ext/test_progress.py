@@ -46,3 +46,20 @@ def test_the_running_node_elapsed_time_moves_on_every_refresh() -> None:
     finally:
         progress.run_finished(RunRecord("r1", RunStatus.SUCCESS, moment, moment))
     assert "run r1 success in 67.2 s" in screen.getvalue()
+
+
+def test_the_summary_goes_where_the_caller_says_and_the_progress_stays_on_its_console() -> None:
+    progress_screen, summary_screen = io.StringIO(), io.StringIO()
+    progress = TerminalProgress(
+        Console(file=progress_screen, width=120, color_system=None),
+        monotonic=FakeMonotonic(),
+        summary=Console(file=summary_screen, width=120, color_system=None),
+    )
+    moment = datetime(2024, 1, 31, tzinfo=UTC)
+    progress.run_started(RunRecord("r1", RunStatus.RUNNING, moment, moment), ["model.p.a"])
+    progress.node_changed(NodeChanged("r1", "model.p.a", "dbt", NodeStatus.SUCCESS, 1, None))
+    progress.run_finished(RunRecord("r1", RunStatus.SUCCESS, moment, moment))
+
+    assert "model.p.a success" in progress_screen.getvalue()
+    assert "run r1 success in 0.0 s — 1 success" in summary_screen.getvalue()
+    assert "run r1 success in" not in progress_screen.getvalue()
