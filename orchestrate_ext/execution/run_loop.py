@@ -46,6 +46,7 @@ from orchestrate_ext.model import (
     RunStatus,
     result_id,
 )
+from orchestrate_ext.store.files import StateFiles
 from orchestrate_ext.store.records import LastSuccess, ResourceWait
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class RunLoop:
         self.events: queue.Queue[RunnerEvent] = queue.Queue()
         self.reporter = QueueReporter(self.events, environment.clock, environment.redact)
         self.run_dir = environment.state_dir / "runs" / run.run_id
+        self.files = StateFiles(environment.state_dir)
+        """Logs and outputs are recorded relative to the state folder (a copied project shows its own)."""
         self.context = RunContext(
             run_id=run.run_id,
             logical_date=run.logical_date,
@@ -471,8 +474,8 @@ class RunLoop:
             try_number=task.try_number,
             status=AttemptStatus.RUNNING,
             started_at=event.at,
-            log_path=str(task.log_path),
-            output_path=event.output_path,
+            log_path=self.files.stored(task.log_path),
+            output_path=self.files.stored(event.output_path),
         )
         self._write(self.claim.start_attempt(attempt, state))
         self._announce(state, task.try_number)
@@ -506,7 +509,7 @@ class RunLoop:
             started_at=record.started_at or at,
             finished_at=at,
             error=outcome.error or outcome.warning,
-            output_path=outcome.output_path,
+            output_path=self.files.stored(outcome.output_path),
             worker=outcome.worker,
         )
         if not self.claim.finish_attempt(attempt, state):
