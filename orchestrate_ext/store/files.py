@@ -7,9 +7,11 @@ files, never the original's. Rows written before this kept absolute paths; they 
 * an absolute path inside this state folder, or inside this project's folder, is that file;
 * an absolute path elsewhere that has ``runs/<its run id>/`` in it is that part re-rooted at this state folder
   (a copied project's own copy of the file);
-* anything else (a path that escapes the folder) is no file of this project: ``None``.
+* any other absolute path (a runner that wrote its output elsewhere on purpose) is read as recorded; readers
+  that serve files to others check containment themselves (the REST API serves only the state folder);
+* a relative path that escapes the state folder (``../``) is no file: ``None``.
 
-Invariant: a path :meth:`StateFiles.resolve` returns is always inside the state folder or the project's folder.
+Invariant: a relative path is always read inside the state folder.
 """
 
 from __future__ import annotations
@@ -54,4 +56,4 @@ class StateFiles:
             if parts[index] == "runs" and parts[index + 1] == run_id:
                 candidate = (base / Path(*parts[index:])).resolve()
                 return str(candidate) if candidate.is_relative_to(base) else None
-        return None
+        return stored
