@@ -47,7 +47,9 @@ def test_paths_are_stored_relative_and_resolved_in_the_state_folder(tmp_path: Pa
         ("", None),
     ],
 )
-def test_old_rows_are_mapped_and_relative_ones_never_leave_the_state_folder(tmp_path: Path, stored: str, expected: str | None) -> None:
+def test_old_rows_are_mapped_and_relative_ones_never_leave_the_state_folder(
+    tmp_path: Path, stored: str, expected: str | None
+) -> None:
     project = (tmp_path / "shop").resolve()
     state = project / ".orchestrate"
     files = StateFiles(state, project)
