@@ -176,9 +176,13 @@ def _dagster(project: DbtProject, context: ExportContext) -> ExportCode:
         "        return producer if producer is not None else super().get_asset_key(dbt_resource_props)",
         "",
         "",
-        "@dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=Translator(),",
+        "@dbt_assets(",
+        "    manifest=DBT_PROJECT.manifest_path,",
+        "    project=DBT_PROJECT,",
+        "    dagster_dbt_translator=Translator(),",
+        f"    retry_policy={retry_policy(context.policies.retries, context.policies.retry_backoff)},",
+        ")",
     ]
-    module[-1] += f" retry_policy={retry_policy(context.policies.retries, context.policies.retry_backoff)})"
     args = ["build"]
     if settings.vars:
         args += ["--vars", json.dumps(dict(settings.vars), sort_keys=True)]

@@ -114,8 +114,6 @@ def _dagster(context: ExportContext) -> ExportCode:
             f"    retry_policy=RetryPolicy(max_retries={retries}, delay={policies.backoff_of(node):g}, "
             "backoff=Backoff.EXPONENTIAL),",
         ]
-        if node.owner:
-            module.append(f"    owners=[{literal(node.owner)}],")
         module.append(")")
     selections: dict[str, str] = {}
     for pipeline in context.pipelines:

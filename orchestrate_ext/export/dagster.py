@@ -20,7 +20,7 @@ def render(context: ExportContext, parts: Mapping[str, ExportCode], unexpressed:
         imports.append("from dagster import ScheduleDefinition")
     for part in parts.values():
         imports += part.imports
-    lines = [*header(context, unexpressed), *_merge(import_block(imports)), "", *project_dir_line(context)]
+    lines = [*header(context, unexpressed), *_merge(import_block(imports, future=False)), "", *project_dir_line(context)]
     for part in parts.values():
         if part.module:
             lines += ["", "", *part.module]

@@ -27,12 +27,13 @@ def header(context: ExportContext, unexpressed: Sequence[str]) -> list[str]:
     return [*lines, ""]
 
 
-def import_block(imports: Iterable[str]) -> list[str]:
-    """``from __future__`` first, then the standard library, then the rest; each group sorted."""
+def import_block(imports: Iterable[str], *, future: bool = True) -> list[str]:
+    """``from __future__`` first (unless ``future`` is False: Dagster reads annotations at definition
+    time), then the standard library, then the rest; each group sorted."""
     unique = sorted(set(imports))
     stdlib = [line for line in unique if _module(line) in sys.stdlib_module_names]
     others = [line for line in unique if line not in stdlib]
-    lines = ["from __future__ import annotations", ""]
+    lines = ["from __future__ import annotations", ""] if future else []
     lines += stdlib
     if stdlib and others:
         lines.append("")
