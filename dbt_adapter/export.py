@@ -3,8 +3,9 @@
 Both tools read the same dbt project with the same profiles folder, profile, target and ``vars`` that
 orchestrate-ext resolved (:mod:`dbt_adapter.resolution`), and both order the dbt nodes among themselves
 from the manifest, so this module only names the models, seeds and snapshots (the tests run with their
-model: cosmos's default ``TestBehavior.AFTER_EACH``, dagster-dbt's asset checks) and, for a schedule,
-selects them by ``path:`` (one term per file, exactly the schedule's nodes).
+model: cosmos's default ``TestBehavior.AFTER_EACH``, dagster-dbt's asset checks) and, for a schedule's
+Airflow DAG, selects them by ``path:`` (one term per file, exactly the schedule's nodes; a Dagster job
+selects their asset keys).
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def _airflow(project: DbtProject, context: ExportContext) -> ExportCode:
     if settings.vars:
         config.append(f"    dbt_vars={literal(dict(settings.vars))},")
     config += [")", "DBT_PROFILE = ProfileConfig("]
-    config.append(f"    profile_name={literal(settings.profile.value if settings.profile else project.settings.project_name)},")
+    config.append(
+        f"    profile_name={literal(settings.profile.value if settings.profile else project.settings.project_name)},"
+    )
     if settings.target is not None:
         config.append(f"    target_name={literal(settings.target.value)},")
     config += [f"    profiles_yml_filepath={_profiles_file(project, context)},", ")"]
@@ -168,7 +171,9 @@ def _dagster(project: DbtProject, context: ExportContext) -> ExportCode:
     module += [f"    target_path={_path(context, Path(settings.target_path.value))},", ")"]
     producers = _source_producers(context)
     module += ["", "", "class Translator(DagsterDbtTranslator):"]
-    module.append('    """dbt\'s assets with their default keys, except a dbt source a notebook fills: that notebook."""')
+    module.append(
+        '    """dbt\'s assets with their default keys, except a dbt source a notebook fills: that notebook."""'
+    )
     module += ["", f"    SOURCE_PRODUCERS: Mapping[str, AssetKey] = {_mapping(producers)}", ""]
     module += [
         "    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:",
@@ -190,20 +195,14 @@ def _dagster(project: DbtProject, context: ExportContext) -> ExportCode:
         f"def {name}(context: AssetExecutionContext, dbt: DbtCliResource):",
         f"    yield from dbt.cli({literal(args)}, context=context).stream()",
     ]
-    selections = {}
-    for pipeline in context.pipelines:
-        selection = _selection(project, context, pipeline.nodes)
-        if selection:
-            selections[pipeline.name] = f"build_dbt_asset_selection([{name}], dbt_select={literal(' '.join(selection))})"
     return ExportCode(
         imports=(
             "from collections.abc import Mapping",
             "from typing import Any",
             "from dagster import AssetExecutionContext, AssetKey, Backoff, RetryPolicy",
-            "from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, build_dbt_asset_selection, dbt_assets",
+            "from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets",
         ),
         module=tuple(module),
-        selections=selections,
         definitions=(name,),
         resources={"dbt": "DbtCliResource(project_dir=DBT_PROJECT)"},
         wires_own_edges=True,

@@ -115,11 +115,6 @@ def _dagster(context: ExportContext) -> ExportCode:
             "backoff=Backoff.EXPONENTIAL),",
         ]
         module.append(")")
-    selections: dict[str, str] = {}
-    for pipeline in context.pipelines:
-        keys = [context.handles[node.id] for node in _notebooks(context.graph) if node.id in pipeline.nodes]
-        if keys:
-            selections[pipeline.name] = f"AssetSelection.assets({', '.join(keys)})"
     notes = []
     if any(node.parameters for node in _notebooks(context.graph)) or any(p.parameters for p in context.pipelines):
         notes.append(
@@ -134,7 +129,6 @@ def _dagster(context: ExportContext) -> ExportCode:
             "from dagstermill import ConfigurableLocalOutputNotebookIOManager, define_dagstermill_asset",
         ),
         module=tuple(module),
-        selections=selections,
         definitions=tuple(names[node.id] for node in _notebooks(context.graph)),
         resources={"output_notebook_io_manager": "ConfigurableLocalOutputNotebookIOManager()"},
         unexpressed=tuple(notes),

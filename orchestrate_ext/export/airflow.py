@@ -18,7 +18,9 @@ START_DATE = "datetime(2024, 1, 1, tzinfo=ZoneInfo({zone}))"
 """Every DAG's start date: fixed, so that the file does not change from one export to the next."""
 
 
-def render(context: ExportContext, parts: Mapping[str, ExportCode], unexpressed: Sequence[str], project: Project) -> str:
+def render(
+    context: ExportContext, parts: Mapping[str, ExportCode], unexpressed: Sequence[str], project: Project
+) -> str:
     imports = [
         "from datetime import datetime, timedelta",
         "from pathlib import Path",

@@ -80,8 +80,8 @@ def render_project(project: Project, tool: Tool, out_dir: Path) -> tuple[str, Ex
             notes.append(f"the `{key}:` section of orchestrate.yaml (e.g. alert routes) has no equivalent here")
     handles: dict[str, str] = {}
     owners: dict[str, str] = {}
-    for key, plugin, section in exporters:
-        found = plugin.export_handles(tool, section, config.workspace, graph)
+    for key, exporter, section in exporters:
+        found = exporter.export_handles(tool, section, config.workspace, graph)
         handles.update(found)
         owners.update(dict.fromkeys(found, key))
     context = ExportContext(
@@ -94,7 +94,7 @@ def render_project(project: Project, tool: Tool, out_dir: Path) -> tuple[str, Ex
         pipelines=tuple(pipelines),
         policies=policies,
     )
-    parts: dict[str, ExportCode] = {key: plugin.export_code(section, context) for key, plugin, section in exporters}
+    parts: dict[str, ExportCode] = {key: exporter.export_code(section, context) for key, exporter, section in exporters}
     notes += _core_notes(project, graph, tool)
     for part in parts.values():
         notes += part.unexpressed

@@ -14,13 +14,23 @@ from orchestrate_ext.export.text import header, import_block, project_dir_line
 from orchestrate_ext.project import Project
 
 
-def render(context: ExportContext, parts: Mapping[str, ExportCode], unexpressed: Sequence[str], project: Project) -> str:
-    imports = ["from pathlib import Path", "from dagster import AssetSelection, Definitions, define_asset_job"]
+def render(
+    context: ExportContext, parts: Mapping[str, ExportCode], unexpressed: Sequence[str], project: Project
+) -> str:
+    imports = [
+        "from pathlib import Path",
+        "from dagster import AssetKey, AssetSelection, Definitions, define_asset_job",
+    ]
     if any(pipeline.cron for pipeline in context.pipelines):
         imports.append("from dagster import ScheduleDefinition")
     for part in parts.values():
         imports += part.imports
-    lines = [*header(context, unexpressed), *_merge(import_block(imports, future=False)), "", *project_dir_line(context)]
+    lines = [
+        *header(context, unexpressed),
+        *_merge(import_block(imports, future=False)),
+        "",
+        *project_dir_line(context),
+    ]
     for part in parts.values():
         if part.module:
             lines += ["", "", *part.module]
@@ -28,7 +38,7 @@ def render(context: ExportContext, parts: Mapping[str, ExportCode], unexpressed:
     schedules: list[str] = []
     lines.append("")
     for pipeline in context.pipelines:
-        lines += ["", *_job(pipeline, parts, jobs, schedules)]
+        lines += ["", *_job(context, pipeline, jobs, schedules)]
     assets = [name for part in parts.values() for name in part.definitions]
     resources = {key: value for part in parts.values() for key, value in sorted(part.resources.items())}
     lines += ["", "", "defs = Definitions("]
@@ -67,17 +77,29 @@ def _merge(lines: list[str]) -> list[str]:
     return out
 
 
-def _job(pipeline: Pipeline, parts: Mapping[str, ExportCode], jobs: list[str], schedules: list[str]) -> list[str]:
-    if pipeline.schedule is None:
-        selection = "AssetSelection.all()"
-        what = "The whole graph, started by hand."
-    else:
-        chosen = [part.selections[pipeline.name] for part in parts.values() if pipeline.name in part.selections]
-        selection = " | ".join(chosen) if chosen else "AssetSelection.assets()"
-        what = f"Schedule '{pipeline.schedule}'."
+def _job(context: ExportContext, pipeline: Pipeline, jobs: list[str], schedules: list[str]) -> list[str]:
     job = f"{pipeline.name}_job"
     jobs.append(job)
-    lines = [f"# {what}", f"{job} = define_asset_job({literal(pipeline.name)}, selection={selection})"]
+    if pipeline.schedule is None:
+        lines = [
+            "# The whole graph, started by hand.",
+            f"{job} = define_asset_job({literal(pipeline.name)}, selection=AssetSelection.all())",
+        ]
+    else:
+        keys = [
+            context.handles[node_id]
+            for node_id in context.graph.order
+            if node_id in pipeline.nodes and node_id in context.handles
+        ]
+        lines = [
+            f"# Schedule '{pipeline.schedule}': its selection (dbt tests run with their models, as asset checks).",
+            f"{job} = define_asset_job(",
+            f"    {literal(pipeline.name)},",
+            "    selection=AssetSelection.assets(",
+            *[f"        {key}," for key in keys],
+            "    ),",
+            ")",
+        ]
     if pipeline.cron:
         schedule = f"{pipeline.name}_schedule"
         schedules.append(schedule)

@@ -8,7 +8,8 @@ implementing :class:`ExportingPlugin` is asked twice:
 1. :meth:`ExportingPlugin.export_handles`: a Python expression naming each of its runnable nodes in the file
    (an Airflow task, a Dagster asset key). The core wires dependencies with them.
 2. :meth:`ExportingPlugin.export_code`: its imports, its module-level code, its part of every pipeline (the
-   tasks of one Airflow DAG, the asset selection of one Dagster job), and what the tool cannot express.
+   tasks of one Airflow DAG; a Dagster job selects the handles, asset keys, itself), and what the tool
+   cannot express.
 
 Invariants: the same project gives the same bytes (plugins sort what they emit and render values with
 :func:`literal`); everything the target tool cannot express is listed, never dropped silently.
@@ -129,7 +130,6 @@ class ExportCode:
         imports: whole import lines (``from cosmos import DbtTaskGroup``); merged and sorted by the core.
         module: module-level code, after the imports (configurations, asset definitions).
         pipeline_lines: by pipeline name, the lines inside that pipeline (Airflow: the tasks in ``with DAG``).
-        selections: by pipeline name, an expression of the assets it runs (Dagster: an ``AssetSelection``).
         definitions: names of module-level definitions to list in Dagster's ``Definitions(assets=...)``.
         resources: Dagster resources by key, as expressions.
         wires_own_edges: True when the plugin's code already orders its own nodes among themselves (cosmos,
@@ -140,7 +140,6 @@ class ExportCode:
     imports: tuple[str, ...] = ()
     module: tuple[str, ...] = ()
     pipeline_lines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    selections: Mapping[str, str] = field(default_factory=dict)
     definitions: tuple[str, ...] = ()
     resources: Mapping[str, str] = field(default_factory=dict)
     wires_own_edges: bool = False

@@ -20,7 +20,9 @@ def header(context: ExportContext, unexpressed: Sequence[str]) -> list[str]:
         "#",
     ]
     if unexpressed:
-        lines.append(f"# Not expressible in {context.tool.capitalize()} (orchestrate-ext did this, this file does not):")
+        lines.append(
+            f"# Not expressible in {context.tool.capitalize()} (orchestrate-ext did this, this file does not):"
+        )
         lines += [f"#   - {note}" for note in unexpressed]
     else:
         lines.append(f"# Everything the project configures is expressed in {context.tool.capitalize()}.")

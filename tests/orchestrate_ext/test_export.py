@@ -108,14 +108,16 @@ def test_dagster_definitions_hold_dbt_assets_notebook_assets_and_schedules(sched
     text = _render(scheduled, "dagster", tmp_path / "defs")
     ast.parse(text)
     assert "from __future__" not in text  # Dagster reads the context annotation at definition time
-    assert "@dbt_assets(" in text and "def shop_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):" in text
+    assert (
+        "@dbt_assets(" in text and "def shop_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):" in text
+    )
     assert '"source.shop.raw.orders": AssetKey(["ingest_orders"])' in text
     assert 'deps=[AssetKey(["daily_revenue"])],' in text
     assert "retry_policy=RetryPolicy(max_retries=1, delay=5, backoff=Backoff.EXPONENTIAL)," in text
     assert 'cron_schedule="0 6 * * *",' in text and 'execution_timezone="Europe/Berlin",' in text
-    nightly = text[text.index("shop__nightly_job = ") :]
-    assert 'build_dbt_asset_selection([shop_dbt_assets], dbt_select="path:' in nightly
-    assert "path:models/marts/daily_revenue.sql" in nightly.splitlines()[0]
+    nightly = text[text.index("shop__nightly_job = ") : text.index("shop__nightly_schedule = ")]
+    assert '        AssetKey(["daily_revenue"]),\n' in nightly and '        AssetKey(["products"]),\n' in nightly
+    assert "customers_snapshot" not in nightly and "daily_report" not in nightly
     assert "defs = Definitions(" in text
 
 

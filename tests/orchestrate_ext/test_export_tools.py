@@ -24,6 +24,19 @@ from tests.support import tool_venvs
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 PROBES = Path(__file__).resolve().parent.parent / "support" / "export_probes"
+NIGHTLY = """
+schedules:
+  - name: nightly
+    cron: "0 6 * * *"
+    timezone: Europe/Berlin
+    select: "+daily_revenue"
+    parameters: {region: eu}
+"""
+
+
+def _with_schedule(shop: Path) -> None:
+    config = shop / "orchestrate.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + NIGHTLY, encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +86,8 @@ def _airflow_unit(task_id: str) -> str:
 def test_airflow_dagbag_loads_the_export_and_its_dag_is_our_graph(
     shop: Path, tmp_path: Path, tool_pythons: dict[str, Path]
 ) -> None:
+    names, edges = _units(shop)
+    _with_schedule(shop)
     dags = tmp_path / "dags"
     export_project(Project.load(shop), "airflow", dags)
     env = {
@@ -94,19 +109,23 @@ def test_airflow_dagbag_loads_the_export_and_its_dag_is_our_graph(
     assert probe.returncode == 0, probe.stderr[-3000:]
     found = json.loads(probe.stdout.strip().splitlines()[-1])
     assert found["import_errors"] == {}
-    assert list(found["dags"]) == ["shop"]
+    assert list(found["dags"]) == ["shop", "shop__nightly"]
     dag = found["dags"]["shop"]
-    names, edges = _units(shop)
     assert {_airflow_unit(task) for task in dag["tasks"]} == set(names.values())
     drawn = {(_airflow_unit(a), _airflow_unit(b)) for a, b in dag["edges"]}
     assert {(a, b) for a, b in drawn if a != b} == edges
     # each dbt model's tests run right after it, inside its task group
     assert ["dbt.stg_orders.run", "dbt.stg_orders.test"] in dag["edges"]
+    # the schedule's DAG runs its selection (cosmos selects the same dbt nodes by path)
+    nightly = {_airflow_unit(task) for task in found["dags"]["shop__nightly"]["tasks"]}
+    assert nightly == set(names.values()) - {"customers_snapshot", "daily_report"}
 
 
 def test_dagster_validates_the_export_and_its_asset_graph_is_our_graph(
     shop: Path, tmp_path: Path, tool_pythons: dict[str, Path]
 ) -> None:
+    names, edges = _units(shop)
+    _with_schedule(shop)
     out = tmp_path / "defs"
     result = export_project(Project.load(shop), "dagster", out)
     env = {**os.environ}
@@ -135,7 +154,7 @@ def test_dagster_validates_the_export_and_its_asset_graph_is_our_graph(
     )
     assert probe.returncode == 0, probe.stderr[-3000:]
     found = json.loads(probe.stdout.strip().splitlines()[-1])
-    names, edges = _units(shop)
     assert set(found["assets"]) == set(names.values())
     assert {(parent, key) for key, parents in found["assets"].items() for parent in parents} == edges
-    assert found["jobs"] == ["shop"]
+    assert found["jobs"] == ["shop", "shop__nightly"]
+    assert found["schedules"] == {"shop__nightly": ["0 6 * * *", "Europe/Berlin"]}

@@ -71,7 +71,16 @@ def ensure(section: str) -> Path:
         requirements = venv / "requirements.txt"
         requirements.write_text("\n".join(sections()[section]) + "\n", encoding="utf-8")
         subprocess.run(
-            [str(python_of(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+            [
+                str(python_of(venv)),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(requirements),
+            ],
             check=True,
         )
         marker.write_text(json.dumps({"seconds": round(time.monotonic() - started, 1)}), encoding="utf-8")

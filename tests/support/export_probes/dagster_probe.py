@@ -18,8 +18,6 @@ assets = {
     for key in graph.get_all_asset_keys()
     if graph.get(key).is_materializable
 }
-schedules = {
-    schedule.name: [schedule.cron_schedule, schedule.execution_timezone] for schedule in defs.schedules or []
-}
+schedules = {schedule.name: [schedule.cron_schedule, schedule.execution_timezone] for schedule in defs.schedules or []}
 jobs = sorted(job.name for job in defs.jobs or [])
 print(json.dumps({"assets": assets, "jobs": jobs, "schedules": schedules}, sort_keys=True))
