@@ -62,17 +62,17 @@ def _airflow(context: ExportContext) -> ExportCode:
                 chunk += _operator(context, pipeline, node, names[node.id])
         if chunk:
             lines[pipeline.name] = tuple(chunk)
-    notes = [
-        f"notebook '{node.path}' runs in its own folder in orchestrate-ext; papermill's operator runs it in the "
-        "worker's folder (use paths relative to PROJECT_DIR in it)"
-        for node in _notebooks(context.graph)
-        if PurePosixPath(node.path).parent != PurePosixPath(".")
-    ]
+    notes = []
+    if _notebooks(context.graph):
+        notes.append(
+            "a notebook's working folder: orchestrate-ext runs each notebook in its own folder; papermill's "
+            "operator has no such setting (relative paths in a notebook start from the worker's folder)"
+        )
     return ExportCode(
         imports=("from airflow.providers.papermill.operators.papermill import PapermillOperator",),
         module=module,
         pipeline_lines=lines,
-        unexpressed=tuple(notes[:1]),
+        unexpressed=tuple(notes),
     )
 
 

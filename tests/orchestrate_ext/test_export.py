@@ -26,6 +26,8 @@ schedules:
   - name: on_upload
     on_file: ["landing/*.csv"]
     select: notebooks/ingest_orders
+alerts:
+  routes: []
 """
 
 
@@ -89,6 +91,8 @@ def test_what_cannot_be_expressed_is_listed_in_the_file_and_the_output(scheduled
         "schedule 'on_upload' runs when files change (landing/*.csv)",
         "resource 'warehouse'",
         "dbt model 'fct_orders' has retries: 1",
+        "the `alerts:` section of orchestrate.yaml",
+        "a notebook's working folder",
     ]
     output = "\n".join(describe(result))
     for words in expected:
