@@ -132,15 +132,23 @@ def _airflow(project: DbtProject, context: ExportContext) -> ExportCode:
         if not any(node.id in pipeline.nodes for node in _runnable(context.graph)):
             continue
         selection = _selection(project, context, pipeline.nodes)
-        render = "RenderConfig(load_method=LoadMode.DBT_MANIFEST)"
-        if selection is not None:
-            render = f"RenderConfig(load_method=LoadMode.DBT_MANIFEST, select={literal(selection)})"
+        if selection is None:
+            render = ["    render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),"]
+        else:
+            render = [
+                "    render_config=RenderConfig(",
+                "        load_method=LoadMode.DBT_MANIFEST,",
+                "        select=[",
+                *[f"            {literal(term)}," for term in selection],
+                "        ],",
+                "    ),",
+            ]
         lines[pipeline.name] = (
             f"{GROUP} = DbtTaskGroup(",
             f"    group_id={literal(GROUP)},",
             "    project_config=DBT_PROJECT,",
             "    profile_config=DBT_PROFILE,",
-            f"    render_config={render},",
+            *render,
             ")",
         )
     return ExportCode(
