@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrate_ext.clock import duration_text
-from orchestrate_ext.errors import BadInput, ConfigError
+from orchestrate_ext.errors import BadInput
 from orchestrate_ext.export.spec import TOOLS, ExportCode, ExportContext, ExportingPlugin, Pipeline, Policies, Tool
 from orchestrate_ext.export.spec import identifier as make_identifier
 from orchestrate_ext.graph import Graph
@@ -202,6 +202,3 @@ def describe(result: ExportResult) -> Sequence[str]:
         lines.append("not expressible there (listed at the top of the file too):")
         lines += [f"  - {note}" for note in result.unexpressed]
     return lines
-
-
-__all__ = ["FILE_NAMES", "ConfigError", "ExportResult", "check_out_dir", "describe", "export_project"]
