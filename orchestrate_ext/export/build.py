@@ -67,7 +67,7 @@ def render_project(project: Project, tool: Tool, out_dir: Path) -> tuple[str, Ex
     policies = Policies(defaults.retries, defaults.retry_backoff, defaults.timeout)
     schedules = discover_schedules(config.core.schedules, graph, config.workspace.config_path, config.broken_schedules)
     notes: list[str] = []
-    pipelines = _pipelines(project, graph, schedules, notes)
+    pipelines = _pipelines(project, graph, schedules, notes, tool)
 
     exporters: list[tuple[str, ExportingPlugin, object]] = []
     for key, section in sorted(config.sections.items()):
@@ -109,7 +109,7 @@ def render_project(project: Project, tool: Tool, out_dir: Path) -> tuple[str, Ex
 
 
 def _pipelines(
-    project: Project, graph: Graph, schedules: dict[str, ScheduleDefinition], notes: list[str]
+    project: Project, graph: Graph, schedules: dict[str, ScheduleDefinition], notes: list[str], tool: Tool
 ) -> list[Pipeline]:
     taken: set[str] = set()
     base = make_identifier(project.root.name, taken)
@@ -132,11 +132,11 @@ def _pipelines(
                 schedule=name,
             )
         )
-        notes.extend(_schedule_notes(definition, only_changed_default, name in slas))
+        notes.extend(_schedule_notes(definition, only_changed_default, name in slas, tool))
     return found
 
 
-def _schedule_notes(definition: ScheduleDefinition, only_changed_default: bool, has_sla: bool) -> list[str]:
+def _schedule_notes(definition: ScheduleDefinition, only_changed_default: bool, has_sla: bool, tool: Tool) -> list[str]:
     name = definition.name
     notes = []
     if definition.target is not None and definition.ancestors == "stale":
@@ -150,9 +150,20 @@ def _schedule_notes(definition: ScheduleDefinition, only_changed_default: bool, 
         notes.append(f"schedule '{name}' runs when files change ({', '.join(definition.on_file)}): not exported")
     if definition.only_changed or (definition.only_changed is None and only_changed_default):
         notes.append(f"schedule '{name}' has only_changed (reuse of unchanged results): the export runs everything")
-    if definition.catchup == "none":
+    if tool == "dagster":
+        if definition.cron and definition.catchup != "none":
+            notes.append(
+                f"schedule '{name}' has catchup: {definition.catchup}; a Dagster schedule has no such setting "
+                "(its daemon decides what happens to ticks missed while it was down)"
+            )
+        if definition.cron:
+            notes.append(
+                f"schedule '{name}' has max_active_runs: {definition.max_active_runs}: not exported (use a run "
+                "queue limit on a tag of the job)"
+            )
+    elif definition.catchup == "none":
         notes.append(f"schedule '{name}' has catchup: none; the export catches up the latest missed run only")
-    if definition.catchup == "all":
+    elif definition.catchup == "all":
         notes.append(
             f"schedule '{name}' has catchup: all (at most {definition.max_catchup} runs); the export catches up "
             "every run since its start_date"

@@ -123,6 +123,10 @@ def test_dagster_definitions_hold_dbt_assets_notebook_assets_and_schedules(sched
     assert '        AssetKey(["daily_revenue"]),\n' in nightly and '        AssetKey(["products"]),\n' in nightly
     assert "customers_snapshot" not in nightly and "daily_report" not in nightly
     assert "defs = Definitions(" in text
+    _, result = render_project(Project.load(scheduled), "dagster", tmp_path / "defs")
+    assert "schedule 'nightly' has max_active_runs: 1: not exported (use a run queue limit on a tag of the job)" in (
+        result.unexpressed
+    )
 
 
 def test_bad_input_exits_2_with_a_clear_message(shop: Path, tmp_path: Path) -> None:
