@@ -15,6 +15,8 @@ import pytest
 
 from tests.jupyter_extension.seed import Seeded, Try, seed_run
 
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
+
 REPORT = "notebooks/daily_report.ipynb"
 REPORT_ID = "notebook.notebooks/daily_report"
 INGEST_ID = "notebook.notebooks/ingest_orders"
