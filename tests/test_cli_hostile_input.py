@@ -89,12 +89,14 @@ def assert_exit_2(result: subprocess.CompletedProcess[str], *fragments: str) -> 
 # -- item 3: one safe loader for orchestrate.yaml
 
 
+@pytest.mark.slow  # a real process
 def test_validate_refuses_a_small_alias_bomb_quickly_and_within_memory(tmp_path: Path) -> None:
     config = project(tmp_path, NOTEBOOKS + alias_bomb())
     assert len(config.read_bytes()) < 700  # 9**9 (387 million) values once expanded
     assert_exit_2(run_limited("validate", cwd=tmp_path), f"error: {config}: at line", "aliases (*name) are expanded")
 
 
+@pytest.mark.slow  # a real process
 def test_backfill_refuses_an_alias_bomb_that_validate_used_to_pass(tmp_path: Path) -> None:
     schedule = "schedules: [{name: nightly, cron: '0 6 * * *'}]\n"
     project(tmp_path, NOTEBOOKS + schedule + alias_bomb(levels=8, width=10))

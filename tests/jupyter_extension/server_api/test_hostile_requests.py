@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
+
 REPORT = "notebooks/daily_report.ipynb"
 
 
