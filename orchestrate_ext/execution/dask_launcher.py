@@ -31,6 +31,7 @@ from typing import Any
 
 from orchestrate_ext import processes
 from orchestrate_ext.errors import ConfigError
+from orchestrate_ext.secrets import seal_process
 from orchestrate_ext.execution.guard import guarded
 from orchestrate_ext.execution.launch import (
     Command,
@@ -232,6 +233,7 @@ def run_on_worker(spec: dict[str, Any], token: str) -> dict[str, Any]:
     from distributed import get_worker
 
     address = get_worker().address
+    seal_process()  # the try is this worker's child: it may not read the worker's environment
     names = _Names(token)
     if names.started.is_set():
         return {"lost": ""}  # a second run: the worker that ran it first died
