@@ -4,8 +4,9 @@ The values of the environment variables orchestrate.yaml names as secrets
 (``*_env`` keys, see :mod:`orchestrate_ext.secrets`) are replaced with
 ``[redacted]`` wherever they appear (also URL-quoted, a webhook URL's
 path, and a connection URL's password and its pieces, also when the URL does not
-parse: a parser's error echoes what it could not read), together with text that merely looks like a credential (Slack tokens,
-bearer tokens, ``password=...``, passwords in URLs).
+parse: a parser's error echoes what it could not read), together with text that
+merely looks like a credential (Slack tokens, bearer tokens, ``password=...``,
+passwords in URLs).
 
 Only values are removed, never the words around them: prose and help texts that
 talk about credentials stay readable. A ``password:``/``token:`` followed by a plain
@@ -130,7 +131,7 @@ def url_password(url: str) -> str | None:
     if not separator or not scheme or "@" not in rest:
         return None
     userinfo = rest.rpartition("@")[0]
-    user, colon, password = userinfo.partition(":")
+    _user, colon, password = userinfo.partition(":")
     return password if colon and password else None
 
 

@@ -31,7 +31,6 @@ from typing import Any
 
 from orchestrate_ext import processes
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.secrets import seal_process
 from orchestrate_ext.execution.guard import guarded
 from orchestrate_ext.execution.launch import (
     Command,
@@ -41,6 +40,7 @@ from orchestrate_ext.execution.launch import (
     for_this_machine,
     missing_here,
 )
+from orchestrate_ext.secrets import seal_process
 
 BATCH_SECONDS = 0.2
 """How often a worker sends output lines and looks for a stop request."""
