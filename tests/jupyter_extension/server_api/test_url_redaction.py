@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from orchestrate_ext.secrets import process_sealed
+
 URLS = {
     "space": "postgresql://bob:pa ss-canary-7731@127.0.0.1:1/db",
     "percent": "postgresql://bob:pa%zz-canary-7731@127.0.0.1:1/db",
@@ -38,3 +40,4 @@ async def test_the_rest_api_and_its_log_never_show_the_password(
         assert "canary" not in str(body), (status, body)
     assert "state store" in str(bodies)
     assert "canary" not in caplog.text
+    assert process_sealed(), "the server extension seals the server's process: no run it starts can read it"
