@@ -32,6 +32,7 @@ from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
+from orchestrate_ext.secrets import SECRET_PREFIXES
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
 
@@ -112,14 +113,15 @@ def _check_workers(project: Project) -> str:
 
 
 def _passthrough_warnings(project: Project) -> list[str]:
-    """Nodes that pass through a variable orchestrate.yaml does not name as a secret (it has no effect)."""
+    """Nodes that pass through a variable that is no secret (orchestrate.yaml does not name it, and it is not
+    ``DBT_ENV_SECRET_*``): it has no effect."""
     secrets = project.config.workspace.secret_env
     return [
         f"{node.id}: env_passthrough names {name}, which no `*_env` key of orchestrate.yaml names; "
         "only secrets are withheld from nodes, so this has no effect"
         for node in project.graph.nodes.values()
         for name in node.env_passthrough
-        if name not in secrets
+        if name not in secrets and not name.startswith(SECRET_PREFIXES)
     ]
 
 

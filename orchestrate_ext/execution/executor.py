@@ -24,6 +24,7 @@ from orchestrate_ext.execution.run_loop import RunLoop
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.secrets import seal_process
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.files import StateFiles
 
@@ -207,6 +208,7 @@ class Executor:
     ) -> RunRecord:
         """Claim the run and run every node of it that has not succeeded yet; return the finished run.
 
+        Seals this process first (:func:`orchestrate_ext.secrets.seal_process`).
         Nodes that failed or never ran are reset, so this also serves
         ``orchestrate retry``: attempts continue their numbering.
 
@@ -219,6 +221,7 @@ class Executor:
                 broken node), with why: added to the run's ``left_out`` (see
                 :attr:`~orchestrate_ext.model.RunRecord.left_out`) and skipped with that reason.
         """
+        seal_process()  # node processes are started from here: none may read this process's environment
         claim = self.supervisor.claim(run_id)
         if left_out:
             with self.store.transaction() as tx:

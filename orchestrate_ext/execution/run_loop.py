@@ -4,7 +4,8 @@ The loop lives on one thread and is the only writer of the run's state: runner
 threads report starts and ends through a queue (:mod:`.runner_events`), and
 every change is written to the store through the run's claim (which fences
 it) before listeners hear of it. Ready nodes of a batchable kind (dbt) that are
-adjacent in the graph go to their runner as one batch. In an ``--only-changed``
+adjacent in the graph go to their runner as one batch, as long as they pass the same
+secrets through (``env_passthrough``: a batch is one process). In an ``--only-changed``
 run, each ready node is first asked whether it may reuse its last success
 (:mod:`.reuse`); a reused node is done without running.
 
@@ -341,13 +342,17 @@ class RunLoop:
         return self._last_successes.get(node_id)
 
     def _grow_batch(self, first: str, ready: list[str]) -> list[str]:
-        """Every ready node of ``first``'s kind, plus waiting ones of that kind whose parents are all in."""
-        kind = self.env.graph.nodes[first].kind
-        batch = {node_id for node_id in ready if self.env.graph.nodes[node_id].kind == kind}
+        """Every ready node of ``first``'s kind and secrets, plus waiting ones of those whose parents are all in.
+
+        Only nodes with the same ``env_passthrough`` set share a batch: a batch is one process, and a
+        secret passed through to one node must not reach the others.
+        """
+        key = self._batch_key(first)
+        batch = {node_id for node_id in ready if self._batch_key(node_id) == key}
         for node_id in self._waiting_in_order():
             if node_id in batch or self.records[node_id].status not in (NodeStatus.PENDING, NodeStatus.WAITING):
                 continue
-            if self.env.graph.nodes[node_id].kind != kind:
+            if self._batch_key(node_id) != key:
                 continue
             if all(parent in batch or self._lets_start(node_id, parent) for parent in self.parents[node_id]):
                 if self._may_reuse(node_id) and not any(
@@ -356,6 +361,10 @@ class RunLoop:
                     continue  # nothing it reads runs: it is decided when it is ready, and may be reused
                 batch.add(node_id)
         return sorted(batch, key=self.position.__getitem__)
+
+    def _batch_key(self, node_id: str) -> tuple[str, frozenset[str]]:
+        node = self.env.graph.nodes[node_id]
+        return node.kind, frozenset(node.env_passthrough)
 
     def _may_reuse(self, node_id: str) -> bool:
         """A node of an ``--only-changed`` run not yet decided to run."""
