@@ -3,7 +3,8 @@
 The pins live in ``tests/export_tools.txt``, one ``[section]`` per environment. Each environment is
 kept in ``~/.cache/orchestrate-ext-tests/<section>-<hash>`` (or ``$ORCHESTRATE_TOOL_VENVS``), where the
 hash covers the section's lines and the Python version: a changed pin builds a new one, an unchanged one is
-reused between local runs. A file lock keeps two test processes from building the same one at once; an
+reused between local runs. uv builds them (Airflow's ~150 packages in about 2 minutes on a loaded 2-core
+machine, where pip took 12 to 15). A file lock keeps two test processes from building the same one at once; an
 environment counts as built only once ``built.json`` (which records how long the build took) is written::
 
     python -m tests.support.tool_venvs airflow     # builds (or finds) it and prints its folder and build time
@@ -16,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -67,21 +69,12 @@ def ensure(section: str) -> Path:
         if marker.exists():
             return venv
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv") or "uv"
+        subprocess.run([uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)], check=True)
         requirements = venv / "requirements.txt"
         requirements.write_text("\n".join(sections()[section]) + "\n", encoding="utf-8")
         subprocess.run(
-            [
-                str(python_of(venv)),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-                str(requirements),
-            ],
-            check=True,
+            [uv, "pip", "install", "--quiet", "--python", str(python_of(venv)), "-r", str(requirements)], check=True
         )
         marker.write_text(json.dumps({"seconds": round(time.monotonic() - started, 1)}), encoding="utf-8")
     return venv
