@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from dbt_adapter.entry import DBT_MAIN
+from dbt_adapter.rendering import SECRET_ENV_PREFIX
 from dbt_adapter.resolution import DbtSettings, resolve
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
@@ -125,8 +126,9 @@ class DbtProject:
         return argv + list(args)
 
     def env(self, nodes: Sequence[Node] = ()) -> dict[str, str]:
-        """dbt's environment: the engine's node environment for ``nodes`` (secrets withheld)."""
-        env = node_environment(self.secret_env, nodes)
+        """dbt's environment: the engine's node environment for ``nodes`` (secrets withheld, but for
+        ``DBT_ENV_SECRET_*``: dbt's own credentials, which ``profiles.yml`` reads)."""
+        env = node_environment(self.secret_env, nodes, given_prefixes=(SECRET_ENV_PREFIX,))
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         return env
 

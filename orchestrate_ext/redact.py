@@ -2,9 +2,11 @@
 
 The values of the environment variables orchestrate.yaml names as secrets
 (``*_env`` keys, see :mod:`orchestrate_ext.secrets`) are replaced with
-``[redacted]`` wherever they appear (also URL-quoted, and a webhook URL's
-path), together with text that merely looks like a credential (Slack tokens,
-bearer tokens, ``password=...``, passwords in URLs).
+``[redacted]`` wherever they appear (also URL-quoted, a webhook URL's
+path, and a connection URL's password and its pieces, also when the URL does not
+parse: a parser's error echoes what it could not read), together with text that
+merely looks like a credential (Slack tokens, bearer tokens, ``password=...``,
+passwords in URLs).
 
 Only values are removed, never the words around them: prose and help texts that
 talk about credentials stay readable. A ``password:``/``token:`` followed by a plain
@@ -28,7 +30,9 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
+
+from orchestrate_ext.secrets import prefixed_secrets
 
 MASK = "[redacted]"
 
@@ -53,8 +57,14 @@ _PATTERNS = (
         rf"(?i)((?:password|passwd|pwd|secret|token|api_key|apikey)\s*:\s*)"
         rf"(?!{_PLACEHOLDER}(?![^\s,;'\"&`])){_SHAPED}[^\s,;'\"&`<>(){{}}\[\]][^\s,;'\"&]*"
     ),
-    # scheme://user:password@ (a placeholder, or a password already ***, stays)
-    re.compile(rf"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!{_PLACEHOLDER}@)[^@\s/]+(@)"),
+    # scheme://user:password@ (a placeholder, or a password already ***, stays); up to the last '@' of the
+    # word, as a password with an unencoded '@' or '/' does not parse and is echoed whole
+    re.compile(rf"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!{_PLACEHOLDER}@)[^\s]*[^@\s](@)"),
+    # ... and one with spaces in its password, when '@host/' or '@host:port/' follows
+    re.compile(
+        rf"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?!{_PLACEHOLDER}@)[^\n@]{{0,64}}?[^@\s](@)"
+        r"(?=[a-z0-9.\-\[\]]+(?::\d+)?/)"
+    ),
 )
 _MIN_SECRET = 6
 
@@ -68,6 +78,7 @@ class Redactor:
             if not secret or len(secret) < _MIN_SECRET:
                 continue
             values.update({secret, quote(secret, safe=""), quote(secret)})
+            values.update(url_password_pieces(secret))
             parts = urlsplit(secret)
             if parts.scheme and parts.netloc and len(parts.path) >= 8:
                 values.add(parts.path)  # a webhook URL's path is the secret part
@@ -75,9 +86,10 @@ class Redactor:
 
     @classmethod
     def from_env(cls, names: Iterable[str], environ: Mapping[str, str] | None = None) -> Redactor:
-        """A redactor for the values the variables ``names`` have in ``environ`` (default: this process's)."""
+        """A redactor for the values the variables ``names`` have in ``environ`` (default: this process's),
+        and those of the variables secret by name (``DBT_ENV_SECRET_*``)."""
         env = os.environ if environ is None else environ
-        return cls(env.get(name, "") for name in names)
+        return cls(env.get(name, "") for name in {*names, *prefixed_secrets(env)})
 
     def document(self, value: Any) -> Any:
         """A copy of ``value`` (a JSON-like document) with every string in it, keys included, redacted.
@@ -110,6 +122,29 @@ class Redactor:
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + MASK + _tail(m), text)
         return text
+
+
+def url_password(url: str) -> str | None:
+    """The password of a ``scheme://user:password@host`` URL, also one that does not parse (an unencoded
+    space, ``%``, ``@`` or ``/`` in it): everything between the user's ``:`` and the last ``@``."""
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator or not scheme or "@" not in rest:
+        return None
+    userinfo = rest.rpartition("@")[0]
+    _user, colon, password = userinfo.partition(":")
+    return password if colon and password else None
+
+
+def url_password_pieces(url: str) -> set[str]:
+    """What a parser may echo of a URL's password: the password (also decoded where it decodes) and,
+    when it holds characters that split URLs (space, ``@``, ``/``, ``%``, ...), each piece of it long
+    enough not to be a common word."""
+    password = url_password(url)
+    if password is None:
+        return set()
+    pieces = {password, unquote(password)}
+    pieces.update(piece for piece in re.split(r"[\s@/%:#?\[\]]+", password) if len(piece) >= _MIN_SECRET)
+    return {piece for piece in pieces if len(piece) >= _MIN_SECRET or piece == password}
 
 
 def _tail(match: re.Match[str]) -> str:

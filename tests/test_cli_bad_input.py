@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # one `orchestrate` process per case, on a dbt-parsed project
+
 
 def set_notebook_metadata(project: Path, notebook: str, **values: object) -> None:
     path = project / "notebooks" / notebook

@@ -11,6 +11,7 @@ from traitlets.config import Configurable
 
 from jupyter_extension.server.backend import Backend
 from jupyter_extension.server.handlers import BACKEND_SETTING, ROUTES
+from orchestrate_ext.secrets import seal_process
 
 if TYPE_CHECKING:
     from jupyter_server.serverapp import ServerApp
@@ -33,7 +34,12 @@ class OrchestrateExtension(Configurable):
 
 
 def setup(serverapp: ServerApp) -> Backend:
-    """Register the routes under ``<base_url>orchestrate/api`` and return the backend they share."""
+    """Register the routes under ``<base_url>orchestrate/api`` and return the backend they share.
+
+    Seals the server's process first: the runs it starts are its children, their notebooks its
+    descendants, and none may read the server's environment (:func:`orchestrate_ext.secrets.seal_process`).
+    """
+    seal_process()
     settings = OrchestrateExtension(parent=serverapp)
     root = Path(serverapp.root_dir).expanduser().resolve()
     project_dir = root / Path(settings.project_dir).expanduser() if settings.project_dir else root

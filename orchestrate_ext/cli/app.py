@@ -23,6 +23,7 @@ import click
 
 from orchestrate_ext.errors import BadInput, OrchestrateError, RunNotFound
 from orchestrate_ext.redact import Redactor
+from orchestrate_ext.secrets import seal_process
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -34,6 +35,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("status", "freshness"), "status_commands"),
     **dict.fromkeys(("scheduler", "schedules", "pause", "unpause", "ticks", "backfill", "cancel"), "schedule_commands"),
     "plan": "plan_commands",
+    "export": "export_commands",
     "state": "state_commands",
     "completion": "completion",
 }
@@ -94,3 +96,4 @@ def emit_json(document: object, *, indent: int | None = 2) -> None:
 @click.version_option(package_name="orchestrate-ext")
 def main() -> None:
     """Run a dbt project and Jupyter notebooks as one pipeline."""
+    seal_process()  # no node process may read this process's environment (orchestrate_ext.secrets)

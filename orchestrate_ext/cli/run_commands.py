@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
 from orchestrate_ext import render
 from orchestrate_ext.cli import completion
@@ -31,6 +32,7 @@ from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
+from orchestrate_ext.secrets import SECRET_PREFIXES
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
 
@@ -111,14 +113,15 @@ def _check_workers(project: Project) -> str:
 
 
 def _passthrough_warnings(project: Project) -> list[str]:
-    """Nodes that pass through a variable orchestrate.yaml does not name as a secret (it has no effect)."""
+    """Nodes that pass through a variable that is no secret (orchestrate.yaml does not name it, and it is not
+    ``DBT_ENV_SECRET_*``): it has no effect."""
     secrets = project.config.workspace.secret_env
     return [
         f"{node.id}: env_passthrough names {name}, which no `*_env` key of orchestrate.yaml names; "
         "only secrets are withheld from nodes, so this has no effect"
         for node in project.graph.nodes.values()
         for name in node.env_passthrough
-        if name not in secrets
+        if name not in secrets and not name.startswith(SECRET_PREFIXES)
     ]
 
 
@@ -179,7 +182,7 @@ def run(
     warn_left_out(choice)
     store = project.open_store()
     observers = project.observers(store, partial.graph)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=choice.graph)
+    executor = project.executor(store, listeners=[_progress(as_json), *observers], graph=choice.graph)
     record = executor.create_run(
         set(choice.node_ids),
         when,
@@ -189,6 +192,11 @@ def run(
         left_out=choice.left_out,
     )
     _execute_and_report(project, executor, store, record.run_id, as_json, observers)
+
+
+def _progress(as_json: bool) -> TerminalProgress:
+    """Progress on stderr; the summary on stdout, unless stdout is for ``--json``."""
+    return TerminalProgress(summary=Console(soft_wrap=True, stderr=as_json))
 
 
 def warn_left_out(choice: Choice) -> None:
@@ -249,7 +257,7 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     choice = choose(partial, unfinished & set(partial.graph.nodes))
     warn_left_out(choice)
     observers = project.observers(store, partial.graph)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=choice.graph)
+    executor = project.executor(store, listeners=[_progress(as_json), *observers], graph=choice.graph)
     _execute_and_report(
         project, executor, store, run_id, as_json, observers, left_out=choice.left_out, expected_epoch=seen.epoch
     )
@@ -322,10 +330,9 @@ def _execute_and_report(
 def _print_failures(document: dict[str, Any]) -> None:
     failed = [node for node in document["nodes"] if node["status"] == NodeStatus.FAILED]
     for node in failed:
-        click.echo(f"\nFAILED {node['id']} after {node['attempts']} attempt(s):\n  {node['error']}", err=True)
+        click.echo(f"\nFAILED {node['id']} after {node['attempts']} attempt(s):\n  {node['error']}")
     if failed:
         click.echo(
             f"\nsee a log with `orchestrate logs {document['run_id']} NODE_ID`; "
-            f"run the rest again with `orchestrate retry {document['run_id']}`",
-            err=True,
+            f"run the rest again with `orchestrate retry {document['run_id']}`"
         )

@@ -40,6 +40,7 @@ from orchestrate_ext.execution.launch import (
     for_this_machine,
     missing_here,
 )
+from orchestrate_ext.secrets import seal_process
 
 BATCH_SECONDS = 0.2
 """How often a worker sends output lines and looks for a stop request."""
@@ -232,6 +233,7 @@ def run_on_worker(spec: dict[str, Any], token: str) -> dict[str, Any]:
     from distributed import get_worker
 
     address = get_worker().address
+    seal_process()  # the try is this worker's child: it may not read the worker's environment
     names = _Names(token)
     if names.started.is_set():
         return {"lost": ""}  # a second run: the worker that ran it first died

@@ -24,7 +24,9 @@ from orchestrate_ext.execution.run_loop import RunLoop
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.secrets import seal_process
 from orchestrate_ext.store import StateStore
+from orchestrate_ext.store.files import StateFiles
 
 
 def new_run_id(clock: Clock) -> str:
@@ -111,6 +113,8 @@ class Executor:
         launcher: Launcher | None = None,
         redact: Callable[[str], str] = str,
     ) -> None:
+        if store.files is None:  # the paths this executor records are relative to state_dir: read them so
+            store.files = StateFiles(state_dir)
         self.environment = RunEnvironment(
             graph,
             runners,
@@ -205,6 +209,7 @@ class Executor:
     ) -> RunRecord:
         """Claim the run and run every node of it that has not succeeded yet; return the finished run.
 
+        Seals this process first (:func:`orchestrate_ext.secrets.seal_process`).
         Nodes that failed or never ran are reset, so this also serves
         ``orchestrate retry``: attempts continue their numbering.
 
@@ -220,6 +225,7 @@ class Executor:
                 executes it (``orchestrate retry``; see :meth:`Supervisor.claim_again`), else raise
                 :class:`~orchestrate_ext.errors.RunBusy`. None claims it whoever held it.
         """
+        seal_process()  # node processes are started from here: none may read this process's environment
         if expected_epoch is None:
             claim = self.supervisor.claim(run_id)
         else:

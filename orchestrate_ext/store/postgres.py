@@ -26,6 +26,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from orchestrate_ext.errors import StoreConflict, StoreError
+from orchestrate_ext.redact import Redactor, url_password
 from orchestrate_ext.store.protocol import StateStore
 from orchestrate_ext.store.sql import POSTGRESQL, Dialect, Result, Sql
 
@@ -40,8 +41,15 @@ def _placeholders(statement: str) -> str:
 
 
 def without_password(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (URLs, and ``password=`` in key/value strings)."""
-    url = re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
+    """``url`` with any password replaced by ``***`` (URLs, and ``password=`` in key/value strings).
+
+    A URL whose password does not parse (an unencoded space, ``%``, ``@`` or ``/``) loses it too:
+    the password runs from the user's ``:`` to the last ``@``.
+    """
+    if url_password(url) is not None:
+        head, _, host = url.rpartition("@")
+        scheme, _, userinfo = head.partition("://")
+        url = f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
     return re.sub(r"(password\s*=\s*)\S+", r"\1***", url, flags=re.IGNORECASE)
 
 
@@ -56,9 +64,10 @@ class PostgresSql(Sql):
     def execute(self, statement: str, params: Sequence[object] = ()) -> Result:
         return self.connection.execute(_placeholders(statement), params)
 
-    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
+    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> int:
         with self.connection.cursor() as cursor:
             cursor.executemany(_placeholders(statement), rows)
+            return max(cursor.rowcount, 0)  # psycopg 3.1+: the sum over the rows
 
     def time(self, value: datetime | None) -> object:
         return value
@@ -83,6 +92,8 @@ class PostgresStore(StateStore):
     def __init__(self, url: str, *, read_only: bool = False, pool_size: int = 10) -> None:
         super().__init__()
         self.location = without_password(url)
+        self._redact = Redactor([url])
+        """Removes the URL's password, and pieces of it, from libpq's and psycopg's messages."""
         self.read_only = read_only
         self._check_connection(url)
         self._pool = ConnectionPool(
@@ -107,7 +118,8 @@ class PostgresStore(StateStore):
             raise StoreError(f"cannot connect to the state store {self.location}: {self._reason(exc)}") from exc
 
     def _reason(self, exc: BaseException) -> str:
-        return without_password(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return without_password(self._redact(text))
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Sql]:

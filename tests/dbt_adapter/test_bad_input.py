@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # real dbt loads the broken profiles and projects
+
 BROKEN_PROFILES = {
     "missing profile": (
         "other:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: x.duckdb}\n",

@@ -114,6 +114,27 @@ def test_a_batch_stops_where_a_node_of_another_kind_comes_between(tmp_path: Path
     assert dbt.batches == [["model.p.a"], ["model.p.b"]]
 
 
+def test_a_batch_holds_only_nodes_that_pass_the_same_secrets_through(tmp_path: Path) -> None:
+    """A batch is one process: a secret passed through to one dbt model must not reach the others."""
+    graph = build_graph(
+        [
+            node("model.p.a"),
+            node("model.p.b", env_passthrough=("WAREHOUSE_TOKEN",)),
+            node("model.p.c"),
+            node("model.p.d", depends_on=("a", "c")),
+            node("model.p.e", depends_on=("b",), env_passthrough=("WAREHOUSE_TOKEN",)),
+        ]
+    )
+    dbt = ScriptedRunner(batchable=True)
+    executor, store = make_executor(tmp_path, graph, {"dbt": dbt})
+    run_id = run_all(executor, graph)
+    assert set(statuses(store, run_id).values()) == {"success"}
+    assert sorted(sorted(batch) for batch in dbt.batches) == [
+        ["model.p.a", "model.p.c", "model.p.d"],
+        ["model.p.b", "model.p.e"],
+    ]
+
+
 def test_failure_marks_downstream_upstream_failed_and_lets_other_branches_finish(tmp_path: Path) -> None:
     graph = diamond()
     executor, store = make_executor(

@@ -36,6 +36,7 @@ def test_bad_params_are_refused(param: str, message: str) -> None:
         parse_params((param,))
 
 
+@pytest.mark.slow  # a real `orchestrate` process on a dbt-parsed project
 def test_a_bad_param_exits_2_before_anything_runs(shop: Path) -> None:
     result = run_cli("run", "--param", "logical_date=2024", cwd=shop)
     assert result.returncode == 2, result.stderr

@@ -27,6 +27,7 @@ from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.redact import Redactor
 from orchestrate_ext.secrets import node_environment, secret_env_names
 from orchestrate_ext.store import open_store
+from orchestrate_ext.store.postgres import without_password
 
 TOKEN = "xoxb-canary-0000-token-secret"
 PASSWORD = "canary pass word 42"
@@ -97,6 +98,72 @@ def test_dbt_gets_the_node_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert not {"SLACK_BOT_TOKEN", "SMTP_PASSWORD", "STATE_URL"} & set(env)
     assert env["HOME"] == "/home/ana" and env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
     assert project.env([notebook_node("model.p.m", "STATE_URL")])["STATE_URL"] == URL
+
+
+def test_dbt_env_secret_variables_reach_dbt_and_no_other_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``DBT_ENV_SECRET_*`` (dbt's convention for what profiles.yml reads) are secrets whether named or not."""
+    monkeypatch.setenv("DBT_ENV_SECRET_PG_PASSWORD", "canary-dbt-9931")
+    assert "DBT_ENV_SECRET_PG_PASSWORD" not in node_environment(set(), [notebook_node("notebook.n")])
+    granted = node_environment(set(), [notebook_node("notebook.n", "DBT_ENV_SECRET_PG_PASSWORD")])
+    assert granted["DBT_ENV_SECRET_PG_PASSWORD"] == "canary-dbt-9931"
+    (tmp_path / "dbt_project.yml").write_text("name: shop\nprofile: shop\nversion: '1.0'\n")
+    workspace = Workspace(tmp_path, tmp_path / "orchestrate.yaml", tmp_path / ".orchestrate")
+    project = DbtProject.from_config(workspace, DbtConfig.model_validate({"project_dir": "."}))
+    assert project.env()["DBT_ENV_SECRET_PG_PASSWORD"] == "canary-dbt-9931"
+    assert Redactor.from_env([])("password canary-dbt-9931 in a log") == "password [redacted] in a log"
+
+
+UNPARSED_URLS = [
+    ("postgresql://bob:pa ss7word-canary@127.0.0.1:1/db", ["pa ss7word-canary"]),
+    ("postgresql://bob:pa%zz-canary@127.0.0.1:1/db", ["pa%zz-canary"]),
+    ("postgresql://bob:p@ss-canary@127.0.0.1:1/db", ["ss-canary@127.0.0.1"]),
+    ("postgresql://bob:p/ss-canary@127.0.0.1:1/db", ["p/ss-canary"]),
+]
+
+
+@pytest.mark.parametrize(("url", "echoes"), UNPARSED_URLS)
+def test_a_url_that_does_not_parse_loses_its_password_everywhere(url: str, echoes: list[str]) -> None:
+    """What psycopg echoes of such a URL ('unexpected spaces found in "pa ss..."') is redacted too."""
+    assert "canary" not in without_password(url)
+    assert without_password(url).endswith("@127.0.0.1:1/db")
+    assert "canary" not in Redactor()(f"error: cannot connect to {url}: refused"), "by its shape alone"
+    redact = Redactor([url])
+    for echo in echoes:
+        assert "canary" not in redact(f'psycopg: invalid token "{echo}"')
+    prose = "postgresql://user:password@host/db and a@b.com"
+    assert Redactor()(prose) == prose
+
+
+def test_a_store_url_with_a_bad_password_is_refused_without_showing_it(tmp_path: Path) -> None:
+    (tmp_path / "orchestrate.yaml").write_text("state: {url_env: CANARY_STATE_URL}\n")
+    for url, _ in UNPARSED_URLS:
+        result = CliRunner().invoke(main, ["runs", "--project", str(tmp_path)], env={"CANARY_STATE_URL": url})
+        assert result.exit_code in (1, 2), result.output
+        assert "canary" not in result.output, result.output
+        assert "state store" in result.output
+
+
+SEALED_AFTER_A_COMMAND = """
+import sys
+from orchestrate_ext.cli import main
+from orchestrate_ext.secrets import process_sealed
+before = process_sealed()
+try:
+    main(["runs", "--project", "/nonexistent/folder"])
+except SystemExit:
+    pass
+print(before, process_sealed(), open("/proc/self/status").read().count("Name:"))
+"""
+
+
+def test_the_cli_seals_its_process() -> None:
+    """``orchestrate`` marks itself non-dumpable: no node process can read its environment in /proc (and it can
+    still read its own /proc entries)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", SEALED_AFTER_A_COMMAND], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True", "1"], result.stderr
 
 
 class LeakyRunner:

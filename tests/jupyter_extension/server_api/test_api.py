@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
+
 REPORT = "notebooks/daily_report.ipynb"
 INGEST = "notebooks/ingest_orders.ipynb"
 

@@ -12,6 +12,8 @@ from jupyter_server.auth import Authorizer
 from jupyter_extension.server.handlers import ROUTES
 from tests.jupyter_extension.server_api.routes import orchestrate_routes
 
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
+
 NOTEBOOK = "notebooks/daily_report.ipynb"
 
 

@@ -22,6 +22,8 @@ TYPO = (
     "did you mean 'daily_revenue'?"
 )
 
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
+
 
 def _edit_metadata(root: Path, notebook: str, **changes: Any) -> None:
     path = root / notebook

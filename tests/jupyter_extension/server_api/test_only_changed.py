@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
+
 INGEST = "notebooks/ingest_orders"
 INGEST_ID = "notebook.notebooks/ingest_orders"
 DAY = "2024-01-31"

@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
 
 DAY = "2024-01-31"
 

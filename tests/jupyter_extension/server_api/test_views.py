@@ -9,10 +9,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.jupyter_extension.seed import Seeded, Try, seed_run
+
+pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
 
 REPORT = "notebooks/daily_report.ipynb"
 REPORT_ID = "notebook.notebooks/daily_report"
@@ -56,9 +59,12 @@ async def test_nodes_carry_their_sla_markers_and_recent_statuses(api: Any, jp_ro
 
 
 async def test_finish_by_marks_the_latest_run_overdue_in_the_schedules_zone(api: Any, jp_root_dir: Path) -> None:
-    berlin_now = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
-    deadline = (berlin_now - timedelta(minutes=5)).strftime("%H:%M")
-    _edit_metadata(jp_root_dir, REPORT, sla={"finish_by": deadline}, schedule="0 0 * * *", timezone="Europe/Berlin")
+    # The server reads the real clock: a daily fire 10 min ago and a finish_by 5 min after it hold at any
+    # time of day (a midnight fire with a deadline "5 min ago" failed from 00:00 to 00:05 Berlin time).
+    fired = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")) - timedelta(minutes=10)
+    deadline = (fired + timedelta(minutes=5)).strftime("%H:%M")
+    cron = f"{fired.minute} {fired.hour} * * *"
+    _edit_metadata(jp_root_dir, REPORT, sla={"finish_by": deadline}, schedule=cron, timezone="Europe/Berlin")
     seed_run(jp_root_dir, "failed", [Seeded(REPORT_ID, "failed", (Try("failed", -60, -50),))], start=-60, logical=-3600)
     status, nodes = await api.get("nodes")
     report = next(node for node in nodes["nodes"] if node["id"] == REPORT_ID)

@@ -1,4 +1,9 @@
-"""A small notebook-only project (no kernel runs) and the CLI driven in-process, for the history views."""
+"""A small notebook-only project (no kernel runs) and the CLI driven in-process, for the history views.
+
+No test here reads the wall clock: ``now`` is a fixed moment, and :func:`invoke` hands the CLI the
+same moment (or a later one) through ``ORCHESTRATE_CLOCK_FILE``, so every "N min ago", every next
+and last fire time and every stale verdict is the same at any hour, on any date, in any zone.
+"""
 
 from __future__ import annotations
 
@@ -26,14 +31,21 @@ def write_notebook(path: Path, orchestrate: dict[str, Any] | None = None) -> Non
     path.write_text(json.dumps({"cells": [], "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}))
 
 
+NOW = datetime(2026, 11, 30, 14, 17, 23, tzinfo=UTC)
+"""The tests' "now" (15:17 in Berlin): the time the CLI is told it is, whatever the wall clock says."""
+
+CLOCK_FILE = "clock.txt"
+"""Where :func:`invoke` writes the CLI's time (``ORCHESTRATE_CLOCK_FILE``), in the project folder."""
+
+
 @pytest.fixture
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return NOW
 
 
 @pytest.fixture
 def nightly_cron(now: datetime) -> str:
-    """A daily cron (Europe/Berlin) that fired 3 to 4 hours before ``now``, whatever the time of day of the test."""
+    """A daily cron (Europe/Berlin) that fired 3 to 4 hours before ``now``."""
     return f"0 {(now.astimezone(BERLIN) - timedelta(hours=3)).hour} * * *"
 
 
@@ -57,9 +69,13 @@ def store(project: Path) -> Iterator[StateStore]:
     opened.close()
 
 
-def invoke(project: Path, *args: str, tz: str = "Europe/Berlin", **env: str) -> Result:
-    """The CLI as a user calls it, with output piped (plain) and ``TZ`` set."""
-    return CliRunner().invoke(main, [*args, "--project", str(project)], env={"TZ": tz, **env})
+def invoke(project: Path, *args: str, tz: str = "Europe/Berlin", at: datetime = NOW, **env: str) -> Result:
+    """The CLI as a user calls it at the moment ``at``, with output piped (plain) and ``TZ`` set."""
+    clock = project / CLOCK_FILE
+    clock.write_text(at.isoformat(), encoding="utf-8")
+    return CliRunner().invoke(
+        main, [*args, "--project", str(project)], env={"TZ": tz, "ORCHESTRATE_CLOCK_FILE": str(clock), **env}
+    )
 
 
 def abbreviation(moment: datetime, zone: ZoneInfo = BERLIN) -> str:

@@ -72,6 +72,7 @@ def test_completion_outside_a_project_offers_nothing_and_does_not_fail(
     assert names(tmp_path, ["show"], "") == []
 
 
+@pytest.mark.slow  # a real process
 def test_the_installed_command_completes_in_bash_and_prints_its_scripts(here: Path, history: None) -> None:
     orchestrate = Path(sys.executable).with_name("orchestrate")
     env = {

@@ -84,6 +84,7 @@ def test_plans_equal_the_runs_that_follow_and_write_nothing(shop: Path) -> None:
     }, "the next plan reuses each result from the run that made it"
 
 
+@pytest.mark.slow  # a dbt-parsed project (a real `dbt parse`), `orchestrate` processes
 def test_a_broken_notebook_and_what_reads_it_are_left_out_with_the_reason(shop: Path) -> None:
     report = shop / "notebooks" / "daily_report.ipynb"
     notebook = json.loads(report.read_text())
@@ -108,6 +109,7 @@ def test_a_broken_notebook_and_what_reads_it_are_left_out_with_the_reason(shop: 
     assert not (shop / ".orchestrate").exists()
 
 
+@pytest.mark.slow  # a dbt-parsed project (a real `dbt parse`), `orchestrate` processes
 def test_a_selection_plans_only_its_nodes(shop: Path) -> None:
     by_argument = invoke(shop, "plan", "+daily_revenue", "--json", *DAY)
     by_option = invoke(shop, "plan", "--select", "+daily_revenue", "--json", *DAY)
@@ -118,6 +120,7 @@ def test_a_selection_plans_only_its_nodes(shop: Path) -> None:
     assert REPORT not in ids
 
 
+@pytest.mark.slow  # a dbt-parsed project (a real `dbt parse`), `orchestrate` processes
 @pytest.mark.parametrize(
     ("args", "message"),
     [

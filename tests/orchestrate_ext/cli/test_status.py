@@ -15,7 +15,7 @@ from tests.orchestrate_ext.cli.conftest import invoke, write_notebook
 from tests.support.history import Step, record_run
 
 LOAD, REPORT = "notebook.load", "notebook.report"
-TWO_DAYS = str(2 * 86400)
+TWO_DAYS = timedelta(days=2)
 
 
 def last_fire(cron: str, now: datetime) -> datetime:
@@ -73,8 +73,8 @@ def test_stale_nodes_past_their_freshness_or_their_schedule_make_status_exit_1(
 ) -> None:
     record_run(store, "r1", now - timedelta(minutes=2), [Step(LOAD), Step(REPORT)])
     assert invoke(project, "status").exit_code == 0
-    later = now + timedelta(days=2)
-    result = invoke(project, "status", ORCHESTRATE_CLOCK_OFFSET_SECONDS=TWO_DAYS)
+    later = now + TWO_DAYS
+    result = invoke(project, "status", at=later)
     assert result.exit_code == 1, result.output
     text = result.output
     assert text.splitlines()[0].startswith("✗ unhealthy: 2 stale of 2 nodes (")
@@ -84,7 +84,7 @@ def test_stale_nodes_past_their_freshness_or_their_schedule_make_status_exit_1(
     assert "2 days ago (" in load and "schedule nightly fired " in load and f"({fired:%H:%M} " in load
     report = next(line for line in stale.splitlines() if "⧗ notebook.report" in line)
     assert "freshness 1 day: due 1 day ago" in report or "freshness 1 day: due 23 h" in report
-    document = json.loads(invoke(project, "status", "--json", ORCHESTRATE_CLOCK_OFFSET_SECONDS=TWO_DAYS).output)
+    document = json.loads(invoke(project, "status", "--json", at=now + TWO_DAYS).output)
     reasons = {item["node_id"]: [reason["by"] for reason in item["reasons"]] for item in document["stale"]}
     assert reasons == {LOAD: ["schedule"], REPORT: ["freshness"]}
 
@@ -93,7 +93,7 @@ def test_a_paused_schedule_makes_nothing_stale(project: Path, store: StateStore,
     record_run(store, "r1", now - timedelta(minutes=2), [Step(LOAD)])
     with store.transaction() as tx:
         tx.set_paused("nightly", True, now, None)
-    result = invoke(project, "status", ORCHESTRATE_CLOCK_OFFSET_SECONDS=TWO_DAYS)
+    result = invoke(project, "status", at=now + TWO_DAYS)
     assert "⧗ notebook.load" not in result.output
     assert "paused" in next(line for line in result.output.splitlines() if line.startswith("  nightly"))
 
