@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,8 @@ def _new_owner(barrier: Any, results: Any, location: StateLocation, epochs: dict
             with store.transaction() as tx:
                 tries = tx.allocate_tries(run_id, [NODE], epoch)
             granted_over_old = 0
-            for _ in range(10_000):
+            deadline = time.monotonic() + 60  # the old owner may be descheduled for a while on a busy machine
+            while time.monotonic() < deadline:
                 with store.transaction() as tx:
                     wait = _ask(tx, run_id, "new-owner", epoch)
                     holders = tx.resource_holders([f"warehouse-{run_id}"])
