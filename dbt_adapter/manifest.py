@@ -308,7 +308,9 @@ def _export(export: Mapping[str, Any]) -> SavedQueryExport:
 _RELATION_TYPES = frozenset({"model", "seed", "snapshot", "source"})
 
 
-def _relation(item: Mapping[str, Any], resource_type: str, config: Mapping[str, Any]) -> tuple[str | None, str | None, str] | None:
+def _relation(
+    item: Mapping[str, Any], resource_type: str, config: Mapping[str, Any]
+) -> tuple[str | None, str | None, str] | None:
     """The relation of a resource that has one in the warehouse (see :attr:`ManifestNode.relation`)."""
     if resource_type not in _RELATION_TYPES or config.get("materialized") == "ephemeral":
         return None

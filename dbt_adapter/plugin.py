@@ -21,8 +21,8 @@ from typing import Any
 from dbt_adapter.fingerprint import Digests
 from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.hooks import with_hooks
-from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.lineage_names import dataset_namespace
+from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.nodes import FRESHNESS_KIND, KIND, Naming, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
 from dbt_adapter.project import DbtConfig, DbtProject
