@@ -75,7 +75,7 @@ def _time(value: datetime) -> str:
 
 def run_event(state: str, when: datetime, run_id: str, job: JobRef, logical_date: datetime, error: str | None) -> str:
     """The event of the orchestrate run itself (the parent job of its nodes), as JSON."""
-    facets: dict[str, object] = {
+    facets: dict[str, RunFacet] = {
         "nominalTime": nominal_time_run.NominalTimeRunFacet(nominalStartTime=_time(logical_date))
     }
     if error:
@@ -120,13 +120,12 @@ def node_event(
         job_facets["sourceCodeLocation"] = source_code_location_job.SourceCodeLocationJobFacet(
             type="file", url=node.source_file.as_uri(), path=str(node.source_file)
         )
+    node_key = node.node_id if not resumption else f"{node.node_id}#{resumption}"
     event = RunEvent(
         eventType=STATES[state],
         eventTime=_time(when),
-        run=Run(
-            runId=run_uuid(run_id, node.node_id if not resumption else f"{node.node_id}#{resumption}"), facets=facets
-        ),  # type: ignore[arg-type]
-        job=Job(namespace=parent.namespace, name=f"{parent.name}.{node.node_id}", facets=job_facets),  # type: ignore[arg-type]
+        run=Run(runId=run_uuid(run_id, node_key), facets=facets),
+        job=Job(namespace=parent.namespace, name=f"{parent.name}.{node.node_id}", facets=job_facets),
         inputs=[InputDataset(namespace=d.namespace, name=d.name) for d in node.datasets.inputs],
         outputs=[OutputDataset(namespace=d.namespace, name=d.name) for d in node.datasets.outputs],
         producer=PRODUCER,
