@@ -6,8 +6,10 @@ the oldest due event, sends it outside any transaction and settles it; on a
 failure it puts the event back with a backoff (``retry_base`` doubled per
 attempt, at most ``retry_max``) and ends the pass, since the next event would
 meet the same collector. An event older than ``give_up_after`` is marked
-``failed``. The transport is opened on first use, in the sender's thread; a
-transport that cannot be opened (a missing API key) leaves the events pending.
+``failed``. The transport is opened on first use, in the sender's thread (the client is
+imported there, not in the run's); a transport that cannot be opened (a
+missing API key) leaves the events pending. A row holds the event's facts
+(:mod:`orchestrate_ext.lineage.facts`), made a ``RunEvent`` just before it is sent.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class Sender:
     def _transport_or_none(self) -> Any:
         if self._transport is None:
             try:
+                import orchestrate_ext.lineage.events  # noqa: F401  (the client, imported here: not in the run's thread)
+
                 self._transport = self._open_transport()
             except Exception as exc:
                 problem = self.redact(str(exc))
@@ -93,7 +97,9 @@ class Sender:
 
     def _send(self, transport: Any, event: OutboxEvent) -> bool:
         try:
-            transport.emit(json.loads(event.event))
+            from orchestrate_ext.lineage.events import to_event
+
+            transport.emit(to_event(json.loads(event.event)))
         except Exception as exc:
             self._failed(event, f"{type(exc).__name__}: {exc}")
             return False

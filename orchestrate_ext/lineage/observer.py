@@ -13,13 +13,15 @@ a run ends                COMPLETE / FAIL / ABORT (the run's job)
 ========================  =====================================================
 
 Nodes that never run (reused, skipped, upstream failed) have no events: no
-job ran. Each callback writes one row in one small transaction and returns;
-the sender's thread does the network. Nothing here raises into the run: an
+job ran. Each callback writes one row (the event's facts, see
+:mod:`orchestrate_ext.lineage.facts`) in one small transaction and returns;
+the sender's thread imports the client, builds the event and does the network. Nothing here raises into the run: an
 error is logged (redacted) and the run goes on.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -33,9 +35,9 @@ from orchestrate_ext.datasets import node_datasets
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.interfaces import ObserverContext
-from orchestrate_ext.lineage import events
 from orchestrate_ext.lineage.config import LineageConfig
 from orchestrate_ext.lineage.delivery import Sender
+from orchestrate_ext.lineage.facts import JobRef, NodeFacts, node_facts, run_facts
 from orchestrate_ext.lineage.outbox import LineageOutbox
 from orchestrate_ext.lineage.transport import open_transport
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
@@ -75,7 +77,7 @@ class LineageObserver:
         self.context = context
         self.clock = context.clock
         self.graph = context.graph
-        self.job = events.JobRef(config.job_namespace(env), config.job_name or context.workspace.root.name)
+        self.job = JobRef(config.job_namespace(env), config.job_name or context.workspace.root.name)
         secret_names = set(context.workspace.secret_env)
         key_env = getattr(config.transport, "api_key_env", None)
         if key_env:
@@ -94,7 +96,7 @@ class LineageObserver:
         self._runs: dict[str, RunRecord] = {}
         self._started: set[tuple[str, str]] = set()
         self._failed: dict[str, list[str]] = {}
-        self._facts: dict[str, events.NodeFacts] = {}
+        self._facts: dict[str, NodeFacts] = {}
         self._closed = False
         if background:
             self.sender.start()
@@ -115,7 +117,7 @@ class LineageObserver:
         with self._guard("run_started"):
             self._runs[run.run_id] = run
             when = run.started_at or self.clock.now()
-            event = events.run_event("START", when, run.run_id, self.job, run.logical_date, None)
+            event = run_facts("START", when, run.run_id, self.job, run.logical_date, None)
             self._add(f"{run.run_id}:run:START", run.run_id, event)
 
     def node_changed(self, change: NodeChanged) -> None:
@@ -148,7 +150,7 @@ class LineageObserver:
                 failed = self._failed.get(run.run_id) or []
                 error = f"{len(failed)} node(s) failed: {', '.join(failed)}" if failed else f"run {run.run_id} failed"
             when = run.finished_at or self.clock.now()
-            event = events.run_event(state, when, run.run_id, self.job, run.logical_date, error)
+            event = run_facts(state, when, run.run_id, self.job, run.logical_date, error)
             self._add(f"{run.run_id}:{run.resumptions}:run:END", run.run_id, event)
             self._runs.pop(run.run_id, None)
             self._failed.pop(run.run_id, None)
@@ -190,16 +192,16 @@ class LineageObserver:
     def _node_event(self, state: str, run: RunRecord, node_id: str, error: str | None) -> None:
         facts = self._node_facts(node_id)
         when = self.clock.now()
-        event = events.node_event(state, when, run.run_id, self.job, run.logical_date, facts, error, run.resumptions)
+        event = node_facts(state, when, run.run_id, self.job, run.logical_date, facts, error, run.resumptions)
         phase = "START" if state == "START" else "END"
         self._add(f"{run.run_id}:{run.resumptions}:{node_id}:{phase}", run.run_id, event)
 
-    def _node_facts(self, node_id: str) -> events.NodeFacts:
+    def _node_facts(self, node_id: str) -> NodeFacts:
         facts = self._facts.get(node_id)
         if facts is None:
             node = self.graph.nodes[node_id]
             source = (self.context.workspace.root / node.path).resolve() if node.path else None
-            facts = self._facts[node_id] = events.NodeFacts(
+            facts = self._facts[node_id] = NodeFacts(
                 node_id=node_id,
                 resource_type=node.resource_type,
                 kind=node.kind,
@@ -208,8 +210,8 @@ class LineageObserver:
             )
         return facts
 
-    def _add(self, key: str, run_id: str, event: str) -> None:
+    def _add(self, key: str, run_id: str, event: dict[str, Any]) -> None:
         with self.outbox.transaction() as tx:
-            tx.add(key, run_id, event, self.clock.now())
+            tx.add(key, run_id, json.dumps(event, sort_keys=True), self.clock.now())
         if self.background:
             self.sender.wake()

@@ -59,7 +59,7 @@ class OutboxEvent:
     key: str
     run_id: str
     event: str
-    """The event as JSON, exactly as it is sent."""
+    """The event's facts as JSON (:mod:`orchestrate_ext.lineage.facts`)."""
     created_at: datetime
     status: str
     attempts: int

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from orchestrate_ext.lineage.events import run_uuid
+from orchestrate_ext.lineage.facts import run_uuid
 from tests.conftest import copy_example, run_cli
 from tests.lineage.collector import Collector
 from tests.lineage.spec import SPEC_DIR_ENV, spec_dir, validator

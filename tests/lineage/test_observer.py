@@ -20,7 +20,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.interfaces import ObserverContext, Workspace
 from orchestrate_ext.lineage.config import LineageConfig, client_configured
-from orchestrate_ext.lineage.events import run_uuid
+from orchestrate_ext.lineage.facts import run_uuid
 from orchestrate_ext.lineage.observer import LineageObserver
 from orchestrate_ext.lineage.outbox import PENDING, SENT, LineageOutbox
 from orchestrate_ext.model import Node, NodeStatus
