@@ -123,3 +123,27 @@ def test_node_datasets_follow_the_graph() -> None:
     assert node_datasets(graph, "notebook.report").outputs == ()
     as_json = {item["id"]: item["datasets"] for item in graph.to_json()["nodes"]}
     assert as_json["notebook.report"] == {"inputs": [orders.to_json()], "outputs": []}
+
+
+def test_dbt_nodes_carry_their_relation_as_a_dataset(tmp_path: Path) -> None:
+    """Models, seeds, snapshots and sources name their relation (alias, or a source's identifier); an
+    ephemeral model and a test have none."""
+    from dbt_adapter.nodes import Naming, nodes_from_manifest
+    from tests.dbt_adapter.manifests import ManifestDoc
+
+    doc = ManifestDoc()
+    raw = doc.add("source", "orders", database="wh", schema="raw", identifier="orders_v2")
+    eph = doc.add(
+        "model", "eph", [raw], database="wh", schema="main", alias="eph", config={"materialized": "ephemeral"}
+    )
+    model = doc.add("model", "fct", [eph], database="wh", schema="marts", alias="fct_orders")
+    test = doc.test("not_null_fct", model)
+    naming = Naming("postgres", "postgres://db:5432")
+    nodes = {node.id: node for node in nodes_from_manifest(doc.read(tmp_path), tmp_path, tmp_path, naming=naming)}
+    assert nodes[raw].settings["dataset"] == {"namespace": "postgres://db:5432", "name": "wh.raw.orders_v2"}
+    assert nodes[model].settings["dataset"] == {"namespace": "postgres://db:5432", "name": "wh.marts.fct_orders"}
+    assert "dataset" not in nodes[eph].settings and "dataset" not in nodes[test].settings
+    graph = build_graph(nodes.values())
+    assert node_datasets(graph, model).inputs == (Dataset("postgres://db:5432", "wh.raw.orders_v2"),)
+    unnamed = nodes_from_manifest(doc.read(tmp_path), tmp_path, tmp_path)
+    assert not any("dataset" in node.settings for node in unnamed)
