@@ -25,7 +25,7 @@ class LineagePlugin:
     config_model = LineageConfig
 
     def implicit_config(self, workspace: Workspace) -> LineageConfig | None:
-        return LineageConfig() if client_configured(cwd=workspace.root) else None
+        return LineageConfig() if client_configured() else None  # where the client looks: the current folder
 
     def observers(self, config: LineageConfig, context: ObserverContext) -> Sequence[Observer]:
         if not config.enabled or disabled(os.environ):
