@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbt_adapter.fingerprint import Digests
 from dbt_adapter.freshness import SourceChecks
@@ -30,6 +30,10 @@ from dbt_adapter.runner import DbtRunner
 from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import InitialConfig, NodeRunner, Workspace
 from orchestrate_ext.model import Node
+
+if TYPE_CHECKING:
+    from orchestrate_ext.export.spec import ExportCode, ExportContext, Tool
+    from orchestrate_ext.graph import Graph
 
 CHECKPOINTS = ".ipynb_checkpoints"
 
@@ -105,6 +109,18 @@ class DbtPlugin:
     def describe(self, config: DbtConfig, workspace: Workspace) -> Sequence[str]:
         """The resolved profile, target and manifest path, for ``orchestrate validate``."""
         return DbtProject.from_config(workspace, config).settings.describe()
+
+    def export_handles(self, tool: Tool, config: DbtConfig, workspace: Workspace, graph: Graph) -> Mapping[str, str]:
+        """The cosmos task (Airflow) or dagster-dbt asset key (Dagster) of each model, seed and snapshot."""
+        from dbt_adapter import export
+
+        return export.handles(tool, graph)
+
+    def export_code(self, config: DbtConfig, context: ExportContext) -> ExportCode:
+        """The dbt project through astronomer-cosmos (Airflow) or ``@dbt_assets`` (Dagster)."""
+        from dbt_adapter import export
+
+        return export.code(config, context)
 
     def initial_config(self, folder: Path) -> InitialConfig | None:
         from dbt_adapter.scaffold import initial_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
@@ -15,6 +15,10 @@ from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import NodeRunner, Workspace
 from orchestrate_ext.model import Node
+
+if TYPE_CHECKING:
+    from orchestrate_ext.export.spec import ExportCode, ExportContext, Tool
+    from orchestrate_ext.graph import Graph
 
 KIND = "notebook"
 HELD_SCHEDULE = "held_schedule"
@@ -101,6 +105,20 @@ class NotebookPlugin:
         if not kernels:
             return WorkerNeeds()
         return WorkerNeeds(("papermill", "ipykernel", "jupyter_extension.worker"), tuple(kernels))
+
+    def export_handles(
+        self, tool: Tool, config: NotebooksConfig, workspace: Workspace, graph: Graph
+    ) -> Mapping[str, str]:
+        """The papermill task (Airflow) or dagstermill asset key (Dagster) of each notebook."""
+        from jupyter_extension import export
+
+        return export.handles(tool, graph)
+
+    def export_code(self, config: NotebooksConfig, context: ExportContext) -> ExportCode:
+        """The notebooks through papermill's operator (Airflow) or dagstermill (Dagster)."""
+        from jupyter_extension import export
+
+        return export.code(context)
 
     def runners(self, workspace: Workspace, config: NotebooksConfig) -> Mapping[str, NodeRunner]:
         return {KIND: NotebookRunner(workspace, warm_kernels=config.warm_kernels)}

@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,15 +51,53 @@ def result_path_for(log_path: Path) -> Path:
     return log_path.with_suffix(".result.json")
 
 
+@dataclass(frozen=True, slots=True)
+class TryLimit:
+    """When a try must be over: ``timeout`` seconds after it began (when the runner reported it started, before
+    a kernel is taken or a worker started), the time it takes to stop inside that limit.
+
+    The notebook is asked to stop ``grace`` seconds before the end (a quarter of the timeout at most), so that
+    stopping it is over by the end; the runner waits no longer than that for it.
+    """
+
+    begun: float
+    timeout: float | None
+    grace: float
+
+    @classmethod
+    def starting(cls, now: float, timeout: float | None, stop_grace: float) -> TryLimit:
+        grace = 0.0 if timeout is None else min(stop_grace, timeout / 4)
+        return cls(now, timeout, grace)
+
+    def stop_due(self, now: float) -> bool:
+        """Time to ask the notebook to stop (``grace`` before the end)."""
+        return self.timeout is not None and now >= self.begun + self.timeout - self.grace
+
+    def left(self, now: float) -> float | None:
+        """Seconds until the end (None: no limit)."""
+        return None if self.timeout is None else max(0.0, self.begun + self.timeout - now)
+
+
 class NotebookRunner:
-    """The :class:`~orchestrate_ext.interfaces.NodeRunner` for notebooks (also a ``RecoverableRunner``)."""
+    """The :class:`~orchestrate_ext.interfaces.NodeRunner` for notebooks (also a ``RecoverableRunner``).
+
+    A try's timeout counts from its start (see :class:`TryLimit`), the grace to stop it included: a notebook
+    with ``timeout: 25s`` is over 25 s after its try started, whatever starting its kernel took.
+    """
 
     batchable = False
 
-    def __init__(self, workspace: Workspace, stop_grace: float = 5.0, warm_kernels: int = 2) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        stop_grace: float = 5.0,
+        warm_kernels: int = 2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.workspace = workspace
         self.stop_grace = stop_grace
         self.warm_kernels = warm_kernels
+        self.clock = clock
 
     def run(
         self,
@@ -92,11 +130,12 @@ class NotebookRunner:
             "result": str(result_path_for(task.log_path)),
         }
         reporter.started(node.id, str(output))
+        limit = TryLimit.starting(self.clock(), task.timeout, self.stop_grace)
         if self.warm_kernels and isinstance(context.launcher, LocalLauncher):
-            return self._run_here(spec, task, cancel)
-        return self._launch(context, spec, task, cancel)
+            return self._run_here(spec, task, limit, cancel)
+        return self._launch(context, spec, task, limit, cancel)
 
-    def _run_here(self, spec: dict[str, Any], task: NodeTask, cancel: threading.Event) -> NodeOutcome:
+    def _run_here(self, spec: dict[str, Any], task: NodeTask, limit: TryLimit, cancel: threading.Event) -> NodeOutcome:
         """Execute the notebook from this process on a kernel started ahead; stop the kernel on cancel or timeout."""
         node = task.node
         pool = shared_kernel_pool(self.warm_kernels)
@@ -114,7 +153,7 @@ class NotebookRunner:
                     target=_execute_quietly, args=(spec, manager, log), name=f"notebook {node.path}", daemon=True
                 )
                 execution.start()
-                stopped = self._watch(execution, lambda: pool.kill(manager), task.timeout, cancel)
+                stopped = self._watch(execution, lambda: pool.kill(manager), limit, cancel)
             finally:
                 pool.discard(manager)
         if stopped is not None:
@@ -125,34 +164,40 @@ class NotebookRunner:
         self,
         execution: threading.Thread,
         stop: Callable[[], None],
-        timeout: float | None,
+        limit: TryLimit,
         cancel: threading.Event,
     ) -> tuple[AttemptStatus, str] | None:
-        """Wait for the notebook; on cancel or timeout stop its kernel and say why (it then ends within seconds)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Wait for the notebook; on cancel or timeout stop its kernel and say why.
+
+        After a timeout the notebook's thread is waited for until the limit's end, no longer (its kernel is
+        gone; the thread only notices late): the try is over within its timeout.
+        """
         stopped: tuple[AttemptStatus, str] | None = None
         while execution.is_alive():
             execution.join(0.1)
             if stopped is not None or not execution.is_alive():
                 continue
-            stopped = self._stop_reason(cancel, deadline, timeout)
+            stopped = self._stop_reason(cancel, limit)
             if stopped is not None:
                 stop()
-                execution.join(self.stop_grace + _DEAD_KERNEL_SECONDS)
+                left = limit.left(self.clock())
+                timed_out = stopped[0] == AttemptStatus.TIMED_OUT and left is not None
+                execution.join(left if timed_out else self.stop_grace + _DEAD_KERNEL_SECONDS)
                 break
         return stopped
 
-    def _stop_reason(
-        self, cancel: threading.Event, deadline: float | None, timeout: float | None
-    ) -> tuple[AttemptStatus, str] | None:
+    def _stop_reason(self, cancel: threading.Event, limit: TryLimit) -> tuple[AttemptStatus, str] | None:
         if cancel.is_set():
             return AttemptStatus.CANCELLED, "the run was cancelled while this notebook ran"
-        if deadline is not None and time.monotonic() > deadline:
-            return AttemptStatus.TIMED_OUT, f"timed out after {timeout:g} s; the notebook and its kernel were stopped"
+        if limit.stop_due(self.clock()):
+            return (
+                AttemptStatus.TIMED_OUT,
+                f"timed out after {limit.timeout:g} s; the notebook and its kernel were stopped",
+            )
         return None
 
     def _launch(
-        self, context: RunContext, spec: dict[str, Any], task: NodeTask, cancel: threading.Event
+        self, context: RunContext, spec: dict[str, Any], task: NodeTask, limit: TryLimit, cancel: threading.Event
     ) -> NodeOutcome:
         """Run the notebook as a worker process through the run's launcher (a Dask worker, or without warm kernels)."""
         node = task.node
@@ -166,7 +211,7 @@ class NotebookRunner:
         )
         handle = context.launcher.start(command)
         with task.log_path.open("a", encoding="utf-8") as log:
-            stopped = self._follow(handle, log, task.timeout, cancel)
+            stopped = self._follow(handle, log, limit, cancel)
         try:
             returncode = handle.wait()
         except WorkerLost as exc:
@@ -176,19 +221,23 @@ class NotebookRunner:
         return replace(_read_result(result_path, returncode or 0, str(output)), worker=handle.worker)
 
     def _follow(
-        self, handle: Handle, log: IO[str], timeout: float | None, cancel: threading.Event
+        self, handle: Handle, log: IO[str], limit: TryLimit, cancel: threading.Event
     ) -> tuple[AttemptStatus, str] | None:
-        """Copy the try's output to its log until it ends; stop it on cancel or timeout (and say which)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Copy the try's output to its log until it ends; stop it on cancel or timeout (and say which).
+
+        On a timeout the worker gets SIGTERM ``limit.grace`` before the end and SIGKILL at the end.
+        """
         stopped: tuple[AttemptStatus, str] | None = None
         while (lines := handle.read(0.1)) is not None:
             log.writelines(lines)
             log.flush()
             if stopped is not None:
                 continue
-            stopped = self._stop_reason(cancel, deadline, timeout)
+            stopped = self._stop_reason(cancel, limit)
             if stopped is not None:
-                handle.stop(first_signal=signal.SIGTERM, grace=self.stop_grace)
+                timed_out = stopped[0] == AttemptStatus.TIMED_OUT
+                grace = limit.left(self.clock()) if timed_out else None
+                handle.stop(first_signal=signal.SIGTERM, grace=self.stop_grace if grace is None else grace)
         return stopped
 
     def fingerprints(

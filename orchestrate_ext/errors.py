@@ -6,7 +6,8 @@ error inherits it too, so callers can catch either::
     OrchestrateError
     ├── BadInput                  (ValueError)   the user can fix it; CLI exit 2, HTTP 400
     │   ├── ConfigError                          orchestrate.yaml or node metadata is wrong
-    │   │   └── InputError                       a YAML/JSON input is too big, too deep, not UTF-8, malformed
+    │   │   ├── InputError                       a YAML/JSON input is too big, too deep, not UTF-8, malformed
+    │   │   └── MissingExtra                     the configuration needs an optional extra that is not installed
     │   ├── SelectorError                        a --select expression names nothing valid
     │   ├── NodeNotFound          (LookupError)  a node id or reference that does not exist
     │   ├── CycleError                           the graph has a cycle
@@ -41,6 +42,23 @@ class InputError(ConfigError):
 
     Raised by :mod:`orchestrate_ext.safe_load`; the message names the file (or the request body).
     """
+
+
+class MissingExtra(ConfigError):
+    """A setting needs an optional part of orchestrate-ext (an extra) whose package is not installed.
+
+    Attributes:
+        extra: the extra to install (``postgres``, ``dask``, ``lineage``).
+        module: the module that failed to import.
+    """
+
+    def __init__(self, extra: str, module: str, needed_by: str) -> None:
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"{needed_by} needs the '{extra}' extra of orchestrate-ext (the Python module '{module}' is not "
+            f"installed); install it with: pip install 'orchestrate-ext[{extra}]'"
+        )
 
 
 class SelectorError(BadInput):

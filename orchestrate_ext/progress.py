@@ -1,14 +1,19 @@
-"""Live progress of a run in the terminal (on stderr, so --json stays clean).
+"""Live progress of a run in the terminal: on stderr, and the run's summary line where the caller says.
 
-The live panel is rendered anew on every refresh of the display (eight times a
-second), not only when a node changes state, so a running node's elapsed time
-keeps counting.
+As with dbt and Prefect, ``orchestrate run > run.log`` keeps the outcome (the summary on stdout) while the
+progress stays on the terminal; with ``--json`` the summary goes to stderr too, so stdout is one document.
+
+A wait for a resource is two lines: one when it starts (naming the node that holds the resource then) and one
+when it ends (how long it took), however often its holder changes. The live panel is rendered anew on every
+refresh of the display (eight times a second), not only when a node changes state, so a running node's
+elapsed time keeps counting.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -22,6 +27,17 @@ from orchestrate_ext.model import NodeStatus, RunRecord
 _STYLE = NODE_MARKS
 
 
+@dataclass
+class _Wait:
+    """Nodes waiting for resources since one moment, shown as one wait."""
+
+    first: str
+    text: str
+    since: float
+    nodes: set[str] = field(default_factory=set)
+    count: int = 0
+
+
 class TerminalProgress:
     """A :class:`~orchestrate_ext.events.RunListener` that draws the run as it goes.
 
@@ -29,15 +45,25 @@ class TerminalProgress:
     finished node above it. Elsewhere (CI, pipes): only the lines.
     """
 
-    def __init__(self, console: Console | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
-        """``monotonic`` is where elapsed times are read (tests pass a fake one)."""
+    def __init__(
+        self,
+        console: Console | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        summary: Console | None = None,
+    ) -> None:
+        """``monotonic`` is where elapsed times are read (tests pass a fake one); ``summary`` is where the
+        run's last line goes (default: with the progress)."""
         self.console = console or Console(stderr=True, soft_wrap=True)
+        self.summary = summary or self.console
         self.monotonic = monotonic
         self.live: Live | None = None
         self.total = 0
         self.status: dict[str, NodeStatus] = {}
         self.started: dict[str, float] = {}
-        self.waiting_for: dict[str, str] = {}
+        self.waits: dict[str, _Wait] = {}
+        """The open waits for resources, by the text the first of their nodes began waiting with."""
+        self.wait_of: dict[str, str] = {}
+        """Each waiting node's wait."""
         self._began = monotonic()
 
     def run_started(self, run: RunRecord, node_ids: list[str]) -> None:
@@ -56,13 +82,43 @@ class TerminalProgress:
         self.status[change.node_id] = change.status
         if change.status == NodeStatus.RUNNING:
             self.started[change.node_id] = self.monotonic()
+        if change.status == NodeStatus.WAITING:
+            self._waiting(change)
+        elif change.node_id in self.wait_of:
+            self._done_waiting(change.node_id)
         if change.status.is_final or change.status == NodeStatus.UP_FOR_RETRY:
-            self._print_line(change)
-        elif change.status == NodeStatus.WAITING and self.waiting_for.get(change.node_id) != change.waiting_for:
-            self.waiting_for[change.node_id] = change.waiting_for or ""
             self._print_line(change)
         if self.live is not None:
             self.live.refresh()
+
+    def _waiting(self, change: NodeChanged) -> None:
+        """One line when a wait starts (the nodes of a batch that wait with it join it); its holder may change
+        while it lasts without another line."""
+        if change.node_id in self.wait_of:
+            return
+        text = change.waiting_for or "waiting for a resource"
+        wait = self.waits.get(text)
+        if wait is None:
+            wait = self.waits[text] = _Wait(change.node_id, text, self.monotonic())
+            self._print_line(change)
+        wait.nodes.add(change.node_id)
+        self.wait_of[change.node_id] = text
+
+    def _done_waiting(self, node_id: str) -> None:
+        """One line when the last node of a wait stops waiting."""
+        text = self.wait_of.pop(node_id)
+        wait = self.waits[text]
+        wait.nodes.discard(node_id)
+        wait.count += 1
+        if wait.nodes:
+            return
+        del self.waits[text]
+        more = f" and {wait.count - 1} more" if wait.count > 1 else ""
+        resources = text.removeprefix("waiting for ").split(" (", 1)[0]
+        line = Text.assemble(
+            ("▶ ", "cyan"), (wait.first, "bold"), f"{more} waited {self.monotonic() - wait.since:.1f} s"
+        )
+        self.console.print(line.append(f" for {resources}"))
 
     def run_finished(self, run: RunRecord) -> None:
         if self.live is not None:
@@ -70,7 +126,7 @@ class TerminalProgress:
             self.live = None
         colour = "green" if run.status == "success" else "red"
         elapsed = self.monotonic() - self._began
-        self.console.print(
+        self.summary.print(
             f"run [bold]{run.run_id}[/] [{colour}]{run.status.value}[/] in {elapsed:.1f} s — {self._counts()}"
         )
 

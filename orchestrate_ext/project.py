@@ -30,6 +30,7 @@ from orchestrate_ext.model import Node
 from orchestrate_ext.partial_graph import PartialGraph, build_partial_graph
 from orchestrate_ext.redact import Redactor
 from orchestrate_ext.store import StateStore, open_store
+from orchestrate_ext.store.files import StateFiles
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
 
@@ -111,7 +112,9 @@ class Project:
         A ``state.path`` that cannot be a SQLite file (a folder, /dev/null) is a ``ConfigError``.
         """
         self.config.check_state_path()
-        return open_store(self.config.state_location(), read_only=read_only)
+        store = open_store(self.config.state_location(), read_only=read_only)
+        store.files = StateFiles(self.config.workspace.state_dir, self.root)
+        return store
 
     def redactor(self) -> Redactor:
         """Removes the values of the secrets orchestrate.yaml names (as set here) and credential-like text."""

@@ -454,3 +454,22 @@ def test_a_notebook_linked_from_outside_the_project_is_no_node(tmp_path: Path) -
 def test_runs_since_a_date_that_overflows_in_utc_is_exit_2(tmp_path: Path, since: str) -> None:
     project(tmp_path, NOTEBOOKS)
     assert_exit_2(invoke("runs", "--since", since, cwd=tmp_path), f"--since: '{since}' is outside", "e.g. 2026-11-30")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["runs", "--limit", str(10**30)], "--limit"),
+        (["ticks", "--limit", str(2**63)], "--limit"),
+        (["logs", "r1", "notebook.nb/a", "--try", "-1"], "--try"),
+        (["logs", "r1", "notebook.nb/a", "--try", "0"], "--try"),
+    ],
+)
+def test_numbers_the_store_cannot_hold_are_exit_2_and_write_nothing(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    project(tmp_path, NOTEBOOKS)
+    result = invoke(*args, cwd=tmp_path)
+    assert result.returncode == 2, result
+    assert f"Invalid value for '{option}'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / ".orchestrate").exists()

@@ -93,9 +93,15 @@ def test_a_failing_model_blocks_only_its_descendants_and_retry_finishes_the_run(
     model = shop / "dbt" / "models" / "marts" / "fct_orders.sql"
     good_sql = model.read_text()
     model.write_text(good_sql.replace("from", "from no_such_table_here,", 1))
-    failed = run_cli("run", "--json", "--logical-date", "2024-01-31", cwd=shop)
+    failed = run_cli("run", "--logical-date", "2024-01-31", cwd=shop)  # as `orchestrate run > run.log`
     assert failed.returncode == 1
-    document = json.loads(failed.stdout)
+    run_id = failed.stdout.split("run ", 1)[1].split()[0]
+    assert f"run {run_id} failed in" in failed.stdout, "the summary goes to stdout"
+    assert "FAILED model.shop.fct_orders after 2 attempt(s)" in failed.stdout
+    assert "✓ model.shop.stg_orders success" in failed.stderr, "the progress goes to stderr"
+    assert "✓ model.shop.stg_orders" not in failed.stdout
+    shown = run_cli("show", run_id, "--json", cwd=shop)
+    document = json.loads(shown.stdout)
     nodes = {node["id"]: node for node in document["nodes"]}
     assert nodes["model.shop.fct_orders"]["status"] == "failed"
     assert "no_such_table_here" in nodes["model.shop.fct_orders"]["error"]

@@ -243,8 +243,11 @@ def files_in(root: Path) -> set[str]:
     return {os.path.relpath(os.path.join(folder, name), root) for folder, _, files in os.walk(root) for name in files}
 
 
-def assert_handled(root: Path, *args: str) -> int:
-    """Run `orchestrate ARGS --project ROOT`: exit 0, 1 or 2, no exception, no new file."""
+def assert_handled(root: Path, *args: str, usage: bool = False) -> int:
+    """Run `orchestrate ARGS --project ROOT`: exit 0, 1 or 2, no exception, no new file.
+
+    Exit 2 says ``error: …``; with ``usage``, click's own ``Error: Invalid value for '--OPTION'`` will do too.
+    """
     before = files_in(root)
     result = CliRunner().invoke(main, [*args, "--project", str(root)])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -252,7 +255,8 @@ def assert_handled(root: Path, *args: str) -> int:
     assert result.exit_code in (0, 1, 2), (result.exit_code, result.output)
     assert files_in(root) == before, f"`orchestrate {' '.join(args)}` wrote {files_in(root) - before}"
     if result.exit_code == 2:
-        assert result.stderr.startswith("error: "), result.stderr
+        clicks = usage and "\nError: Invalid value for '--" in result.stderr
+        assert result.stderr.startswith("error: ") or clicks, result.stderr
     return result.exit_code
 
 
@@ -421,3 +425,31 @@ def test_any_logical_date(text: str) -> None:
         assert style.absolute(moment) and style.clock(moment) and style.relative(moment)
         assert (moment + timedelta(seconds=MAX_DURATION)).astimezone(zone)
         assert (moment - timedelta(seconds=MAX_DURATION)).astimezone(zone)
+
+
+# -- issue 18: numbers on the command line that the store cannot hold
+
+numbers = (
+    st.integers(min_value=-5, max_value=5)
+    | st.integers(min_value=2**63 - 2, max_value=2**63 + 2)
+    | st.integers(min_value=-(10**40), max_value=10**40)
+).map(str) | st.text(max_size=8)
+
+
+@EXAMPLES
+@given(number=numbers, command=st.sampled_from([("runs", "--limit"), ("ticks", "--limit"), ("logs", "--try")]))
+@example(number=str(10**30), command=("runs", "--limit"))
+@example(number="-1", command=("logs", "--try"))
+def test_any_number_option(number: str, command: tuple[str, str]) -> None:
+    """`runs --limit`, `ticks --limit` and `logs --try`: handled (0, 1 or 2) for any number; outside 1 to 2**63-1
+    (what SQLite and PostgreSQL hold) exit 2."""
+    name, option = command
+    args = [name, "r1", "notebook.nb/a", option, number] if name == "logs" else [name, option, number]
+    with project("notebooks: {include: ['nb/*.ipynb']}\n") as root:
+        code = assert_handled(root, *args, usage=True)
+        try:
+            value = int(number)
+        except ValueError:
+            return
+        if not 1 <= value <= 2**63 - 1:
+            assert code == 2

@@ -45,6 +45,8 @@ class Backend:
         self._graph_lock = threading.Lock()
         self._project: tuple[float, Project] | None = None
         self._stores: dict[object, StateStore] = {}
+        self._empty: dict[object, StateStore] = {}
+        """Read-only stand-ins (empty, in memory) for stores not created yet, by location."""
         self.last_redactor = Redactor()
         """The redactor of the project as last loaded (credential-like text only before that)."""
 
@@ -81,7 +83,7 @@ class Backend:
             self._project = None
 
     def store(self) -> StateStore:
-        """The project's state store, opened once per location (creating it on first use)."""
+        """The project's state store, opened once per location (creating it on first use): for writes."""
         project = self.project()
         location = project.config.state_location()
         with self._lock:
@@ -89,11 +91,24 @@ class Backend:
                 self._stores[location] = project.open_store()
             return self._stores[location]
 
+    def reader(self) -> StateStore:
+        """The store for a read-only request: a SQLite store not created yet reads as empty and is not created
+        (a GET writes nothing, not even the state folder); once it exists, the store :meth:`store` opens."""
+        project = self.project()
+        location = project.config.state_location()
+        with self._lock:
+            if location not in self._stores and location.path is not None and not location.path.exists():
+                if location not in self._empty:
+                    self._empty[location] = project.open_store(read_only=True)
+                return self._empty[location]
+        return self.store()
+
     def close(self) -> None:
         with self._lock:
-            for store in self._stores.values():
+            for store in [*self._stores.values(), *self._empty.values()]:
                 store.close()
             self._stores.clear()
+            self._empty.clear()
 
     @property
     def state_dir(self) -> Path:
@@ -139,7 +154,7 @@ class Backend:
         project = self.graph_project()
         partial = project.partial_graph
         blocked = partial.blocked()
-        latest = history.latest_by_node(self.store())
+        latest = history.latest_by_node(self.reader())
         alerts_zone = getattr(project.config.sections.get("alerts"), "timezone", None) or "UTC"
         marks = freshness.markers(partial.graph, latest, project.clock.now(), alerts_zone)
         documents = []
@@ -188,10 +203,10 @@ class Backend:
     # -- runs
 
     def runs(self, run_filter: history.RunFilter, limit: int, offset: int) -> dict[str, Any]:
-        return history.list_runs(self.store(), run_filter, limit, offset)
+        return history.list_runs(self.reader(), run_filter, limit, offset)
 
     def run(self, run_id: str) -> dict[str, Any]:
-        return history.run_detail(self.store(), self.state_dir, run_id)
+        return history.run_detail(self.reader(), self.state_dir, run_id)
 
     def trigger(
         self,
@@ -222,10 +237,10 @@ class Backend:
         return run_summary(self.launcher.retry(self.graph_project(), self.store(), run_id))
 
     def logs(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
-        return history.read_logs(self.store(), self.state_dir, run_id, node_id, try_number)
+        return history.read_logs(self.reader(), self.state_dir, run_id, node_id, try_number)
 
     def output(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
-        return history.read_output(self.store(), self.state_dir, run_id, node_id, try_number)
+        return history.read_output(self.reader(), self.state_dir, run_id, node_id, try_number)
 
     def delete_runs(self, body: dict[str, Any]) -> dict[str, Any]:
         run_ids = body.get("run_ids")
@@ -239,13 +254,13 @@ class Backend:
         return history.delete_runs(self.store(), self.state_dir, list(dict.fromkeys(run_ids)))
 
     def output_html(self, run_id: str, node_id: str, try_number: int | None) -> tuple[str, str]:
-        return history.output_html(self.store(), self.state_dir, run_id, node_id, try_number)
+        return history.output_html(self.reader(), self.state_dir, run_id, node_id, try_number)
 
     def node_recent(self, node_id: str) -> dict[str, Any]:
         project = self.graph_project()
         if node_id not in project.partial_graph.graph.nodes:
             raise NodeNotFound(f"no node '{node_id}'{did_you_mean(node_id, set(project.partial_graph.graph.nodes))}")
-        return history.node_recent(self.store(), node_id)
+        return history.node_recent(self.reader(), node_id)
 
     def ticks(self, schedule: str | None, limit: int) -> dict[str, Any]:
         return scheduling.ticks(self.graph_project(), schedule, limit)

@@ -29,6 +29,7 @@ from jupyter_extension.server.schedules import check_parameters
 from orchestrate_ext.clock import parse_datetime
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.safe_load import REQUEST_LIMITS, load_json
+from orchestrate_ext.store.records import SQL_INT_MAX
 
 AUTH_RESOURCE = "orchestrate"
 BACKEND_SETTING = "orchestrate_backend"
@@ -76,11 +77,19 @@ class OrchestrateHandler(APIHandler):
         self.set_status(status)
         self.finish(json.dumps(document))
 
-    def body(self) -> dict[str, Any]:
-        """The request's JSON object, read by the engine's safe loader; NaN and Infinity are refused (not JSON)."""
+    def body(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The request's JSON object, read by the engine's safe loader; NaN and Infinity are refused (not JSON).
+
+        Args:
+            keys: the keys the route takes; any other is refused (``None``: the route checks them itself).
+        """
         value = load_json(self.request.body or b"{}", "the request body", REQUEST_LIMITS, constants=False)
         if not isinstance(value, dict):
             raise BadInput(f"the request body must be a JSON object, not {type(value).__name__}")
+        unknown = sorted(set(value) - set(keys)) if keys is not None else []
+        if unknown:
+            known = " and ".join(f"'{key}'" for key in keys or ())
+            raise BadInput(f"request body: unknown key '{unknown[0][:100]}'; this route takes only {known}")
         return value
 
     def text_arg(self, name: str, default: str | None = None) -> str | None:
@@ -98,9 +107,15 @@ class OrchestrateHandler(APIHandler):
         if value is None:
             return default
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise BadInput(f"the query parameter '{name}' must be a whole number, not '{value}'") from None
+        if not -SQL_INT_MAX - 1 <= number <= SQL_INT_MAX:
+            raise BadInput(
+                f"the query parameter '{name}' is {value}, beyond what the store can hold "
+                f"(±{SQL_INT_MAX}); use a smaller number"
+            )
+        return number
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
@@ -309,7 +324,7 @@ class ScheduleStateHandler(OrchestrateHandler):
 
     @endpoint("write")
     async def post(self, action: str) -> None:
-        name = self.body().get("schedule")
+        name = self.body(keys=("schedule",)).get("schedule")
         if not isinstance(name, str) or not name:
             raise BadInput("request body: 'schedule' must name a schedule, as listed by GET /orchestrate/api/schedules")
         self.reply(await self.call(self.backend.set_paused, name, action == "pause"))

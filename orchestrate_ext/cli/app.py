@@ -34,6 +34,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("status", "freshness"), "status_commands"),
     **dict.fromkeys(("scheduler", "schedules", "pause", "unpause", "ticks", "backfill", "cancel"), "schedule_commands"),
     "plan": "plan_commands",
+    "export": "export_commands",
     "state": "state_commands",
     "completion": "completion",
 }

@@ -24,6 +24,7 @@ from rich.live import Live
 from orchestrate_ext.cli.reading import Reading
 from orchestrate_ext.cli.screen import Screen, draw, rich_renderable
 from orchestrate_ext.cli.views import progress_text, show_screen, status_text
+from orchestrate_ext.errors import BadInput
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunStatus
 from orchestrate_ext.timefmt import TimeStyle, between, duration
 
@@ -129,9 +130,11 @@ def print_log(read: Reading, run_id: str, node_id: str, try_number: int | None) 
     if not attempts:
         click.echo(f"{node_id} has not started in run {run_id}", err=True)
         return
-    for attempt in attempts:
-        if try_number is not None and attempt.try_number != try_number:
-            continue
+    chosen = [attempt for attempt in attempts if try_number is None or attempt.try_number == try_number]
+    if not chosen:
+        tries = ", ".join(str(attempt.try_number) for attempt in attempts)
+        raise BadInput(f"--try {try_number}: {node_id} has no try {try_number} in run {run_id}; its tries: {tries}")
+    for attempt in chosen:
         click.echo(_header(attempt, node_id, read.style))
         path = Path(attempt.log_path) if attempt.log_path else None
         if path and path.is_file():

@@ -23,7 +23,7 @@ from orchestrate_ext.errors import NodeNotFound, did_you_mean
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.reports import run_document, run_summary
 from orchestrate_ext.store import StoreTx
-from orchestrate_ext.store.records import RunQuery
+from orchestrate_ext.store.records import SQL_INT_MAX, RunQuery
 
 
 def resolve_node(tx: StoreTx, given: str) -> str:
@@ -76,7 +76,7 @@ def _short_names(node_id: str) -> set[str]:
 @click.option(
     "--since", default=None, help="Only runs created since: a duration back (2d, 12h) or a date (2026-11-30)."
 )
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=SQL_INT_MAX))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
 @utc_option
 @project_option
@@ -133,7 +133,13 @@ def show(project_dir: Path | None, run_id: str, watch: bool, as_json: bool, utc:
 @main.command()
 @click.argument("run_id", shell_complete=completion.run_ids)
 @click.argument("node_id", shell_complete=completion.run_node_ids)
-@click.option("--try", "try_number", type=int, default=None, help="Only this attempt (default: all).")
+@click.option(
+    "--try",
+    "try_number",
+    type=click.IntRange(min=1, max=SQL_INT_MAX),
+    default=None,
+    help="Only this attempt, counted from 1 (default: all).",
+)
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing while the node runs (and its retries), until it ends."
 )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
 from orchestrate_ext import render
 from orchestrate_ext.cli import completion
@@ -179,7 +180,7 @@ def run(
     warn_left_out(choice)
     store = project.open_store()
     observers = project.observers(store, partial.graph)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=choice.graph)
+    executor = project.executor(store, listeners=[_progress(as_json), *observers], graph=choice.graph)
     record = executor.create_run(
         set(choice.node_ids),
         when,
@@ -189,6 +190,11 @@ def run(
         left_out=choice.left_out,
     )
     _execute_and_report(project, executor, store, record.run_id, as_json, observers)
+
+
+def _progress(as_json: bool) -> TerminalProgress:
+    """Progress on stderr; the summary on stdout, unless stdout is for ``--json``."""
+    return TerminalProgress(summary=Console(soft_wrap=True, stderr=as_json))
 
 
 def warn_left_out(choice: Choice) -> None:
@@ -247,7 +253,7 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     choice = choose(partial, unfinished & set(partial.graph.nodes))
     warn_left_out(choice)
     observers = project.observers(store, partial.graph)
-    executor = project.executor(store, listeners=[TerminalProgress(), *observers], graph=choice.graph)
+    executor = project.executor(store, listeners=[_progress(as_json), *observers], graph=choice.graph)
     _execute_and_report(project, executor, store, run_id, as_json, observers, left_out=choice.left_out)
 
 
@@ -317,10 +323,9 @@ def _execute_and_report(
 def _print_failures(document: dict[str, Any]) -> None:
     failed = [node for node in document["nodes"] if node["status"] == NodeStatus.FAILED]
     for node in failed:
-        click.echo(f"\nFAILED {node['id']} after {node['attempts']} attempt(s):\n  {node['error']}", err=True)
+        click.echo(f"\nFAILED {node['id']} after {node['attempts']} attempt(s):\n  {node['error']}")
     if failed:
         click.echo(
             f"\nsee a log with `orchestrate logs {document['run_id']} NODE_ID`; "
-            f"run the rest again with `orchestrate retry {document['run_id']}`",
-            err=True,
+            f"run the rest again with `orchestrate retry {document['run_id']}`"
         )

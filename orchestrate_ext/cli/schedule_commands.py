@@ -30,6 +30,7 @@ from orchestrate_ext.scheduling.exits import record_exit
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.serve import clock_from_environment, open_scheduler, problem_text, serve
 from orchestrate_ext.scheduling.source import load_snapshot
+from orchestrate_ext.store.records import SQL_INT_MAX
 
 
 def _duration(value: str, option: str) -> float:
@@ -149,7 +150,7 @@ def unpause(project_dir: Path | None, schedule: str) -> None:
 
 @main.command()
 @click.argument("schedule", required=False, shell_complete=completion.schedule_names)
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1, max=SQL_INT_MAX))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
 @utc_option
 @project_option

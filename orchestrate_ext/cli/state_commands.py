@@ -112,10 +112,13 @@ def migrate(
     finally:
         from_store.close()
         to_store.close()
-    for table, count in copied.items():
-        click.echo(f"{table:<24} {count:>10,} rows")
+    for table, (added, read) in copied.items():
+        there = f" ({read - added:,} there already)" if read != added else ""
+        click.echo(f"{table:<24} {added:>10,} rows added{there}")
+    total = sum(added for added, _ in copied.values())
+    verb = f"added {total:,} rows" if append else "copied"
     click.echo(
-        f"copied {location} into {to_store.location}; now set `state: {{url: ...}}` (or `url_env`) in "
+        f"{verb} from {location} into {to_store.location}; now set `state: {{url: ...}}` (or `url_env`) in "
         "orchestrate.yaml to use it"
     )
 

@@ -25,6 +25,7 @@ from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.store import StateStore
+from orchestrate_ext.store.files import StateFiles
 
 
 def new_run_id(clock: Clock) -> str:
@@ -111,6 +112,8 @@ class Executor:
         launcher: Launcher | None = None,
         redact: Callable[[str], str] = str,
     ) -> None:
+        if store.files is None:  # the paths this executor records are relative to state_dir: read them so
+            store.files = StateFiles(state_dir)
         self.environment = RunEnvironment(
             graph,
             runners,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from orchestrate_ext import processes
+from orchestrate_ext import extras, processes
 from orchestrate_ext.errors import ConfigError, OrchestrateError
 
 if TYPE_CHECKING:
@@ -239,6 +239,7 @@ def open_launcher(config: ExecutorConfig, config_path: Path) -> Launcher:
     """The launcher ``executor:`` asks for (a Dask one connects to, or starts, its cluster now)."""
     if config.type == "local":
         return LocalLauncher()
+    extras.require("dask", ("distributed",), f"{config_path}: key 'executor.type: dask'")
     from orchestrate_ext.execution.dask_launcher import DaskLauncher
 
     address = config.address

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -45,6 +46,7 @@ from orchestrate_ext.model import (
     RunStatus,
     result_id,
 )
+from orchestrate_ext.store.files import StateFiles
 from orchestrate_ext.store.records import LastSuccess, ResourceWait
 
 if TYPE_CHECKING:
@@ -83,6 +85,8 @@ class RunLoop:
         self.events: queue.Queue[RunnerEvent] = queue.Queue()
         self.reporter = QueueReporter(self.events, environment.clock, environment.redact)
         self.run_dir = environment.state_dir / "runs" / run.run_id
+        self.files = StateFiles(environment.state_dir)
+        """Logs and outputs are recorded relative to the state folder (a copied project shows its own)."""
         self.context = RunContext(
             run_id=run.run_id,
             logical_date=run.logical_date,
@@ -359,11 +363,43 @@ class RunLoop:
 
     def _wait_for(self, batch: list[str], needed: list[str], wait: ResourceWait) -> None:
         """Mark the batch's nodes ``waiting``, saying for what and for whom."""
-        text = waiting_text(needed, wait, self.run_record.run_id)
+        text = waiting_text(needed, wait, self.run_record.run_id, self._holding_nodes(wait, needed))
         for node_id in batch:
             record = self.records[node_id]
             if record.status != NodeStatus.WAITING or record.waiting_for != text:
                 self._set(node_id, NodeStatus.WAITING, waiting_for=text)
+
+    def _holding_nodes(self, wait: ResourceWait, needed: list[str]) -> dict[tuple[str, str], list[str]]:
+        """The nodes running now under each hold of ``wait``: a hold is taken under the first node of a batch,
+        which may have finished long before the batch lets the resource go."""
+        found: dict[tuple[str, str], list[str]] = {}
+        others = sorted({holder.run_id for holder in wait.holders if holder.run_id != self.run_record.run_id})
+        running: dict[str, list[str]] = {}
+        if others:
+            with self.claim.store.read() as tx:
+                for run_id in others:
+                    running[run_id] = [
+                        state.node_id for state in tx.node_states(run_id) if state.status == NodeStatus.RUNNING
+                    ]
+        wanted = set(needed)
+        for holder in wait.holders:
+            if holder.run_id == self.run_record.run_id:
+                batch = [
+                    task.node.id
+                    for batch_id, key in self.resource_keys.items()
+                    if key == holder.node_id
+                    for task in self.batches.get(batch_id, [])
+                ]
+                names = [node_id for node_id in batch if self.records[node_id].status == NodeStatus.RUNNING]
+            else:
+                nodes = self.env.graph.nodes
+                names = [
+                    node_id
+                    for node_id in running.get(holder.run_id, [])
+                    if node_id not in nodes or wanted & set(nodes[node_id].resources)
+                ]
+            found[(holder.run_id, holder.node_id)] = names
+        return found
 
     def _give_up_asking(self, node_ids: set[str]) -> None:
         """Leave the store's line for requests no longer made (granted, the batch changed shape, the run stops)."""
@@ -438,8 +474,8 @@ class RunLoop:
             try_number=task.try_number,
             status=AttemptStatus.RUNNING,
             started_at=event.at,
-            log_path=str(task.log_path),
-            output_path=event.output_path,
+            log_path=self.files.stored(task.log_path),
+            output_path=self.files.stored(event.output_path),
         )
         self._write(self.claim.start_attempt(attempt, state))
         self._announce(state, task.try_number)
@@ -473,7 +509,7 @@ class RunLoop:
             started_at=record.started_at or at,
             finished_at=at,
             error=outcome.error or outcome.warning,
-            output_path=outcome.output_path,
+            output_path=self.files.stored(outcome.output_path),
             worker=outcome.worker,
         )
         if not self.claim.finish_attempt(attempt, state):
@@ -598,13 +634,23 @@ class RunLoop:
             listener.node_changed(change)
 
 
-def waiting_text(resources: list[str], wait: ResourceWait, run_id: str) -> str:
-    """``waiting for warehouse (held by run … node …)``, or the place in line."""
+def waiting_text(
+    resources: list[str],
+    wait: ResourceWait,
+    run_id: str,
+    running: Mapping[tuple[str, str], list[str]] | None = None,
+) -> str:
+    """``waiting for warehouse (held by run … node …)``, or the place in line.
+
+    ``running`` names, per hold (run id, node id), the nodes running under it now; the hold's own node when
+    none is (a hold is taken under the first node of a batch, which may have finished long ago).
+    """
     names = ", ".join(resources)
-    holders = [
-        f"{holder.node_id} in this run" if holder.run_id == run_id else f"run {holder.run_id} node {holder.node_id}"
-        for holder in wait.holders
-    ]
+    holders = []
+    for holder in wait.holders:
+        nodes = (running or {}).get((holder.run_id, holder.node_id)) or [holder.node_id]
+        node = nodes[0] + (f" and {len(nodes) - 1} more" if len(nodes) > 1 else "")
+        holders.append(f"{node} in this run" if holder.run_id == run_id else f"run {holder.run_id} node {node}")
     if holders:
         return f"waiting for {names} (held by {'; '.join(dict.fromkeys(holders))})"
     ahead = "1 earlier request" if wait.position == 1 else f"{wait.position} earlier requests"

@@ -10,12 +10,17 @@ the environment and two file paths, and the client is never imported.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrate_ext.errors import MissingExtra
 from orchestrate_ext.interfaces import Observer, ObserverContext, Workspace
 from orchestrate_ext.lineage.config import LineageConfig, client_configured, disabled
+
+log = logging.getLogger(__name__)
 
 
 class LineagePlugin:
@@ -24,11 +29,29 @@ class LineagePlugin:
     config_key = "lineage"
     config_model = LineageConfig
 
+    def __init__(self) -> None:
+        self._implicit: LineageConfig | None = None
+
     def implicit_config(self, workspace: Workspace) -> LineageConfig | None:
-        return LineageConfig() if client_configured() else None  # where the client looks: the current folder
+        if not client_configured():  # where the client looks: the environment, the current folder
+            return None
+        self._implicit = LineageConfig()
+        return self._implicit
 
     def observers(self, config: LineageConfig, context: ObserverContext) -> Sequence[Observer]:
+        """The lineage observer; a ``lineage:`` section without the client installed is a ``MissingExtra``
+        (exit 2), OpenLineage's own configuration without it a warning (it may be meant for other tools)."""
         if not config.enabled or disabled(os.environ):
+            return []
+        if importlib.util.find_spec("openlineage") is None:
+            if config is not self._implicit:
+                raise MissingExtra(
+                    "lineage", "openlineage", f"the 'lineage' section of {context.workspace.config_path}"
+                )
+            log.warning(
+                "lineage: OpenLineage is configured here (OPENLINEAGE_URL or openlineage.yml) but its client is "
+                "not installed; no events are emitted. Install it with: pip install 'orchestrate-ext[lineage]'"
+            )
             return []
         from orchestrate_ext.lineage.observer import LineageObserver
 
@@ -46,8 +69,6 @@ class LineagePlugin:
 
     def check(self, config: LineageConfig, workspace: Workspace, graph: Any) -> Sequence[str]:
         """Warnings for ``orchestrate validate``: a missing API key, a client that is not installed."""
-        import importlib.util
-
         warnings = []
         if config.enabled and importlib.util.find_spec("openlineage") is None:
             warnings.append(

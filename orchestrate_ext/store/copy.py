@@ -6,7 +6,8 @@ from one consistent read of the source. Times are turned from SQLite's text
 into PostgreSQL's ``timestamptz``; identity counters (tick and message ids)
 are moved past the copied ids. The target must be empty unless ``append`` is
 given; then rows whose key is there already are skipped, so a copy that
-stopped halfway can simply be run again.
+stopped halfway can simply be run again. The counts returned are the rows
+the target gained, never the rows read.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ def copy_history(
     *,
     append: bool = False,
     progress: Callable[[str, int, int], None] = lambda table, done, total: None,
-) -> dict[str, int]:
-    """Copy ``components``' tables from ``source`` (SQLite) into ``target`` (PostgreSQL); rows copied per table.
+) -> dict[str, tuple[int, int]]:
+    """Copy ``components``' tables from ``source`` (SQLite) into ``target`` (PostgreSQL).
+
+    Returns, per table, ``(added, read)``: the rows the target gained and the rows the source holds (with
+    ``append``, ``read - added`` rows were there already and were left alone).
 
     ``progress(table, rows_done, rows_in_table)`` is called as the copy goes.
     Raises :class:`BadInput` when the backends are not SQLite → PostgreSQL, or
@@ -54,7 +58,7 @@ def copy_history(
                 f"the state store {target.location} already holds rows ({', '.join(filled)}); copy into an empty "
                 "database, or pass --append to add the rows it lacks"
             )
-    copied: dict[str, int] = {}
+    copied: dict[str, tuple[int, int]] = {}
     with source.read() as reading:
         for table in tables:
             copied[table] = _copy_table(reading.sql, target, table, append, progress)
@@ -68,7 +72,7 @@ def _tables_with_rows(store: StateStore, tables: Sequence[str]) -> list[str]:
 
 def _copy_table(
     source: Sql, target: StateStore, table: str, append: bool, progress: Callable[[str, int, int], None]
-) -> int:
+) -> tuple[int, int]:
     total = int(one(source, f"SELECT COUNT(*) FROM {table}")[0])
     cursor = source.execute(f"SELECT * FROM {table}")
     columns = [column[0] for column in cursor.description]
@@ -79,7 +83,7 @@ def _copy_table(
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(columns)})"
     if append:
         statement += " ON CONFLICT DO NOTHING"
-    done = 0
+    done = added = 0
     progress(table, done, total)
     while batch := cursor.fetchmany(BATCH):
         with target.transaction() as tx:
@@ -87,7 +91,7 @@ def _copy_table(
             for row in rows:
                 for index in converting:
                     row[index] = tx.sql.time(source.read_time(row[index]))
-            tx.sql.executemany(statement, rows)
+            added += tx.sql.executemany(statement, rows)
         done += len(batch)
         progress(table, done, total)
     if identities:
@@ -97,7 +101,7 @@ def _copy_table(
                     f"SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX({column}), 0) + 1, false) FROM {table}",
                     (table, column),
                 )
-    return done
+    return added, done
 
 
 def _time_columns(sql: Sql, table: str) -> set[str]:

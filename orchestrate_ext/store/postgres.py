@@ -54,9 +54,10 @@ class PostgresSql(Sql):
     def execute(self, statement: str, params: Sequence[object] = ()) -> Result:
         return self.connection.execute(_placeholders(statement), params)
 
-    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
+    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> int:
         with self.connection.cursor() as cursor:
             cursor.executemany(_placeholders(statement), rows)
+            return max(cursor.rowcount, 0)  # psycopg 3.1+: the sum over the rows
 
     def time(self, value: datetime | None) -> object:
         return value

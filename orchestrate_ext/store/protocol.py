@@ -38,6 +38,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from orchestrate_ext.errors import StoreError
+from orchestrate_ext.store.files import StateFiles
 from orchestrate_ext.store.resources_sql import ResourceStatements
 from orchestrate_ext.store.schema import CORE_COMPONENTS
 from orchestrate_ext.store.sql import Component, Sql, migration_statements, one
@@ -51,9 +52,11 @@ SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMA
 class StoreTx(ResourceStatements):
     """One unit of work on the store: every operation, on one open transaction."""
 
-    def __init__(self, sql: Sql, components: Mapping[str, Component]) -> None:
+    def __init__(self, sql: Sql, components: Mapping[str, Component], files: StateFiles | None = None) -> None:
         self.sql = sql
         self._components = components
+        self.files = files
+        """Resolves the file paths attempts record (relative to the state folder); None: as recorded."""
 
     def component_sql(self, component: Component) -> Sql:
         """The transaction's statements, for the tables of a registered plugin component."""
@@ -87,6 +90,8 @@ class StateStore(ABC):
     read_only: bool
     _scratch = False
     """A read-only store that does not exist yet: an empty schema in memory, migrated there."""
+    files: StateFiles | None = None
+    """The project's state folder, which attempts' log and output paths are read against (set by the project)."""
 
     def __init__(self) -> None:
         self._components: dict[str, Component] = {}
@@ -108,13 +113,13 @@ class StateStore(ABC):
         if self.read_only:
             raise StoreError(f"the state store {self.location} was opened read-only; this command cannot write")
         with self._session(write=True) as sql:
-            yield StoreTx(sql, self._components)
+            yield StoreTx(sql, self._components, self.files)
 
     @contextmanager
     def read(self) -> Iterator[StoreTx]:
         """A consistent read-only view (writes through it fail)."""
         with self._session(write=False) as sql:
-            yield StoreTx(sql, self._components)
+            yield StoreTx(sql, self._components, self.files)
 
     def register(self, component: Component) -> None:
         """Make a component's tables usable: migrate them (or, read-only, check their version)."""

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from orchestrate_ext.errors import OrchestrateError
+from orchestrate_ext.errors import BadInput, OrchestrateError
 from orchestrate_ext.model import NodeStatus, RunStatus
 
 # -- ticks and schedules
@@ -192,10 +192,17 @@ class ResourceWait:
 
 # -- history queries
 
+SQL_INT_MAX = 2**63 - 1
+"""The largest integer SQLite's INTEGER and PostgreSQL's BIGINT hold (a LIMIT or OFFSET beyond it is an error)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RunQuery:
-    """Which runs a history query returns, newest first. Empty collections mean "any"."""
+    """Which runs a history query returns, newest first. Empty collections mean "any".
+
+    Raises:
+        BadInput: ``limit`` below 1 or ``offset`` below 0, or either beyond :data:`SQL_INT_MAX`.
+    """
 
     statuses: frozenset[RunStatus] = frozenset()
     schedules: frozenset[str] = frozenset()
@@ -208,6 +215,11 @@ class RunQuery:
     """Only runs whose id starts with this text (shell completion of run ids)."""
     limit: int = 50
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        for name, value, least in (("limit", self.limit, 1), ("offset", self.offset, 0)):
+            if not least <= value <= SQL_INT_MAX:
+                raise BadInput(f"{name} {value} is out of range; use a whole number from {least} to {SQL_INT_MAX}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from orchestrate_ext.errors import RunNotFound
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.store.files import StateFiles
 from orchestrate_ext.store.records import (
     LastSuccess,
     NodeHistoryEntry,
@@ -50,6 +51,8 @@ class RunStatements:
     """Runs, node states and attempts on one transaction's :class:`~orchestrate_ext.store.sql.Sql`."""
 
     sql: Sql
+    files: StateFiles | None = None
+    """Resolves attempts' recorded file paths against the state folder (:mod:`orchestrate_ext.store.files`)."""
 
     # -- writing
 
@@ -494,6 +497,8 @@ class RunStatements:
 
     def _attempt(self, row: tuple[Any, ...]) -> AttemptRecord:
         sql = self.sql
+        if self.files is not None:
+            row = (*row[:7], self.files.resolve(row[7], row[0]), self.files.resolve(row[8], row[0]), *row[9:])
         return AttemptRecord(
             run_id=row[0],
             node_id=row[1],

@@ -122,7 +122,10 @@ class Sql(Protocol):
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> Result: ...
 
-    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None: ...
+    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> int:
+        """Run ``statement`` once per row; the number of rows it changed in all (an insert skipped on a
+        conflict changes none)."""
+        ...
 
     def time(self, value: datetime | None) -> object:
         """A datetime as a parameter (None stays None)."""

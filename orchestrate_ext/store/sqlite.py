@@ -37,8 +37,8 @@ class SQLiteSql(Sql):
     def execute(self, statement: str, params: Sequence[object] = ()) -> Result:
         return self.connection.execute(statement, params)
 
-    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
-        self.connection.executemany(statement, rows)
+    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> int:
+        return max(self.connection.executemany(statement, rows).rowcount, 0)
 
     def time(self, value: datetime | None) -> object:
         return None if value is None else to_utc(value).isoformat(timespec="microseconds")

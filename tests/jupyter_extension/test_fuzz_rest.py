@@ -5,6 +5,8 @@ from plain synchronous tests), rooted at a copy of the shop example. Hypothesis 
 near-valid bodies to every route that takes one, and odd values to every query parameter. For each
 request: the status is below 500, and when it is 4xx the notebooks and the state store are exactly as
 before. Bodies for ``POST runs`` are built so that they never start a run (a run is a write by design).
+Issue 18 added integers beyond what the store holds in every query, unknown keys in pause/resume bodies, and
+a GET before the store exists (it must not create it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from orchestrate_ext.config import StateLocation
+from orchestrate_ext.store import open_store
 from tests.conftest import copy_example, copy_parsed
 from tests.test_fuzz_inputs import crons, durations, names, scalars, timezones, values
 
@@ -116,8 +120,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, parsed_manifest: Path) -> I
             pass
         assert process.poll() is None and time.monotonic() < deadline, (root.parent / "server.log").read_text()
         time.sleep(0.3)
-    for route in ("runs", "schedules", "scheduler"):  # the store exists from here on, with every table
-        running.call("GET", route)
+    assert running.call("GET", "runs") == 200 and not (root / ".orchestrate").exists(), "a GET created the store"
+    open_store(StateLocation(path=root / ".orchestrate" / "state.db")).close()  # the store, with every table
     yield running
     process.terminate()
     process.wait(30)
@@ -197,9 +201,29 @@ def test_post_pause_and_resume(server: Server, action: str, body: bytes) -> None
     server.check("POST", f"schedules/{action}", body=body)
 
 
+@EXAMPLES
+@given(
+    action=st.sampled_from(["pause", "resume"]),
+    schedule=names | values,
+    extra=st.dictionaries(st.text(max_size=8).filter(lambda key: key != "schedule"), values, min_size=1, max_size=3),
+)
+@example(action="pause", schedule="notebooks/daily_report", extra={"until": "monday"})
+def test_pause_and_resume_refuse_any_other_key(
+    server: Server, action: str, schedule: Any, extra: dict[str, Any]
+) -> None:
+    """Issue 18: an unknown key is refused (400, nothing changed), whatever the schedule names."""
+    assert server.check("POST", f"schedules/{action}", body=as_body({"schedule": schedule, **extra})) == 400
+
+
 QUERY_NAMES = ["cron", "timezone", "count", "select", "path", "status", "trigger", "schedule", "limit", "offset"]
 QUERY_NAMES += ["node", "try", "notebook"]
-text_values = st.text(max_size=40) | st.sampled_from(["", "-1", "0", "10" * 20, "Europe", "x" * 300, "%00", "..%2F"])
+huge_numbers = st.integers(min_value=2**63, max_value=10**40).flatmap(lambda n: st.sampled_from([str(n), f"-{n}"]))
+text_values = (
+    st.text(max_size=40)
+    | st.sampled_from(["", "-1", "0", "10" * 20, "Europe", "x" * 300, "%00", "..%2F", "9" * 31, str(2**63 - 1)])
+    | huge_numbers
+)
+"""Query values; issue 18 added integers beyond what the store holds (a 500 on ``runs?offset=<31 nines>``)."""
 
 
 @EXAMPLES
@@ -225,6 +249,8 @@ text_values = st.text(max_size=40) | st.sampled_from(["", "-1", "0", "10" * 20, 
 @example(route=("DELETE", "schedules", ()), run_id="r", query={"notebook": "é" * 200})
 @example(route=("GET", "cron", ()), run_id="r", query={"cron": "0 7 * * *", "timezone": "Europe"})
 @example(route=("GET", "cron", ()), run_id="r", query={"cron": "0 7 * * *", "timezone": "A" * 300})
+@example(route=("GET", "runs", ()), run_id="r", query={"offset": "9" * 31})
+@example(route=("GET", "runs/{id}/logs", ()), run_id="r", query={"node": "x", "try": str(2**64)})
 def test_every_query_and_path_parameter(
     server: Server, route: tuple[str, str, tuple[str, ...]], run_id: str, query: dict[str, str]
 ) -> None:

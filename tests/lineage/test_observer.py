@@ -222,3 +222,18 @@ def test_off_costs_no_import(tmp_path: Path) -> None:
     env["OPENLINEAGE_URL"] = "http://127.0.0.1:9"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert out.stdout.split() == ["['lineage']", "False"]
+
+
+def test_a_lineage_section_without_the_client_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrate_ext.errors import MissingExtra
+    from orchestrate_ext.lineage.plugin import LineagePlugin
+
+    monkeypatch.setitem(sys.modules, "openlineage", None)  # as if not installed
+    project = Project(tmp_path, _http(None))
+    context = ObserverContext(project.workspace, project.store, project.graph, project.clock)
+    with pytest.raises(MissingExtra, match=r"pip install 'orchestrate-ext\[lineage\]'"):
+        LineagePlugin().observers(project.config, context)
+    monkeypatch.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9")
+    plugin = LineagePlugin()
+    implicit = plugin.implicit_config(project.workspace)
+    assert implicit is not None and plugin.observers(implicit, context) == []  # meant for other tools, maybe

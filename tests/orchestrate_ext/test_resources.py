@@ -7,6 +7,9 @@ import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from orchestrate_ext.clock import SystemClock
 from orchestrate_ext.config import Defaults
@@ -179,3 +182,60 @@ def test_a_granted_request_keeps_its_hold_while_its_batch_runs(store: StateStore
     assert [run_id for run_id, _ in runner.seen] == [holding.run_id, waiting.run_id]
     for run_id, held in runner.seen:
         assert held == {("warehouse", run_id)}, "each run held the warehouse, alone, while it ran"
+
+
+class _HoldsOnB(ScriptedRunner):
+    """A dbt batch ``[a, b]`` whose ``a`` ends at once and whose ``b`` runs until ``gate`` is set."""
+
+    def _play(self, context: Any, task: Any, reporter: Any, cancel: threading.Event) -> bool:
+        if task.node.id == "model.p.b":
+            self.gate.clear()
+        return super()._play(context, task, reporter, cancel)
+
+
+@pytest.mark.parametrize("same_run", [True, False])
+def test_a_wait_names_the_node_that_holds_the_resource_now(store: StateStore, tmp_path: Path, same_run: bool) -> None:
+    """Issue 18: a hold is taken under the first node of a dbt batch; the wait named that node long after it
+    had finished while the rest of its batch held the warehouse."""
+    graph = build_graph(
+        [
+            node("model.p.a", resources=("warehouse",)),
+            node("model.p.b", depends_on=("a",), resources=("warehouse",)),
+            node("notebook.report", kind="notebook", resources=("warehouse",)),
+        ]
+    )
+    dbt, recorder = _HoldsOnB(batchable=True), Recorder()
+    engine = Executor(
+        graph,
+        {"dbt": dbt, "notebook": ScriptedRunner()},
+        store,
+        SystemClock(),
+        state_dir=tmp_path,
+        concurrency=4,
+        defaults=Defaults(),
+        listeners=[recorder],
+    )
+    if same_run:
+        runs = [engine.create_run(set(graph.nodes), LOGICAL)]
+    else:
+        runs = [engine.create_run({"model.p.a", "model.p.b"}, LOGICAL), engine.create_run({"notebook.report"}, LOGICAL)]
+    threads = [threading.Thread(target=engine.execute, args=(run.run_id,)) for run in runs]
+    threads[0].start()
+    wait_until(lambda: any(c.node_id == "model.p.a" and c.status == NodeStatus.SUCCESS for c in recorder.changes))
+    for thread in threads[1:]:
+        thread.start()
+    holder = "model.p.b in this run" if same_run else f"run {runs[0].run_id} node model.p.b"
+    try:
+        wait_until(
+            lambda: any(
+                c.node_id == "notebook.report" and c.waiting_for == f"waiting for warehouse (held by {holder})"
+                for c in list(recorder.changes)
+            ),
+            timeout=10,
+        )
+    finally:
+        dbt.gate.set()
+        for thread in threads:
+            thread.join(30)
+    texts = {c.waiting_for for c in recorder.changes if c.node_id == "notebook.report" and c.waiting_for}
+    assert same_run or not any("model.p.a" in text for text in texts), texts  # the other run's a had ended

@@ -156,3 +156,69 @@ async def test_a_logical_date_outside_the_accepted_years_is_400(api: Any, jp_roo
     assert status == 400, body
     assert f"logical_date: '{logical_date}' is outside" in body["message"] and "years 1900 to 2999" in body["message"]
     assert snapshot(jp_root_dir) == before
+
+
+# -- issue 18: numbers beyond the store, unknown keys in pause/resume, GETs that would create the store
+
+
+@pytest.mark.parametrize(
+    ("route", "query"),
+    [
+        ("runs", {"offset": "9" * 31}),
+        ("runs", {"offset": str(2**63)}),
+        ("runs", {"limit": "1" + "0" * 30}),
+        ("ticks", {"limit": "-" + "9" * 31}),
+    ],
+)
+async def test_numbers_beyond_the_store_are_400(api: Any, jp_root_dir: Path, route: str, query: dict[str, str]) -> None:
+    before = snapshot(jp_root_dir)
+    status, body = await api.get(route, **query)
+    assert status == 400, body
+    ((name, value),) = query.items()
+    assert f"the query parameter '{name}' is {value}" in body["message"] or f"{name} {value}" in body["message"], body
+    assert "use" in body["message"]
+    assert snapshot(jp_root_dir) == before
+
+
+async def test_the_largest_offset_the_store_holds_is_an_empty_page(api: Any) -> None:
+    status, body = await api.get("runs", offset=str(2**63 - 1))
+    assert status == 200, body
+    assert body["runs"] == [] and body["offset"] == 2**63 - 1
+
+
+@pytest.mark.parametrize("action", ["pause", "resume"])
+async def test_unknown_keys_in_pause_and_resume_bodies_are_400(api: Any, jp_root_dir: Path, action: str) -> None:
+    status, saved = await api.post("schedules", {"notebook": REPORT, "cron": "0 7 * * *", "timezone": "UTC"})
+    assert status == 200, saved
+    if action == "resume":
+        assert (await api.post("schedules/pause", {"schedule": "notebooks/daily_report"}))[0] == 200
+    before = await api.get("schedules")
+    status, body = await api.post(f"schedules/{action}", {"schedule": "notebooks/daily_report", "until": "monday"})
+    assert status == 400, body
+    assert body["message"] == "request body: unknown key 'until'; this route takes only 'schedule'", body
+    assert await api.get("schedules") == before
+
+
+READ_ONLY_GETS = [
+    ("runs", {}),
+    ("runs/r1", {}),
+    ("runs/r1/logs", {"node": "x"}),
+    ("runs/r1/output", {"node": "x"}),
+    ("nodes", {}),
+    ("nodes/history", {"node": "model.shop.stg_orders"}),
+    ("schedules", {}),
+    ("scheduler", {}),
+    ("ticks", {}),
+]
+
+
+async def test_read_only_gets_never_create_the_store(api: Any, jp_root_dir: Path) -> None:
+    assert not (jp_root_dir / ".orchestrate").exists()
+    for route, query in READ_ONLY_GETS:
+        status, body = await api.get(route, **query)
+        assert status in (200, 404), (route, body)
+        assert not (jp_root_dir / ".orchestrate").exists(), f"GET {route} created the state folder"
+    status, body = await api.get("runs")
+    assert (status, body["runs"], body["total"]) == (200, [], 0)
+    status, body = await api.get("runs/r1")
+    assert status == 404 and "r1" in body["message"], body

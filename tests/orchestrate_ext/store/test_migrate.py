@@ -96,6 +96,27 @@ def test_a_sqlite_history_is_copied_into_postgresql_once(project: Path, postgres
     with target.read() as tx:
         assert tx.count_runs() == 2 and len(tx.list_ticks("s")) == 3, "appending again adds nothing twice"
     target.close()
+    lines = {line.split()[0]: line for line in output.splitlines() if line.strip()}
+    assert " 0 rows added (2 there already)" in lines["runs"], output  # issue 18: it said "2 rows"
+    assert " 0 rows added (2 there already)" in lines["ticks"], output
+    assert "added 0 rows from " in output and "copied" not in output
+
+
+def test_append_reports_only_the_rows_it_added(project: Path, postgres_schema_url: str) -> None:
+    code, output = invoke("state", "migrate", "--to", postgres_schema_url, "--project", str(project))
+    assert code == 0, output
+    target = open_store(StateLocation(url=postgres_schema_url))
+    with target.transaction() as tx:
+        tx.sql.execute("DELETE FROM attempts WHERE run_id = 'r1'")
+        tx.sql.execute("DELETE FROM run_nodes WHERE run_id = 'r1'")
+        tx.sql.execute("DELETE FROM runs WHERE run_id = 'r1'")
+    target.close()
+    code, output = invoke("state", "migrate", "--to", postgres_schema_url, "--append", "--project", str(project))
+    assert code == 0, output
+    lines = {line.split()[0]: line for line in output.splitlines() if line.strip()}
+    assert " 1 rows added (1 there already)" in lines["runs"], output
+    assert " 2 rows added (2 there already)" in lines["run_nodes"], output
+    assert " 1 rows added (1 there already)" in lines["attempts"], output
 
 
 def test_a_password_on_the_command_line_is_refused_and_never_shown(
