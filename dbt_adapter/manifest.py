@@ -84,6 +84,9 @@ class ManifestNode:
     incremental_strategy: str | None = None
     batch_size: str | None = None
     """A microbatch model's ``batch_size`` (``hour``, ``day``, ``month``, ``year``)."""
+    relation: tuple[str | None, str | None, str] | None = None
+    """``(database, schema, identifier)`` of the relation a model, seed or snapshot writes (its ``alias``)
+    or a source reads (its ``identifier``); None for ephemeral models and resources without one."""
 
     @property
     def tested_node(self) -> str | None:
@@ -214,6 +217,7 @@ class _Reader:
                 version=None if item.get("version") is None else str(item["version"]),
                 incremental_strategy=config.get("incremental_strategy"),
                 batch_size=config.get("batch_size"),
+                relation=_relation(item, resource_type, config),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ManifestError(
@@ -299,6 +303,22 @@ def _export(export: Mapping[str, Any]) -> SavedQueryExport:
         schema=_text_or_none(config.get("schema_name")),
         alias=_text_or_none(config.get("alias")),
     )
+
+
+_RELATION_TYPES = frozenset({"model", "seed", "snapshot", "source"})
+
+
+def _relation(
+    item: Mapping[str, Any], resource_type: str, config: Mapping[str, Any]
+) -> tuple[str | None, str | None, str] | None:
+    """The relation of a resource that has one in the warehouse (see :attr:`ManifestNode.relation`)."""
+    if resource_type not in _RELATION_TYPES or config.get("materialized") == "ephemeral":
+        return None
+    identifier = item.get("identifier") if resource_type == "source" else item.get("alias")
+    identifier = identifier or item.get("name")
+    if not identifier:
+        return None
+    return _text_or_none(item.get("database")), _text_or_none(item.get("schema")), str(identifier)
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dbt_adapter.lineage_names import dataset_name
 from dbt_adapter.manifest import Manifest, ManifestNode
 from dbt_adapter.test_edges import multi_parent_test_waits, single_parent_tests
 from orchestrate_ext.errors import ConfigError
@@ -77,6 +78,7 @@ def nodes_from_manifest(
     workspace_root: Path,
     resources: Sequence[str] = ("warehouse",),
     problems: dict[str, str] | None = None,
+    naming: Naming | None = None,
 ) -> list[Node]:
     """Every dbt resource of ``manifest`` (and a freshness check per source that has a rule) as a graph node.
 
@@ -85,8 +87,24 @@ def nodes_from_manifest(
         problems: when given, a resource whose ``meta.orchestrate`` is invalid does not raise: it
             becomes a node with default settings and its error is put here by node id (the partial
             graph then leaves it out). Without it, the first invalid ``meta`` raises ``ConfigError``.
+        naming: the adapter and warehouse namespace (from the profile) that name each relation as an
+            OpenLineage dataset, put in the node's ``settings["dataset"]`` (read by
+            :func:`orchestrate_ext.datasets.node_datasets`); None when the profile did not load.
     """
-    return _Builder(manifest, project_dir, workspace_root, tuple(resources), problems).build()
+    return _Builder(manifest, project_dir, workspace_root, tuple(resources), problems, naming).build()
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """How the relations of one dbt target are named as datasets (:mod:`dbt_adapter.lineage_names`)."""
+
+    adapter: str
+    namespace: str
+
+    def dataset(self, item: ManifestNode) -> dict[str, str] | None:
+        if item.relation is None:
+            return None
+        return {"namespace": self.namespace, "name": dataset_name(self.adapter, *item.relation)}
 
 
 class _Builder:
@@ -97,8 +115,10 @@ class _Builder:
         workspace_root: Path,
         resources: tuple[str, ...],
         problems: dict[str, str] | None = None,
+        naming: Naming | None = None,
     ) -> None:
         self.manifest = manifest
+        self.naming = naming
         self.problems = problems
         self.resources = resources
         self.known = manifest.nodes.keys() | manifest.sources.keys()
@@ -178,7 +198,7 @@ class _Builder:
             runnable=False,
             owner=own.owner,
             tags=own.tags,
-            settings={"dbt_id": source.unique_id, **own.observer},
+            settings={"dbt_id": source.unique_id, **self._dataset(source), **own.observer},
         )
 
     def _freshness(self, source: ManifestNode) -> Node:
@@ -242,8 +262,12 @@ class _Builder:
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
             reuse=settings.reuse_policy(),
-            settings={"dbt_id": item.unique_id, **extra, **observer, **own.schedule},
+            settings={"dbt_id": item.unique_id, **self._dataset(item), **extra, **observer, **own.schedule},
         )
+
+    def _dataset(self, item: ManifestNode) -> dict[str, Any]:
+        dataset = self.naming.dataset(item) if self.naming is not None else None
+        return {"dataset": dataset} if dataset else {}
 
     def _depends_on(self, item: ManifestNode) -> tuple[str, ...]:
         """Its parents; a unit test takes its model's parents, and the model waits for its unit tests."""

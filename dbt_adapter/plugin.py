@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from dbt_adapter.fingerprint import Digests
 from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.hooks import with_hooks
+from dbt_adapter.lineage_names import dataset_namespace
 from dbt_adapter.manifest import Manifest, read_manifest
-from dbt_adapter.nodes import FRESHNESS_KIND, KIND, nodes_from_manifest
+from dbt_adapter.nodes import FRESHNESS_KIND, KIND, Naming, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
 from dbt_adapter.project import DbtConfig, DbtProject
 from dbt_adapter.runner import DbtRunner
@@ -61,7 +62,12 @@ class DbtPlugin:
         manifest = ensure_manifest(project)
         self._manifests[project.manifest_path] = manifest
         nodes = nodes_from_manifest(
-            manifest, project.project_dir, project.workspace_root, project.resources, problems=problems
+            manifest,
+            project.project_dir,
+            project.workspace_root,
+            project.resources,
+            problems=problems,
+            naming=_naming(project),
         )
         if not (manifest.hooks and project.controls_hooks):
             return nodes
@@ -120,3 +126,12 @@ class DbtPlugin:
         from dbt_adapter.scaffold import initial_config
 
         return initial_config(folder)
+
+
+def _naming(project: DbtProject) -> Naming | None:
+    """How the target's relations are named as OpenLineage datasets; None when the profile did not load."""
+    settings = project.settings
+    namespace = dataset_namespace(settings.adapter_type, settings.connection, settings.project_dir)
+    if namespace is None or settings.adapter_type is None:
+        return None
+    return Naming(settings.adapter_type, namespace)

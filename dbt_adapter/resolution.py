@@ -82,6 +82,9 @@ class DbtSettings:
     """Why dbt could not load the profile (missing file, profile, target or env var), if it could not."""
     adapter_type: str | None = None
     """The target's ``type`` (``duckdb``, ``postgres``, ...), when the profile could be loaded."""
+    connection: Mapping[str, Any] | None = None
+    """The target's rendered values without those that look secret (``password``, ``token``, ``*key*``...):
+    what names its warehouse (host, port, account, path); None without a profile."""
     profile_digest: str | None = None
     """A digest of the profile and target names and the target's rendered values (secrets and ``threads``
     left out): what of the profile can change how dbt parses (dbt's ``profile_hash``); None without a profile."""
@@ -173,6 +176,7 @@ def resolve(
         profile_problem=profile_state.problem,
         adapter_type=_adapter_type(profile_state.target_context),
         profile_digest=_profile_digest(profile_state.target_context),
+        connection=_connection(profile_state.target_context),
     )
 
 
@@ -182,6 +186,12 @@ def _profile_digest(target: Mapping[str, Any] | None) -> str | None:
     kept = {key: value for key, value in target.items() if key != "threads"}  # dbt re-parses for neither
     text = json.dumps(kept, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _connection(target: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if target is None:
+        return None
+    return {key: value for key, value in target.items() if key not in ("name", "target_name", "profile_name")}
 
 
 def _adapter_type(target: Mapping[str, Any] | None) -> str | None:

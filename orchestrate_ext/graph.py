@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrate_ext.datasets import node_datasets
 from orchestrate_ext.errors import ConfigError, CycleError, NodeNotFound, did_you_mean
 from orchestrate_ext.model import Node
 
@@ -77,7 +78,8 @@ class Graph:
         """The ``orchestrate graph --format json`` document.
 
         A node whose plugin put a JSON-able mapping in ``settings["details"]`` (what it wants shown
-        about the node, e.g. a dbt saved query's exports) has it as ``details``.
+        about the node, e.g. a dbt saved query's exports) has it as ``details``. ``datasets`` are the
+        OpenLineage names of what the node reads and writes (:func:`orchestrate_ext.datasets.node_datasets`).
         """
         chosen = set(self.nodes) if node_ids is None else set(node_ids)
         return {
@@ -92,6 +94,7 @@ class Graph:
                     "tags": sorted(self.nodes[node_id].tags),
                     "depends_on": list(self.declared[node_id]),
                     "waits_for": [gate for gate in self.parents[node_id] if gate not in self.declared[node_id]],
+                    "datasets": node_datasets(self, node_id).to_json(),
                     **_details(self.nodes[node_id]),
                 }
                 for node_id in self.order

@@ -295,6 +295,22 @@ class ObserverPlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class ImplicitPlugin(Protocol):
+    """An observer plugin that may be on although orchestrate.yaml has no key of its own.
+
+    The lineage plugin is on when OpenLineage's own configuration is found
+    (``OPENLINEAGE_URL``, ``openlineage.yml``); the engine asks it when the key is absent.
+    """
+
+    def implicit_config(self, workspace: Workspace) -> Any | None:
+        """The section to run with when orchestrate.yaml has no key for it, or None to stay off.
+
+        Must be cheap: it is asked for every run, and must not import heavy modules when off.
+        """
+        ...
+
+
+@runtime_checkable
 class CommandPlugin(Protocol):
     """A plugin that adds commands to the ``orchestrate`` command line (e.g. ``orchestrate alerts``).
 

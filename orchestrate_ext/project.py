@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import cast
 
 from orchestrate_ext.clock import Clock, SystemClock
 from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
@@ -16,6 +17,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import Launcher, open_launcher
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import (
+    ImplicitPlugin,
     NodePlugin,
     NodeRunner,
     Observer,
@@ -128,11 +130,24 @@ class Project:
             clock=self.clock,
         )
         found: list[Observer] = []
-        for key, section in self.config.sections.items():
-            plugin = self.plugins[key]
-            if isinstance(plugin, ObserverPlugin):
-                found.extend(plugin.observers(section, context))
+        for key, section in self.observer_sections().items():
+            found.extend(cast(ObserverPlugin, self.plugins[key]).observers(section, context))
         return found
+
+    def observer_sections(self) -> dict[str, object]:
+        """The section of each observer plugin that is on: its key in orchestrate.yaml, or what an
+        :class:`~orchestrate_ext.interfaces.ImplicitPlugin` finds without one."""
+        sections: dict[str, object] = {}
+        for key, plugin in self.plugins.items():
+            if not isinstance(plugin, ObserverPlugin):
+                continue
+            if key in self.config.sections:
+                sections[key] = self.config.sections[key]
+            elif isinstance(plugin, ImplicitPlugin):
+                implicit = plugin.implicit_config(self.config.workspace)
+                if implicit is not None:
+                    sections[key] = implicit
+        return sections
 
     @cached_property
     def launcher(self) -> Launcher:

@@ -28,6 +28,14 @@ async def test_graph_is_the_cli_document(api: Any, jp_root_dir: Path) -> None:
     cli = run_cli("graph", "--format", "json", cwd=jp_root_dir)
     assert cli.returncode == 0, cli.stderr
     assert graph == json.loads(cli.stdout)
+    datasets = {node["id"]: node["datasets"] for node in graph["nodes"]}  # the names lineage events use
+    warehouse = f"duckdb://{(jp_root_dir / 'shop.duckdb').resolve()}"
+    assert datasets["model.shop.daily_revenue"]["outputs"] == [
+        {"namespace": warehouse, "name": "shop.main.daily_revenue"}
+    ]
+    assert {"namespace": warehouse, "name": "shop.main.daily_revenue"} in datasets["notebook.notebooks/daily_report"][
+        "inputs"
+    ]
     status, selected = await api.get("graph", select="+daily_revenue")
     assert status == 200
     assert "model.shop.daily_revenue" in {node["id"] for node in selected["nodes"]}
