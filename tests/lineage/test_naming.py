@@ -11,13 +11,13 @@ from orchestrate_ext.datasets import Dataset, node_datasets
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.model import Node
 
-PROJECT = Path("/work/shop/dbt")
+PROJECT = Path("/srv/analytics/shop/dbt")
 
 
 @pytest.mark.parametrize(
     ("adapter", "connection", "namespace"),
     [
-        ("duckdb", {"path": "../shop.duckdb"}, "duckdb:///work/shop/shop.duckdb"),
+        ("duckdb", {"path": "../shop.duckdb"}, "duckdb:///srv/analytics/shop/shop.duckdb"),
         ("duckdb", {"path": "/data/wh.duckdb"}, "duckdb:///data/wh.duckdb"),
         ("duckdb", {}, "duckdb://:memory:"),
         ("duckdb", {"path": "md:analytics?motherduck_token=abc123"}, "duckdb://md:analytics"),
