@@ -34,8 +34,6 @@ SECRETS = {"SLACK_BOT_TOKEN": TOKEN, "SMTP_PASSWORD": PASSWORD, "SMTP_USER": USE
 CANARIES = [TOKEN, PASSWORD, USER, "canary-7391", "4821"]
 LEAK = """
 import os
-
-pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
 names = ["SLACK_BOT_TOKEN", "SMTP_PASSWORD", "SMTP_USER"]
 print({name: os.environ.get(name) for name in names})
 print(dict(os.environ))
