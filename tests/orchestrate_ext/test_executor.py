@@ -224,8 +224,10 @@ def test_backoff_grows_exponentially(tmp_path: Path) -> None:
     a1, a2, a3 = attempts(store, run_id, "model.p.a")
     first_wait = (a2.started_at - a1.finished_at).total_seconds()  # type: ignore[operator]
     second_wait = (a3.started_at - a2.finished_at).total_seconds()  # type: ignore[operator]
-    assert 0.2 <= first_wait < 0.39
-    assert 0.4 <= second_wait < 0.79
+    # Lower bounds only: a wait can never be shorter than its backoff, while a loaded machine
+    # can make it longer by any amount. A constant backoff would leave the second wait near 0.2 s.
+    assert first_wait >= 0.2
+    assert second_wait >= 0.4
 
 
 def test_retry_of_a_run_reruns_only_what_failed_or_never_ran(tmp_path: Path) -> None:
