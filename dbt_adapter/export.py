@@ -15,7 +15,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from dbt_adapter.manifest import read_manifest
+from dbt_adapter.microbatch import is_microbatch
 from dbt_adapter.nodes import FRESHNESS_KIND, KIND, SOURCE_KIND
+from dbt_adapter.parse import referenced_vars
+from dbt_adapter.parse_inputs import PER_RUN_VARS
 from dbt_adapter.project import DbtConfig, DbtProject
 from orchestrate_ext.export.spec import ExportCode, ExportContext, Tool, identifier, literal
 from orchestrate_ext.graph import Graph
@@ -86,8 +90,8 @@ def _selection(project: DbtProject, context: ExportContext, chosen: frozenset[st
     return terms
 
 
-def _notes(context: ExportContext, tool_name: str) -> list[str]:
-    notes = []
+def _notes(project: DbtProject, context: ExportContext, tool_name: str) -> list[str]:
+    notes = _per_run_notes(project, tool_name)
     policies = context.policies
     for node in _runnable(context.graph):
         own = []
@@ -107,6 +111,26 @@ def _notes(context: ExportContext, tool_name: str) -> list[str]:
         notes.append("dbt source freshness checks (run before the models reading them): not exported")
     if any(node.kind == KIND and node.resource_type == "operation" for node in graph.nodes.values()):
         notes.append("dbt project hooks as orchestrate-ext runs them (once per run): the tool runs dbt's own way")
+    return notes
+
+
+def _per_run_notes(project: DbtProject, tool_name: str) -> list[str]:
+    """What orchestrate-ext gives each run's ``dbt build`` that the exported dbt runs go without."""
+    notes = []
+    read = sorted(PER_RUN_VARS & referenced_vars(project.settings))
+    if read:
+        names = " and ".join(f"var('{name}')" for name in read)
+        notes.append(
+            f"the dbt project reads {names}, which orchestrate-ext sets for each run (its logical date and id); "
+            f"the dbt {tool_name} are not given them"
+        )
+    manifest = read_manifest(project.manifest_path)
+    batched = sorted(item.name for item in manifest.nodes.values() if is_microbatch(item))
+    if batched:
+        notes.append(
+            f"dbt microbatch models ({', '.join(batched)}): orchestrate-ext builds the batch holding the run's "
+            f"logical date (--event-time-start/--event-time-end); the dbt {tool_name} build dbt's default batches"
+        )
     return notes
 
 
@@ -159,7 +183,7 @@ def _airflow(project: DbtProject, context: ExportContext) -> ExportCode:
         module=tuple(config),
         pipeline_lines=lines,
         wires_own_edges=True,
-        unexpressed=tuple(_notes(context, "tasks")),
+        unexpressed=tuple(_notes(project, context, "tasks")),
     )
 
 
@@ -214,7 +238,7 @@ def _dagster(project: DbtProject, context: ExportContext) -> ExportCode:
         definitions=(name,),
         resources={"dbt": "DbtCliResource(project_dir=DBT_PROJECT)"},
         wires_own_edges=True,
-        unexpressed=tuple(_notes(context, "assets")),
+        unexpressed=tuple(_notes(project, context, "assets")),
     )
 
 

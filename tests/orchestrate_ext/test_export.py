@@ -6,6 +6,7 @@ The files are checked by the real Airflow and Dagster in tests/orchestrate_ext/t
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,21 @@ def test_the_command_writes_the_file_and_says_what_it_left_out(shop: Path, tmp_p
     assert done.returncode == 0, done.stderr
     assert f"wrote {tmp_path / 'out' / 'orchestrate_definitions.py'}" in done.stdout
     assert "not expressible there" in done.stdout and "resource 'warehouse'" in done.stdout
+
+
+def test_per_run_dbt_values_and_microbatch_windows_are_listed_as_not_exported(shop: Path, tmp_path: Path) -> None:
+    """A project reading var('logical_date') or holding a microbatch model gets per-run values from us."""
+    before = export_project(Project.load(shop), "airflow", tmp_path / "before")
+    assert not [note for note in before.unexpressed if "logical_date" in note or "microbatch" in note]
+    model = shop / "dbt" / "models" / "marts" / "daily_revenue.sql"
+    model.write_text(model.read_text(encoding="utf-8") + "\n-- as of {{ var('logical_date') }}\n", encoding="utf-8")
+    manifest_path = shop / "dbt" / "target" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    config = manifest["nodes"]["model.shop.fct_orders"]["config"]
+    config.update(materialized="incremental", incremental_strategy="microbatch", batch_size="day")
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    for tool, words in (("airflow", "tasks"), ("dagster", "assets")):
+        notes = "\n".join(export_project(Project.load(shop), tool, tmp_path / tool).unexpressed)
+        assert "reads var('logical_date'), which orchestrate-ext sets for each run" in notes
+        assert f"the dbt {words} are not given them" in notes
+        assert "dbt microbatch models (fct_orders)" in notes
