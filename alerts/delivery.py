@@ -19,8 +19,8 @@ from alerts.channels import POST, UPDATE, DeliveryError, Notifiers, Outbound
 from alerts.config import DeliveryConfig
 from alerts.redact import Redactor
 from alerts.store import DROPPED, FAILED, PENDING, SENT, AlertStore, NewMessage, OutboxMessage
+from orchestrate_ext.background import PassThread, retry_wait
 from orchestrate_ext.clock import Clock
-from orchestrate_ext.errors import OrchestrateError
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,9 @@ class DeliveryWorker:
         self.clock = clock
         self.config = config
         self.redact = redact
-        self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PassThread(
+            "alerts-delivery", "alert delivery", self.deliver_due, redact, poll_seconds=poll_seconds
+        )
         self._sending = threading.Lock()
 
     @property
@@ -106,7 +105,7 @@ class DeliveryWorker:
         error = self.redact(str(exc))
         too_old = now - message.created_at >= timedelta(seconds=self.config.give_up_after)
         if not exc.permanent and not too_old:
-            backoff = min(self.config.retry_base * 2 ** max(0, message.attempts - 1), self.config.retry_max)
+            backoff = retry_wait(message.attempts, self.config.retry_base, self.config.retry_max)
             wait = max(exc.retry_after, backoff) if exc.retry_after is not None else backoff
             self._settle(message.id, PENDING, error=error, next_attempt_at=now + timedelta(seconds=wait))
             log.warning(
@@ -165,30 +164,13 @@ class DeliveryWorker:
     # -- the background thread
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="alerts-delivery", daemon=True)
-            self._thread.start()
+        self._thread.start()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.deliver_due()
-            except OrchestrateError as exc:
-                log.error("alert delivery paused: %s", self.redact(str(exc)))
-            except Exception as exc:
-                log.error("alert delivery failed unexpectedly: %s: %s", type(exc).__name__, self.redact(str(exc)))
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+        self._thread.wake()
 
     def stop(self, timeout: float) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
 
     def drain(self, timeout: float) -> int:
         """Deliver until nothing is due before ``timeout`` seconds from now; return how many are left."""

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from orchestrate_ext.background import PassThread, retry_wait
 from orchestrate_ext.clock import Clock
-from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.lineage.config import LineageDelivery
 from orchestrate_ext.lineage.outbox import FAILED, PENDING, SENT, LineageOutbox, OutboxEvent
 from orchestrate_ext.redact import Redactor
@@ -51,13 +51,11 @@ class Sender:
         self.delivery = delivery
         self._open_transport = open_transport
         self.redact = redact
-        self.poll_seconds = poll_seconds
         self._transport: Any = None
         self._transport_problem: str | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._idle = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PassThread(
+            "lineage-delivery", "lineage delivery", self.deliver_due, redact, poll_seconds=poll_seconds
+        )
         self._sending = threading.Lock()
         self._failing = False
 
@@ -70,7 +68,7 @@ class Sender:
             transport = self._transport_or_none()
             if transport is None:
                 return 0, True
-            while sent < limit and not self._stop.is_set():
+            while sent < limit and not self._thread.stopping:
                 now = self.clock.now()
                 with self.outbox.transaction() as tx:
                     event = tx.claim_next(now, now + LEASE)
@@ -118,7 +116,7 @@ class Sender:
                 tx.settle(event.id, FAILED, error=f"gave up after {event.attempts} attempts: {error}")
             log.error("lineage: event %s not delivered for good: %s", event.key, error)
             return
-        wait = min(self.delivery.retry_base * 2 ** max(0, event.attempts - 1), self.delivery.retry_max)
+        wait = retry_wait(event.attempts, self.delivery.retry_base, self.delivery.retry_max)
         with self.outbox.transaction() as tx:
             tx.settle(event.id, PENDING, error=error, next_attempt_at=now + timedelta(seconds=wait))
         if not self._failing:
@@ -128,40 +126,17 @@ class Sender:
     # -- the background thread
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="lineage-delivery", daemon=True)
-            self._thread.start()
+        self._thread.start()
 
     def wake(self) -> None:
-        self._idle.clear()
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                self.deliver_due()
-            except OrchestrateError as exc:
-                log.error("lineage: delivery paused: %s", self.redact(str(exc)))
-            except Exception as exc:
-                log.error("lineage: delivery failed unexpectedly: %s: %s", type(exc).__name__, self.redact(str(exc)))
-            if not self._wake.is_set():
-                self._idle.set()
-            self._wake.wait(self.poll_seconds)
+        self._thread.wake()
 
     def flush(self, timeout: float) -> None:
         """Wait at most ``timeout`` seconds for the thread to finish a pass that began after this call."""
-        if self._thread is None:
-            return
-        self.wake()
-        self._idle.wait(timeout)
+        self._thread.flush(timeout)
 
     def stop(self, timeout: float) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
 
     def drain(self, timeout: float) -> int:
         """Send in this thread until nothing is due or a send fails; return how many are still pending."""
