@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,8 +47,8 @@ from alerts.routing import Router
 from alerts.sla import RUN_LEVEL, ScheduleSla, Verdict, deadlines, judge, minutes_text
 from alerts.store import MISSED, AlertEvent, AlertStore
 from alerts.store_sql import SqlAlertStore
+from orchestrate_ext.background import logged_not_raised
 from orchestrate_ext.clock import duration_text, isoformat
-from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.interfaces import ConfigProblem, ObserverContext
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
@@ -116,15 +116,9 @@ class AlertsObserver:
         if background:
             self.worker.start()
 
-    @contextmanager
-    def _guard(self, what: str) -> Iterator[None]:
+    def _guard(self, what: str) -> AbstractContextManager[None]:
         """Log, never raise: an alerting problem must not fail a run or the scheduler."""
-        try:
-            with self._lock:
-                yield
-        except Exception as exc:
-            kind = "" if isinstance(exc, OrchestrateError) else f"{type(exc).__name__}: "
-            log.error("alerts: %s failed: %s%s", what, kind, self.redact(str(exc)))
+        return logged_not_raised(self._lock, f"alerts: {what}", self.redact)
 
     # -- the Observer protocol
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from orchestrate_ext.errors import OrchestrateError
 
@@ -20,6 +21,20 @@ log = logging.getLogger(__name__)
 def retry_wait(attempts: int, base: float, maximum: float) -> float:
     """Seconds before the next try after ``attempts`` tries: ``base`` doubled per further try, at most ``maximum``."""
     return float(min(base * 2 ** max(0, attempts - 1), maximum))
+
+
+@contextmanager
+def logged_not_raised(lock: threading.RLock, what: str, redact: Callable[[str], str]) -> Iterator[None]:
+    """Hold ``lock``; log an error as ``what failed: ...`` (redacted) instead of raising it.
+
+    For the run observers of alerts and lineage: their problems must never fail a run or the scheduler.
+    """
+    try:
+        with lock:
+            yield
+    except Exception as exc:
+        kind = "" if isinstance(exc, OrchestrateError) else f"{type(exc).__name__}: "
+        log.error("%s failed: %s%s", what, kind, redact(str(exc)))
 
 
 class PassThread:

@@ -25,14 +25,14 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrate_ext.background import logged_not_raised
 from orchestrate_ext.datasets import node_datasets
-from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.interfaces import ObserverContext
 from orchestrate_ext.lineage.config import LineageConfig
@@ -101,15 +101,9 @@ class LineageObserver:
         if background:
             self.sender.start()
 
-    @contextmanager
-    def _guard(self, what: str) -> Iterator[None]:
+    def _guard(self, what: str) -> AbstractContextManager[None]:
         """Log, never raise: lineage must not fail a run."""
-        try:
-            with self._lock:
-                yield
-        except Exception as exc:
-            kind = "" if isinstance(exc, OrchestrateError) else f"{type(exc).__name__}: "
-            log.error("lineage: %s failed: %s%s", what, kind, self.redact(str(exc)))
+        return logged_not_raised(self._lock, f"lineage: {what}", self.redact)
 
     # -- the Observer protocol
 
