@@ -22,6 +22,7 @@ from dbt_adapter.entry import DBT_MAIN, HOOKS_ENV
 from dbt_adapter.events import MESSAGE_EVENTS, RESULT_EVENTS, START_EVENTS, DbtEvent, error_messages, parse_line
 from dbt_adapter.project import DbtProject
 from orchestrate_ext.execution.launch import Command, Handle, Launcher, WorkerLost
+from orchestrate_ext.execution.try_limit import TryLimit
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask
 from orchestrate_ext.model import AttemptStatus
 
@@ -159,10 +160,10 @@ class _Process:
                 self._on_line(line)
             if not self.state.stopping and time.monotonic() >= next_check:  # not per line: thousands a run
                 next_check = time.monotonic() + _CHECK_SECONDS
-                stopped_node, reason = self._should_stop()
+                stopped_node, reason, grace = self._should_stop()
                 if reason is not None:
                     self._interrupt(stopped_node, reason)
-                    handle.stop(first_signal=signal.SIGINT, grace=self.stop_grace)
+                    handle.stop(first_signal=signal.SIGINT, grace=grace)
         try:
             returncode = handle.wait()
         except WorkerLost as exc:
@@ -170,15 +171,21 @@ class _Process:
             return
         self._settle(returncode if returncode is not None else -1)
 
-    def _should_stop(self) -> tuple[str | None, NodeOutcome | None]:
+    def _should_stop(self) -> tuple[str | None, NodeOutcome | None, float]:
+        """Whether to stop dbt now: the node that timed out (None: a cancel), why, and the grace of each signal."""
         if self.cancel.is_set():
-            return None, NodeOutcome(AttemptStatus.CANCELLED, "the run was cancelled while dbt ran this node")
+            cancelled = NodeOutcome(AttemptStatus.CANCELLED, "the run was cancelled while dbt ran this node")
+            return None, cancelled, self.stop_grace
         now = time.monotonic()
         for dbt_id in self.state.in_flight():
-            timeout = self.state.tasks[dbt_id].timeout
-            if timeout is not None and now - self.state.started[dbt_id] > timeout:
-                return dbt_id, NodeOutcome(AttemptStatus.TIMED_OUT, f"timed out after {timeout:g} s; dbt was stopped")
-        return None, None
+            limit = TryLimit.starting(self.state.started[dbt_id], self.state.tasks[dbt_id].timeout, self.stop_grace)
+            if limit.stop_due(now):
+                # SIGINT, SIGTERM and SIGKILL half the grace apart: dbt is gone when the node's timeout ends.
+                timed_out = NodeOutcome(
+                    AttemptStatus.TIMED_OUT, f"timed out after {limit.timeout:g} s; dbt was stopped"
+                )
+                return dbt_id, timed_out, limit.grace / 2
+        return None, None, 0.0
 
     def _interrupt(self, stopped: str | None, reason: NodeOutcome) -> None:
         """Settle what is in flight before dbt is stopped; what dbt says of it later is ignored."""

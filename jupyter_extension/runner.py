@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +29,7 @@ from jupyter_extension.kernel_pool import KernelSpec, shared_kernel_pool
 from jupyter_extension.worker import execute
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.launch import LOCAL, WORKER_PYTHON, Command, Handle, LocalLauncher, WorkerLost
+from orchestrate_ext.execution.try_limit import TryLimit
 from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext, Workspace
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
 from orchestrate_ext.secrets import node_environment
@@ -49,33 +50,6 @@ def output_path_for(run_dir: Path, relative: str, try_number: int) -> Path:
 def result_path_for(log_path: Path) -> Path:
     """Where the worker writes how a try ended, next to the try's log."""
     return log_path.with_suffix(".result.json")
-
-
-@dataclass(frozen=True, slots=True)
-class TryLimit:
-    """When a try must be over: ``timeout`` seconds after it began (when the runner reported it started, before
-    a kernel is taken or a worker started), the time it takes to stop inside that limit.
-
-    The notebook is asked to stop ``grace`` seconds before the end (a quarter of the timeout at most), so that
-    stopping it is over by the end; the runner waits no longer than that for it.
-    """
-
-    begun: float
-    timeout: float | None
-    grace: float
-
-    @classmethod
-    def starting(cls, now: float, timeout: float | None, stop_grace: float) -> TryLimit:
-        grace = 0.0 if timeout is None else min(stop_grace, timeout / 4)
-        return cls(now, timeout, grace)
-
-    def stop_due(self, now: float) -> bool:
-        """Time to ask the notebook to stop (``grace`` before the end)."""
-        return self.timeout is not None and now >= self.begun + self.timeout - self.grace
-
-    def left(self, now: float) -> float | None:
-        """Seconds until the end (None: no limit)."""
-        return None if self.timeout is None else max(0.0, self.begun + self.timeout - now)
 
 
 class NotebookRunner:

@@ -17,7 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from jupyter_extension.runner import NotebookRunner, TryLimit
+from jupyter_extension.runner import NotebookRunner
+from orchestrate_ext.execution.try_limit import TryLimit
 from orchestrate_ext.model import AttemptStatus
 from orchestrate_ext.project import Project
 from tests.conftest import run_cli
