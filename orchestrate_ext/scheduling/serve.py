@@ -87,6 +87,55 @@ def clock_from_environment() -> SystemClock:
         raise OrchestrateError(f"{CLOCK_OFFSET_ENV}={offset!r} is not a number of seconds") from None
 
 
+BACKOFF_LIMIT_SECONDS = 60.0
+"""The longest wait between two tries of a step that keeps failing."""
+REPEAT_LOG_SECONDS = 60.0
+"""A step that keeps failing with the same problem is logged again after this long, not at every try."""
+
+
+class StepFailures:
+    """Consecutive failed steps: how long to wait before the next one, and which failures to log.
+
+    The wait doubles from the tick after each failure, up to :data:`BACKOFF_LIMIT_SECONDS`; a problem is
+    logged when it first appears, when it changes, and then once a minute with how often it recurred.
+    """
+
+    def __init__(self, clock: Clock, tick_seconds: float) -> None:
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self.count = 0
+        self._problem: str | None = None
+        self._logged_at: datetime | None = None
+        self._since_logged = 0
+
+    def failed(self, problem: str, trace: BaseException | None = None) -> None:
+        self.count += 1
+        self._since_logged += 1
+        now = self.clock.now()
+        due = self._logged_at is None or now - self._logged_at >= timedelta(seconds=REPEAT_LOG_SECONDS)
+        if problem != self._problem or due:
+            again = f" ({self._since_logged} failed steps since the last line)" if problem == self._problem else ""
+            log.error(
+                "scheduler step failed%s, trying again in %.0f s: %s",
+                again,
+                self.wait_seconds(),
+                problem,
+                exc_info=trace if problem != self._problem else None,
+            )
+            self._problem, self._logged_at, self._since_logged = problem, now, 0
+
+    def succeeded(self) -> None:
+        if self.count:
+            log.warning("scheduler steps work again after %d failed", self.count)
+        self.count, self._problem, self._logged_at, self._since_logged = 0, None, None, 0
+
+    def wait_seconds(self) -> float:
+        """Seconds to the next step: the tick, or the backoff after failures."""
+        if not self.count:
+            return self.tick_seconds
+        return min(self.tick_seconds * 2**self.count, BACKOFF_LIMIT_SECONDS)
+
+
 def serve(
     scheduler: Scheduler,
     stop: threading.Event,
@@ -96,24 +145,29 @@ def serve(
 ) -> None:
     """Call ``scheduler.step()`` just after every whole ``tick_seconds`` until ``stop`` is set.
 
-    A step that fails on the store (e.g. the disk is full) is logged and tried
-    again at the next tick; observers get their periodic ``tick`` after each step.
+    A step that fails (e.g. the store is unreachable or its disk is full) is tried again with a
+    backoff (:class:`StepFailures`), logged once and then once a minute; observers get their
+    periodic ``tick`` after each step.
     """
+    failures = StepFailures(scheduler.clock, tick_seconds)
     while not stop.is_set():
         try:
             scheduler.step()
         except OrchestrateError as exc:
-            log.error("scheduler step failed, trying again: %s", exc)
-        except Exception:  # a long-running process outlives a bug in one step; the next step tries again
-            log.exception("scheduler step failed, trying again")
+            failures.failed(str(exc))
+        except Exception as exc:  # a long-running process outlives a bug in one step; the next step tries again
+            failures.failed(problem_text(exc), trace=exc)
+        else:
+            failures.succeeded()
         now = scheduler.clock.now()
         for observer in observers:
             try:
                 observer.tick(now)
             except Exception:  # an observer must not stop the scheduler
                 log.exception("observer %r failed in tick", observer)
+        wait = failures.wait_seconds()
         wall = scheduler.clock.now().timestamp()
-        stop.wait(tick_seconds - (wall % tick_seconds) + 0.005)
+        stop.wait(wait - (wall % tick_seconds) + 0.005)
 
 
 def problem_text(exc: BaseException) -> str:
