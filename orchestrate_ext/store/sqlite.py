@@ -11,6 +11,7 @@ file that does not exist yet reads as an empty store and is not created.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -112,21 +113,37 @@ class SQLiteStore(StateStore):
             self._db.execute(f"PRAGMA query_only = {0 if write else 1}")
             self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
-            raise StoreError(f"state store {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
         try:
             yield SQLiteSql(self._db)
         except BaseException as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             if isinstance(exc, sqlite3.IntegrityError):
                 raise StoreConflict(f"state store {self.path}: {exc}") from exc
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"state store {self.path}: {exc}") from exc
+                raise self._error(exc) from exc
             raise
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
-            raise StoreError(f"state store {self.path}: {exc}") from exc
+            self._rollback()
+            raise self._error(exc) from exc
+
+    def _rollback(self) -> None:
+        """Roll back what is left: SQLite may have rolled back already (a full disk does), and a failed
+        rollback must never hide the error that caused it."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return StoreError(
+                f"the state store {self.path} cannot be written: its disk is full (or the database reached its size "
+                "limit). Free space on that disk, or move the store with `state.path` in orchestrate.yaml; then "
+                "`orchestrate retry <run>` continues a run that stopped"
+            )
+        return StoreError(f"state store {self.path}: {exc}")
 
     def _has_schema_table(self, sql: Sql) -> bool:
         row = sql.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").fetchone()
