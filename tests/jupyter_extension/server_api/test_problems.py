@@ -27,9 +27,7 @@ def _break_report(root: Path) -> None:
     path.write_text(json.dumps(document, indent=1), encoding="utf-8")
 
 
-async def test_problems_list_broken_and_checkpoint_models_and_the_fix_ignores_them(
-    api: Any, jp_root_dir: Path
-) -> None:
+async def test_problems_list_broken_and_checkpoint_models_and_the_fix_ignores_them(api: Any, jp_root_dir: Path) -> None:
     _break_report(jp_root_dir)
     (jp_root_dir / "dbt" / ".dbtignore").unlink()
     checkpoint = jp_root_dir / CHECKPOINT
@@ -45,7 +43,8 @@ async def test_problems_list_broken_and_checkpoint_models_and_the_fix_ignores_th
         by_kind.setdefault(problem["kind"], []).append(problem)
     assert found["count"] == len(found["problems"]) and not found["setup"]
     [broken] = by_kind["broken"]
-    assert broken["node_id"] == "notebook.notebooks/daily_report" and "did you mean 'daily_revenue'?" in broken["message"]
+    assert broken["node_id"] == "notebook.notebooks/daily_report"
+    assert "did you mean 'daily_revenue'?" in broken["message"]
     assert broken["lab_path"] == REPORT and broken["node_kind"] == "notebook"
     [warning] = [item for item in by_kind["warning"] if "checkpoint" in item["message"]]
     assert warning["fix"] == "ignore_checkpoints" and warning["fix_label"] == "Add .ipynb_checkpoints/ to .dbtignore"
