@@ -308,7 +308,9 @@ export class OrchestratePanel extends ReactWidget {
     const count = this.state.problemCount;
     const shown = count ? String(count) : undefined;
     if (this.title.dataset['problems'] !== shown) {
-      this.title.dataset = shown ? { problems: shown } : {};
+      // Keep the other keys: Lab's sidebar names the tab by `data-id`.
+      const { problems: _old, ...others } = this.title.dataset;
+      this.title.dataset = shown ? { ...others, problems: shown } : others;
       this.title.caption = count
         ? `Orchestrate: pipeline, schedules and runs; ${count} problem${count === 1 ? '' : 's'}`
         : 'Orchestrate: pipeline, schedules and runs';
