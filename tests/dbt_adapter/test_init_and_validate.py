@@ -78,6 +78,7 @@ def test_validate_prints_the_profile_target_and_manifest(shop: Path) -> None:
 
 @pytest.mark.slow
 def test_validate_warns_of_checkpoints_read_as_models_until_init_ignores_them(shop: Path) -> None:
+    (shop / "dbt" / ".dbtignore").unlink()  # the example ships one; a project as users have them has none
     checkpoints = shop / "dbt" / "models" / "marts" / ".ipynb_checkpoints"
     checkpoints.mkdir()
     (checkpoints / "daily_revenue-checkpoint.sql").write_text("select 1 as id")
