@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,11 @@ def _record_parse(project: DbtProject, path: Path) -> None:
 
 
 def run_parse(project: DbtProject) -> None:
+    """``dbt parse``; the manifest it writes is dated to when the parse started, so that a file saved while
+    dbt parsed (a JupyterLab checkpoint written next to a saved model) is newer and parsed next time."""
     path = project.manifest_path
     argv = for_this_machine(project.argv("parse", "--log-format", "json"))
+    started = time.time()
     completed = subprocess.run(
         argv,
         cwd=project.project_dir,
@@ -132,6 +136,7 @@ def run_parse(project: DbtProject) -> None:
         raise ManifestError(
             f"`dbt parse` failed in {project.project_dir}:\n{detail}\nfix the dbt project and try again"
         )
+    os.utime(path, (started, started))
 
 
 def check_packages(settings: DbtSettings) -> None:

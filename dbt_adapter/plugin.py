@@ -27,8 +27,9 @@ from dbt_adapter.nodes import FRESHNESS_KIND, KIND, Naming, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
 from dbt_adapter.project import DbtConfig, DbtProject
 from dbt_adapter.runner import DbtRunner
+from orchestrate_ext.errors import BadInput
 from orchestrate_ext.execution.launch import WorkerNeeds
-from orchestrate_ext.interfaces import InitialConfig, NodeRunner, Workspace
+from orchestrate_ext.interfaces import Finding, InitialConfig, NodeRunner, Workspace
 from orchestrate_ext.model import Node
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from orchestrate_ext.graph import Graph
 
 CHECKPOINTS = ".ipynb_checkpoints"
+IGNORE_CHECKPOINTS = "ignore_checkpoints"
+"""The fix that adds JupyterLab's checkpoint folders to the dbt project's ``.dbtignore``."""
 
 
 class DbtPlugin:
@@ -100,11 +103,23 @@ class DbtPlugin:
         """Raise ``ConfigError`` when dbt could not load the profile; warn about notebook checkpoints read as nodes."""
         DbtProject.from_config(workspace, config).settings.require_profile()
         return [
-            f"dbt reads {node.path} (a JupyterLab checkpoint) as {node.resource_type} '{node.id}'; "
-            f"add `{CHECKPOINTS}/` to .dbtignore in the dbt project (`orchestrate init` does) and delete the folder"
+            Finding(
+                f"dbt reads {node.path} (a JupyterLab checkpoint) as {node.resource_type} '{node.id}'; "
+                f"add `{CHECKPOINTS}/` to .dbtignore in the dbt project (`orchestrate init` does)",
+                IGNORE_CHECKPOINTS,
+                f"Add {CHECKPOINTS}/ to .dbtignore",
+            )
             for node in graph.nodes.values()
             if node.kind == KIND and CHECKPOINTS in node.path.split("/")
         ]
+
+    def fix(self, action: str, config: DbtConfig, workspace: Workspace) -> str:
+        """``ignore_checkpoints``: add ``.ipynb_checkpoints/`` to the dbt project's ``.dbtignore`` (idempotent)."""
+        if action != IGNORE_CHECKPOINTS:
+            raise BadInput(f"the dbt plugin has no fix '{action[:100]}'; it has '{IGNORE_CHECKPOINTS}'")
+        from dbt_adapter.scaffold import ensure_ignored
+
+        return ensure_ignored(DbtProject.from_config(workspace, config).project_dir)
 
     def describe(self, config: DbtConfig, workspace: Workspace) -> Sequence[str]:
         """The resolved profile, target and manifest path, for ``orchestrate validate``."""

@@ -375,3 +375,33 @@ class CheckingPlugin(Protocol):
     def check(self, config: Any, workspace: Workspace, graph: Any) -> Sequence[str]:
         """Warnings to show (e.g. a route matching no node); raise ``ConfigError`` for errors."""
         ...
+
+
+class Finding(str):
+    """A warning of :meth:`CheckingPlugin.check` that a :class:`FixingPlugin` can fix with one action.
+
+    It is the warning's text (``orchestrate validate`` prints it as it is), with the action's name
+    (``fix``) and a label for its button, so the JupyterLab panel can offer the fix beside it.
+    """
+
+    fix: str
+    label: str
+
+    def __new__(cls, text: str, fix: str, label: str) -> Finding:
+        found = super().__new__(cls, text)
+        found.fix = fix
+        found.label = label
+        return found
+
+
+@runtime_checkable
+class FixingPlugin(Protocol):
+    """A plugin that can fix what its :class:`Finding` warnings are about (e.g. write a ``.dbtignore``)."""
+
+    def fix(self, action: str, config: Any, workspace: Workspace) -> str:
+        """Do ``action`` (the ``fix`` of one of its findings); say what was done. Idempotent.
+
+        Raises:
+            BadInput: the plugin knows no such action.
+        """
+        ...

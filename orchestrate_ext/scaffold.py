@@ -8,6 +8,7 @@ the engine's defaults.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def write_initial_config(
     notebooks = sorted({p.parent.relative_to(folder).as_posix() for p in _walk(folder, "*.ipynb")})
     if notebooks:
         lines += ["notebooks:", "  include:"]
-        lines += [f"    - {'' if d == '.' else d + '/'}*.ipynb" for d in notebooks]
+        # Quoted (JSON is YAML): a glob starting with `*` (notebooks in the folder itself) would be a YAML alias.
+        lines += [f"    - {json.dumps(('' if d == '.' else d + '/') + '*.ipynb')}" for d in notebooks]
     lines += [
         "concurrency: 4",
         "defaults:",

@@ -9,6 +9,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Float, Unicode
 from traitlets.config import Configurable
 
+from jupyter_extension.server import problems
 from jupyter_extension.server.backend import Backend
 from jupyter_extension.server.handlers import BACKEND_SETTING, ROUTES
 from orchestrate_ext.secrets import seal_process
@@ -48,7 +49,8 @@ def setup(serverapp: ServerApp) -> Backend:
     web_app.settings[BACKEND_SETTING] = backend
     base_url = web_app.settings["base_url"]
     web_app.add_handlers(
-        ".*$", [(url_path_join(base_url, API_PREFIX, pattern), handler) for pattern, handler in ROUTES]
+        ".*$",
+        [(url_path_join(base_url, API_PREFIX, pattern), handler) for pattern, handler in [*ROUTES, *problems.ROUTES]],
     )
     serverapp.log.info(
         "orchestrate-ext: REST API at %s for the project in %s", url_path_join(base_url, API_PREFIX), project_dir

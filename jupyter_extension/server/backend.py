@@ -48,6 +48,8 @@ class Backend:
         self._empty: dict[object, StateStore] = {}
         """Read-only stand-ins (empty, in memory) for stores not created yet, by location."""
         self.last_redactor = Redactor()
+        self._building: tuple[float, bool] | None = None
+        """While the graph is built: since when (monotonic), and whether the project has dbt."""
         """The redactor of the project as last loaded (credential-like text only before that)."""
 
     # -- the project and its store
@@ -75,8 +77,21 @@ class Backend:
         """
         project = self.project()
         with self._graph_lock:
-            _ = project.partial_graph
+            if "partial_graph" not in vars(project):  # not built yet: this may run `dbt parse`
+                self._building = (time.monotonic(), "dbt" in project.config.sections)
+                try:
+                    _ = project.partial_graph
+                finally:
+                    self._building = None
         return project
+
+    def loading(self) -> dict[str, Any]:
+        """Whether the graph is being built now, for how many seconds, and whether dbt is part of it
+        (then ``dbt parse`` is what takes the time); read without waiting for any lock."""
+        building = self._building
+        if building is None:
+            return {"loading": False, "seconds": 0, "dbt": False}
+        return {"loading": True, "seconds": int(time.monotonic() - building[0]), "dbt": building[1]}
 
     def forget_project(self) -> None:
         with self._lock:

@@ -23,16 +23,16 @@ from orchestrate_ext.errors import BadInput, ConfigError
 from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
-from orchestrate_ext.interfaces import CheckingPlugin, DescribingPlugin, Observer, WorkerRequirements
+from orchestrate_ext.interfaces import DescribingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.parameters import parameter_name_problem
 from orchestrate_ext.partial_graph import Choice, choose
+from orchestrate_ext.problems import validation_warnings
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
-from orchestrate_ext.secrets import SECRET_PREFIXES
 from orchestrate_ext.selection import select
 from orchestrate_ext.store import StateStore
 
@@ -67,18 +67,7 @@ def validate(project_dir: Path | None) -> None:
     counts: dict[str, int] = {}
     for node in graph.nodes.values():
         counts[node.kind] = counts.get(node.kind, 0) + 1
-    warnings = [
-        warning
-        for key, section in project.config.sections.items()
-        if isinstance(plugin := project.plugins[key], CheckingPlugin)
-        for warning in plugin.check(section, project.config.workspace, graph)
-    ]
-    warnings += _passthrough_warnings(project)
-    if not graph.nodes:
-        warnings.append(
-            f"{project.config.workspace.config_path} gives no nodes: configure `dbt:` or `notebooks:` "
-            "(and check their paths and globs)"
-        )
+    warnings = validation_warnings(project, graph)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     for key, section in project.config.sections.items():
@@ -110,19 +99,6 @@ def _check_workers(project: Project) -> str:
     if launcher.name == LOCAL:
         return "this machine has the modules and kernels they need"
     return f"{len(workers)} {launcher.name} worker(s) have the modules and kernels they need"
-
-
-def _passthrough_warnings(project: Project) -> list[str]:
-    """Nodes that pass through a variable that is no secret (orchestrate.yaml does not name it, and it is not
-    ``DBT_ENV_SECRET_*``): it has no effect."""
-    secrets = project.config.workspace.secret_env
-    return [
-        f"{node.id}: env_passthrough names {name}, which no `*_env` key of orchestrate.yaml names; "
-        "only secrets are withheld from nodes, so this has no effect"
-        for node in project.graph.nodes.values()
-        for name in node.env_passthrough
-        if name not in secrets and not name.startswith(SECRET_PREFIXES)
-    ]
 
 
 @main.command()

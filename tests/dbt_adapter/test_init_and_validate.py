@@ -78,6 +78,7 @@ def test_validate_prints_the_profile_target_and_manifest(shop: Path) -> None:
 
 @pytest.mark.slow
 def test_validate_warns_of_checkpoints_read_as_models_until_init_ignores_them(shop: Path) -> None:
+    (shop / "dbt" / ".dbtignore").unlink()  # the example ships one; a project as users have them has none
     checkpoints = shop / "dbt" / "models" / "marts" / ".ipynb_checkpoints"
     checkpoints.mkdir()
     (checkpoints / "daily_revenue-checkpoint.sql").write_text("select 1 as id")
@@ -90,3 +91,18 @@ def test_validate_warns_of_checkpoints_read_as_models_until_init_ignores_them(sh
     result = run_cli("validate", cwd=shop)  # .dbtignore changed what dbt reads: parsed again
     assert result.returncode == 0, result.stderr
     assert "checkpoint" not in result.stderr
+
+
+def test_init_with_notebooks_in_the_folder_itself_writes_valid_yaml(tmp_path: Path) -> None:
+    """`- *.ipynb` unquoted is a YAML alias: the file `init` wrote could not be read."""
+    from orchestrate_ext.config import find_config, load_config
+    from orchestrate_ext.project import load_plugins
+    from orchestrate_ext.scaffold import write_initial_config
+
+    (tmp_path / "report.ipynb").write_text("{}", encoding="utf-8")
+    (tmp_path / "it's here").mkdir()
+    (tmp_path / "it's here" / "a.ipynb").write_text("{}", encoding="utf-8")
+    path, _ = write_initial_config(tmp_path, plugins=load_plugins().values())
+    config = load_config(find_config(tmp_path), load_plugins())
+    assert list(config.sections["notebooks"].include) == ["*.ipynb", "it's here/*.ipynb"]
+    assert path == tmp_path / "orchestrate.yaml"

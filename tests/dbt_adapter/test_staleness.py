@@ -124,3 +124,34 @@ def test_installed_packages_changing_makes_it_stale(tmp_path: Path) -> None:
     settings, manifest, written = make_project(tmp_path)
     (settings.project_dir / "dbt_packages" / "dbt_utils").mkdir(parents=True)
     assert stale_reason(settings, manifest, written) == "the installed packages changed"
+
+
+@pytest.mark.slow  # a real `dbt parse`
+def test_a_file_saved_while_dbt_parses_makes_the_manifest_it_wrote_stale(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JupyterLab writes a model's checkpoint while the server's `dbt parse` runs: the next load parses it."""
+    import subprocess
+
+    from dbt_adapter.manifest import read_manifest
+    from orchestrate_ext.project import Project
+
+    real_run = subprocess.run
+    late = shop / "dbt" / "models" / "marts" / "late.sql"
+
+    def parse_then_save(*args: object, **kwargs: object) -> object:
+        started = time.time()
+        done = real_run(*args, **kwargs)  # type: ignore[call-overload]
+        late.write_text("select 1 as id\n", encoding="utf-8")  # saved after dbt read the folder, before it ended
+        middle = (started + time.time()) / 2
+        os.utime(late, (middle, middle))
+        return done
+
+    os.utime(shop / "dbt" / "models" / "marts" / "daily_revenue.sql")  # newer than the manifest: parse
+    monkeypatch.setattr(subprocess, "run", parse_then_save)
+    assert "model.shop.late" not in Project.load(shop).partial_graph.graph.nodes
+    monkeypatch.setattr(subprocess, "run", real_run)
+    settings = resolve(shop / "dbt", environ=dict(os.environ))
+    path = settings.manifest_path
+    assert stale_reason(settings, read_manifest(path), path.stat().st_mtime) is not None
+    assert "model.shop.late" in Project.load(shop).partial_graph.graph.nodes

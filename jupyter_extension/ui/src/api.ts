@@ -13,11 +13,13 @@ import type {
   CronPreview,
   GraphNode,
   Info,
+  LoadingState,
   NodeLogs,
   NodeRecent,
   NodeState,
   NotebookForm,
   OutputModel,
+  ProblemsList,
   RunDetail,
   RunFilter,
   RunSummary,
@@ -27,6 +29,7 @@ import type {
   ScheduleRequest,
   SchedulerStatus,
   SchedulesList,
+  SetupResult,
   Tick,
   TriggerResult
 } from './documents';
@@ -251,5 +254,25 @@ export class OrchestrateClient {
 
   startScheduler(): Promise<SchedulerStatus> {
     return this.request('POST', 'scheduler');
+  }
+
+  /** Everything wrong with the project, each with its fix (the checks of `orchestrate validate`). */
+  problems(): Promise<ProblemsList> {
+    return this.request('GET', 'problems');
+  }
+
+  /** Do a one-click fix a problem offers (e.g. `ignore_checkpoints`); says what was done. */
+  fixProblem(fix: string): Promise<{ fix: string; done: string }> {
+    return this.request('POST', 'problems/fix', { body: { fix } });
+  }
+
+  /** Write orchestrate.yaml for the folder, as `orchestrate init` does; what it found. */
+  setUp(): Promise<SetupResult> {
+    return this.request('POST', 'setup', { body: {} });
+  }
+
+  /** Whether the graph is being built now (dbt parsing), and for how many seconds. */
+  loading(): Promise<LoadingState> {
+    return this.request('GET', 'loading');
   }
 }

@@ -300,3 +300,41 @@ export interface RunFilter {
   limit?: number;
   offset?: number;
 }
+
+/** One thing wrong with the project (`GET problems`): what, and the action that fixes it. */
+export interface Problem {
+  key: string;
+  kind: 'broken' | 'left_out' | 'schedule' | 'plugin' | 'warning' | 'project' | string;
+  severity: 'error' | 'warning';
+  message: string;
+  node_id: string | null;
+  node_kind?: string | null;
+  node_name?: string | null;
+  /** The file to open to fix it (Lab path), if any. */
+  lab_path: string | null;
+  /** A one-click fix (`POST problems/fix`) and its button's label, if a plugin offers one. */
+  fix: string | null;
+  fix_label: string | null;
+}
+
+export interface ProblemsList {
+  problems: Problem[];
+  count: number;
+  /** The folder has no orchestrate.yaml yet: offer "Set up this folder". */
+  setup: boolean;
+}
+
+/** What `POST setup` (what `orchestrate init` does) wrote and found. */
+export interface SetupResult {
+  path: string;
+  notes: string[];
+  nodes: Record<string, number>;
+  problem: string | null;
+}
+
+/** `GET loading`: whether the graph is being built (and `dbt parse` with it), for how many seconds. */
+export interface LoadingState {
+  loading: boolean;
+  seconds: number;
+  dbt: boolean;
+}

@@ -16,6 +16,7 @@ import { useAction, usePoll } from './hooks';
 import { LogActions } from './logs';
 import { OutputRef } from './outputs';
 import { PipelineTab } from './pipeline';
+import { ProblemsView, SetupView } from './problems';
 import { runDialog } from './runDialog';
 import { RunsList } from './runsList';
 import { RunView } from './runView';
@@ -30,7 +31,7 @@ export interface PanelActions extends LogActions {
   openPipeline: () => void;
 }
 
-type Tab = 'pipeline' | 'schedules' | 'runs';
+type Tab = 'pipeline' | 'schedules' | 'runs' | 'problems';
 
 /** What the panel shows; commands outside it (Run now, a saved schedule) change it through here. */
 export class PanelState {
@@ -41,6 +42,8 @@ export class PanelState {
   visible = false;
   /** Bumped whenever data changed elsewhere (a schedule saved), so lists reload. */
   version = 0;
+  /** How many problems the project has (the count on the Problems tab and the panel's sidebar tab). */
+  problemCount = 0;
   private _changed = new Signal<this, void>(this);
 
   get changed(): ISignal<this, void> {
@@ -65,6 +68,11 @@ export class PanelState {
 
   bump(): void {
     this.version++;
+    this._changed.emit();
+  }
+
+  setProblemCount(count: number): void {
+    this.problemCount = count;
     this._changed.emit();
   }
 }
@@ -164,9 +172,35 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
   const tabs: [Tab, string][] = [
     ['pipeline', 'Pipeline'],
     ['schedules', 'Schedules'],
-    ['runs', 'Runs']
+    ['runs', 'Runs'],
+    ['problems', 'Problems']
   ];
   const active = state.visible;
+  // Asked once at start (for the count on the sidebar tab), then every 10 s while the panel shows.
+  const problems = usePoll(() => actions.client.problems(), active ? 10000 : null, [state.version]);
+  const count = problems.data?.count ?? 0;
+  React.useEffect(() => {
+    if (state.problemCount !== count) {
+      state.setProblemCount(count);
+    }
+  }, [count]);
+  if (problems.data?.setup) {
+    return (
+      <div className="jp-Orchestrate-panelBody">
+        <div className="jp-Orchestrate-header">
+          <h2 className="jp-Orchestrate-title">Orchestrate</h2>
+        </div>
+        <SetupView
+          client={actions.client}
+          project={null}
+          onDone={() => {
+            state.bump();
+            state.show('pipeline');
+          }}
+        />
+      </div>
+    );
+  }
   return (
     <div className="jp-Orchestrate-panelBody">
       <div className="jp-Orchestrate-header">
@@ -196,6 +230,11 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
             onClick={() => state.show(tab)}
           >
             {label}
+            {tab === 'problems' && count ? (
+              <span className="jp-Orchestrate-count" aria-label={`${count} problem${count === 1 ? '' : 's'}`}>
+                {count}
+              </span>
+            ) : null}
           </button>
         ))}
       </div>
@@ -231,6 +270,17 @@ function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Ele
             }}
           />
         ) : null}
+        {state.tab === 'problems' ? (
+          <ProblemsView
+            actions={actions}
+            problems={problems.data}
+            error={problems.error}
+            onChanged={() => {
+              problems.refresh();
+              state.bump();
+            }}
+          />
+        ) : null}
         {state.tab === 'runs' && !state.runId ? (
           <RunsList client={actions.client} active={active} version={state.version} onOpen={runId => {
             state.leftOut = [];
@@ -250,6 +300,21 @@ export class OrchestratePanel extends ReactWidget {
     this.id = 'orchestrate-panel';
     this.addClass('jp-Orchestrate-panel');
     this.title.caption = 'Orchestrate: pipeline, schedules and runs';
+    this.state.changed.connect(() => this.showProblemCount());
+  }
+
+  /** The count of problems on the panel's sidebar tab (a badge drawn from `data-problems`) and in its caption. */
+  private showProblemCount(): void {
+    const count = this.state.problemCount;
+    const shown = count ? String(count) : undefined;
+    if (this.title.dataset['problems'] !== shown) {
+      // Keep the other keys: Lab's sidebar names the tab by `data-id`.
+      const { problems: _old, ...others } = this.title.dataset;
+      this.title.dataset = shown ? { ...others, problems: shown } : others;
+      this.title.caption = count
+        ? `Orchestrate: pipeline, schedules and runs; ${count} problem${count === 1 ? '' : 's'}`
+        : 'Orchestrate: pipeline, schedules and runs';
+    }
   }
 
   protected onAfterShow(msg: Message): void {

@@ -11,6 +11,7 @@ import { GraphNode, NodeState, OrchestrateClient } from './api';
 import { freshness, GraphLegend, PipelineGraph } from './graph';
 import { exportLines, searchNodes, visibleNodes } from './graphModel';
 import { usePoll } from './hooks';
+import { LoadingLine } from './problems';
 import { shortName, StatusBadge, statusLabel } from './status';
 import { relativeTime } from './time';
 
@@ -231,7 +232,7 @@ export function PipelineTab(props: { actions: PipelineActions; active: boolean; 
           large={props.large}
         />
       ) : graph.loading ? (
-        <div className="jp-Orchestrate-muted jp-Orchestrate-empty">Loading the pipeline…</div>
+        <LoadingLine client={client} />
       ) : null}
       <GraphLegend />
       {selectedNode ? (

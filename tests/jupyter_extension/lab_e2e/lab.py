@@ -209,3 +209,62 @@ def axe_violations(page: Any, selector: str) -> list[dict[str, Any]]:
         selector,
     )
     return [item for item in result if item["impact"] in ("serious", "critical")]
+
+
+@contextlib.contextmanager
+def serve_lab(home: Path, root: Path) -> Any:
+    """``jupyter lab`` on ``root`` (any folder, e.g. one with no orchestrate.yaml yet) with settings of its own
+    under ``home``, as the ``lab`` fixture starts one on the example; yields a :class:`Lab` (``pristine`` = root)."""
+    import secrets
+    import sys
+
+    lab_settings(home / "lab-settings")
+    port, token = free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "lab-workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
+    }
+    log = home / "jupyter-lab.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("jupyter")),
+                "lab",
+                "--no-browser",
+                "--allow-root",
+                f"--port={port}",
+                "--ip=127.0.0.1",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.expose_app_in_browser=True",
+                "--OrchestrateExtension.cache_seconds=0",
+            ],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/api/status?token={token}", process, log)
+        yield Lab(url, token, root, root)
+    finally:
+        stop_server(process, url, token)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(log, ARTIFACTS / f"jupyter-lab.{port}.log")
+
+
+def open_lab_page(browser: Any, lab: Lab, workspace: str, path: str | None = None) -> tuple[Any, Any]:
+    """A fresh browser context on ``lab`` (1440×900, America/New_York): (context, page), Lab loaded."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="America/New_York")
+    page = context.new_page()
+    tree = f"/tree/{path}" if path else ""
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}{tree}?token={lab.token}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=90_000)
+    page.locator("#jp-main-dock-panel").wait_for(timeout=90_000)
+    return context, page
