@@ -72,6 +72,10 @@ def node_datasets(graph: Graph, node_id: str, owns: Mapping[str, Dataset | None]
     node = graph.nodes[node_id]
     own = owns[node_id] if owns is not None else own_dataset(node)
     outputs = [own] if own is not None and node.runnable else []
+    if owns is not None and not node.produces:  # the common case: every parent has its own dataset
+        direct = [owns[parent] for parent in graph.declared[node_id]]
+        if None not in direct:
+            return NodeDatasets(_ordered(direct), _ordered(outputs)) if direct or outputs else NO_DATASETS
     produced = set(_produced(graph, node_id)) if node.produces else set()
     for child in produced:
         found = own_dataset(graph.nodes[child])
