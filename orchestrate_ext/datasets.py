@@ -73,8 +73,8 @@ def node_datasets(graph: Graph, node_id: str, owns: Mapping[str, Dataset | None]
     own = owns[node_id] if owns is not None else own_dataset(node)
     outputs = [own] if own is not None and node.runnable else []
     if owns is not None and not node.produces:  # the common case: every parent has its own dataset
-        direct = [owns[parent] for parent in graph.declared[node_id]]
-        if None not in direct:
+        direct = [found for parent in graph.declared[node_id] if (found := owns[parent]) is not None]
+        if len(direct) == len(graph.declared[node_id]):
             return NodeDatasets(_ordered(direct), _ordered(outputs)) if direct or outputs else NO_DATASETS
     produced = set(_produced(graph, node_id)) if node.produces else set()
     for child in produced:
