@@ -7,6 +7,12 @@ manifest is read: ``nodes`` (models, seeds, snapshots, data tests, analyses),
 ``metrics``, ``exposures`` and ``functions``. A value of the wrong shape is a
 ``ManifestError`` that names the resource and the field, never a
 half-read graph.
+
+The file is decoded with msgspec into the structs at the end of this module, which name only
+those fields: the rest of the manifest (compiled code, columns, docs, the parent and child maps:
+most of its bytes) is skipped without being built, so reading a 5,000-model manifest takes a
+fraction of the time and memory of ``json.load``. The structs type every field ``Any``: the
+checks, and their messages, are this module's own.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from orchestrate_ext.errors import ManifestError
-from orchestrate_ext.safe_load import MANIFEST_LIMITS, load_json_file
+from orchestrate_ext.safe_load import MANIFEST_LIMITS, ShapeMismatch, load_json_file_typed
 
 SUPPORTED_SCHEMA_VERSIONS = range(10, 13)
 """manifest v10 (dbt 1.6) to v12 (dbt 1.8 to 1.11)."""
@@ -126,10 +134,101 @@ def read_manifest(path: Path) -> Manifest:
     """Read ``manifest.json``; raises ``ManifestError`` naming the file and the problem."""
     if not path.is_file():
         raise ManifestError(f"{path} does not exist; run `dbt parse` in the dbt project")
-    raw = load_json_file(path, MANIFEST_LIMITS, ManifestUnreadable)
-    version = _schema_version(raw, path)
+    try:
+        raw = load_json_file_typed(path, _Raw, MANIFEST_LIMITS, ManifestUnreadable)
+    except ShapeMismatch as exc:  # a section or a resource that is no mapping: say which
+        _schema_version(exc.value, path)
+        raise ManifestError(_shape_problem(path, exc.value) or f"{exc}; regenerate it with `dbt parse`") from None
+    metadata = raw.metadata
+    version = _schema_version({"metadata": metadata} if isinstance(metadata, dict) else {}, path)
     reader = _Reader(path, version)
     return reader.read(raw)
+
+
+_UNSET: Any = msgspec.UNSET
+
+
+class _Config(msgspec.Struct):
+    materialized: Any = None
+    meta: Any = None
+    group: Any = None
+    severity: Any = None
+    warn_if: Any = None
+    error_if: Any = None
+    incremental_strategy: Any = None
+    batch_size: Any = None
+
+
+_NO_CONFIG = _Config()
+
+
+class _Resource(msgspec.Struct):
+    """The fields of one resource that are read (the required ones are ``UNSET`` when missing)."""
+
+    resource_type: Any = _UNSET
+    name: Any = _UNSET
+    package_name: Any = _UNSET
+    original_file_path: Any = None
+    fqn: Any = None
+    depends_on: Any = None
+    tags: Any = None
+    meta: Any = None
+    config: _Config | None = None
+    group: Any = None
+    source_name: Any = None
+    attached_node: Any = None
+    patch_path: Any = None
+    freshness: Any = None
+    owner: Any = None
+    exports: Any = None
+    version: Any = None
+    identifier: Any = None
+    alias: Any = None
+    database: Any = None
+    schema: Any = None
+    index: Any = None
+
+
+class _File(msgspec.Struct):
+    """A macro or doc: only where it comes from."""
+
+    package_name: Any = None
+    original_file_path: Any = None
+
+
+class _Raw(msgspec.Struct):
+    metadata: Any = None
+    nodes: dict[str, _Resource] | None = None
+    sources: dict[str, _Resource] | None = None
+    unit_tests: dict[str, _Resource] | None = None
+    saved_queries: dict[str, _Resource] | None = None
+    semantic_models: dict[str, _Resource] | None = None
+    metrics: dict[str, _Resource] | None = None
+    exposures: dict[str, _Resource] | None = None
+    functions: dict[str, _Resource] | None = None
+    groups: Any = None
+    macros: dict[str, _File] | None = None
+    docs: dict[str, _File] | None = None
+
+
+def _shape_problem(path: Path, raw: Any) -> str | None:
+    """What in ``raw`` (the manifest read by ``json``) does not fit :class:`_Raw`, named, or None."""
+    regenerate = "the manifest was not written by dbt, or was edited: regenerate it with `dbt parse`"
+    if not isinstance(raw, dict):
+        return f"{path}: the manifest must be a mapping, not {type(raw).__name__}; {regenerate}"
+    for section in _Raw.__struct_fields__:
+        value = raw.get(section)
+        if value is None or section in ("metadata", "groups"):
+            continue
+        if not isinstance(value, dict):
+            return f"{path}: '{section}' of the manifest must be a mapping, not {type(value).__name__}; {regenerate}"
+        for unique_id, item in value.items():
+            if not isinstance(item, dict):
+                return f"{path}: {unique_id}: '{unique_id}' must be a mapping, not {type(item).__name__}; {regenerate}"
+            config = item.get("config")
+            if section not in ("macros", "docs") and config is not None and not isinstance(config, dict):
+                return f"{path}: {unique_id}: 'config' must be a mapping, not {type(config).__name__}; {regenerate}"
+    return None
 
 
 class _Reader:
@@ -137,31 +236,31 @@ class _Reader:
         self.path = path
         self.version = version
 
-    def read(self, raw: dict[str, Any]) -> Manifest:
-        metadata = self._mapping(raw, "metadata", "the manifest")
+    def read(self, raw: _Raw) -> Manifest:
+        metadata = raw.metadata if isinstance(raw.metadata, dict) else _EMPTY
         project_name = str(metadata.get("project_name") or "")
         nodes: dict[str, ManifestNode] = {}
         hooks: list[tuple[tuple[bool, str, int], ManifestNode]] = []
-        for unique_id, item in self._mapping(raw, "nodes", "the manifest").items():
-            resource_type = self._mapping_item(item, unique_id).get("resource_type")
+        for unique_id, item in self._section(raw.nodes, "nodes").items():
+            resource_type = item.resource_type
             if resource_type in NODE_TYPES:
                 nodes[unique_id] = self._node(unique_id, item)
             elif resource_type == "operation":
                 hook = self._node(unique_id, item)
-                index = item.get("index")
+                index = item.index
                 # dbt/task/run.py _hook_keyfunc: packages by name, the root project last; then index
                 order = (hook.package_name == project_name, hook.package_name, index if isinstance(index, int) else 0)
                 hooks.append((order, hook))
         for section in OTHER_SECTIONS:
-            for unique_id, item in (self._mapping(raw, section, "the manifest", optional=True)).items():
+            for unique_id, item in (getattr(raw, section) or {}).items():
                 nodes[unique_id] = self._node(unique_id, item)
         sources = {
-            unique_id: self._node(unique_id, item)
-            for unique_id, item in self._mapping(raw, "sources", "the manifest").items()
+            unique_id: self._node(unique_id, item) for unique_id, item in self._section(raw.sources, "sources").items()
         }
+        groups = raw.groups if isinstance(raw.groups, dict) else {}
         owners = {
             str(group.get("name")): _owner_text(group.get("owner"))
-            for group in self._mapping(raw, "groups", "the manifest", optional=True).values()
+            for group in groups.values()
             if isinstance(group, dict)
         }
         files = self._files(raw, project_name, [*nodes.values(), *sources.values()])
@@ -169,54 +268,53 @@ class _Reader:
         ordered = tuple(hook for _, hook in sorted(hooks, key=lambda pair: pair[0]))
         return Manifest(self.path, self.version, project_name, nodes, sources, owners, files, invocation, ordered)
 
-    def _files(self, raw: dict[str, Any], project: str, resources: list[ManifestNode]) -> frozenset[str]:
+    def _files(self, raw: _Raw, project: str, resources: list[ManifestNode]) -> frozenset[str]:
         found = {item.original_file_path for item in resources if item.package_name == project}
         found |= {item.patch_path for item in resources if item.patch_path and item.package_name == project}
-        for section in ("macros", "docs"):
-            for item in self._mapping(raw, section, "the manifest", optional=True).values():
-                if isinstance(item, dict) and item.get("package_name") == project and item.get("original_file_path"):
-                    found.add(str(item["original_file_path"]))
+        for section in (raw.macros, raw.docs):
+            for item in (section or {}).values():
+                if item.package_name == project and item.original_file_path:
+                    found.add(str(item.original_file_path))
         return frozenset(path.split("://", 1)[-1] for path in found)
 
-    def _node(self, unique_id: str, item: Any) -> ManifestNode:
+    def _node(self, unique_id: str, item: _Resource) -> ManifestNode:
         """One resource; runs for every node of the manifest, so it avoids work a plain model does not need."""
-        item = self._mapping_item(item, unique_id)
         try:
-            config = item.get("config") or _EMPTY
-            own_meta, config_meta = item.get("meta"), config.get("meta")
+            config = item.config or _NO_CONFIG
+            own_meta, config_meta = item.meta, config.meta
             meta = {**own_meta, **config_meta} if own_meta and config_meta else own_meta or config_meta or _EMPTY
-            resource_type = str(item["resource_type"])
-            fqn = self._strings(item.get("fqn") or [unique_id], unique_id, "fqn")
-            depends = item.get("depends_on") or _EMPTY
+            resource_type = str(self._required(item.resource_type, "resource_type"))
+            fqn = self._strings(item.fqn or [unique_id], unique_id, "fqn")
+            depends = item.depends_on or _EMPTY
             if not isinstance(depends, dict):
                 raise ManifestError(self._shape(unique_id, "depends_on", "a mapping", depends))
-            freshness = item.get("freshness") if resource_type == "source" else None
-            exports = item.get("exports") or () if resource_type == "saved_query" else ()
+            freshness = item.freshness if resource_type == "source" else None
+            exports = item.exports or () if resource_type == "saved_query" else ()
             return ManifestNode(
                 unique_id=unique_id,
                 resource_type=resource_type,
-                name=str(item["name"]),
-                package_name=str(item["package_name"]),
-                original_file_path=str(item.get("original_file_path") or ""),
+                name=str(self._required(item.name, "name")),
+                package_name=str(self._required(item.package_name, "package_name")),
+                original_file_path=str(item.original_file_path or ""),
                 fqn=fqn,
                 depends_on=self._strings(depends.get("nodes") or [], unique_id, "depends_on.nodes"),
-                tags=self._strings(item.get("tags") or [], unique_id, "tags"),
+                tags=self._strings(item.tags or [], unique_id, "tags"),
                 meta=meta,
-                materialized=config.get("materialized"),
-                group=config.get("group") or item.get("group"),
-                source_name=item.get("source_name"),
-                attached_node=item.get("attached_node"),
-                patch_path=item.get("patch_path"),
-                severity=str(config["severity"]).lower() if config.get("severity") else None,
+                materialized=config.materialized,
+                group=config.group or item.group,
+                source_name=item.source_name,
+                attached_node=item.attached_node,
+                patch_path=item.patch_path,
+                severity=str(config.severity).lower() if config.severity else None,
                 has_freshness=freshness is not None and _has_freshness(freshness),
-                warn_if=config.get("warn_if"),
-                error_if=config.get("error_if"),
+                warn_if=config.warn_if,
+                error_if=config.error_if,
                 freshness=_freshness_text(freshness) if freshness is not None else None,
-                owner=_owner_text(item.get("owner")) or None if resource_type == "exposure" else None,
+                owner=_owner_text(item.owner) or None if resource_type == "exposure" else None,
                 exports=tuple(_export(export) for export in exports if isinstance(export, dict)),
-                version=None if item.get("version") is None else str(item["version"]),
-                incremental_strategy=config.get("incremental_strategy"),
-                batch_size=config.get("batch_size"),
+                version=None if item.version is None else str(item.version),
+                incremental_strategy=config.incremental_strategy,
+                batch_size=config.batch_size,
                 relation=_relation(item, resource_type, config),
             )
         except (KeyError, TypeError, AttributeError) as exc:
@@ -224,6 +322,12 @@ class _Reader:
                 f"{self.path}: {unique_id} is missing the field {exc} that manifest schema v{self.version} should "
                 "have, or holds a value of the wrong type; regenerate it with `dbt parse`"
             ) from exc
+
+    @staticmethod
+    def _required(value: Any, key: str) -> Any:
+        if value is _UNSET:
+            raise KeyError(key)
+        return value
 
     def _strings(self, value: Any, unique_id: str, key: str) -> tuple[str, ...]:
         """A list of strings; a string where a list belongs is an error, never split into characters."""
@@ -242,21 +346,13 @@ class _Reader:
             "the manifest was not written by dbt, or was edited: regenerate it with `dbt parse`"
         )
 
-    def _mapping(self, raw: Any, key: str, where: str, optional: bool = False) -> dict[str, Any]:
-        value = raw.get(key) if isinstance(raw, dict) else None
-        if value is None and optional:
-            return {}
-        if not isinstance(value, dict):
+    def _section(self, value: dict[str, _Resource] | None, key: str) -> dict[str, _Resource]:
+        if value is None:
             raise ManifestError(
-                f"{self.path}: '{key}' of {where} must be a mapping, not {type(value).__name__}; "
+                f"{self.path}: '{key}' of the manifest must be a mapping, not NoneType; "
                 "regenerate the manifest with `dbt parse`"
             )
         return value
-
-    def _mapping_item(self, item: Any, unique_id: str) -> dict[str, Any]:
-        if not isinstance(item, dict):
-            raise ManifestError(self._shape(unique_id, unique_id, "a mapping", item))
-        return item
 
 
 def _schema_version(raw: Any, path: Path) -> int:
@@ -308,17 +404,15 @@ def _export(export: Mapping[str, Any]) -> SavedQueryExport:
 _RELATION_TYPES = frozenset({"model", "seed", "snapshot", "source"})
 
 
-def _relation(
-    item: Mapping[str, Any], resource_type: str, config: Mapping[str, Any]
-) -> tuple[str | None, str | None, str] | None:
+def _relation(item: _Resource, resource_type: str, config: _Config) -> tuple[str | None, str | None, str] | None:
     """The relation of a resource that has one in the warehouse (see :attr:`ManifestNode.relation`)."""
-    if resource_type not in _RELATION_TYPES or config.get("materialized") == "ephemeral":
+    if resource_type not in _RELATION_TYPES or config.materialized == "ephemeral":
         return None
-    identifier = item.get("identifier") if resource_type == "source" else item.get("alias")
-    identifier = identifier or item.get("name")
+    identifier = item.identifier if resource_type == "source" else item.alias
+    identifier = identifier or item.name
     if not identifier:
         return None
-    return _text_or_none(item.get("database")), _text_or_none(item.get("schema")), str(identifier)
+    return _text_or_none(item.database), _text_or_none(item.schema), str(identifier)
 
 
 def _text_or_none(value: Any) -> str | None:

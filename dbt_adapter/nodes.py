@@ -35,7 +35,7 @@ from dbt_adapter.lineage_names import dataset_name
 from dbt_adapter.manifest import Manifest, ManifestNode
 from dbt_adapter.test_edges import multi_parent_test_waits, single_parent_tests
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.model import Node
+from orchestrate_ext.model import Node, ReusePolicy
 from orchestrate_ext.node_settings import NodeSettings, parse_settings
 
 KIND = "dbt"
@@ -131,6 +131,19 @@ class _Builder:
         prefix = os.path.relpath(project_dir, workspace_root).replace(os.sep, "/")
         self.path_prefix = "" if prefix == "." else prefix + "/"
         self.own = {item.unique_id: self._own(item) for item in manifest.all()}
+        self._derived: dict[int, tuple[tuple[str, ...], tuple[str, ...], ReusePolicy]] = {}
+
+    def _from_settings(self, settings: NodeSettings) -> tuple[tuple[str, ...], tuple[str, ...], ReusePolicy]:
+        """Resources, passed-through variables and reuse policy of ``settings``, worked out once per
+        settings object (most nodes share the default one)."""
+        found = self._derived.get(id(settings))
+        if found is None:
+            found = self._derived[id(settings)] = (
+                self._resources(settings),
+                tuple(settings.env_passthrough),
+                settings.reuse_policy(),
+            )
+        return found
 
     def build(self) -> list[Node]:
         nodes: list[Node] = []
@@ -237,6 +250,7 @@ class _Builder:
             retries = 0  # a failing test fails again: not retried unless configured
         observer = {**own.observer, "alerts": alerts} if alerts else own.observer
         runnable = runs_in_build(item)
+        resources, env_passthrough, reuse = self._from_settings(settings)
         extra: dict[str, Any] = {}
         if item.severity:
             extra.update(severity=item.severity, warn_if=item.warn_if, error_if=item.error_if)
@@ -256,12 +270,12 @@ class _Builder:
             runnable=runnable,
             owner=owner,
             tags=tags,
-            resources=self._resources(settings) if runnable else (),
-            env_passthrough=tuple(settings.env_passthrough),
+            resources=resources if runnable else (),
+            env_passthrough=env_passthrough,
             retries=retries,
             retry_backoff=settings.retry_backoff,
             timeout=settings.timeout,
-            reuse=settings.reuse_policy(),
+            reuse=reuse,
             settings={"dbt_id": item.unique_id, **self._dataset(item), **extra, **observer, **own.schedule},
         )
 

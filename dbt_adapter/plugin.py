@@ -18,21 +18,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbt_adapter.fingerprint import Digests
-from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.hooks import with_hooks
 from dbt_adapter.lineage_names import dataset_namespace
 from dbt_adapter.manifest import Manifest, read_manifest
 from dbt_adapter.nodes import FRESHNESS_KIND, KIND, Naming, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
 from dbt_adapter.project import DbtConfig, DbtProject
-from dbt_adapter.runner import DbtRunner
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import Finding, InitialConfig, NodeRunner, Workspace
 from orchestrate_ext.model import Node
 
 if TYPE_CHECKING:
+    from dbt_adapter.fingerprint import Digests
+    from dbt_adapter.freshness import SourceChecks
     from orchestrate_ext.export.spec import ExportCode, ExportContext, Tool
     from orchestrate_ext.graph import Graph
 
@@ -48,8 +47,7 @@ class DbtPlugin:
     def __init__(self) -> None:
         self._manifests: dict[Path, Manifest] = {}
         self._adapters: dict[str, str | None] = {}
-        self._digests = Digests()
-        self._source_checks = SourceChecks()
+        self._shared: tuple[Digests, SourceChecks] | None = None
 
     def discover(self, workspace: Workspace, config: DbtConfig) -> Sequence[Node]:
         return self._discover(workspace, config, None)
@@ -88,7 +86,13 @@ class DbtPlugin:
                 found = self._manifests[project.manifest_path] = read_manifest(project.manifest_path)
             return found
 
-        digests, checks = self._digests, self._source_checks
+        from dbt_adapter.fingerprint import Digests  # the runners' modules load only for a run (not `graph`)
+        from dbt_adapter.freshness import SourceChecks
+        from dbt_adapter.runner import DbtRunner
+
+        if self._shared is None:
+            self._shared = (Digests(), SourceChecks())
+        digests, checks = self._shared
         return {
             KIND: DbtRunner(project, manifest, digests=digests, source_checks=checks),
             FRESHNESS_KIND: DbtRunner(project, manifest, kind=FRESHNESS_KIND, digests=digests, source_checks=checks),

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from jupyter_extension.notebook_meta import check_kernel_name, read_notebook
-from jupyter_extension.runner import NotebookRunner
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.launch import WorkerNeeds
@@ -121,6 +120,8 @@ class NotebookPlugin:
         return export.code(context)
 
     def runners(self, workspace: Workspace, config: NotebooksConfig) -> Mapping[str, NodeRunner]:
+        from jupyter_extension.runner import NotebookRunner  # loads kernels' machinery: only for a run
+
         return {KIND: NotebookRunner(workspace, warm_kernels=config.warm_kernels)}
 
     @staticmethod

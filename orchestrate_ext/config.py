@@ -53,7 +53,7 @@ and ``3.0`` as 3, so ``retries: true`` meant one retry; now each is "Input shoul
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 MAX_RETRIES = 100

@@ -63,14 +63,20 @@ def own_dataset(node: Node) -> Dataset | None:
     return None
 
 
-def node_datasets(graph: Graph, node_id: str) -> NodeDatasets:
-    """What ``node_id`` reads and writes (see the module docstring)."""
+def node_datasets(graph: Graph, node_id: str, owns: Mapping[str, Dataset | None] | None = None) -> NodeDatasets:
+    """What ``node_id`` reads and writes (see the module docstring).
+
+    Args:
+        owns: :func:`own_datasets` of the graph, when asked for many nodes (else each is worked out here).
+    """
     node = graph.nodes[node_id]
-    outputs: list[Dataset] = []
-    own = own_dataset(node)
-    if own is not None and node.runnable:
-        outputs.append(own)
-    produced = set(_produced(graph, node_id))
+    own = owns[node_id] if owns is not None else own_dataset(node)
+    outputs = [own] if own is not None and node.runnable else []
+    if owns is not None and not node.produces:  # the common case: every parent has its own dataset
+        direct = [found for parent in graph.declared[node_id] if (found := owns[parent]) is not None]
+        if len(direct) == len(graph.declared[node_id]):
+            return NodeDatasets(_ordered(direct), _ordered(outputs)) if direct or outputs else NO_DATASETS
+    produced = set(_produced(graph, node_id)) if node.produces else set()
     for child in produced:
         found = own_dataset(graph.nodes[child])
         if found is not None:
@@ -83,18 +89,31 @@ def node_datasets(graph: Graph, node_id: str) -> NodeDatasets:
         if parent in seen:
             continue
         seen.add(parent)
-        found = own_dataset(graph.nodes[parent])
+        found = owns[parent] if owns is not None else own_dataset(graph.nodes[parent])
         if found is not None:
             inputs.append(found)
         elif not graph.nodes[parent].runnable:
             stack.extend(graph.declared[parent])  # an ephemeral model: what it reads is read through it
-    return NodeDatasets(tuple(sorted(set(inputs))), tuple(sorted(set(outputs))))
+    if not inputs and not outputs:
+        return NO_DATASETS
+    return NodeDatasets(_ordered(inputs), _ordered(outputs))
+
+
+def _ordered(found: list[Dataset]) -> tuple[Dataset, ...]:
+    """Sorted, without repeats."""
+    return tuple(found) if len(found) < 2 else tuple(sorted(set(found)))
+
+
+def own_datasets(graph: Graph) -> dict[str, Dataset | None]:
+    """:func:`own_dataset` of every node of ``graph``, by id."""
+    return {node_id: own_dataset(node) for node_id, node in graph.nodes.items()}
 
 
 def all_datasets(graph: Graph, node_ids: Any = None) -> dict[str, NodeDatasets]:
     """:func:`node_datasets` of each node of ``node_ids`` (default: every node)."""
     chosen = graph.nodes if node_ids is None else node_ids
-    return {node_id: node_datasets(graph, node_id) for node_id in chosen}
+    owns = own_datasets(graph)
+    return {node_id: node_datasets(graph, node_id, owns) for node_id in chosen}
 
 
 def _produced(graph: Graph, node_id: str) -> list[str]:

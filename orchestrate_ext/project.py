@@ -1,4 +1,8 @@
-"""A project: its configuration, its plugins, its graph and its store."""
+"""A project: its configuration, its plugins, its graph and its store.
+
+The executor, the launchers and the store are imported when first asked for, so a command that
+only shows the graph (``orchestrate graph`` on 10,000 models) does not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from orchestrate_ext.clock import Clock, SystemClock
 from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
 from orchestrate_ext.errors import OrchestrateError, PluginError
 from orchestrate_ext.events import RunListener
-from orchestrate_ext.execution.executor import Executor
-from orchestrate_ext.execution.launch import Launcher, open_launcher
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import (
     ImplicitPlugin,
@@ -29,8 +31,11 @@ from orchestrate_ext.interfaces import (
 from orchestrate_ext.model import Node
 from orchestrate_ext.partial_graph import PartialGraph, build_partial_graph
 from orchestrate_ext.redact import Redactor
-from orchestrate_ext.store import StateStore, open_store
-from orchestrate_ext.store.files import StateFiles
+
+if TYPE_CHECKING:
+    from orchestrate_ext.execution.executor import Executor
+    from orchestrate_ext.execution.launch import Launcher
+    from orchestrate_ext.store import StateStore
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
 
@@ -111,6 +116,9 @@ class Project:
 
         A ``state.path`` that cannot be a SQLite file (a folder, /dev/null) is a ``ConfigError``.
         """
+        from orchestrate_ext.store import open_store
+        from orchestrate_ext.store.files import StateFiles
+
         self.config.check_state_path()
         store = open_store(self.config.state_location(), read_only=read_only)
         store.files = StateFiles(self.config.workspace.state_dir, self.root)
@@ -152,12 +160,16 @@ class Project:
     @cached_property
     def launcher(self) -> Launcher:
         """Where this process runs tries (``executor:``): here, or on a Dask cluster (connected once)."""
+        from orchestrate_ext.execution.launch import open_launcher
+
         return open_launcher(self.config.core.executor, self.config.workspace.config_path)
 
     def executor(
         self, store: StateStore, listeners: Sequence[RunListener] = (), graph: Graph | None = None
     ) -> Executor:
         """An executor of ``graph`` (default: the project's graph)."""
+        from orchestrate_ext.execution.executor import Executor
+
         return Executor(
             graph if graph is not None else self.graph,
             self.runners,

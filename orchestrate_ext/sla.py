@@ -27,7 +27,7 @@ class SlaSettings(BaseModel):
         freshness: succeeded at most this long ago, whatever the runs (``"24h"``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     finish_by: str | None = None
     max_duration: _Duration | None = None

@@ -30,7 +30,8 @@ EXIT_BAD_INPUT = 2
 
 
 COMMAND_MODULES: dict[str, str] = {
-    **dict.fromkeys(("init", "validate", "graph", "run", "retry"), "run_commands"),
+    **dict.fromkeys(("init", "validate", "run", "retry"), "run_commands"),
+    "graph": "graph_commands",
     **dict.fromkeys(("runs", "show", "logs"), "history_commands"),
     **dict.fromkeys(("status", "freshness"), "status_commands"),
     **dict.fromkeys(("scheduler", "schedules", "pause", "unpause", "ticks", "backfill", "cancel"), "schedule_commands"),

@@ -15,7 +15,6 @@ from typing import Any
 import click
 from rich.console import Console
 
-from orchestrate_ext import render
 from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, parse_datetime
@@ -99,21 +98,6 @@ def _check_workers(project: Project) -> str:
     if launcher.name == LOCAL:
         return "this machine has the modules and kernels they need"
     return f"{len(workers)} {launcher.name} worker(s) have the modules and kernels they need"
-
-
-@main.command()
-@click.option("--select", "-s", "selection", default=None, help="Nodes to show, e.g. '+daily_revenue'.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text")
-@project_option
-def graph(project_dir: Path | None, selection: str | None, fmt: str) -> None:
-    """Print the pipeline graph."""
-    the_graph = Project.load(project_dir).graph
-    chosen = select(the_graph, selection)
-    if fmt == "json":
-        emit_json(the_graph.to_json(chosen), indent=None)
-    else:
-        renderers = {"text": render.as_text, "mermaid": render.as_mermaid, "dot": render.as_dot}
-        click.echo(renderers[fmt](the_graph, chosen))
 
 
 @main.command()

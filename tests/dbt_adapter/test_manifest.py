@@ -53,3 +53,27 @@ def test_a_missing_field_names_the_node(tmp_path: Path) -> None:
     del doc.raw["nodes"]["model.shop.orders"]["name"]
     with pytest.raises(ManifestError, match=r"model.shop.orders is missing the field 'name'"):
         doc.read(tmp_path)
+
+
+def test_what_msgspec_refuses_is_read_by_json(tmp_path: Path) -> None:
+    """NaN and numbers beyond a float are JSON as Python writes it: the manifest still reads."""
+    doc = ManifestDoc()
+    doc.add("model", "orders", meta={"ratio": float("nan"), "big": 10**400})
+    manifest = doc.read(tmp_path)
+    assert manifest.nodes["model.shop.orders"].meta["big"] == 10**400
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "shown"),
+    [
+        ("nodes", [], "'nodes' of the manifest must be a mapping, not list"),
+        ("sources", {"source.shop.raw.x": "x"}, "source.shop.raw.x: 'source.shop.raw.x' must be a mapping, not str"),
+    ],
+)
+def test_a_section_of_the_wrong_shape_is_named(tmp_path: Path, section: str, value: object, shown: str) -> None:
+    doc = ManifestDoc()
+    doc.add("model", "orders")
+    doc.raw[section] = value
+    with pytest.raises(ManifestError) as caught:
+        doc.read(tmp_path)
+    assert shown in str(caught.value) and "dbt parse" in str(caught.value)

@@ -99,3 +99,19 @@ def test_gates_make_dependants_wait_for_a_models_tests_but_not_each_other() -> N
     json_node = next(item for item in graph.to_json()["nodes"] if item["id"] == "model.p.b")
     assert json_node["depends_on"] == ["model.p.a"]
     assert json_node["waits_for"] == ["test.p.t1", "test.p.t2"]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_order_is_graphlibs(seed: int) -> None:
+    """The order worked out on plain dicts is the one graphlib's sorter gives on the sorted graph."""
+    import graphlib
+    import random
+
+    from orchestrate_ext.graph import _topological_order
+
+    chance = random.Random(seed)
+    names = list(dict.fromkeys(f"n{chance.randint(0, 999)}" for _ in range(chance.randint(1, 60))))
+    chance.shuffle(names)
+    parents = {name: set(chance.sample(names[:i], k=min(i, chance.randint(0, 3)))) for i, name in enumerate(names)}
+    expected = graphlib.TopologicalSorter({key: sorted(deps) for key, deps in sorted(parents.items())}).static_order()
+    assert _topological_order(parents) == tuple(expected)
