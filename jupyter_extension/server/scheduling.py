@@ -215,7 +215,13 @@ def start_scheduler(project: Project, launcher: Launcher) -> dict[str, Any]:
     log = project.config.workspace.state_dir / SCHEDULER_LOG
     pid = launcher.start(scheduler_command(project), cwd=project.root, log_path=log, key="scheduler")
     shown = _shown(project, log)
-    return {**status, "starting": True, "started_pid": pid, "detail": f"starting (pid {pid}); it logs to {shown}"}
+    return {
+        **status,
+        "state": "starting",
+        "starting": True,
+        "started_pid": pid,
+        "detail": f"starting (pid {pid}); it logs to {shown}",
+    }
 
 
 def _shown(project: Project, path: Path) -> str:

@@ -252,4 +252,9 @@ export class OrchestrateClient {
   startScheduler(): Promise<SchedulerStatus> {
     return this.request('POST', 'scheduler');
   }
+
+  /** Ask the running scheduler to stop (it lets running nodes finish). */
+  stopScheduler(): Promise<SchedulerStatus> {
+    return this.request('DELETE', 'scheduler');
+  }
 }
