@@ -300,6 +300,9 @@ class Backend:
     def start_scheduler(self) -> dict[str, Any]:
         return scheduling.start_scheduler(self.project(), self.launcher)
 
+    def stop_scheduler(self) -> dict[str, Any]:
+        return scheduling.stop_scheduler(self.project(), self.launcher)
+
 
 def alert_routes(project: Project) -> list[dict[str, Any]]:
     """The routes of the ``alerts:`` section, if the alerts plugin is configured (read, never imported)."""

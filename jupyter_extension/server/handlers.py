@@ -339,6 +339,11 @@ class SchedulerHandler(OrchestrateHandler):
     async def post(self) -> None:
         self.reply(await self.call(self.backend.start_scheduler), status=202)
 
+    @endpoint("execute")
+    async def delete(self) -> None:
+        """Stop the scheduler (SIGTERM): 202 while it lets running nodes finish, 409 when none runs here."""
+        self.reply(await self.call(self.backend.stop_scheduler), status=202)
+
 
 _RUN = r"(?P<run_id>[^/]+)"
 

@@ -52,6 +52,12 @@ class Launcher:
             process = self._children.get(key)
             return process.pid if process is not None and process.poll() is None else None
 
+    def exit_code(self, key: str) -> int | None:
+        """The exit code of the child started for ``key`` once it has ended (None: none started, or it runs)."""
+        with self._lock:
+            process = self._children.get(key)
+            return process.poll() if process is not None else None
+
     def wait(self, key: str, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the child started for ``key`` to end; True when none runs."""
         with self._lock:

@@ -133,42 +133,95 @@ def _lease(project: Project) -> api.LeaseStatus:
         return api.scheduler_status(project)
 
 
+LOG_TAIL_LINES = 20
+_LOG_TAIL_BYTES = 64 * 1024
+
+
 def scheduler_status(project: Project, launcher: Launcher | None = None) -> dict[str, Any]:
-    """Whether a scheduler holds the lease; ``starting`` (with its pid) while one started from here has
-    not taken it yet."""
+    """The scheduler's state for the panel: ``running`` (holder, since), ``starting`` (a scheduler started
+    from here has not taken the lease yet), ``failed`` (its last exit was an error, or the one started from
+    here exited with an error code: ``reason`` and the last lines of its log say why), ``stopping`` (it gave
+    the lease up and finishes its running nodes) or ``stopped``."""
     lease = _lease(project)
     log = project.config.workspace.state_dir / SCHEDULER_LOG
     starting = None if lease.active or launcher is None else launcher.running("scheduler")
-    if lease.active:
-        detail = f"pid {lease.pid} on {lease.host}" if lease.pid else lease.holder
-    elif starting is not None:
-        detail = f"starting (pid {starting}); it logs to {_shown(project, log)}"
-    else:
-        detail = f"A scheduler started from here logs to {_shown(project, log)}." if log.exists() else None
+    code = None if lease.active or starting is not None or launcher is None else launcher.exit_code("scheduler")
     stopped = last_exit(project.config.workspace.state_dir)
-    if not lease.active and starting is None and stopped is not None and stopped.error:
-        detail = f"The last scheduler stopped at {isoformat(stopped.at)}: {stopped.reason}" + (
-            f" (its log: {_shown(project, log)})" if log.exists() else ""
-        )
+    reason = None
+    if lease.active:
+        state = "running"
+        detail = f"pid {lease.pid} on {lease.host}" if lease.pid else lease.holder
+    elif starting is not None and lease.pid == starting:
+        state = "stopping"  # it held the lease and gave it up: it is finishing its running nodes
+        detail = f"stopping (pid {starting}): running nodes finish first"
+    elif starting is not None:
+        state = "starting"
+        detail = f"starting (pid {starting}); it logs to {_shown(project, log)}"
+    elif (stopped is not None and stopped.error) or code:
+        state = "failed"
+        reason = stopped.reason if stopped is not None and stopped.error else f"the scheduler exited with code {code}"
+        detail = (f"The last scheduler stopped at {isoformat(stopped.at)}: " if stopped else "") + reason
+        if log.exists():
+            detail += f" (its log: {_shown(project, log)})"
+    else:
+        state = "stopped"
+        detail = f"A scheduler started from here logs to {_shown(project, log)}." if log.exists() else None
+        if stopped is not None:
+            reason = stopped.reason
     return {
         **api.lease_document(lease),
+        "state": state,
+        "since": isoformat(lease.acquired_at) if lease.active else None,
+        "reason": reason,
+        "log": _shown(project, log) if log.exists() else None,
+        "log_tail": _log_tail(project, log) if state == "failed" else [],
         "last_exit": stopped.document() if stopped is not None else None,
         "running": lease.active,
-        "starting": starting is not None,
+        "starting": state == "starting",
         "detail": detail,
         "command": "orchestrate " + shlex.join(scheduler_command(project)),
     }
 
 
+def _log_tail(project: Project, log: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last ``lines`` non-empty lines of the scheduler's log, secrets removed."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - _LOG_TAIL_BYTES))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    redact = project.redactor()
+    return [redact(line) for line in text.splitlines() if line.strip()][-lines:]
+
+
+def stop_scheduler(project: Project, launcher: Launcher | None = None) -> dict[str, Any]:
+    """Ask the running scheduler to stop (SIGTERM); it finishes running nodes first (409 when none runs here)."""
+    try:
+        lease = api.stop_scheduler(project)
+    except api.SchedulerNotStopped as exc:
+        raise Conflict(str(exc)) from None
+    status = scheduler_status(project, launcher)
+    return {**status, "stopping": True, "detail": f"stopping (pid {lease.pid}): running nodes finish first"}
+
+
 def start_scheduler(project: Project, launcher: Launcher) -> dict[str, Any]:
     """Start ``orchestrate scheduler`` in its own session; it outlives Jupyter."""
     status = scheduler_status(project, launcher)
+    if status["state"] == "stopping":
+        raise Conflict(f"the scheduler is still stopping ({status['detail']}); start it again once it has stopped")
     if status["running"] or status["starting"]:
         raise Conflict(f"a scheduler is already running for this project ({status['detail']})")
     log = project.config.workspace.state_dir / SCHEDULER_LOG
     pid = launcher.start(scheduler_command(project), cwd=project.root, log_path=log, key="scheduler")
     shown = _shown(project, log)
-    return {**status, "starting": True, "started_pid": pid, "detail": f"starting (pid {pid}); it logs to {shown}"}
+    return {
+        **status,
+        "state": "starting",
+        "starting": True,
+        "started_pid": pid,
+        "detail": f"starting (pid {pid}); it logs to {shown}",
+    }
 
 
 def _shown(project: Project, path: Path) -> str:

@@ -7,6 +7,8 @@ running scheduler. JSON-ready documents come from the ``*_document`` helpers.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrate_ext.clock import SystemClock, isoformat
-from orchestrate_ext.errors import RunNotFound, did_you_mean
-from orchestrate_ext.execution.liveness import ProcessIdentity, ProcessLiveness
+from orchestrate_ext.errors import OrchestrateError, RunNotFound, did_you_mean
+from orchestrate_ext.execution.liveness import ProcessIdentity, ProcessLiveness, host_name, process_alive
 from orchestrate_ext.model import RunRecord, RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, ScheduleNotFound, discover_schedules
@@ -177,6 +179,38 @@ def lease_status(lease: Lease | None, now: datetime) -> LeaseStatus:
         renewed_at=lease.renewed_at,
         expires_at=lease.expires_at,
     )
+
+
+class SchedulerNotStopped(OrchestrateError):
+    """The scheduler cannot be stopped from here (none runs, or it runs on another host)."""
+
+
+def stop_scheduler(project: ProjectRef = None, *, now: datetime | None = None) -> LeaseStatus:
+    """Ask the scheduler holding the project's lease to stop (SIGTERM: it takes no new work, lets running
+    nodes finish within its grace, records its exit and releases the lease). Returns the lease it signalled.
+
+    Raises:
+        SchedulerNotStopped: no scheduler runs, it runs on another host, or its process is gone.
+    """
+    status = scheduler_status(project, now=now)
+    if not status.active or status.holder is None:
+        raise SchedulerNotStopped("no scheduler is running for this project; there is nothing to stop")
+    identity = ProcessIdentity.parse(status.holder)
+    if identity is None or identity.host != host_name():
+        raise SchedulerNotStopped(
+            f"the scheduler runs on host {status.host or status.holder}; stop it there (SIGTERM to its process)"
+        )
+    if not process_alive(identity.pid, identity.started):
+        raise SchedulerNotStopped(f"the scheduler's process {identity.pid} has already ended")
+    try:
+        os.kill(identity.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        raise SchedulerNotStopped(f"the scheduler's process {identity.pid} has already ended") from None
+    except PermissionError:
+        raise SchedulerNotStopped(
+            f"the scheduler (pid {identity.pid}) belongs to another user; stop it as that user"
+        ) from None
+    return status
 
 
 def request_cancel(project: ProjectRef, run_id: str) -> RunStatus:

@@ -256,6 +256,11 @@ export class OrchestrateClient {
     return this.request('POST', 'scheduler');
   }
 
+  /** Ask the running scheduler to stop (it lets running nodes finish). */
+  stopScheduler(): Promise<SchedulerStatus> {
+    return this.request('DELETE', 'scheduler');
+  }
+
   /** Everything wrong with the project, each with its fix (the checks of `orchestrate validate`). */
   problems(): Promise<ProblemsList> {
     return this.request('GET', 'problems');

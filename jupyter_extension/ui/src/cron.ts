@@ -25,6 +25,9 @@ export const PRESETS: CronPreset[] = [
 
 export const CUSTOM = 'custom';
 
+/** The Repeat choice of a notebook that has no schedule (its cron expression is empty). */
+export const NOT_SCHEDULED = '';
+
 export const ALIASES: Record<string, string> = {
   '@yearly': '0 0 1 1 *',
   '@annually': '0 0 1 1 *',
@@ -151,6 +154,9 @@ export function describeCron(expression: string): string {
 
 /** The preset an expression is, or `CUSTOM`. */
 export function presetFor(expression: string): string {
+  if (!expression.trim()) {
+    return NOT_SCHEDULED;
+  }
   const text = normalizeCron(expression);
   const preset = PRESETS.find(item => item.cron === text);
   return preset ? preset.cron : CUSTOM;

@@ -72,7 +72,20 @@ class ScheduleBody extends ReactWidget {
   }
 }
 
-/** A dialog whose Save button (and Enter) keeps it open until the server has accepted the schedule. */
+/** Whether Enter at `target` belongs to the field (any form control but a button), not to the dialog. */
+export function enterStaysInField(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  if (!element || typeof element.closest !== 'function') {
+    return false;
+  }
+  if (element.closest('[data-enter="local"]')) {
+    return true;
+  }
+  const tag = element.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT';
+}
+
+/** A dialog whose Save button keeps it open until the server has accepted the schedule. */
 export class ScheduleDialog extends Dialog<void> {
   saved: SavedSchedule | null = null;
 
@@ -82,7 +95,7 @@ export class ScheduleDialog extends Dialog<void> {
       body: new ScheduleBody(model),
       buttons: [
         Dialog.cancelButton(),
-        Dialog.okButton({ label: model.data.copy_of ? 'Start this schedule' : model.isScheduled ? 'Save schedule' : 'Save and schedule' })
+        Dialog.okButton({ label: model.saveLabel })
       ],
       defaultButton: SAVE_INDEX,
       focusNodeSelector: '#jp-Orchestrate-preset'
@@ -98,6 +111,11 @@ export class ScheduleDialog extends Dialog<void> {
     if (save) {
       save.disabled = this.model.hasErrors || this.model.saving;
       save.title = this.model.hasErrors ? 'Fix the fields marked in red first' : '';
+      const label = save.querySelector('.jp-Dialog-buttonLabel');
+      if (label && label.textContent !== this.model.saveLabel) {
+        label.textContent = this.model.saveLabel;
+        save.setAttribute('aria-label', this.model.saveLabel);
+      }
     }
   }
 
@@ -107,12 +125,11 @@ export class ScheduleDialog extends Dialog<void> {
   }
 
   handleEvent(event: Event): void {
-    // The Dialog saves on Enter in any text field; a field that handles Enter itself (the search box) keeps it.
-    if (event.type === 'keydown' && (event as KeyboardEvent).key === 'Enter') {
-      const target = event.target as HTMLElement | null;
-      if (target?.closest?.('[data-enter="local"]')) {
-        return;
-      }
+    // The Dialog saves on Enter anywhere; here Enter in a field (text, list, checkbox) never saves: the user
+    // may be picking a time zone from the list. A field that handles Enter itself (the search box) keeps it;
+    // Enter on a button presses that button. Save is the Save button (or Tab to it, then Enter).
+    if (event.type === 'keydown' && (event as KeyboardEvent).key === 'Enter' && enterStaysInField(event.target)) {
+      return;
     }
     super.handleEvent(event);
   }

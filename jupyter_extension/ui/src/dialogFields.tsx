@@ -6,7 +6,7 @@
 import { addIcon, Button, closeIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CUSTOM, describeCron, formatFireTime, presetFor, PRESETS } from './cron';
+import { CUSTOM, describeCron, formatFireTime, NOT_SCHEDULED, presetFor, PRESETS } from './cron';
 import { ALERT_EVENTS, ParameterRow } from './form';
 import { filterChoices, ScheduleModel } from './scheduleModel';
 import { localZone } from './time';
@@ -40,7 +40,17 @@ export function CronSection(props: { model: ScheduleModel }): JSX.Element {
   const description = describeCron(form.cron);
   return (
     <>
-      <Row label="Repeat" htmlFor="jp-Orchestrate-preset">
+      <Row
+        label="Repeat"
+        htmlFor="jp-Orchestrate-preset"
+        hint={
+          model.willSchedule
+            ? undefined
+            : model.isScheduled
+              ? 'Saving removes the schedule: the notebook then runs only when asked (Run now) or with the pipeline.'
+              : 'The notebook runs only when asked (Run now) or with the pipeline. Choose a Repeat to schedule it.'
+        }
+      >
         <select
           id="jp-Orchestrate-preset"
           className="jp-mod-styled"
@@ -51,6 +61,7 @@ export function CronSection(props: { model: ScheduleModel }): JSX.Element {
             }
           }}
         >
+          <option value={NOT_SCHEDULED}>Not scheduled</option>
           {PRESETS.map(item => (
             <option key={item.cron} value={item.cron}>
               {item.label}

@@ -291,6 +291,21 @@ export interface SchedulerStatus {
   detail: string | null;
   command: string;
   started_pid?: number;
+  /** running, starting, stopping (it gave up the lease, running nodes finish), stopped or failed. */
+  state?: 'running' | 'starting' | 'stopping' | 'stopped' | 'failed';
+  /** When the running scheduler took the project's lease. */
+  since?: string | null;
+  acquired_at?: string | null;
+  /** Why it stopped or failed (its last exit). */
+  reason?: string | null;
+  /** The scheduler's log file, relative to the project folder. */
+  log?: string | null;
+  /** The last lines of that log, when it failed. */
+  log_tail?: string[];
+  /** The last exit of a scheduler of this project. */
+  last_exit?: { at: string; reason: string; error: boolean; pid: number } | null;
+  /** The answer to a stop request. */
+  stopping?: boolean;
 }
 
 export interface RunFilter {

@@ -94,6 +94,9 @@ export function formFromNotebook(data: NotebookForm, defaultTimezone: string): S
   const meta = data.metadata;
   const form = emptyForm(defaultTimezone);
   const schedule = meta.schedule;
+  if (schedule === undefined || schedule === null) {
+    form.cron = ''; // never scheduled: "Not scheduled" until the user picks a Repeat
+  }
   if (typeof schedule === 'string') {
     form.cron = schedule;
   } else if (schedule && typeof schedule === 'object') {
@@ -218,7 +221,8 @@ function slaRequest(finishBy: string, maxDuration: string, other: Record<string,
 export function validateForm(form: ScheduleForm, context: FormContext): { errors: FormErrors; request?: ScheduleRequest } {
   const errors: FormErrors = {};
   const supports = (key: string) => context.settingsKeys.includes(key);
-  const cronProblem = validateCron(form.cron);
+  const scheduled = form.cron.trim() !== '';
+  const cronProblem = scheduled ? validateCron(form.cron) : null;
   if (cronProblem) {
     errors.cron = cronProblem;
   }
@@ -252,8 +256,8 @@ export function validateForm(form: ScheduleForm, context: FormContext): { errors
   }
   const request: ScheduleRequest = {
     notebook: context.notebook,
-    cron: form.cron.trim().split(/\s+/).join(' '),
-    timezone: form.timezone,
+    cron: scheduled ? form.cron.trim().split(/\s+/).join(' ') : null,
+    timezone: scheduled ? form.timezone : null,
     parameters,
     depends_on: form.dependsOn
   };
@@ -324,7 +328,9 @@ function same(a: unknown, b: unknown): boolean {
  * (no pinned defaults, no rewritten keys): keys equal to the form's starting
  * point are dropped, and parameters equal to the parameters cell's default are
  * not written unless they were saved before. A new schedule always sends its
- * cron expression and time zone.
+ * cron expression and time zone; "Not scheduled" sends no schedule for a
+ * notebook that has none (so Save never schedules it), and `cron: null` (the
+ * schedule removed) for one that has one.
  */
 export function changesOnly(
   request: ScheduleRequest,
@@ -350,6 +356,9 @@ export function changesOnly(
         changed.parameters = Object.keys(kept).length ? kept : null;
       }
       continue;
+    }
+    if ((key === 'cron' || key === 'timezone') && !wanted.cron && (!scheduled || key === 'timezone')) {
+      continue; // "Not scheduled": nothing to write for a notebook without a schedule; a schedule is removed by cron null
     }
     const fresh = !scheduled && (key === 'cron' || key === 'timezone');
     if (fresh || baseline === undefined || !same(value, before[key])) {

@@ -24,7 +24,7 @@ import {
 import * as React from 'react';
 
 import { GraphNode, NodeState } from './api';
-import { drawnStatus, lineage, nodeBox, nodeLabel, TestSummary, testsByModel } from './graphModel';
+import { ArrowKey, drawnStatus, lineage, nodeBox, nodeInDirection, nodeLabel, TestSummary, testsByModel } from './graphModel';
 import { statusLabel } from './status';
 import { relativeTime } from './time';
 
@@ -37,7 +37,19 @@ export interface PipelineNodeData extends Record<string, unknown> {
   focus: string | null;
   tests: TestSummary | null;
   lines: number;
+  /** The one node Tab stops at (roving tabindex): the others are reached with the arrow keys. */
+  tabStop?: boolean;
 }
+
+/** What a node does with the keyboard: Enter/Space open its card, arrows move to the next node. */
+interface GraphKeys {
+  open: (nodeId: string) => void;
+  move: (nodeId: string, key: ArrowKey) => void;
+  focused: (nodeId: string) => void;
+}
+
+const GraphKeysContext = React.createContext<GraphKeys | null>(null);
+const ARROWS = new Set(['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight']);
 
 export type PipelineNode = Node<PipelineNodeData, 'pipeline'>;
 
@@ -163,7 +175,19 @@ function Markers(props: { state: NodeState | null }): JSX.Element | null {
 }
 
 function PipelineNodeView(props: NodeProps<PipelineNode>): JSX.Element {
-  const { node, state, selected, vertical, focus, tests, lines } = props.data;
+  const { node, state, selected, vertical, focus, tests, lines, tabStop } = props.data;
+  const keys = React.useContext(GraphKeysContext);
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      event.stopPropagation();
+      keys?.open(node.id);
+    } else if (ARROWS.has(event.key)) {
+      event.preventDefault();
+      event.stopPropagation();
+      keys?.move(node.id, event.key as ArrowKey);
+    }
+  };
   const status = drawnStatus(node, state);
   const title = [node.id, state?.problem ?? freshness(state), ...(state?.markers ?? []).map(marker => marker.message)]
     .filter(Boolean)
@@ -177,6 +201,12 @@ function PipelineNodeView(props: NodeProps<PipelineNode>): JSX.Element {
       data-blocked={state?.blocked_by ? 'true' : undefined}
       data-lines={lines}
       title={title}
+      role="button"
+      tabIndex={tabStop ? 0 : -1}
+      aria-label={`${nodeLabel(node)}, ${node.resource_type}, ${state?.problem ? 'broken' : node.kind === 'source' ? 'source' : freshness(state)}`}
+      aria-pressed={selected}
+      onKeyDown={onKeyDown}
+      onFocus={() => keys?.focused(node.id)}
     >
       <Handle type="target" position={vertical ? Position.Top : Position.Left} isConnectable={false} />
       <div className="jp-Orchestrate-graphNodeName">{nodeLabel(node)}</div>
@@ -251,13 +281,54 @@ export function PipelineGraph(props: {
       }),
     [props.nodes, props.allNodes, stateMap, props.selectedId, direction, props.matches, props.collapseTests]
   );
+  // Roving tabindex: one node is the graph's tab stop (the last focused, else the selected one, else the first).
+  const [active, setActive] = React.useState<string | null>(null);
+  const ids = layout.nodes.map(node => node.id);
+  const tabStop =
+    active && ids.includes(active) ? active : props.selectedId && ids.includes(props.selectedId) ? props.selectedId : ids[0] ?? null;
+  const nodes = React.useMemo(
+    () => layout.nodes.map(node => (node.id === tabStop ? { ...node, data: { ...node.data, tabStop: true } } : node)),
+    [layout.nodes, tabStop]
+  );
+  const box = React.useRef<HTMLDivElement>(null);
+  const keys = React.useMemo<GraphKeys>(
+    () => ({
+      open: nodeId => {
+        if (nodeId !== props.selectedId) {
+          props.onSelect(nodeId);
+        }
+      },
+      focused: nodeId => setActive(nodeId),
+      move: (nodeId, key) => {
+        const centers = layout.nodes.map(node => ({
+          id: node.id,
+          x: node.position.x + (node.width ?? 0) / 2,
+          y: node.position.y + (node.height ?? 0) / 2
+        }));
+        const next = nodeInDirection(centers, nodeId, key);
+        if (next) {
+          setActive(next);
+          box.current?.querySelector<HTMLElement>(`.jp-Orchestrate-graphNode[data-node-id="${CSS.escape(next)}"]`)?.focus();
+        }
+      }
+    }),
+    [layout.nodes, props.selectedId, props.onSelect]
+  );
   // In the narrow sidebar, stay readable (pan to see the rest) rather than shrink a big graph to dots.
   const fitMinZoom = props.large ? 0.1 : READABLE_ZOOM;
   return (
-    <div className={`jp-Orchestrate-graph${props.large ? ' jp-mod-large' : ''}`} aria-label="pipeline graph" role="figure">
+    <div
+      className={`jp-Orchestrate-graph${props.large ? ' jp-mod-large' : ''}`}
+      aria-label="pipeline graph"
+      role="figure"
+      ref={box}
+    >
+      <GraphKeysContext.Provider value={keys}>
       <ReactFlow
-        nodes={layout.nodes}
+        nodes={nodes}
         edges={layout.edges}
+        nodesFocusable={false}
+        edgesFocusable={false}
         nodeTypes={NODE_TYPES}
         minZoom={0.1}
         maxZoom={2}
@@ -272,6 +343,7 @@ export function PipelineGraph(props: {
         <FitOnResize count={layout.nodes.length} minZoom={fitMinZoom} />
         <CenterOn nodeId={props.centerOn} nodes={layout.nodes} />
       </ReactFlow>
+      </GraphKeysContext.Provider>
     </div>
   );
 }

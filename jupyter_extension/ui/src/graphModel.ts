@@ -136,3 +136,43 @@ export function exportLines(node: GraphNode): string[] {
     return `${item.name}: ${item.export_as ?? 'export'} ${relation}`;
   });
 }
+
+/** A drawn node's center, for moving between nodes with the arrow keys. */
+export interface NodeCenter {
+  id: string;
+  x: number;
+  y: number;
+}
+
+export type ArrowKey = 'ArrowUp' | 'ArrowDown' | 'ArrowLeft' | 'ArrowRight';
+
+/**
+ * The node an arrow key moves to from `fromId`: the nearest one in that direction, a node straight ahead
+ * counting more than one off to the side; null when there is none that way.
+ */
+export function nodeInDirection(nodes: NodeCenter[], fromId: string, key: ArrowKey): string | null {
+  const from = nodes.find(node => node.id === fromId);
+  if (!from) {
+    return null;
+  }
+  const horizontal = key === 'ArrowLeft' || key === 'ArrowRight';
+  const sign = key === 'ArrowRight' || key === 'ArrowDown' ? 1 : -1;
+  let best: string | null = null;
+  let bestScore = Infinity;
+  for (const node of nodes) {
+    if (node.id === fromId) {
+      continue;
+    }
+    const ahead = sign * (horizontal ? node.x - from.x : node.y - from.y);
+    const aside = Math.abs(horizontal ? node.y - from.y : node.x - from.x);
+    if (ahead <= 0.5) {
+      continue;
+    }
+    const score = ahead + 2 * aside;
+    if (score < bestScore) {
+      best = node.id;
+      bestScore = score;
+    }
+  }
+  return best;
+}

@@ -1,8 +1,7 @@
 /**
  * The Orchestrate sidebar: the pipeline graph, the schedules, the runs and
- * one run's page, and the scheduler's status (with a button that starts one,
- * which then says "starting" at once and "running" as soon as it holds the
- * project's lease).
+ * one run's page, and the scheduler's banner (scheduler.tsx: its state, Start
+ * and Stop).
  */
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
@@ -20,6 +19,7 @@ import { ProblemsView, SetupView } from './problems';
 import { runDialog } from './runDialog';
 import { RunsList } from './runsList';
 import { RunView } from './runView';
+import { SchedulerBanner } from './scheduler';
 import { SchedulesView } from './schedulesView';
 
 export interface PanelActions extends LogActions {
@@ -90,64 +90,6 @@ export async function startRun(client: OrchestrateClient, selection: string | nu
     }
   }
   return client.trigger(selection);
-}
-
-function SchedulerBanner(props: { client: OrchestrateClient; active: boolean }): JSX.Element | null {
-  const action = useAction();
-  const [starting, setStarting] = React.useState(false);
-  // While a scheduler is starting, ask every second; otherwise every 10 s.
-  const status = usePoll(() => props.client.scheduler(), props.active ? (starting ? 1000 : 10000) : null, [starting]);
-  const data = status.data;
-  React.useEffect(() => {
-    if (data && (data.running || !data.starting)) {
-      setStarting(false);
-    }
-  }, [data?.running, data?.starting]);
-  const start = async () => {
-    setStarting(true);
-    if (!(await action.run(() => props.client.startScheduler()))) {
-      setStarting(false);
-    }
-    status.refresh();
-  };
-  if (status.error) {
-    return <div className="jp-Orchestrate-warning">scheduler: {status.error}</div>;
-  }
-  if (!data) {
-    return null;
-  }
-  if (data.running) {
-    return (
-      <div className="jp-Orchestrate-schedulerOk" role="status" aria-label="scheduler status">
-        <span className="jp-Orchestrate-dot" data-status="success" /> Scheduler running ({data.detail}): schedules fire even
-        when Lab is closed.
-      </div>
-    );
-  }
-  if (starting || data.starting) {
-    return (
-      <div className="jp-Orchestrate-warning" role="status" aria-label="scheduler status">
-        <span className="jp-Orchestrate-spinner" aria-hidden="true" /> Starting the scheduler… {data.detail ?? ''}
-      </div>
-    );
-  }
-  return (
-    <div className="jp-Orchestrate-warning" role="status" aria-label="scheduler status">
-      <div className="jp-Orchestrate-nodeLine">
-        <span>
-          <b>No scheduler is running for this project</b>: schedules will not fire.
-        </span>
-        <Button small disabled={action.busy} onClick={start}>
-          Start scheduler
-        </Button>
-      </div>
-      <div className="jp-Orchestrate-muted" title={data.command}>
-        It runs on its own and keeps running when Lab stops; or run <code>orchestrate scheduler</code> in the project
-        folder under systemd or cron.{data.detail ? ` ${data.detail}` : ''}
-      </div>
-      {action.error ? <div className="jp-Orchestrate-serverError">{action.error}</div> : null}
-    </div>
-  );
 }
 
 function PanelView(props: { actions: PanelActions; state: PanelState }): JSX.Element {

@@ -114,6 +114,22 @@ export class ScheduleModel {
     return this.data.metadata.schedule !== undefined && this.data.metadata.schedule !== null;
   }
 
+  /** Whether saving leaves the notebook scheduled: a Repeat other than "Not scheduled" is chosen. */
+  get willSchedule(): boolean {
+    return this.form.cron.trim() !== '';
+  }
+
+  /** The Save button's words: what saving will do to the notebook's schedule. */
+  get saveLabel(): string {
+    if (!this.willSchedule) {
+      return this.isScheduled ? 'Save and unschedule' : 'Save';
+    }
+    if (this.data.copy_of) {
+      return 'Start this schedule';
+    }
+    return this.isScheduled ? 'Save schedule' : 'Save and schedule';
+  }
+
   update(patch: Partial<ScheduleForm>): void {
     this.form = { ...this.form, ...patch };
     if ('cron' in patch || 'timezone' in patch) {
@@ -160,6 +176,12 @@ export class ScheduleModel {
   async refreshPreview(): Promise<void> {
     this._previewTimer = null;
     const request = ++this._previewRequest;
+    if (!this.willSchedule) {
+      this.preview = null;
+      this.previewError = null;
+      this._changed.emit();
+      return;
+    }
     const problem = validateCron(this.form.cron);
     if (problem || !this.info.timezones.includes(this.form.timezone)) {
       this.preview = null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { CUSTOM, describeCron, formatFireTime, normalizeCron, presetFor, PRESETS, validateCron } from '../src/cron';
+import { CUSTOM, describeCron, NOT_SCHEDULED, formatFireTime, normalizeCron, presetFor, PRESETS, validateCron } from '../src/cron';
 
 describe('validateCron', () => {
   it('accepts the presets, lists, ranges, steps, names and aliases', () => {
@@ -44,6 +44,7 @@ describe('describeCron', () => {
 describe('presets', () => {
   it('finds the preset of an expression, however it is spaced', () => {
     expect(presetFor('0   7 * * 1-5')).toBe('0 7 * * 1-5');
+    expect(presetFor('  ')).toBe(NOT_SCHEDULED);
     expect(presetFor('@hourly')).toBe('0 * * * *');
     expect(presetFor('5 7 * * 1-5')).toBe(CUSTOM);
     expect(normalizeCron('@WEEKLY')).toBe('0 0 * * 0');

@@ -141,6 +141,13 @@ describe('validateForm', () => {
     );
   });
 
+  it('starts a notebook that was never scheduled on "Not scheduled", and sends no cron or zone then', () => {
+    expect(form().cron).toBe('');
+    const { errors, request } = validateForm(form(), CONTEXT);
+    expect(errors).toEqual({});
+    expect([request!.cron, request!.timezone]).toEqual([null, null]);
+  });
+
   it('starts new forms on weekdays at 07:00', () => {
     expect(emptyForm('UTC').cron).toBe('0 7 * * 1-5');
   });
@@ -190,6 +197,19 @@ describe('changesOnly', () => {
       notebook: 'notebooks/daily_report.ipynb',
       cron: '0 6 * * *',
       timezone: 'Europe/Berlin'
+    });
+  });
+
+  it('sends no schedule for "Not scheduled" on an unscheduled notebook, and cron null to remove one', () => {
+    const { request } = validateForm(form({ owner: 'ana@example.com' }), CONTEXT);
+    expect(changesOnly(request!, baseline, saved, cell, false)).toEqual({
+      notebook: 'notebooks/daily_report.ipynb',
+      owner: 'ana@example.com'
+    });
+    const scheduledBaseline = validateForm(form({ cron: '0 6 * * *' }), CONTEXT).request!;
+    expect(changesOnly(validateForm(form(), CONTEXT).request!, scheduledBaseline, saved, cell, true)).toEqual({
+      notebook: 'notebooks/daily_report.ipynb',
+      cron: null
     });
   });
 

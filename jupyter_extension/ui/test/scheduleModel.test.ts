@@ -96,7 +96,35 @@ describe('ScheduleModel', () => {
     expect(await model.save()).toBe(true);
     expect(calls).toEqual(['before (0 saved)', 'after (1 saved)']);
     expect(client.saved[0].depends_on).toEqual(['daily_revenue', 'raw.orders']);
-    expect(client.saved[0].cron).toBe('0 7 * * 1-5');
+    // The notebook was never scheduled and no Repeat was chosen: saving its dependencies does not schedule it.
+    expect(client.saved[0].cron).toBeUndefined();
+    expect(client.saved[0].timezone).toBeUndefined();
+  });
+
+  it('starts a never-scheduled notebook on "Not scheduled"; Save schedules only a Repeat the user chose', async () => {
+    const client = new FakeClient();
+    const model = makeModel(client);
+    expect([model.form.cron, model.willSchedule, model.saveLabel]).toEqual(['', false, 'Save']);
+    model.update({ cron: '0 7 * * 1-5' });
+    expect(model.saveLabel).toBe('Save and schedule');
+    expect(await model.save()).toBe(true);
+    expect([client.saved[0].cron, client.saved[0].timezone]).toEqual(['0 7 * * 1-5', 'Europe/Berlin']);
+  });
+
+  it('removes the schedule of a scheduled notebook set to "Not scheduled", and says so on the button', async () => {
+    const client = new FakeClient();
+    const data = { ...REPORT_FORM, metadata: { ...REPORT_FORM.metadata, schedule: '0 6 * * *', timezone: 'UTC' } };
+    const model = new ScheduleModel(
+      client as unknown as OrchestrateClient,
+      { notebook: REPORT_FORM.notebook, info: INFO, data, graph: GRAPH, defaultTimezone: 'Europe/Berlin' },
+      {},
+      300
+    );
+    expect(model.saveLabel).toBe('Save schedule');
+    model.update({ cron: '' });
+    expect(model.saveLabel).toBe('Save and unschedule');
+    expect(await model.save()).toBe(true);
+    expect(client.saved[0]).toEqual({ notebook: REPORT_FORM.notebook, cron: null });
   });
 
   it('asks for a preview once typing stops, and ignores answers that came too late', async () => {

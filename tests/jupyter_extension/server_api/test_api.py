@@ -319,9 +319,18 @@ async def test_scheduler_status_says_why_the_last_scheduler_stopped(api: Any, jp
     assert status == 200 and body["running"] is False
     assert body["last_exit"]["reason"] == "the scheduler cannot start: the store is locked"
     assert body["detail"].startswith("The last scheduler stopped at 2024-01-31T05:00:00Z: the scheduler cannot start")
+    assert (body["state"], body["reason"]) == ("failed", "the scheduler cannot start: the store is locked")
+    (jp_root_dir / ".orchestrate" / "scheduler.log").write_text(
+        "".join(f"line {number}\n" for number in range(30)), encoding="utf-8"
+    )
+    status, body = await api.get("scheduler")
+    assert body["log_tail"] == [f"line {number}" for number in range(10, 30)]
     record_exit(jp_root_dir / ".orchestrate", stopped, "stopped by SIGTERM", error=False)
     status, body = await api.get("scheduler")
     assert body["last_exit"]["error"] is False and "stopped at" not in (body["detail"] or "")
+    assert (body["state"], body["reason"], body["log_tail"]) == ("stopped", "stopped by SIGTERM", [])
+    status, body = await api.delete("scheduler")
+    assert status == 409 and "no scheduler is running" in body["message"]
 
 
 async def test_scheduler_status_and_start(api: Any, jp_root_dir: Path, started_pids: list[int]) -> None:
@@ -340,5 +349,14 @@ async def test_scheduler_status_and_start(api: Any, jp_root_dir: Path, started_p
         assert time.monotonic() < deadline, current
         await asyncio.sleep(0.5)
     assert current["pid"] == started["started_pid"]
+    assert (current["state"], current["since"]) == ("running", current["acquired_at"])
     status, body = await api.post("scheduler")
     assert status == 409 and "already running" in body["message"]
+    status, body = await api.delete("scheduler")
+    assert status == 202 and body["stopping"] is True, body
+    while current["state"] != "stopped":
+        assert current["state"] in ("running", "stopping"), current
+        assert time.monotonic() < deadline, current
+        await asyncio.sleep(0.5)
+        status, current = await api.get("scheduler")
+    assert (current["state"], current["reason"]) == ("stopped", "stopped by SIGTERM"), current
