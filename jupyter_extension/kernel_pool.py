@@ -71,6 +71,15 @@ class KernelPool:
             raise RuntimeError("the kernel pool is closed")
         return manager
 
+    def prestart(self, spec: KernelSpec, env: Mapping[str, str]) -> None:
+        """Start kernels for ``spec`` until ``spares`` are ready or starting (a worker filling its pool)."""
+        with self._lock:
+            if self._closed:
+                return
+            waiting = self._ready.setdefault(spec, [])
+            while len(waiting) < self.spares:
+                waiting.append(self._starter.submit(_start, spec, dict(env)))
+
     def discard(self, manager: KernelManager) -> None:
         """Stop a kernel and its process group (after its notebook, or to stop its notebook)."""
         with self._lock:

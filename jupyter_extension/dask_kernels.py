@@ -1,0 +1,85 @@
+"""Notebook tries inside a Dask worker, on that worker's own warm kernel pool.
+
+The runner sends a try to the Dask launcher as a call (not a command):
+:func:`run_notebook` runs in the worker process, takes a kernel started ahead
+from the worker's :class:`~jupyter_extension.kernel_pool.KernelPool` (one per
+worker, kept by the worker's orchestrate-ext service and closed with it),
+executes the notebook with papermill and writes the try's result file, as a
+local try does. :func:`warm_kernels` starts a worker's spares before its first
+try, and again on a worker that joins (or rejoins) the cluster.
+
+No kernel outlives its worker: a kernel in use is a process group the
+worker's reaper kills when the worker dies, and every kernel exits by itself
+when its parent (the worker) is gone (``JPY_PARENT_PID``).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import IO, Any, cast
+
+from jupyter_extension.kernel_pool import KernelPool, KernelSpec
+
+RUN = "jupyter_extension.dask_kernels:run_notebook"
+WARM = "jupyter_extension.dask_kernels:warm_kernels"
+
+
+def _pool(service: Any, spares: int) -> KernelPool:
+    pool: KernelPool = service.resource("kernel-pool", lambda: KernelPool(spares))
+    pool.spares = max(pool.spares, spares)
+    return pool
+
+
+def _kernel(payload: dict[str, Any]) -> KernelSpec:
+    return KernelSpec(payload["kernel"], payload["cwd"], tuple(payload["passthrough"]))
+
+
+def warm_payload(
+    spec: dict[str, Any], passthrough: tuple[str, ...], env: dict[str, str], spares: int
+) -> dict[str, Any]:
+    return {
+        "kernel": spec["kernel"],
+        "cwd": spec["cwd"],
+        "passthrough": list(passthrough),
+        "env": env,
+        "spares": spares,
+    }
+
+
+def warm_kernels(payload: dict[str, Any], service: Any) -> None:
+    """Start the worker's spare kernels for one kind of kernel (run by the launcher on every worker)."""
+    _pool(service, int(payload["spares"])).prestart(_kernel(payload), payload["env"])
+
+
+def run_notebook(payload: dict[str, Any], io: Any) -> int:
+    """Execute the notebook ``payload['spec']`` on a warm kernel of this worker; 0, or the stop signal's negative."""
+    from jupyter_extension.runner import _pid
+    from jupyter_extension.worker import execute
+
+    spec = payload["spec"]
+    if io.stop_requested.is_set():
+        return -int(io.stop_request.get("first_signal", signal.SIGTERM))
+    pool = _pool(io.service, int(payload["spares"]))
+    try:
+        manager = pool.take(_kernel(payload), payload["env"])
+    except Exception as exc:
+        error = f"kernel '{spec['kernel']}' did not start: {exc}"
+        Path(spec["result"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(spec["result"]).write_text(json.dumps({"status": "failed", "error": error}), encoding="utf-8")
+        return 1
+    pgid = getattr(manager.provisioner, "pgid", None)
+    if pgid:
+        io.guard(pgid)
+    try:
+        io.write(f"executing {spec['input']} on kernel {spec['kernel']} (pid {_pid(manager)}) on a Dask worker\n")
+        io.on_stop(lambda: pool.kill(manager))
+        execute(spec, kernel_manager=manager, log=cast(IO[str], io))
+    finally:
+        pool.discard(manager)
+        if pgid:
+            io.unguard(pgid)
+    if io.stop_requested.is_set():
+        return -int(io.stop_request.get("first_signal", signal.SIGTERM))
+    return 0
