@@ -27,7 +27,7 @@ WARM = "jupyter_extension.dask_kernels:warm_kernels"
 
 
 def _pool(service: Any, spares: int) -> KernelPool:
-    pool: KernelPool = service.resource("kernel-pool", lambda: KernelPool(spares))
+    pool: KernelPool = service.resource("kernel-pool", lambda: KernelPool(spares, starters=1))
     pool.spares = max(pool.spares, spares)
     return pool
 

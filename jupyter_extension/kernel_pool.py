@@ -45,12 +45,13 @@ class KernelSpec:
 class KernelPool:
     """Started kernels, ready to run one notebook each."""
 
-    def __init__(self, spares: int = 2) -> None:
+    def __init__(self, spares: int = 2, starters: int = 2) -> None:
+        """``starters``: how many kernels may start at once (one on a Dask worker: the try's kernel first)."""
         self.spares = spares
         self._lock = threading.Lock()
         self._ready: dict[KernelSpec, list[Future[KernelManager]]] = {}
         self._in_use: set[KernelManager] = set()
-        self._starter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kernel-start")
+        self._starter = ThreadPoolExecutor(max_workers=starters, thread_name_prefix="kernel-start")
         self._closed = False
 
     def take(self, spec: KernelSpec, env: Mapping[str, str]) -> KernelManager:

@@ -36,6 +36,7 @@ import queue
 import secrets
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -168,10 +169,11 @@ class DaskLauncher:
 
     def _refresh_workers(self) -> None:
         """The workers and their resources, from the scheduler."""
-        found = {
-            address: dict(info.get("resources") or {})
-            for address, info in self.client.scheduler_info(n_workers=-1)["workers"].items()
-        }
+        try:
+            workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        except Exception:  # closing, or the scheduler is gone: the events keep the list
+            return
+        found = {address: dict(info.get("resources") or {}) for address, info in workers.items()}
         with self._lock:
             self._workers = found
 
@@ -255,11 +257,11 @@ class DaskHandle:
             self._done = True
         elif item is _GONE:
             self._gone = True
-        elif "worker" in item:
-            self.worker = str(item["worker"])
-            self._started = True
-        else:
+        elif "seq" in item:
             self._received[int(item["seq"])] = list(item["lines"])
+        else:  # the first message: it started (the scheduler adds the worker's address to every event)
+            self.worker = str(item.get("worker") or self.worker)
+            self._started = True
 
     def _ready_lines(self) -> list[str]:
         found: list[str] = []
@@ -271,16 +273,21 @@ class DaskHandle:
     def read(self, timeout: float) -> list[str] | None:
         if self._ended:
             return None
-        with contextlib.suppress(queue.Empty):
-            self._absorb(self.inbox.get(timeout=timeout))
-            while True:
-                self._absorb(self.inbox.get_nowait())
-        found = self._ready_lines()
-        if self._gone:
-            self._ended = True
-        elif self._done:
-            found += self._finish_lines()
-            self._ended = True
+        give_up = time.monotonic() + timeout
+        found: list[str] = []
+        while not found and not self._ended:
+            with contextlib.suppress(queue.Empty):
+                self._absorb(self.inbox.get(timeout=max(0.0, give_up - time.monotonic())))
+                while True:
+                    self._absorb(self.inbox.get_nowait())
+            found = self._ready_lines()
+            if self._gone:
+                self._ended = True
+            elif self._done:
+                found += self._finish_lines()
+                self._ended = True
+            elif time.monotonic() >= give_up:
+                break
         return found if found or not self._ended else None
 
     def _finish_lines(self) -> list[str]:
