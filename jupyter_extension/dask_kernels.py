@@ -16,12 +16,17 @@ when its parent (the worker) is gone (``JPY_PARENT_PID``).
 from __future__ import annotations
 
 import json
+import logging
 import signal
+import threading
+import time
 from pathlib import Path
 from typing import IO, Any, cast
 
 from jupyter_extension.kernel_pool import KernelPool, KernelSpec
 
+_DEAD_KERNEL_SECONDS = 10.0
+"""How long a notebook whose kernel was stopped may take to notice it."""
 RUN = "jupyter_extension.dask_kernels:run_notebook"
 WARM = "jupyter_extension.dask_kernels:warm_kernels"
 
@@ -56,7 +61,6 @@ def warm_kernels(payload: dict[str, Any], service: Any) -> None:
 def run_notebook(payload: dict[str, Any], io: Any) -> int:
     """Execute the notebook ``payload['spec']`` on a warm kernel of this worker; 0, or the stop signal's negative."""
     from jupyter_extension.runner import _pid
-    from jupyter_extension.worker import execute
 
     spec = payload["spec"]
     if io.stop_requested.is_set():
@@ -74,8 +78,18 @@ def run_notebook(payload: dict[str, Any], io: Any) -> int:
         io.guard(pgid)
     try:
         io.write(f"executing {spec['input']} on kernel {spec['kernel']} (pid {_pid(manager)}) on a Dask worker\n")
+        execution = threading.Thread(
+            target=_execute_quietly, args=(spec, manager, io), name=f"notebook {spec['input']}", daemon=True
+        )
+        execution.start()
         io.on_stop(lambda: pool.kill(manager))
-        execute(spec, kernel_manager=manager, log=cast(IO[str], io))
+        stopped_at: float | None = None
+        while execution.is_alive():
+            execution.join(0.1)
+            if stopped_at is None and io.stop_requested.is_set():
+                stopped_at = time.monotonic()
+            if stopped_at is not None and time.monotonic() - stopped_at > _DEAD_KERNEL_SECONDS:
+                break  # its kernel is gone; papermill notices late: the try is over
     finally:
         pool.discard(manager)
         if pgid:
@@ -83,3 +97,12 @@ def run_notebook(payload: dict[str, Any], io: Any) -> int:
     if io.stop_requested.is_set():
         return -int(io.stop_request.get("first_signal", signal.SIGTERM))
     return 0
+
+
+def _execute_quietly(spec: dict[str, Any], manager: Any, io: Any) -> None:
+    from jupyter_extension.worker import execute
+
+    try:
+        execute(spec, kernel_manager=manager, log=cast(IO[str], io))
+    except Exception:  # the result file is missing then; the runner reports the notebook failed
+        logging.getLogger(__name__).exception("executing %s failed", spec["input"])
