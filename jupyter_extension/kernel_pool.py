@@ -45,12 +45,13 @@ class KernelSpec:
 class KernelPool:
     """Started kernels, ready to run one notebook each."""
 
-    def __init__(self, spares: int = 2) -> None:
+    def __init__(self, spares: int = 2, starters: int = 2) -> None:
+        """``starters``: how many kernels may start at once (one on a Dask worker: the try's kernel first)."""
         self.spares = spares
         self._lock = threading.Lock()
         self._ready: dict[KernelSpec, list[Future[KernelManager]]] = {}
         self._in_use: set[KernelManager] = set()
-        self._starter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kernel-start")
+        self._starter = ThreadPoolExecutor(max_workers=starters, thread_name_prefix="kernel-start")
         self._closed = False
 
     def take(self, spec: KernelSpec, env: Mapping[str, str]) -> KernelManager:
@@ -70,6 +71,15 @@ class KernelPool:
             self.discard(manager)
             raise RuntimeError("the kernel pool is closed")
         return manager
+
+    def prestart(self, spec: KernelSpec, env: Mapping[str, str]) -> None:
+        """Start kernels for ``spec`` until ``spares`` are ready or starting (a worker filling its pool)."""
+        with self._lock:
+            if self._closed:
+                return
+            waiting = self._ready.setdefault(spec, [])
+            while len(waiting) < self.spares:
+                waiting.append(self._starter.submit(_start, spec, dict(env)))
 
     def discard(self, manager: KernelManager) -> None:
         """Stop a kernel and its process group (after its notebook, or to stop its notebook)."""

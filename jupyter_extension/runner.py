@@ -3,10 +3,12 @@
 On this machine (the local launcher) the runner executes the notebook from
 this process on a kernel started ahead of time (:mod:`.kernel_pool`): a fresh
 kernel per notebook, in a process group of its own, so a timeout or cancel
-stops the kernel and everything it started. With ``notebooks.warm_kernels: 0``,
-and always on a Dask cluster, each try is ``python -m jupyter_extension.worker``
-started through the run's launcher: its output is copied into the try's log
-as it comes, and the output notebook and the worker's result come back with it.
+stops the kernel and everything it started. On a Dask cluster a try runs inside
+a worker, on that worker's own warm kernel pool (:mod:`.dask_kernels`). With
+``notebooks.warm_kernels: 0`` each try is ``python -m jupyter_extension.worker``
+started through the run's launcher. Through a launcher, the try's output is
+copied into its log as it comes, and the output notebook and the result come
+back with it.
 Either way the kernel gets the environment the engine builds for the node
 (:func:`orchestrate_ext.secrets.node_environment`): no secret named in
 orchestrate.yaml unless the notebook lists it in ``env_passthrough``.
@@ -24,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
+from jupyter_extension.dask_kernels import RUN, WARM, warm_payload
 from jupyter_extension.fingerprint import notebook_fingerprint
 from jupyter_extension.kernel_pool import KernelSpec, shared_kernel_pool
 from jupyter_extension.worker import execute
@@ -109,6 +112,29 @@ class NotebookRunner:
             return self._run_here(spec, task, limit, cancel)
         return self._launch(context, spec, task, limit, cancel)
 
+    def _start(self, context: RunContext, spec: dict[str, Any], node: Node) -> Handle:
+        """The try's handle: a call on a worker's warm kernel pool (Dask), or a worker process."""
+        output, result_path = Path(spec["output"]), Path(spec["result"])
+        env = dict(node_environment(self.workspace.secret_env, [node]))
+        start_call = getattr(context.launcher, "start_call", None)
+        if self.warm_kernels and start_call is not None:
+            passthrough = tuple(sorted(node.env_passthrough))
+            warm = warm_payload(spec, passthrough, env, self.warm_kernels)
+            key = json.dumps([spec["kernel"], spec["cwd"], passthrough])
+            context.launcher.keep_warm(key, WARM, warm)  # type: ignore[attr-defined]
+            handle: Handle = start_call(
+                RUN, {**warm, "spec": spec}, outputs=(output, result_path), resources=tuple(node.resources)
+            )
+            return handle
+        command = Command(
+            [WORKER_PYTHON, "-m", "jupyter_extension.worker", json.dumps(spec)],
+            cwd=Path(spec["cwd"]),
+            env=env,
+            outputs=(output, result_path),
+            resources=node.resources,
+        )
+        return context.launcher.start(command)
+
     def _run_here(self, spec: dict[str, Any], task: NodeTask, limit: TryLimit, cancel: threading.Event) -> NodeOutcome:
         """Execute the notebook from this process on a kernel started ahead; stop the kernel on cancel or timeout."""
         node = task.node
@@ -173,17 +199,9 @@ class NotebookRunner:
     def _launch(
         self, context: RunContext, spec: dict[str, Any], task: NodeTask, limit: TryLimit, cancel: threading.Event
     ) -> NodeOutcome:
-        """Run the notebook as a worker process through the run's launcher (a Dask worker, or without warm kernels)."""
-        node = task.node
+        """Run the notebook through the run's launcher: on a Dask worker's warm kernel pool, or as a worker process."""
         output, result_path = Path(spec["output"]), Path(spec["result"])
-        command = Command(
-            [WORKER_PYTHON, "-m", "jupyter_extension.worker", json.dumps(spec)],
-            cwd=Path(spec["cwd"]),
-            env=node_environment(self.workspace.secret_env, [node]),
-            outputs=(output, result_path),
-            resources=node.resources,
-        )
-        handle = context.launcher.start(command)
+        handle = self._start(context, spec, task.node)
         with task.log_path.open("a", encoding="utf-8") as log:
             stopped = self._follow(handle, log, limit, cancel)
         try:

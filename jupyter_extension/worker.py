@@ -4,8 +4,9 @@ SPEC is the JSON the runner passes as the only argument (input, output, cwd,
 kernel, parameters, result), so a worker on another machine needs no file of
 the engine's to start. The outcome is written to ``result`` as JSON, with the
 failing cell and exception when the notebook raised. This is how a try runs
-on a Dask worker; on this machine the runner executes notebooks itself, on
-warm kernels (:mod:`jupyter_extension.kernel_pool`).
+with ``notebooks.warm_kernels: 0``; otherwise the runner executes notebooks on
+warm kernels (:mod:`jupyter_extension.kernel_pool`), here or inside a Dask
+worker (:mod:`jupyter_extension.dask_kernels`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ cancel and timeout stop the remote kernel; nothing is left running.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psutil
 import pytest
@@ -35,6 +37,18 @@ class Cluster:
     address: str
     scheduler: subprocess.Popen[bytes]
     workers: list[subprocess.Popen[bytes]]
+    log: IO[bytes]
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        """A `dask worker` process without a nanny (a killed worker stays dead until started again)."""
+        options = ["--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", "--name", name]
+        worker = subprocess.Popen(
+            [str(BIN / "dask"), "worker", self.address, *options],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(worker)
+        return worker
 
     def addresses(self) -> set[str]:
         launcher = DaskLauncher(self.address)
@@ -61,12 +75,9 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    worker = [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"]
-    workers = [
-        subprocess.Popen([*worker, "--host", "127.0.0.1", "--name", f"w{number}"], stdout=log, stderr=subprocess.STDOUT)
-        for number in range(2)
-    ]
-    found = Cluster(address, scheduler, workers)
+    found = Cluster(address, scheduler, [], log)
+    for number in range(2):
+        found.start_worker(f"w{number}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -77,7 +88,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     else:
         pytest.fail("the Dask cluster did not come up:\n" + (tmp_path / "dask.log").read_text(errors="replace")[-3000:])
     yield found
-    for process in [*workers, scheduler]:
+    for process in [*found.workers, scheduler]:
         if process.poll() is None:
             process.terminate()
             try:
@@ -117,6 +128,22 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def kernels_of(pid: int) -> list[int]:
+    """The live kernel processes that process ``pid`` started."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if any("ipykernel" in part for part in child.cmdline()) and not gone(child.pid):
+                found.append(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def wait_for(condition: object, timeout: float, what: str) -> None:
@@ -177,6 +204,9 @@ def test_a_killed_worker_crashes_the_try_and_the_node_succeeds_on_the_other(clus
     wait_for(lambda: marker.exists() and pids(kernels), 120, "the first try's kernel to start")
     [kernel] = pids(kernels)
     worker = next(parent for parent in psutil.Process(kernel).parents() if "dask" in " ".join(parent.cmdline()))
+    other = next(process.pid for process in cluster.workers if process.pid != worker.pid)
+    wait_for(lambda: len(kernels_of(other)) >= 1, 120, "the other worker's pool to have a kernel ready")
+    warm_there = set(kernels_of(other))
     worker.send_signal(signal.SIGKILL)
     stdout, stderr = orchestrate.communicate(timeout=240)
     assert orchestrate.returncode == 0, stderr[-3000:]
@@ -187,6 +217,7 @@ def test_a_killed_worker_crashes_the_try_and_the_node_succeeds_on_the_other(clus
     assert first["status"] == "crashed" and "died or left while running this try" in first["error"]
     assert second["status"] == "success" and second["worker"] != first["worker"]
     assert {first["worker"], second["worker"]} <= workers
+    assert pids(kernels)[1] in warm_there, "the retry ran on a kernel the other worker had started ahead"
     assert all(gone(pid) for pid in pids(kernels)), "no kernel is left running"
 
 
@@ -277,3 +308,25 @@ def test_project_hooks_run_once_on_the_workers_through_the_dbt_entry_point(clust
     with duckdb.connect(str(shop / "shop.duckdb"), read_only=True) as connection:
         counts = dict(connection.sql("select hook, count(*) from main.hook_log group by hook").fetchall())
     assert counts == {"start": 1, "end": 1}
+
+
+def test_every_worker_keeps_warm_kernels_a_killed_worker_leaves_none_and_a_restarted_one_refills(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    from jupyter_extension.dask_kernels import WARM, warm_payload
+
+    launcher = DaskLauncher(cluster.address)
+    try:
+        spec = {"kernel": "python3", "cwd": str(tmp_path)}
+        launcher.keep_warm("python3", WARM, warm_payload(spec, (), dict(os.environ), 2))
+        first, second = cluster.workers
+        for worker in (first, second):
+            wait_for(lambda worker=worker: len(kernels_of(worker.pid)) == 2, 120, "two warm kernels on each worker")
+        had = kernels_of(first.pid)
+        first.send_signal(signal.SIGKILL)
+        wait_for(lambda: all(gone(pid) for pid in had), 15, "the killed worker's kernels to die with it")
+        again = cluster.start_worker("w0-again")
+        wait_for(lambda: len(kernels_of(again.pid)) == 2, 120, "the restarted worker's pool to refill")
+        assert len(kernels_of(second.pid)) == 2
+    finally:
+        launcher.close()
