@@ -123,3 +123,20 @@ export function timeOfDay(iso: string, timezone?: string): string {
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find(item => item.type === type)?.value ?? '';
   return `${part('hour')}:${part('minute')} ${part('timeZoneName')}`.trim();
 }
+
+/**
+ * How long a run took, by the one rule of the CLI and the API: from its first start to its end (to
+ * `now` while it runs), a resumption noted beside it: "1 m 59 s · resumed 1×". '' before it starts.
+ */
+export function runDuration(
+  run: { status: string; started_at: string | null; finished_at: string | null; resumptions?: number },
+  now: Date = new Date()
+): string {
+  const end = run.status === 'running' ? now.toISOString() : run.finished_at;
+  const seconds = secondsBetween(run.started_at, end);
+  if (seconds === null) {
+    return '';
+  }
+  const resumed = run.resumptions ? ` · resumed ${run.resumptions}×` : '';
+  return `${formatDuration(seconds)}${run.status === 'running' ? ' so far' : ''}${resumed}`;
+}
