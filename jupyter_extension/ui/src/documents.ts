@@ -317,3 +317,10 @@ export interface RunFilter {
   limit?: number;
   offset?: number;
 }
+
+/** `GET /plan`: what a run would do with each node, without doing it (`orchestrate plan`). */
+export interface RunPlan {
+  logical_date: string;
+  only_changed: boolean;
+  nodes: { id: string; action: 'run' | 'reused' | 'left_out' | string; reason: string; reuses_run: string | null }[];
+}

@@ -134,3 +134,30 @@ def test_a_failed_dbt_node_shows_its_cause_where_the_eye_lands(lab: Lab, new_pag
     expect(card.get_by_role("button", name="Open log")).to_be_visible()
     # ORCHESTRATE_DOC_SCREENSHOTS=1 writes it to docs/img/ in the light and dark themes.
     document_view(page, "failed-dbt-node-card", f".jp-Orchestrate-nodeCard[data-node-id='{FCT_ORDERS}']")
+
+
+def test_the_run_dialog_previews_what_will_run_and_what_is_left_out(lab: Lab, new_page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    lab.edit_metadata(depends_on=["no_such_model"])  # daily_report is broken: a run leaves it out
+    page = new_page()
+    panel = open_panel(page)
+    panel.get_by_role("button", name="Run…").click()
+    dialog = page.locator(".jp-Dialog")
+    preview = dialog.locator(".jp-Orchestrate-planPreview")
+    dialog.locator("#jp-Orchestrate-run-selection").fill("notebooks/ingest_orders")
+    expect(preview.locator(".jp-Orchestrate-planSummary")).to_have_text("1 will run", timeout=60_000)
+
+    dialog.locator("#jp-Orchestrate-run-selection").fill("notebooks/daily_report notebooks/ingest_orders")
+    summary = preview.locator(".jp-Orchestrate-planSummary")
+    expect(summary).to_have_text("1 will run · 1 left out", timeout=60_000)
+    summary.click()
+    left_out = preview.locator(f"li[data-node-id='{REPORT_ID}']")
+    expect(left_out).to_have_attribute("data-action", "left_out")
+    expect(left_out).to_contain_text("no_such_model")
+    expect(preview.locator("li[data-node-id='notebook.notebooks/ingest_orders']")).to_have_attribute(
+        "data-action", "run"
+    )
+    before = lab.rest("GET", "orchestrate/api/runs")["total"]
+    dialog.get_by_role("button", name="Cancel").click()
+    assert lab.rest("GET", "orchestrate/api/runs")["total"] == before  # the preview starts nothing
