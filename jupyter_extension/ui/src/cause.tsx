@@ -12,17 +12,6 @@ import { OrchestrateClient } from './api';
 import { LogActions } from './logs';
 import { shortName } from './status';
 
-/** The lines to show: the server's `error_lines`, else the first lines of `error`. */
-export function causeLines(lines: string[] | undefined, error?: string | null, limit = 6): string[] {
-  if (lines && lines.length) {
-    return lines;
-  }
-  return (error ?? '')
-    .split('\n')
-    .filter(line => line.trim())
-    .slice(0, limit);
-}
-
 export function ErrorCause(props: {
   client: OrchestrateClient;
   openLog?: LogActions['openLog'];

@@ -8,22 +8,10 @@
 import * as React from 'react';
 
 import { OrchestrateClient, RunPlan } from './api';
+import { PLAN_LABELS as LABELS, planSummary } from './runRecords';
 import { shortName } from './status';
 
-const LABELS: Record<string, string> = { run: 'runs', reused: 'reused', left_out: 'left out' };
 const DELAY_MS = 500;
-
-/** "3 run · 2 reused · 1 left out" for a plan. */
-export function planSummary(plan: RunPlan): string {
-  const counts = new Map<string, number>();
-  for (const node of plan.nodes) {
-    counts.set(node.action, (counts.get(node.action) ?? 0) + 1);
-  }
-  const parts = ['run', 'reused', 'left_out']
-    .filter(action => counts.get(action))
-    .map(action => `${counts.get(action)} ${action === 'run' ? 'will run' : LABELS[action]}`);
-  return parts.length ? parts.join(' · ') : 'nothing to run';
-}
 
 export function PlanPreview(props: { client: OrchestrateClient; selection: string; onlyChanged: boolean; logicalDate: string | null }): JSX.Element {
   const [plan, setPlan] = React.useState<RunPlan | null>(null);

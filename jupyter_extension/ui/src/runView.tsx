@@ -9,7 +9,8 @@ import { Button, downloadIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { Attempt, OrchestrateClient, RunDetail, RunNode } from './api';
-import { causeLines, ErrorCause } from './cause';
+import { ErrorCause } from './cause';
+import { causeLines } from './runRecords';
 import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
 import { LogActions, LogView } from './logs';
