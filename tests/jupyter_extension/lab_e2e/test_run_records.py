@@ -95,6 +95,11 @@ def test_a_retried_run_reads_one_duration_and_the_list_shows_logical_dates(lab: 
     line.click()
     header = panel.locator(f".jp-Orchestrate-runView[data-run-id='{retried}'] .jp-Orchestrate-runHeader")
     expect(header).to_contain_text("took 1 m 59 s · resumed 1×")
+    # The timeline's axis: three times of day with seconds (start, middle, end), never the span.
+    axis = panel.locator(".jp-Orchestrate-timelineAxis span")
+    expect(axis).to_have_count(3)
+    labels = axis.all_inner_texts()
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d \S+", label) for label in labels), labels
 
 
 def test_a_failed_dbt_node_shows_its_cause_where_the_eye_lands(lab: Lab, new_page) -> None:  # type: ignore[no-untyped-def]
