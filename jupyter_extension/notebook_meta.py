@@ -10,6 +10,7 @@ kernel is named as jupyter_client names kernel specs (:func:`check_kernel_name`)
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,8 @@ class NotebookInfo:
     settings: NotebookSettings
     kernel: str | None
     has_parameters_cell: bool
+    parameter_names: tuple[str, ...] | None = None
+    """The variables the parameters cell assigns; None when there is no cell or it cannot be parsed."""
 
 
 def read_notebook(path: Path, label: str) -> NotebookInfo:
@@ -99,7 +102,38 @@ def read_notebook(path: Path, label: str) -> NotebookInfo:
         settings=settings,
         kernel=settings.kernel or (kernel_name if isinstance(kernel_name, str) and kernel_name else None),
         has_parameters_cell=any(_tagged_parameters(cell) for cell in document["cells"]),
+        parameter_names=parameter_names(document["cells"]),
     )
+
+
+def parameter_names(cells: list[Any]) -> tuple[str, ...] | None:
+    """The names the cells tagged ``parameters`` assign at top level (``top_n = 10``, ``a: int = 1``).
+
+    None when no cell is tagged, or one is no valid Python (a cell of another kernel's language):
+    then nobody can tell which parameters the notebook takes.
+    """
+    tagged = [cell for cell in cells if _tagged_parameters(cell)]
+    if not tagged:
+        return None
+    names: list[str] = []
+    for cell in tagged:
+        source = cell.get("source", "")
+        try:
+            tree = ast.parse("".join(source) if isinstance(source, list) else str(source))
+        except (SyntaxError, ValueError):
+            return None
+        for statement in tree.body:
+            targets = (
+                statement.targets
+                if isinstance(statement, ast.Assign)
+                else [statement.target]
+                if isinstance(statement, ast.AnnAssign | ast.AugAssign)
+                else []
+            )
+            for target in targets:
+                elements = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
+                names.extend(element.id for element in elements if isinstance(element, ast.Name))
+    return tuple(dict.fromkeys(names))
 
 
 def check_cells(cells: list[Any], label: str) -> None:

@@ -14,6 +14,7 @@ from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import NodeRunner, Workspace
 from orchestrate_ext.model import Node
+from orchestrate_ext.parameters import PARAMETER_NAMES
 
 if TYPE_CHECKING:
     from orchestrate_ext.export.spec import ExportCode, ExportContext, Tool
@@ -158,7 +159,12 @@ class NotebookPlugin:
             timeout=settings.timeout,
             reuse=settings.reuse_policy(),
             parameters=dict(settings.parameters),
-            settings={"kernel": kernel, **settings.observer_settings(), **schedule},
+            settings={
+                "kernel": kernel,
+                **settings.observer_settings(),
+                **schedule,
+                **({} if info.parameter_names is None else {PARAMETER_NAMES: list(info.parameter_names)}),
+            },
         )
 
 

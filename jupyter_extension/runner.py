@@ -105,6 +105,7 @@ class NotebookRunner:
                 "run_id": context.run_id,
             },
             "result": str(result_path_for(task.log_path)),
+            "node": node.id,
         }
         reporter.started(node.id, str(output))
         limit = TryLimit.starting(self.clock(), task.timeout, self.stop_grace)

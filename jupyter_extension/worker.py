@@ -15,8 +15,30 @@ import json
 import logging
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import IO, Any
+
+_NOTEBOOK = threading.local()
+"""The node a thread executes (notebooks run in threads of one process on warm kernels)."""
+
+
+class _NodeName(logging.Filter):
+    """Puts the node's id before papermill's messages ("Passed unknown parameter: top_n"), which name none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        node = getattr(_NOTEBOOK, "node", None)
+        if node and not getattr(record, "orchestrate_node", None):
+            record.msg = f"{node}: {record.msg}"
+            setattr(record, "orchestrate_node", node)  # noqa: B010 (a LogRecord takes extra attributes)
+        return True
+
+
+def _name_papermill_messages() -> None:
+    """Add :class:`_NodeName` to papermill's logger, once."""
+    papermill_log = logging.getLogger("papermill")
+    if not any(isinstance(item, _NodeName) for item in papermill_log.filters):
+        papermill_log.addFilter(_NodeName())
 
 
 def execute(spec: dict[str, Any], *, kernel_manager: Any = None, log: IO[str] | None = None) -> dict[str, Any]:
@@ -33,6 +55,8 @@ def execute(spec: dict[str, Any], *, kernel_manager: Any = None, log: IO[str] | 
     Path(spec["result"]).parent.mkdir(parents=True, exist_ok=True)
     streams: dict[str, Any] = {"log_output": True} if log is None else {"stdout_file": log, "stderr_file": log}
     result: dict[str, Any]
+    _name_papermill_messages()
+    _NOTEBOOK.node = spec.get("node") or Path(spec["input"]).name
     try:
         papermill.execute_notebook(
             spec["input"],
@@ -52,6 +76,8 @@ def execute(spec: dict[str, Any], *, kernel_manager: Any = None, log: IO[str] | 
             logging.error("%s", failure)
         else:
             log.write(failure + "\n")
+    finally:
+        _NOTEBOOK.node = None
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
     return result
 

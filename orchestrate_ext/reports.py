@@ -1,7 +1,19 @@
-"""JSON documents about runs, shared by the CLI and the REST API."""
+"""JSON documents about runs, shared by the CLI and the REST API.
+
+Two rules every view of a run follows, written once here:
+
+- a run's duration is from its first start to its end (:func:`run_seconds`); a resumption
+  (``orchestrate retry``, a takeover) never restarts it, and is noted beside it
+  (``resumptions``);
+- a failed node's cause is the first lines of its error (:func:`error_head`): dbt's node
+  message (``Runtime Error in model …`` then ``Parser Error: syntax error at or near ","``),
+  or, for a notebook, the cell and the Python exception.
+"""
 
 from __future__ import annotations
 
+import textwrap
+from datetime import datetime
 from typing import Any
 
 from orchestrate_ext.clock import isoformat
@@ -9,11 +21,37 @@ from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunR
 from orchestrate_ext.store import StoreTx
 from orchestrate_ext.store.records import RunQuery
 
+ERROR_LINES = 6
+"""How many lines of a node's error the views show (the rest is in its log)."""
+
+
+def error_head(error: str | None, limit: int = ERROR_LINES) -> list[str]:
+    """The first ``limit`` lines of ``error`` that say something: blank lines dropped, the common indent removed."""
+    if not error:
+        return []
+    lines = [line.rstrip() for line in textwrap.dedent(error.strip("\n")).splitlines()]
+    return [line for line in lines if line.strip()][:limit]
+
+
+def run_seconds(run: RunRecord, now: datetime | None = None) -> float | None:
+    """How long ``run`` took: from its first start to its end (to ``now`` while it runs; None if unknown).
+
+    A run that was resumed counts the time between its executions too: the one rule of the runs
+    list, the run page, ``orchestrate runs``/``show`` and the API; views note ``resumptions`` beside it.
+    """
+    start = run.started_at
+    end = run.finished_at if run.finished_at is not None else now
+    if start is None or end is None:
+        return None
+    seconds = (end - start).total_seconds()
+    return round(seconds, 3) if seconds >= 0 else None
+
 
 def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
     """A run's fields; ``warnings`` (the number of ``warned`` nodes) is included when given.
 
     ``left_out`` lists the nodes the run's selection chose but left out, ``{"id", "reason"}`` each, by id.
+    ``duration_seconds`` follows :func:`run_seconds` (None until the run ends).
     """
     summary: dict[str, Any] = {
         "run_id": run.run_id,
@@ -25,6 +63,7 @@ def run_summary(run: RunRecord, warnings: int | None = None) -> dict[str, Any]:
         "created_at": isoformat(run.created_at),
         "started_at": isoformat(run.started_at),
         "finished_at": isoformat(run.finished_at),
+        "duration_seconds": run_seconds(run) if run.finished_at is not None else None,
         "parameters": dict(run.parameters),
         "resumed_at": isoformat(run.resumed_at),
         "resumptions": run.resumptions,
@@ -45,6 +84,7 @@ def node_summary(state: NodeRunRecord) -> dict[str, Any]:
         "started_at": isoformat(state.started_at),
         "finished_at": isoformat(state.finished_at),
         "error": state.error,
+        "error_lines": error_head(state.error),
         "waiting_for": state.waiting_for,
         "reused_from": state.reused_from,
         "reason": state.reason,
@@ -60,6 +100,7 @@ def attempt_summary(attempt: AttemptRecord) -> dict[str, Any]:
         "started_at": isoformat(attempt.started_at),
         "finished_at": isoformat(attempt.finished_at),
         "error": attempt.error,
+        "error_lines": error_head(attempt.error),
         "log_path": attempt.log_path,
         "output_path": attempt.output_path,
         "worker": attempt.worker,

@@ -21,7 +21,7 @@ from jupyter_extension.server.paths import contained_file
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.errors import BadInput, NodeNotFound, RunNotFound, did_you_mean
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeStatus, RunStatus
-from orchestrate_ext.reports import run_document, run_summary
+from orchestrate_ext.reports import error_head, run_document, run_summary
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import RunQuery
 
@@ -56,7 +56,11 @@ class RunFilter:
 
 
 def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int) -> dict[str, Any]:
-    """A page of runs, newest first, each with its failed tries and reused nodes; and the number that match."""
+    """A page of runs, newest first, each with its failed tries, reused nodes and first failure; and how many match.
+
+    ``failure`` (None when no try failed) is the node whose try failed first and the first lines of
+    its error (:func:`~orchestrate_ext.reports.error_head`), for the runs list's tooltip.
+    """
     if not 1 <= limit <= 500:
         raise BadInput(f"limit {limit} is out of range; use 1 to 500")
     if offset < 0:
@@ -65,10 +69,15 @@ def list_runs(store: StateStore, run_filter: RunFilter, limit: int, offset: int)
     with store.read() as tx:
         runs = tx.find_runs(query)
         total = tx.count_runs(query)
-        counts = {run.run_id: _try_counts(tx.attempts(run.run_id)) for run in runs}
+        attempts = {run.run_id: tx.attempts(run.run_id) for run in runs}
         nodes = tx.node_counts([run.run_id for run in runs])
     documents = [
-        {**run_summary(run), **counts[run.run_id], "reused": nodes.get(run.run_id, {}).get(NodeStatus.REUSED.value, 0)}
+        {
+            **run_summary(run),
+            **_try_counts(attempts[run.run_id]),
+            "reused": nodes.get(run.run_id, {}).get(NodeStatus.REUSED.value, 0),
+            "failure": _first_failure(attempts[run.run_id]),
+        }
         for run in runs
     ]
     return {"runs": documents, "total": total, "limit": limit, "offset": offset}
@@ -82,15 +91,25 @@ def _try_counts(attempts: list[AttemptRecord]) -> dict[str, int]:
     return {"failed_tries": sum(attempt.status in _FAILED_TRIES for attempt in attempts), "tries": len(attempts)}
 
 
+def _first_failure(attempts: list[AttemptRecord]) -> dict[str, Any] | None:
+    """The node whose try failed first, with its error's first lines (its latest failed try's, the closest to now)."""
+    failed = [attempt for attempt in attempts if attempt.status in _FAILED_TRIES]
+    if not failed:
+        return None
+    first = min(failed, key=lambda attempt: (attempt.finished_at or attempt.started_at, attempt.node_id))
+    latest = max((attempt for attempt in failed if attempt.node_id == first.node_id), key=lambda a: a.try_number)
+    return {"node_id": latest.node_id, "try_number": latest.try_number, "error_lines": error_head(latest.error)}
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return None if start is None or end is None else round((end - start).total_seconds(), 3)
 
 
 def run_detail(store: StateStore, state_dir: Path, run_id: str) -> dict[str, Any]:
-    """``orchestrate show --json`` plus durations and whether each attempt has a log and an output."""
+    """``orchestrate show --json`` (the run's duration by :func:`~orchestrate_ext.reports.run_seconds`) plus
+    each node's and try's duration and whether each attempt has a log and an output."""
     with store.read() as tx:
         document = run_document(tx, run_id, with_attempts=True)
-    document["duration_seconds"] = _duration(document["started_at"], document["finished_at"])
     for node in document["nodes"]:
         node["duration_seconds"] = _duration(node["started_at"], node["finished_at"])
     for attempt in document["attempts"]:
@@ -133,7 +152,7 @@ RECENT = 10
 
 
 def node_recent(store: StateStore, node_id: str) -> dict[str, Any]:
-    """The node's status in each of its newest :data:`RECENT` runs, newest first."""
+    """The node's status in each of its newest :data:`RECENT` runs, newest first, with its error's first lines."""
     with store.read() as tx:
         entries = tx.node_history(node_id, RECENT)
     return {
@@ -145,6 +164,7 @@ def node_recent(store: StateStore, node_id: str) -> dict[str, Any]:
                 "created_at": isoformat(entry.created_at),
                 "started_at": isoformat(entry.started_at),
                 "finished_at": isoformat(entry.finished_at),
+                "error_lines": error_head(entry.error),
             }
             for entry in entries
         ],

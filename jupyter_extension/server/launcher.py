@@ -26,6 +26,7 @@ from orchestrate_ext.errors import BadInput, PluginError
 from orchestrate_ext.execution.executor import plan_run
 from orchestrate_ext.execution.liveness import OWNER_ENV
 from orchestrate_ext.model import RunRecord, RunStatus
+from orchestrate_ext.parameters import check_run_parameters
 from orchestrate_ext.partial_graph import choose
 from orchestrate_ext.project import Project
 from orchestrate_ext.selection import select
@@ -116,6 +117,7 @@ class Launcher:
         choice = choose(partial, select(partial.graph, selection))
         if not any(choice.graph.nodes[node_id].runnable for node_id in choice.node_ids):
             raise BadInput(f"selection '{selection}' contains only sources; nothing would run")
+        check_run_parameters((choice.graph.nodes[node_id] for node_id in choice.node_ids), parameters or {})
         if only_changed is None:
             only_changed = project.config.core.defaults.only_changed
         run, states = plan_run(

@@ -24,7 +24,7 @@ from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
 from orchestrate_ext.interfaces import DescribingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.model import NodeStatus, RunStatus
-from orchestrate_ext.parameters import parameter_name_problem
+from orchestrate_ext.parameters import check_run_parameters, parameter_name_problem
 from orchestrate_ext.partial_graph import Choice, choose
 from orchestrate_ext.problems import validation_warnings
 from orchestrate_ext.progress import TerminalProgress
@@ -138,6 +138,7 @@ def run(
     project = Project.load(project_dir)
     partial = project.partial_graph
     choice = choose(partial, select(partial.graph, selection))
+    check_run_parameters((choice.graph.nodes[node_id] for node_id in choice.node_ids), parameters)
     _ = project.runners  # a plugin refuses bad input here (e.g. a dbt profile that cannot load): before the store
     warn_left_out(choice)
     store = project.open_store()

@@ -18,10 +18,8 @@ from rich.text import Text
 from orchestrate_ext.cli.screen import Cell, Column, Screen, styled
 from orchestrate_ext.marks import NODE_MARKS, node_mark, run_mark
 from orchestrate_ext.model import AttemptRecord, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.reports import ERROR_LINES, error_head, run_seconds
 from orchestrate_ext.timefmt import TimeStyle, between, duration
-
-ERROR_LINES = 6
-"""Lines of a failed node's error that ``show`` prints (the log has the rest)."""
 
 GROUP_ORDER = (
     NodeStatus.FAILED,
@@ -79,11 +77,15 @@ def run_trigger(run: RunRecord) -> str:
 
 
 def run_took(run: RunRecord, style: TimeStyle) -> str:
-    """How long the run took, or ``1 m 12 s so far`` while it runs."""
+    """How long the run took (:func:`~orchestrate_ext.reports.run_seconds`: first start to end), or
+    ``1 m 12 s so far`` while it runs; ``, resumed once`` when it was resumed."""
+    resumed = ""
+    if run.resumptions:
+        resumed = ", resumed once" if run.resumptions == 1 else f", resumed {run.resumptions} times"
     if run.status == RunStatus.RUNNING:
         elapsed = between(run.started_at or run.created_at, style.now)
-        return f"{duration(elapsed)} so far"
-    return duration(between(run.started_at, run.finished_at))
+        return f"{duration(elapsed)} so far{resumed}"
+    return duration(run_seconds(run)) + resumed
 
 
 def logical_date(run: RunRecord, style: TimeStyle) -> str:
@@ -239,7 +241,7 @@ def _node_with_error(
     tries = f"{state.attempts} {'try' if state.attempts == 1 else 'tries'}"
     took = duration(between(state.started_at, state.finished_at))
     screen.line((state.node_id, "bold"), ("  ", ""), (f"{state.kind} · {tries} · {took}", "dim"), indent=2)
-    lines = (state.error or "").strip().splitlines()
+    lines = error_head(state.error, limit=10**6)
     for line in lines[:ERROR_LINES]:
         screen.line((line, "red" if state.status == NodeStatus.FAILED else "yellow"), indent=4)
     if len(lines) > ERROR_LINES:

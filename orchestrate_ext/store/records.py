@@ -261,10 +261,11 @@ class LastSuccess:
 
 @dataclass(frozen=True, slots=True)
 class NodeHistoryEntry:
-    """One run's outcome for one node (a node's recent history)."""
+    """One run's outcome for one node (a node's recent history); ``error`` is why it failed, if it did."""
 
     run_id: str
     status: NodeStatus
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    error: str | None = None

@@ -427,7 +427,8 @@ class RunStatements:
             sql,
             # Runs newest first, each probed for the node (CROSS JOIN keeps SQLite's planner on that order):
             # the first ``limit`` matches end the scan, instead of sorting every run the node was ever in.
-            "SELECT n.run_id, n.status, r.created_at, n.started_at, n.finished_at FROM runs r CROSS JOIN run_nodes n "
+            "SELECT n.run_id, n.status, r.created_at, n.started_at, n.finished_at, n.error "
+            "FROM runs r CROSS JOIN run_nodes n "
             "WHERE n.run_id = r.run_id AND n.node_id = ? ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?",
             (node_id, limit),
         )
@@ -438,6 +439,7 @@ class RunStatements:
                 created_at=sql.read_time(row[2]),  # type: ignore[arg-type]
                 started_at=sql.read_time(row[3]),
                 finished_at=sql.read_time(row[4]),
+                error=row[5],
             )
             for row in found
         ]

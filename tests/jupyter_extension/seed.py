@@ -48,11 +48,13 @@ def seed_run(
     selection: str | None = None,
     schedule: str | None = None,
     parameters: dict[str, Any] | None = None,
+    left_out: dict[str, str] | None = None,
 ) -> str:
     """Write a run with these nodes and tries into the store (what a scheduler or a retry would leave).
 
     Times are seconds relative to now. ``interrupted`` and ``resumed``: the run's first execution ended
     then, and it was resumed (a retry) later; with ``status="running"`` the retry is going on.
+    ``left_out``: the nodes the run's selection chose but left out, with why (as a trigger records them).
     ``lab`` is the project folder, or anything with a ``root`` folder (the e2e ``Lab``).
     """
     import secrets as _secrets
@@ -80,6 +82,7 @@ def seed_run(
         selection=selection,
         schedule=schedule,
         parameters=dict(parameters or {}),
+        left_out=dict(left_out or {}),
     )
     try:
         with store.transaction() as tx:

@@ -22,6 +22,7 @@ import type {
   ProblemsList,
   RunDetail,
   RunFilter,
+  RunPlan,
   RunSummary,
   RunsPage,
   SavedSchedule,
@@ -212,6 +213,13 @@ export class OrchestrateClient {
       body.only_changed = onlyChanged;
     }
     return this.request('POST', 'runs', { body });
+  }
+
+  /** What a run of `select` would run, reuse and leave out (`orchestrate plan`); no side effect. */
+  plan(select: string | null, onlyChanged: boolean | null = null, logicalDate: string | null = null): Promise<RunPlan> {
+    return this.request('GET', 'plan', {
+      query: { select, only_changed: onlyChanged === null ? null : String(onlyChanged), logical_date: logicalDate }
+    });
   }
 
   deleteRuns(runIds: string[]): Promise<{ deleted: string[]; kept: { run_id: string; reason: string }[] }> {

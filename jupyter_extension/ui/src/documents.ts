@@ -74,7 +74,15 @@ export interface NodeState {
 
 export interface NodeRecent {
   node_id: string;
-  recent: { run_id: string; status: string; created_at: string; started_at: string | null; finished_at: string | null }[];
+  recent: {
+    run_id: string;
+    status: string;
+    created_at: string;
+    started_at: string | null;
+    finished_at: string | null;
+    /** The first lines of the node's error in that run (dbt's node message, the notebook's cell and exception). */
+    error_lines?: string[];
+  }[];
 }
 
 export interface ParameterCellEntry {
@@ -169,6 +177,12 @@ export interface RunSummary {
   only_changed?: boolean;
   /** Nodes of the run that reused an earlier result, in the runs list. */
   reused?: number;
+  /** First start to end (null until the run ends); the same rule in every view (`runDuration`). */
+  duration_seconds?: number | null;
+  /** Selected nodes that were not started, and why (broken, or downstream of a broken node). */
+  left_out?: { id: string; reason: string }[];
+  /** The node whose try failed first and the first lines of its error, in the runs list. */
+  failure?: { node_id: string; try_number: number; error_lines: string[] } | null;
 }
 
 export interface TriggerResult extends RunSummary {
@@ -222,6 +236,8 @@ export interface RunNode {
   started_at: string | null;
   finished_at: string | null;
   error: string | null;
+  /** The first lines of `error`: the cause, as `orchestrate show` prints it. */
+  error_lines?: string[];
   duration_seconds: number | null;
   waiting_for?: string | null;
   /** Why the node ran or was reused, in a run that ran only what changed. */
@@ -238,6 +254,7 @@ export interface Attempt {
   started_at: string;
   finished_at: string | null;
   error: string | null;
+  error_lines?: string[];
   duration_seconds: number | null;
   has_log: boolean;
   has_output: boolean;
@@ -352,4 +369,11 @@ export interface LoadingState {
   loading: boolean;
   seconds: number;
   dbt: boolean;
+}
+
+/** `GET /plan`: what a run would do with each node, without doing it (`orchestrate plan`). */
+export interface RunPlan {
+  logical_date: string;
+  only_changed: boolean;
+  nodes: { id: string; action: 'run' | 'reused' | 'left_out' | string; reason: string; reuses_run: string | null }[];
 }

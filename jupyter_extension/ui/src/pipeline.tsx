@@ -8,6 +8,7 @@ import { Button, launchIcon, refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { GraphNode, NodeState, OrchestrateClient } from './api';
+import { ErrorCause } from './cause';
 import { freshness, GraphLegend, PipelineGraph } from './graph';
 import { exportLines, searchNodes, visibleNodes } from './graphModel';
 import { usePoll } from './hooks';
@@ -23,6 +24,27 @@ export interface PipelineActions {
   /** Start a run of `selection` (asks first when it is the whole pipeline). */
   runNow: (selection: string | null) => void;
   openRun: (runId: string) => void;
+  /** Open a log in a main-area tab (the card's "Open log" beside a failure's cause). */
+  openLog?: (title: string, text: string) => void;
+}
+
+/** The cause of the node's failure in its newest run, under the card's status (nothing when it did not fail). */
+function LastFailure(props: { actions: PipelineActions; nodeId: string; version: string | null }): JSX.Element | null {
+  const recent = usePoll(() => props.actions.client.nodeRecent(props.nodeId), null, [props.nodeId, props.version]);
+  const last = recent.data?.recent[0];
+  if (!last || !['failed', 'warned'].includes(last.status) || !last.error_lines?.length) {
+    return null;
+  }
+  return (
+    <ErrorCause
+      client={props.actions.client}
+      openLog={props.actions.openLog}
+      lines={last.error_lines}
+      runId={last.run_id}
+      nodeId={props.nodeId}
+      tone={last.status === 'warned' ? 'warned' : 'failed'}
+    />
+  );
 }
 
 function RecentStatuses(props: { client: OrchestrateClient; nodeId: string; version: string | null }): JSX.Element | null {
@@ -67,6 +89,7 @@ function NodeCard(props: {
         <span className="jp-Orchestrate-muted">{node.resource_type}</span>
       </div>
       {state?.problem ? <div className="jp-Orchestrate-nodeError">{state.problem}</div> : null}
+      {!state?.problem ? <LastFailure actions={actions} nodeId={node.id} version={state?.last_run_id ?? null} /> : null}
       {state?.blocked_by ? (
         <div className="jp-Orchestrate-warning">Not run: it waits for {shortName(state.blocked_by)}, which is broken.</div>
       ) : null}

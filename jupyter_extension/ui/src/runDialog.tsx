@@ -8,8 +8,9 @@
 import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
 
-import { checkRun, RunForm } from './viewModel';
+import { checkRun, logicalInstant, RunForm } from './viewModel';
 import { OrchestrateClient, TriggerResult } from './api';
+import { PlanPreview } from './planPreview';
 import { localZone } from './time';
 
 class RunBody extends ReactWidget {
@@ -18,7 +19,8 @@ class RunBody extends ReactWidget {
 
   constructor(
     public form: RunForm,
-    private readonly fixedSelection: boolean
+    private readonly fixedSelection: boolean,
+    private readonly client: OrchestrateClient | null = null
   ) {
     super();
     this.addClass('jp-Orchestrate-runDialogBody');
@@ -31,6 +33,7 @@ class RunBody extends ReactWidget {
 
   render(): JSX.Element {
     const { form } = this;
+    const logical = logicalInstant(form.logicalDate);
     return (
       <div className="jp-Orchestrate-form">
         <div className="jp-Orchestrate-row">
@@ -107,6 +110,19 @@ class RunBody extends ReactWidget {
             </div>
           </div>
         </div>
+        {this.client ? (
+          <div className="jp-Orchestrate-row">
+            <span className="jp-Orchestrate-label">Preview</span>
+            <div className="jp-Orchestrate-control">
+              <PlanPreview
+                client={this.client}
+                selection={form.selection}
+                onlyChanged={form.onlyChanged}
+                logicalDate={logical === 'invalid' ? null : logical}
+              />
+            </div>
+          </div>
+        ) : null}
         {this.serverError ? (
           <div className="jp-Orchestrate-serverError" role="alert">
             {this.serverError}
@@ -140,7 +156,7 @@ export async function runDialog(
   let errors: Record<string, string> = {};
   let serverError: string | null = null;
   for (;;) {
-    const body = new RunBody(form, options.selection !== undefined);
+    const body = new RunBody(form, options.selection !== undefined, client);
     body.errors = errors;
     body.serverError = serverError;
     const result = await showDialog({

@@ -9,6 +9,8 @@ import { Button, downloadIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { Attempt, OrchestrateClient, RunDetail, RunNode } from './api';
+import { ErrorCause } from './cause';
+import { causeLines } from './runRecords';
 import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
 import { LogActions, LogView } from './logs';
@@ -16,7 +18,7 @@ import { OutputRef } from './outputs';
 import { nodeReason, onlyChangedSummary, reasonNamesSource, reasonParts, reusedFrom } from './reuse';
 import { runTitle, shortName, StatusBadge } from './status';
 import { Timeline } from './timeline';
-import { formatDuration, formatTime, secondsBetween } from './time';
+import { formatDuration, formatTime, runDuration, secondsBetween } from './time';
 
 export interface RunActions extends LogActions {
   client: OrchestrateClient;
@@ -93,7 +95,17 @@ function TryItem(props: { actions: RunActions; run: RunDetail; node: RunNode; at
         ) : null}
         {attempt.has_output ? <OutputButtons actions={actions} run={run} node={node} attempt={attempt} /> : null}
       </div>
-      {attempt.error ? <div className="jp-Orchestrate-nodeError">{attempt.error.split('\n')[0]}</div> : null}
+      {attempt.error ? (
+        <ErrorCause
+          client={actions.client}
+          openLog={attempt.has_log ? actions.openLog : undefined}
+          lines={causeLines(attempt.error_lines, attempt.error)}
+          runId={run.run_id}
+          nodeId={node.id}
+          tryNumber={attempt.try_number}
+          tone={attempt.status === 'success' ? 'warned' : 'failed'}
+        />
+      ) : null}
       {open ? <TryLog actions={actions} runId={run.run_id} node={node} attempt={attempt} live={run.status === 'running'} /> : null}
     </li>
   );
@@ -122,7 +134,14 @@ function NodeRow(props: { actions: RunActions; run: RunDetail; node: RunNode; at
       <NodeReason node={node} openRun={props.openRun} />
       {node.waiting_for ? <div className="jp-Orchestrate-muted">{node.waiting_for}</div> : null}
       {node.error && !attempts.some(attempt => attempt.error === node.error) ? (
-        <div className="jp-Orchestrate-nodeError">{node.error.split('\n')[0]}</div>
+        <ErrorCause
+          client={props.actions.client}
+          openLog={attempts.some(attempt => attempt.has_log) ? props.actions.openLog : undefined}
+          lines={causeLines(node.error_lines, node.error)}
+          runId={run.run_id}
+          nodeId={node.id}
+          tone={node.status === 'warned' ? 'warned' : 'failed'}
+        />
       ) : null}
       {showTries && attempts.length ? (
         <ol className="jp-Orchestrate-tries" aria-label="tries">
@@ -239,7 +258,7 @@ function NodeReason(props: { node: RunNode; openRun: (runId: string) => void }):
 function RunHeader(props: { run: RunDetail }): JSX.Element {
   const { run } = props;
   const onlyChanged = onlyChangedSummary(run);
-  const took = run.status === 'running' ? null : secondsBetween(run.started_at, run.finished_at);
+  const took = run.status === 'running' ? '' : runDuration(run);
   const parameters = Object.entries(run.parameters ?? {});
   return (
     <div className="jp-Orchestrate-runHeader">
@@ -253,8 +272,8 @@ function RunHeader(props: { run: RunDetail }): JSX.Element {
       </span>
       <span className="jp-Orchestrate-muted">
         started {formatTime(run.started_at) || '—'}
-        {run.resumptions ? ` · resumed ${formatTime(run.resumed_at)} (${run.resumptions}×)` : ''}
-        {took !== null ? ` · took ${formatDuration(took)}` : ''}
+        {run.resumptions ? ` · last resumed ${formatTime(run.resumed_at)}` : ''}
+        {took ? ` · took ${took}` : ''}
       </span>
       {onlyChanged ? (
         <span className="jp-Orchestrate-onlyChanged" title="This run ran only the nodes whose code or inputs changed since their last success, and reused the others">
@@ -295,6 +314,8 @@ export function RunView(props: {
   const run = usePoll(() => client.run(props.runId), props.active && live ? 1500 : null, [props.runId]);
   const action = useAction();
   const detail = run.data;
+  // What the run itself recorded (so a run reopened from the list reads as it did live); until it loads, what the trigger said.
+  const leftOut = detail?.left_out ?? props.leftOut ?? [];
   React.useEffect(() => {
     if (detail) {
       setLive(detail.status === 'running');
@@ -320,11 +341,11 @@ export function RunView(props: {
           {action.error}
         </div>
       ) : null}
-      {props.leftOut && props.leftOut.length ? (
-        <div className="jp-Orchestrate-warning" role="status">
+      {leftOut.length ? (
+        <div className="jp-Orchestrate-warning jp-Orchestrate-leftOut" role="status">
           <b>Left out</b> (broken, or waiting for a broken node):
           <ul>
-            {props.leftOut.map(item => (
+            {leftOut.map(item => (
               <li key={item.id} title={item.reason}>
                 {shortName(item.id)}: {item.reason}
               </li>

@@ -11,24 +11,25 @@ import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
 import { reusedBadge } from './reuse';
 import { runTitle, StatusBadge } from './status';
-import { formatDuration, formatTime, relativeTime, secondsBetween } from './time';
+import { formatTime, relativeTime, runDuration } from './time';
 
 const PAGE = 20;
 const STATUSES: RunStatus[] = ['running', 'success', 'failed', 'cancelled'];
 const TRIGGERS = ['manual', 'cron', 'catch-up', 'backfill', 'after', 'file'];
 
-function duration(run: RunSummary, now: Date): string {
-  if (!run.started_at) {
-    return '';
+/** The line's tooltip: the run, when it was created and, for a failure, the first lines of its cause. */
+export function runLineTitle(run: RunSummary): string {
+  const title = `${run.run_id}, created ${formatTime(run.created_at)}, logical date ${formatTime(run.logical_date)}`;
+  const failure = run.failure;
+  if (!failure || !failure.error_lines.length) {
+    return title;
   }
-  const end = run.status === 'running' ? now.toISOString() : run.finished_at;
-  const seconds = secondsBetween(run.resumed_at ?? run.started_at, end);
-  return seconds === null ? '' : formatDuration(seconds);
+  return `${title}\n${failure.node_id} failed (try ${failure.try_number}):\n${failure.error_lines.join('\n')}`;
 }
 
 function RunLine(props: { run: RunSummary; now: Date; selected: boolean; onSelect: (on: boolean) => void; onOpen: () => void }): JSX.Element {
   const { run, now } = props;
-  const took = duration(run, now);
+  const took = runDuration(run, now);
   const failed = run.failed_tries ?? 0;
   const reused = reusedBadge(run);
   return (
@@ -43,7 +44,7 @@ function RunLine(props: { run: RunSummary; now: Date; selected: boolean; onSelec
       ) : (
         <span className="jp-Orchestrate-checkboxSpace" />
       )}
-      <button className="jp-Orchestrate-listItem" data-run-id={run.run_id} onClick={props.onOpen} title={`${run.run_id}, created ${formatTime(run.created_at)}`}>
+      <button className="jp-Orchestrate-listItem" data-run-id={run.run_id} onClick={props.onOpen} title={runLineTitle(run)}>
         <StatusBadge status={run.status} />
         <span className="jp-Orchestrate-runTitle">{runTitle(run)}</span>
         {failed ? (
@@ -60,6 +61,14 @@ function RunLine(props: { run: RunSummary; now: Date; selected: boolean; onSelec
           {run.trigger} · {relativeTime(run.created_at, now)}
           {took ? ` · ${took}` : ''}
         </span>
+        <span className="jp-Orchestrate-muted jp-Orchestrate-logicalDate" title="the run's logical date: the date its data is for">
+          for {formatTime(run.logical_date)}
+        </span>
+        {run.failure && run.failure.error_lines.length ? (
+          <span className="jp-Orchestrate-runCause" title={run.failure.error_lines.join('\n')}>
+            {run.failure.error_lines[run.failure.error_lines.length > 1 ? 1 : 0]}
+          </span>
+        ) : null}
       </button>
     </li>
   );

@@ -107,8 +107,8 @@ export function wallClock(date: Date, timezone: string | undefined, weekday: boo
   return weekday ? `${part('weekday')} ${day}` : day;
 }
 
-/** "07:00 CET" : the time of day of an instant in `timezone` (default: the browser's), with the zone. */
-export function timeOfDay(iso: string, timezone?: string): string {
+/** "07:00 CET" (or "07:00:05 CET" `withSeconds`): the time of day of an instant in `timezone` (default: the browser's), with the zone. */
+export function timeOfDay(iso: string, timezone?: string, withSeconds = false): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) {
     return iso;
@@ -117,9 +117,28 @@ export function timeOfDay(iso: string, timezone?: string): string {
     timeZone: timezone,
     hour: '2-digit',
     minute: '2-digit',
+    second: withSeconds ? '2-digit' : undefined,
     hourCycle: 'h23',
     timeZoneName: 'short'
   }).formatToParts(date);
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find(item => item.type === type)?.value ?? '';
-  return `${part('hour')}:${part('minute')} ${part('timeZoneName')}`.trim();
+  const seconds = withSeconds ? `:${part('second')}` : '';
+  return `${part('hour')}:${part('minute')}${seconds} ${part('timeZoneName')}`.trim();
+}
+
+/**
+ * How long a run took, by the one rule of the CLI and the API: from its first start to its end (to
+ * `now` while it runs), a resumption noted beside it: "1 m 59 s · resumed 1×". '' before it starts.
+ */
+export function runDuration(
+  run: { status: string; started_at: string | null; finished_at: string | null; resumptions?: number },
+  now: Date = new Date()
+): string {
+  const end = run.status === 'running' ? now.toISOString() : run.finished_at;
+  const seconds = secondsBetween(run.started_at, end);
+  if (seconds === null) {
+    return '';
+  }
+  const resumed = run.resumptions ? ` · resumed ${run.resumptions}×` : '';
+  return `${formatDuration(seconds)}${run.status === 'running' ? ' so far' : ''}${resumed}`;
 }

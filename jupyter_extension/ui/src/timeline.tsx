@@ -71,11 +71,11 @@ export function Timeline(props: { run: RunDetail; showTests: boolean }): JSX.Ele
     return null;
   }
   return (
-    <figure className="jp-Orchestrate-timeline" aria-label="timeline of the run">
+    <figure className="jp-Orchestrate-timeline" aria-label={`timeline of the run, ${formatDuration((end - start) / 1000)} from its first try to its last`}>
       <div className="jp-Orchestrate-timelineAxis">
-        <span>{timeOfDay(new Date(start).toISOString())}</span>
-        <span>{formatDuration((end - start) / 1000)}</span>
-        <span>{timeOfDay(new Date(end).toISOString())}</span>
+        <span>{timeOfDay(new Date(start).toISOString(), undefined, true)}</span>
+        <span>{timeOfDay(new Date((start + end) / 2).toISOString(), undefined, true)}</span>
+        <span>{timeOfDay(new Date(end).toISOString(), undefined, true)}</span>
       </div>
       {shown.map(row => (
         <div className="jp-Orchestrate-timelineRow" key={row.nodeId} data-timeline-node={row.nodeId}>
