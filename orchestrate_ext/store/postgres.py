@@ -5,6 +5,15 @@ transaction at READ COMMITTED (the fenced writes are conditional writes or take
 row locks, see :mod:`orchestrate_ext.store.claims_sql`); a read is one
 ``REPEATABLE READ READ ONLY`` transaction, so every statement of it sees the
 same snapshot.
+
+A unit of work runs in psycopg's pipeline mode: a statement is sent at once but
+its result is waited for only when the code reads it (its rows, row count or
+columns), and then every statement queued before it is answered in the same
+round trip. ``BEGIN``, the statements whose results are not read (the
+``node_latest`` upkeep, inserts, advisory locks) and ``COMMIT`` so cost no round
+trip of their own. An error of a queued statement is raised when a later result
+is read or at the commit, always inside the unit of work, which is then rolled
+back: a unit of work stays all or nothing.
 :meth:`PostgresSql.serialize` takes a transaction-level advisory lock keyed by
 the current schema and a name. The password comes from libpq's usual places
 (``PGPASSWORD``, ``~/.pgpass``) or from a URL held in an environment
@@ -16,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -32,6 +41,8 @@ from orchestrate_ext.store.sql import POSTGRESQL, Dialect, Result, Sql
 
 DIALECT = Dialect(name=POSTGRESQL, lock_rows=" FOR UPDATE")
 CONNECT_TIMEOUT_SECONDS = 10
+_BEGIN_WRITE = "BEGIN"
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 @lru_cache(maxsize=1024)
@@ -53,21 +64,70 @@ def without_password(url: str) -> str:
     return re.sub(r"(password\s*=\s*)\S+", r"\1***", url, flags=re.IGNORECASE)
 
 
+class _Pending:
+    """A statement's result in pipeline mode, waited for when it is first read."""
+
+    __slots__ = ("_cursor", "_number", "_session")
+
+    def __init__(self, cursor: psycopg.Cursor[Any], session: PostgresSql, number: int) -> None:
+        self._cursor = cursor
+        self._session = session
+        self._number = number
+
+    def _ready(self) -> psycopg.Cursor[Any]:
+        self._session.wait_for(self._number)
+        return self._cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._ready().rowcount
+
+    @property
+    def description(self) -> Any:
+        return self._ready().description
+
+    def fetchone(self) -> Any:
+        return self._ready().fetchone()
+
+    def fetchmany(self, size: int) -> list[Any]:
+        return self._ready().fetchmany(size)
+
+    def fetchall(self) -> list[Any]:
+        return self._ready().fetchall()
+
+
 class PostgresSql(Sql):
-    """A :class:`Sql` session on one pooled connection, inside one transaction."""
+    """A :class:`Sql` session on one pooled connection in pipeline mode, inside one transaction."""
 
     dialect = DIALECT
 
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+    def __init__(self, connection: psycopg.Connection[Any], pipeline: psycopg.Pipeline) -> None:
         self.connection = connection
+        self.pipeline = pipeline
+        self._sent = 0
+        """Statements sent so far."""
+        self._answered = 0
+        """Statements whose results have arrived (all those sent before the last sync)."""
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> Result:
-        return self.connection.execute(_placeholders(statement), params)
+        cursor = self.connection.execute(_placeholders(statement), params)
+        self._sent += 1
+        return _Pending(cursor, self, self._sent)
 
     def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> int:
+        if not rows:
+            return 0
         with self.connection.cursor() as cursor:
             cursor.executemany(_placeholders(statement), rows)
+            self._sent += 1
+            self.wait_for(self._sent)
             return max(cursor.rowcount, 0)  # psycopg 3.1+: the sum over the rows
+
+    def wait_for(self, number: int) -> None:
+        """Make sure statement ``number`` (and every one before it) has been answered: one round trip."""
+        if number > self._answered:
+            self.pipeline.sync()
+            self._answered = self._sent
 
     def time(self, value: datetime | None) -> object:
         return value
@@ -124,10 +184,15 @@ class PostgresStore(StateStore):
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Sql]:
         try:
-            with self._pool.connection() as connection, connection.transaction():
-                if not write:
-                    connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield PostgresSql(connection)
+            with self._pool.connection() as connection, connection.pipeline() as pipeline:
+                connection.execute(_BEGIN_WRITE if write else _BEGIN_READ)
+                try:
+                    yield PostgresSql(connection, pipeline)
+                    connection.execute("COMMIT")
+                    pipeline.sync()
+                except BaseException:
+                    _roll_back(connection, pipeline)
+                    raise
         except pg_errors.UniqueViolation as exc:
             raise StoreConflict(f"state store {self.location}: {self._reason(exc)}") from exc
         except pg_errors.ReadOnlySqlTransaction as exc:
@@ -141,3 +206,16 @@ class PostgresStore(StateStore):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _roll_back(connection: psycopg.Connection[Any], pipeline: psycopg.Pipeline) -> None:
+    """End a unit of work that failed: collect what is still queued (its errors are not the news), roll back.
+
+    A connection this leaves broken is discarded by the pool.
+    """
+    with suppress(psycopg.Error):
+        pipeline.sync()
+    with suppress(psycopg.Error):
+        if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            connection.execute("ROLLBACK")
+            pipeline.sync()
