@@ -139,9 +139,7 @@ class PostgresSql(Sql):
         return value.astimezone(UTC)
 
     def serialize(self, key: str) -> None:
-        self.connection.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || %s, 0))", (key,)
-        )
+        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || ?, 0))", (key,))
 
 
 class PostgresStore(StateStore):
@@ -184,14 +182,18 @@ class PostgresStore(StateStore):
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Sql]:
         try:
-            with self._pool.connection() as connection, connection.pipeline() as pipeline:
-                connection.execute(_BEGIN_WRITE if write else _BEGIN_READ)
+            with self._pool.connection() as connection:
                 try:
-                    yield PostgresSql(connection, pipeline)
-                    connection.execute("COMMIT")
-                    pipeline.sync()
-                except BaseException:
-                    _roll_back(connection, pipeline)
+                    with connection.pipeline() as pipeline:
+                        connection.execute(_BEGIN_WRITE if write else _BEGIN_READ)
+                        try:
+                            yield PostgresSql(connection, pipeline)
+                        except BaseException:
+                            _roll_back(connection, pipeline)
+                            raise
+                        connection.execute("COMMIT")  # sent with the pipeline's closing sync: one round trip
+                except psycopg.Error:
+                    _end_failed(connection)
                     raise
         except pg_errors.UniqueViolation as exc:
             raise StoreConflict(f"state store {self.location}: {self._reason(exc)}") from exc
@@ -209,13 +211,17 @@ class PostgresStore(StateStore):
 
 
 def _roll_back(connection: psycopg.Connection[Any], pipeline: psycopg.Pipeline) -> None:
-    """End a unit of work that failed: collect what is still queued (its errors are not the news), roll back.
-
-    A connection this leaves broken is discarded by the pool.
-    """
+    """End a unit of work whose code raised: collect what is still queued (its errors are not the news) and
+    queue the ``ROLLBACK`` (sent by the pipeline's closing sync)."""
     with suppress(psycopg.Error):
         pipeline.sync()
+    if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        connection.execute("ROLLBACK")
+
+
+def _end_failed(connection: psycopg.Connection[Any]) -> None:
+    """Roll back what a failed commit (or rollback) left open; a connection this leaves broken is discarded by
+    the pool."""
     with suppress(psycopg.Error):
         if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             connection.execute("ROLLBACK")
-            pipeline.sync()
