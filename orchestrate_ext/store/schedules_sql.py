@@ -35,12 +35,15 @@ from orchestrate_ext.store.records import (
     StateUpdate,
     TickBatch,
     TickRecord,
+    TickStart,
     TickStatus,
     Trigger,
 )
-from orchestrate_ext.store.sql import one, rows
+from orchestrate_ext.store.sql import Result, marks, one, rows
 
 LEASE = "scheduler"
+_IN_LIST = 500
+"""Values in one ``IN (...)`` list."""
 _LEASE_COLUMNS = "holder, epoch, acquired_at, renewed_at, expires_at"
 _STATE_COLUMNS = "name, fingerprint, next_fire_at, paused, cursor, updated_at"
 _TICK_COLUMNS = (
@@ -120,18 +123,23 @@ class ScheduleStatements(ClaimStatements):
     def record_ticks(self, batches: Sequence[TickBatch], fence: Fence, now: datetime) -> list[TickRecord]:
         """Record each schedule's new ticks and update its state together; returns the ticks that were new."""
         self.check_fence(fence)
-        recorded: list[TickRecord] = []
+        inserted: list[Result] = []
         for schedule, ticks, update in batches:
-            recorded += [record for tick in ticks if (record := self._insert_tick(tick, now)) is not None]
+            inserted += [self._send_tick(tick, now) for tick in ticks]
             if update is not None:
                 self._apply(schedule, update, now)
-        return recorded
+        # Every statement is sent before any answer is read: one round trip on PostgreSQL.
+        return [self._tick(row) for result in inserted if (row := result.fetchone()) is not None]
 
     def _insert_tick(self, tick: NewTick, now: datetime) -> TickRecord | None:
         """The tick as recorded, or None when its schedule has a tick with that key already."""
+        row = self._send_tick(tick, now).fetchone()
+        return None if row is None else self._tick(row)
+
+    def _send_tick(self, tick: NewTick, now: datetime) -> Result:
+        """Insert the tick unless its schedule has one with that key; the result has the recorded row, or none."""
         sql = self.sql
-        row = one(
-            sql,
+        return sql.execute(
             "INSERT INTO ticks (schedule, scheduled_at, trigger, key, status, reason, duplicate_of, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
@@ -147,7 +155,6 @@ class ScheduleStatements(ClaimStatements):
                 sql.time(now),
             ),
         )
-        return None if row is None else self._tick(row)
 
     def _apply(self, schedule: str, update: StateUpdate, now: datetime) -> None:
         sql = self.sql
@@ -212,6 +219,87 @@ class ScheduleStatements(ClaimStatements):
             return StartResult(started=False)
         self._insert_claimed_run(run, nodes, owner, now)
         return StartResult(started=True)
+
+    def start_tick_runs(
+        self, starts: Sequence[TickStart], *, owner: str | None, fence: Fence, now: datetime
+    ) -> list[StartResult]:
+        """:meth:`start_tick_run` for many pending ticks at once, in a few statements rather than several per run.
+
+        Each tick gets what :meth:`start_tick_run` would give it, in order: the
+        schedules' run creations are serialized (their advisory locks taken in
+        name order), the covering runs are read in one query, every tick's
+        ``UPDATE`` is sent before any of their row counts is read, and the runs
+        and their nodes go in multi-row inserts. When two of the ticks share a
+        schedule and logical date (one's run could cover the other), they are
+        started one by one instead.
+        """
+        dates = {(start.run.schedule, start.run.logical_date) for start in starts}
+        if len(dates) < len(starts):
+            return [
+                self.start_tick_run(
+                    start.tick_id, start.run, start.nodes, owner=owner, fence=fence, now=now, dedupe=start.dedupe
+                )
+                for start in starts
+            ]
+        self.check_fence(fence)
+        for schedule in sorted({start.run.schedule for start in starts if start.run.schedule is not None}):
+            self._serialize_runs_of(schedule)
+        covering = self._covering_runs([start.run for start in starts if start.dedupe])
+        sql = self.sql
+        updates: list[tuple[TickStart, tuple[str, str] | None, Result]] = []
+        for start in starts:
+            cover = covering.get((start.run.schedule, start.run.logical_date)) if start.dedupe else None
+            if cover is not None:
+                update = sql.execute(
+                    "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? "
+                    "WHERE tick_id = ? AND status = 'pending'",
+                    (TickStatus.DEDUPLICATED.value, _covered(cover), cover[0], sql.time(now), start.tick_id),
+                )
+            else:
+                update = sql.execute(
+                    "UPDATE ticks SET status = 'ran', run_id = ?, parameters = ?, updated_at = ? "
+                    "WHERE tick_id = ? AND status = 'pending'",
+                    (start.run.run_id, json.dumps(dict(start.run.parameters)), sql.time(now), start.tick_id),
+                )
+            updates.append((start, cover, update))
+        results: list[StartResult] = []
+        created: list[tuple[RunRecord, Sequence[NodeRunRecord]]] = []
+        for start, cover, update in updates:
+            changed = update.rowcount == 1
+            if cover is not None:
+                results.append(StartResult(started=False, duplicate_of=cover[0] if changed else None))
+            else:
+                results.append(StartResult(started=changed))
+                if changed:
+                    created.append((start.run, start.nodes))
+        if created:
+            self.insert_runs(created, owner=owner, now=now)
+        return results
+
+    def _covering_runs(self, runs: Sequence[RunRecord]) -> dict[tuple[str | None, datetime], tuple[str, str]]:
+        """:meth:`_covering_run` of each of ``runs`` (those that have one), in a query per few hundred runs."""
+        sql = self.sql
+        wanted = {(run.schedule, run.logical_date) for run in runs if run.schedule is not None}
+        schedules = sorted({schedule for schedule, _ in wanted if schedule is not None})
+        dates = sorted({sql.time(date) for _, date in wanted}, key=str)
+        found: dict[tuple[str | None, datetime], tuple[str, str, datetime]] = {}
+        for first in range(0, len(schedules), _IN_LIST):
+            chunk = schedules[first : first + _IN_LIST]
+            for date_first in range(0, len(dates), _IN_LIST):
+                date_chunk = dates[date_first : date_first + _IN_LIST]
+                for run_id, status, schedule, logical_date, created_at in rows(
+                    sql,
+                    "SELECT run_id, status, schedule, logical_date, created_at FROM runs "
+                    f"WHERE schedule IN ({marks(chunk)}) AND logical_date IN ({marks(date_chunk)}) "
+                    "AND status IN ('running', 'success')",
+                    [*chunk, *date_chunk],
+                ):
+                    date, when = sql.read_time(logical_date), sql.read_time(created_at)
+                    if date is None or when is None or (schedule, date) not in wanted:
+                        continue
+                    if (schedule, date) not in found or when > found[(schedule, date)][2]:
+                        found[(schedule, date)] = (run_id, status, when)
+        return {key: (value[0], value[1]) for key, value in found.items()}
 
     def create_tick_run(
         self,
