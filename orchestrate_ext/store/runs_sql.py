@@ -24,7 +24,7 @@ from orchestrate_ext.store.records import (
     RunQuery,
     UpstreamSuccess,
 )
-from orchestrate_ext.store.sql import Sql, marks, one, rows
+from orchestrate_ext.store.sql import Result, Sql, marks, one, rows
 
 RUN_COLUMNS = (
     "run_id, status, created_at, started_at, finished_at, logical_date, trigger, selection, schedule, "
@@ -87,20 +87,33 @@ class RunStatements:
             f"INSERT INTO run_nodes ({NODE_COLUMNS}, position) VALUES ",
             [(*self._node_row(state), position) for _, nodes in runs for position, state in enumerate(nodes)],
         )
+        newest: dict[str, tuple[RunRecord, NodeRunRecord]] = {}
+        for run, nodes in runs:
+            for state in nodes:
+                seen = newest.get(state.node_id)
+                if seen is None or (run.created_at, run.run_id) >= (seen[0].created_at, seen[0].run_id):
+                    newest[state.node_id] = (run, state)
+        # A node in several of the new runs: only its newest state can be its latest (node_latest keeps the
+        # newest run's, and run ids of one format order alike in Python and in the database).
+        for _, state in newest.values():
+            self._note_latest(state)
         for _, nodes in runs:
             for state in nodes:
-                self._note_latest(state)
+                if state.finished_at is not None and newest[state.node_id][1] is not state:
+                    self._note_latest(state)  # an older run's finished state may still be the newest success
 
-    def _insert_rows(self, head: str, values: Sequence[tuple[object, ...]]) -> None:
-        """``head`` (``INSERT INTO t (...) VALUES ``) with as many rows per statement as the parameter limit allows."""
+    def _insert_rows(self, head: str, values: Sequence[tuple[object, ...]], tail: str = "") -> list[Result]:
+        """``head`` (``INSERT INTO t (...) VALUES ``) with as many rows per statement as the parameter limit
+        allows, then ``tail`` (``ON CONFLICT ...``, ``RETURNING ...``); the statements' results."""
         if not values:
-            return
+            return []
         width = len(values[0])
         per_statement = max(1, _PARAMETERS // width)
         row = f"({marks(values[0])})"
-        for start in range(0, len(values), per_statement):
-            chunk = values[start : start + per_statement]
-            self.sql.execute(head + ", ".join([row] * len(chunk)), [value for item in chunk for value in item])
+        return [
+            self.sql.execute(head + ", ".join([row] * len(chunk)) + tail, [value for item in chunk for value in item])
+            for chunk in (values[start : start + per_statement] for start in range(0, len(values), per_statement))
+        ]
 
     def _run_row(self, run: RunRecord) -> tuple[object, ...]:
         sql = self.sql

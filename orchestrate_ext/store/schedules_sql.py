@@ -44,8 +44,11 @@ from orchestrate_ext.store.sql import Result, marks, one, rows
 LEASE = "scheduler"
 _IN_LIST = 500
 """Values in one ``IN (...)`` list."""
+_PARAMETERS = 30_000
+"""Parameters in one statement (SQLite allows 32,766, PostgreSQL 65,535)."""
 _LEASE_COLUMNS = "holder, epoch, acquired_at, renewed_at, expires_at"
 _STATE_COLUMNS = "name, fingerprint, next_fire_at, paused, cursor, updated_at"
+_NEW_TICK_COLUMNS = "schedule, scheduled_at, trigger, key, status, reason, duplicate_of, created_at, updated_at"
 _TICK_COLUMNS = (
     "tick_id, schedule, scheduled_at, trigger, key, status, created_at, updated_at, reason, run_id, "
     "duplicate_of, parameters"
@@ -123,13 +126,18 @@ class ScheduleStatements(ClaimStatements):
     def record_ticks(self, batches: Sequence[TickBatch], fence: Fence, now: datetime) -> list[TickRecord]:
         """Record each schedule's new ticks and update its state together; returns the ticks that were new."""
         self.check_fence(fence)
-        inserted: list[Result] = []
-        for schedule, ticks, update in batches:
-            inserted += [self._send_tick(tick, now) for tick in ticks]
+        inserted = self._insert_rows(
+            f"INSERT INTO ticks ({_NEW_TICK_COLUMNS}) VALUES ",
+            [self._new_tick_row(tick, now) for _, ticks, _ in batches for tick in ticks],
+            f" ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
+        )
+        for schedule, _, update in batches:
             if update is not None:
                 self._apply(schedule, update, now)
-        # Every statement is sent before any answer is read: one round trip on PostgreSQL.
-        return [self._tick(row) for result in inserted if (row := result.fetchone()) is not None]
+        # Every statement is sent before any answer is read: one round trip on PostgreSQL. Tick ids grow in
+        # the order of the rows, which is the order the ticks are returned in.
+        found = [row for result in inserted for row in result.fetchall()]
+        return [self._tick(row) for row in sorted(found, key=lambda row: int(row[0]))]
 
     def _insert_tick(self, tick: NewTick, now: datetime) -> TickRecord | None:
         """The tick as recorded, or None when its schedule has a tick with that key already."""
@@ -138,22 +146,24 @@ class ScheduleStatements(ClaimStatements):
 
     def _send_tick(self, tick: NewTick, now: datetime) -> Result:
         """Insert the tick unless its schedule has one with that key; the result has the recorded row, or none."""
-        sql = self.sql
-        return sql.execute(
-            "INSERT INTO ticks (schedule, scheduled_at, trigger, key, status, reason, duplicate_of, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        return self.sql.execute(
+            f"INSERT INTO ticks ({_NEW_TICK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
-            (
-                tick.schedule,
-                sql.time(tick.scheduled_at),
-                tick.trigger.value,
-                tick.key,
-                tick.status.value,
-                tick.reason,
-                tick.duplicate_of,
-                sql.time(now),
-                sql.time(now),
-            ),
+            self._new_tick_row(tick, now),
+        )
+
+    def _new_tick_row(self, tick: NewTick, now: datetime) -> tuple[object, ...]:
+        sql = self.sql
+        return (
+            tick.schedule,
+            sql.time(tick.scheduled_at),
+            tick.trigger.value,
+            tick.key,
+            tick.status.value,
+            tick.reason,
+            tick.duplicate_of,
+            sql.time(now),
+            sql.time(now),
         )
 
     def _apply(self, schedule: str, update: StateUpdate, now: datetime) -> None:
@@ -246,35 +256,58 @@ class ScheduleStatements(ClaimStatements):
             self._serialize_runs_of(schedule)
         covering = self._covering_runs([start.run for start in starts if start.dedupe])
         sql = self.sql
-        updates: list[tuple[TickStart, tuple[str, str] | None, Result]] = []
-        for start in starts:
-            cover = covering.get((start.run.schedule, start.run.logical_date)) if start.dedupe else None
-            if cover is not None:
-                update = sql.execute(
-                    "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? "
-                    "WHERE tick_id = ? AND status = 'pending'",
-                    (TickStatus.DEDUPLICATED.value, _covered(cover), cover[0], sql.time(now), start.tick_id),
-                )
-            else:
-                update = sql.execute(
-                    "UPDATE ticks SET status = 'ran', run_id = ?, parameters = ?, updated_at = ? "
-                    "WHERE tick_id = ? AND status = 'pending'",
-                    (start.run.run_id, json.dumps(dict(start.run.parameters)), sql.time(now), start.tick_id),
-                )
-            updates.append((start, cover, update))
+        covers = {
+            start.tick_id: cover
+            for start in starts
+            if start.dedupe and (cover := covering.get((start.run.schedule, start.run.logical_date))) is not None
+        }
+        closed = {
+            tick_id: sql.execute(
+                "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? "
+                "WHERE tick_id = ? AND status = 'pending'",
+                (TickStatus.DEDUPLICATED.value, _covered(cover), cover[0], sql.time(now), tick_id),
+            )
+            for tick_id, cover in covers.items()
+        }
+        ran = self._mark_ran([start for start in starts if start.tick_id not in covers], now)
         results: list[StartResult] = []
         created: list[tuple[RunRecord, Sequence[NodeRunRecord]]] = []
-        for start, cover, update in updates:
-            changed = update.rowcount == 1
-            if cover is not None:
-                results.append(StartResult(started=False, duplicate_of=cover[0] if changed else None))
+        for start in starts:
+            if start.tick_id in covers:
+                duplicate_of = covers[start.tick_id][0] if closed[start.tick_id].rowcount == 1 else None
+                results.append(StartResult(started=False, duplicate_of=duplicate_of))
             else:
-                results.append(StartResult(started=changed))
-                if changed:
+                results.append(StartResult(started=start.tick_id in ran))
+                if start.tick_id in ran:
                     created.append((start.run, start.nodes))
         if created:
             self.insert_runs(created, owner=owner, now=now)
         return results
+
+    def _mark_ran(self, starts: Sequence[TickStart], now: datetime) -> set[int]:
+        """Mark the ticks of ``starts`` that are still pending ``ran`` with their runs; the ids of those marked."""
+        sql = self.sql
+        marked: set[int] = set()
+        per_statement = _PARAMETERS // 3
+        for first in range(0, len(starts), per_statement):
+            chunk = starts[first : first + per_statement]
+            found = rows(
+                sql,
+                "WITH v (id, new_run_id, new_parameters) AS (VALUES "
+                + ", ".join(["(CAST(? AS BIGINT), ?, ?)"] * len(chunk))
+                + ") UPDATE ticks SET status = 'ran', run_id = v.new_run_id, parameters = v.new_parameters, "
+                "updated_at = ? FROM v WHERE ticks.tick_id = v.id AND ticks.status = 'pending' RETURNING tick_id",
+                [
+                    *(
+                        value
+                        for start in chunk
+                        for value in (start.tick_id, start.run.run_id, json.dumps(dict(start.run.parameters)))
+                    ),
+                    sql.time(now),
+                ],
+            )
+            marked.update(int(row[0]) for row in found)
+        return marked
 
     def _covering_runs(self, runs: Sequence[RunRecord]) -> dict[tuple[str | None, datetime], tuple[str, str]]:
         """:meth:`_covering_run` of each of ``runs`` (those that have one), in a query per few hundred runs."""
