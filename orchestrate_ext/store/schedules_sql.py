@@ -39,7 +39,7 @@ from orchestrate_ext.store.records import (
     TickStatus,
     Trigger,
 )
-from orchestrate_ext.store.sql import Result, marks, one, rows
+from orchestrate_ext.store.sql import MACROS, Result, marks, one, rows
 
 LEASE = "scheduler"
 _IN_LIST = 500
@@ -131,8 +131,11 @@ class ScheduleStatements(ClaimStatements):
             [self._new_tick_row(tick, now) for _, ticks, _ in batches for tick in ticks],
             f" ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
         )
-        for schedule, _, update in batches:
-            if update is not None:
+        updates = [(schedule, update) for schedule, _, update in batches if update is not None]
+        if len({schedule for schedule, _ in updates}) == len(updates):
+            self._apply_all(updates, now)
+        else:  # a schedule updated twice: in order, the last one wins
+            for schedule, update in updates:
                 self._apply(schedule, update, now)
         # Every statement is sent before any answer is read: one round trip on PostgreSQL. Tick ids grow in
         # the order of the rows, which is the order the ticks are returned in.
@@ -166,6 +169,31 @@ class ScheduleStatements(ClaimStatements):
             sql.time(now),
         )
 
+    def _apply_all(self, updates: Sequence[tuple[str, StateUpdate]], now: datetime) -> None:
+        """:meth:`_apply` for schedules named once each: one ``UPDATE ... FROM (VALUES ...)`` per few thousand."""
+        sql = self.sql
+        time = MACROS[sql.dialect.name]["time"]
+        row = f"(?, CAST(? AS {time}), CAST(? AS {time}))"
+        per_statement = _PARAMETERS // 3
+        for first in range(0, len(updates), per_statement):
+            chunk = updates[first : first + per_statement]
+            sql.execute(
+                f"WITH v (state_name, fire_at, new_cursor) AS (VALUES {', '.join([row] * len(chunk))}) "
+                "UPDATE schedule_state SET next_fire_at = COALESCE(v.fire_at, next_fire_at), "
+                "cursor = COALESCE(v.new_cursor, cursor), updated_at = ? "
+                "FROM v WHERE schedule_state.name = v.state_name",
+                [
+                    *(
+                        value
+                        for schedule, update in chunk
+                        for value in (schedule, sql.time(update.next_fire_at), sql.time(update.cursor))
+                    ),
+                    sql.time(now),
+                ],
+            )
+        for schedule, update in updates:
+            self._apply_files(schedule, update)
+
     def _apply(self, schedule: str, update: StateUpdate, now: datetime) -> None:
         sql = self.sql
         sql.execute(
@@ -173,6 +201,10 @@ class ScheduleStatements(ClaimStatements):
             "updated_at = ? WHERE name = ?",
             (sql.time(update.next_fire_at), sql.time(update.cursor), sql.time(now), schedule),
         )
+        self._apply_files(schedule, update)
+
+    def _apply_files(self, schedule: str, update: StateUpdate) -> None:
+        sql = self.sql
         for path, signature in update.files.items():
             if signature is None:
                 sql.execute("DELETE FROM file_state WHERE schedule = ? AND path = ?", (schedule, path))
@@ -252,8 +284,9 @@ class ScheduleStatements(ClaimStatements):
                 for start in starts
             ]
         self.check_fence(fence)
-        for schedule in sorted({start.run.schedule for start in starts if start.run.schedule is not None}):
-            self._serialize_runs_of(schedule)
+        self.sql.serialize_all(
+            [f"runs-of-schedule:{start.run.schedule}" for start in starts if start.run.schedule is not None]
+        )
         covering = self._covering_runs([start.run for start in starts if start.dedupe])
         sql = self.sql
         covers = {
