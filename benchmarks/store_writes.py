@@ -6,6 +6,8 @@ Each write is what the run loop does for every change of a node: one unit of
 work that checks the run's claim (a fenced write), writes the node's state and
 keeps its latest state current. Prints the total and the latency per write.
 The 10,000-schedule tick on each backend is ``benchmarks/scheduler_tick.py``.
+Ends with PostgreSQL's rate against the target (issue 20: at least 1,000
+writes/s) and, with ``--backend both``, against SQLite's in the same run.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatu
 from orchestrate_ext.store import open_store
 
 NODES = 100
+TARGET_RATE = 1000.0
+"""Fenced node-state writes per second on PostgreSQL (issue 20)."""
 CYCLE = (NodeStatus.QUEUED, NodeStatus.RUNNING, NodeStatus.SUCCESS)
 
 
-def measure(backend: str, server: str | None, writes: int) -> None:
+def measure(backend: str, server: str | None, writes: int) -> float:
+    """Time ``writes`` fenced writes on ``backend``, print the figures; writes per second."""
     now = datetime.now(UTC)
     with location(backend, server) as where:
         store = open_store(where)
@@ -55,6 +60,7 @@ def measure(backend: str, server: str | None, writes: int) -> None:
         f"[{backend}] {writes} fenced node-state writes: {total:6.2f} s in all, {writes / total:7.0f} writes/s, "
         f"median {statistics.median(latencies):.3f} ms, p95 {p95:.3f} ms"
     )
+    return writes / total
 
 
 def main() -> None:
@@ -63,8 +69,12 @@ def main() -> None:
     add_backend_options(parser)
     args = parser.parse_args()
     with postgres_server(args) as server:
-        for backend in chosen(args):
-            measure(backend, server, args.writes)
+        rates = {backend: measure(backend, server, args.writes) for backend in chosen(args)}
+    if "postgresql" in rates:
+        rate = rates["postgresql"]
+        against = f", {rate / rates['sqlite']:.2f}x sqlite's {rates['sqlite']:.0f}/s" if "sqlite" in rates else ""
+        verdict = "meets" if rate >= TARGET_RATE else "misses"
+        print(f"postgresql {rate:.0f} fenced writes/s{against} (target >= {TARGET_RATE:.0f}/s: {verdict} it)")
 
 
 if __name__ == "__main__":

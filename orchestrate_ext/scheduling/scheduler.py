@@ -58,6 +58,7 @@ from orchestrate_ext.store.records import (
     StateUpdate,
     TickBatch,
     TickRecord,
+    TickStart,
     TickStatus,
     Trigger,
 )
@@ -387,18 +388,15 @@ class Scheduler:
             ]
             try:
                 with self.store.transaction() as tx:
-                    results = [
-                        tx.start_tick_run(
-                            tick.tick_id,
-                            run,
-                            nodes,
-                            owner=self.owner,
-                            fence=self.fence,
-                            now=now,
-                            dedupe=tick.trigger in (Trigger.CRON, Trigger.CATCH_UP),
-                        )
-                        for tick, run, nodes in planned
-                    ]
+                    results = tx.start_tick_runs(
+                        [
+                            TickStart(tick.tick_id, run, nodes, dedupe=tick.trigger in (Trigger.CRON, Trigger.CATCH_UP))
+                            for tick, run, nodes in planned
+                        ],
+                        owner=self.owner,
+                        fence=self.fence,
+                        now=now,
+                    )
                 break
             except StoreConflict:  # run ids are the second plus a few random bits: thousands in one second may collide
                 if attempt == _RUN_ID_TRIES - 1:

@@ -178,11 +178,18 @@ class ClaimStatements(RunStatements):
     # -- fenced writes
 
     def set_node_state(self, state: NodeRunRecord, try_number: int, epoch: int) -> bool:
-        return self.holds_claim(state.run_id, epoch) and self._write_node(state, try_number)
+        """Write the node's state, fenced on claim ``epoch`` and on the try number; False when refused.
+
+        The fence and the write are one statement: it writes only while the run's
+        row, read under a row lock, still has ``epoch`` (the lock is held to the
+        end of the unit of work, as :meth:`holds_claim` holds it).
+        """
+        return self._write_node(state, try_number, epoch=epoch)
 
     def start_attempt(self, attempt: AttemptRecord, state: NodeRunRecord, epoch: int, *, host: str, pid: int) -> bool:
         """Record a new try and the node's new state together (refused when a newer try exists)."""
-        if not self.holds_claim(attempt.run_id, epoch) or self._newest_try(attempt) >= attempt.try_number:
+        newest = self._newest_try_under_claim(attempt, epoch)
+        if newest is None or newest >= attempt.try_number:
             return False
         sql = self.sql
         sql.execute(
@@ -212,7 +219,8 @@ class ClaimStatements(RunStatements):
         Refused (False) when the claim was lost, a newer try exists, or the try
         is not ``running`` any more (another process closed it).
         """
-        if not self.holds_claim(attempt.run_id, epoch) or self._newest_try(attempt) > attempt.try_number:
+        newest = self._newest_try_under_claim(attempt, epoch)
+        if newest is None or newest > attempt.try_number:
             return False
         sql = self.sql
         closed = sql.execute(
@@ -301,17 +309,34 @@ class ClaimStatements(RunStatements):
             sql.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         return True
 
-    def _newest_try(self, attempt: AttemptRecord) -> int:
-        row = one(
-            self.sql,
+    def _newest_try_under_claim(self, attempt: AttemptRecord, epoch: int) -> int | None:
+        """The node's newest try number, read after the run's row is locked; None when ``epoch`` lost the claim.
+
+        Both statements are sent before either result is read (one round trip on
+        PostgreSQL); the database runs them in order, so the try is read under the lock.
+        """
+        sql = self.sql
+        claim = sql.execute(f"SELECT epoch FROM runs WHERE run_id = ?{sql.dialect.lock_rows}", (attempt.run_id,))
+        newest = sql.execute(
             "SELECT COALESCE(MAX(try_number), 0) FROM attempts WHERE run_id = ? AND node_id = ?",
             (attempt.run_id, attempt.node_id),
         )
-        return int(row[0])
+        row = claim.fetchone()
+        if row is None or int(row[0]) != epoch:
+            return None
+        return int(newest.fetchone()[0])
 
-    def _write_node(self, state: NodeRunRecord, try_number: int) -> bool:
-        cursor = self.sql.execute(
-            f"INSERT INTO run_nodes ({NODE_COLUMNS}, try_number) VALUES ({NODE_VALUES}, ?) "
+    def _write_node(self, state: NodeRunRecord, try_number: int, *, epoch: int | None = None) -> bool:
+        """Insert or update the node's state unless a newer try exists; with ``epoch``, only while the run's
+        claim is that epoch (its row locked), in the same statement."""
+        sql = self.sql
+        if epoch is None:
+            source, params = f"VALUES ({NODE_VALUES}, ?)", (*self._node_row(state), try_number)
+        else:
+            source = f"SELECT {NODE_VALUES}, ? FROM runs WHERE run_id = ? AND epoch = ?{sql.dialect.lock_rows}"
+            params = (*self._node_row(state), try_number, state.run_id, epoch)
+        cursor = sql.execute(
+            f"INSERT INTO run_nodes ({NODE_COLUMNS}, try_number) {source} "
             "ON CONFLICT (run_id, node_id) DO UPDATE SET "
             "status = excluded.status, started_at = excluded.started_at, finished_at = excluded.finished_at, "
             "error = excluded.error, waiting_for = excluded.waiting_for, "
@@ -320,7 +345,7 @@ class ClaimStatements(RunStatements):
             "fingerprint = excluded.fingerprint, result = excluded.result, reason = excluded.reason "
             "WHERE excluded.try_number >= (SELECT COALESCE(MAX(a.try_number), 0) FROM attempts a "
             "WHERE a.run_id = excluded.run_id AND a.node_id = excluded.node_id)",
-            (*self._node_row(state), try_number),
+            params,
         )
         if cursor.rowcount != 1:
             return False

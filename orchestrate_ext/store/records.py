@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from orchestrate_ext.errors import BadInput, OrchestrateError
-from orchestrate_ext.model import NodeStatus, RunStatus
+from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
 
 # -- ticks and schedules
 
@@ -104,6 +104,20 @@ class StateUpdate:
 
 TickBatch = tuple[str, Sequence[NewTick], StateUpdate | None]
 """A schedule's new ticks and its state update, recorded together."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickStart:
+    """A pending tick and the run to create for it (:meth:`~orchestrate_ext.store.protocol.StoreTx.start_tick_runs`).
+
+    ``dedupe``: a running or successful run of the same schedule and logical date
+    makes the tick ``deduplicated`` instead.
+    """
+
+    tick_id: int
+    run: RunRecord
+    nodes: Sequence[NodeRunRecord]
+    dedupe: bool = True
 
 
 @dataclass(frozen=True, slots=True)

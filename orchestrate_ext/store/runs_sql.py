@@ -24,7 +24,7 @@ from orchestrate_ext.store.records import (
     RunQuery,
     UpstreamSuccess,
 )
-from orchestrate_ext.store.sql import Sql, marks, one, rows
+from orchestrate_ext.store.sql import Result, Sql, marks, one, rows
 
 RUN_COLUMNS = (
     "run_id, status, created_at, started_at, finished_at, logical_date, trigger, selection, schedule, "
@@ -43,6 +43,8 @@ _FAILURES = (NodeStatus.FAILED.value, NodeStatus.CANCELLED.value)
 """Final statuses of a node that may have left its data half written (when it had started)."""
 _BATCH = 500
 """Values in one ``IN (...)`` list."""
+_PARAMETERS = 30_000
+"""Parameters in one multi-row insert (SQLite allows 32,766, PostgreSQL 65,535)."""
 EVERY_RUN = RunQuery()
 """The newest runs, whatever they are (the first page)."""
 
@@ -58,32 +60,79 @@ class RunStatements:
 
     def insert_run(self, run: RunRecord, nodes: Sequence[NodeRunRecord]) -> None:
         """Write a new run and the first state of each of its nodes, in the given order."""
+        self.insert_runs([(run, nodes)])
+
+    def insert_runs(
+        self,
+        runs: Sequence[tuple[RunRecord, Sequence[NodeRunRecord]]],
+        *,
+        owner: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Write new runs and their nodes' first states in a few multi-row inserts (not a statement per row).
+
+        With ``owner``, each run is written claimed by it, as :meth:`claim_run`
+        leaves a new run: ``owner``, epoch 1, heartbeat ``now``.
+        """
         sql = self.sql
-        sql.execute(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(RUN_COLUMNS.split(','))})",
-            (
-                run.run_id,
-                run.status.value,
-                sql.time(run.created_at),
-                sql.time(run.started_at),
-                sql.time(run.finished_at),
-                sql.time(run.logical_date),
-                run.trigger,
-                run.selection,
-                run.schedule,
-                json.dumps(dict(run.parameters), sort_keys=True),
-                sql.time(run.resumed_at),
-                run.resumptions,
-                int(run.only_changed),
-                json.dumps(dict(run.left_out), sort_keys=True) if run.left_out else None,
-            ),
+        columns = RUN_COLUMNS
+        claim: tuple[object, ...] = ()
+        if owner is not None:
+            columns, claim = f"{RUN_COLUMNS}, owner, epoch, heartbeat_at", (owner, 1, sql.time(now))
+        self._insert_rows(
+            f"INSERT INTO runs ({columns}) VALUES ",
+            [(*self._run_row(run), *claim) for run, _ in runs],
         )
-        sql.executemany(
-            f"INSERT INTO run_nodes ({NODE_COLUMNS}, position) VALUES ({NODE_VALUES}, ?)",
-            [(*self._node_row(state), position) for position, state in enumerate(nodes)],
+        self._insert_rows(
+            f"INSERT INTO run_nodes ({NODE_COLUMNS}, position) VALUES ",
+            [(*self._node_row(state), position) for _, nodes in runs for position, state in enumerate(nodes)],
         )
-        for state in nodes:
+        newest: dict[str, tuple[RunRecord, NodeRunRecord]] = {}
+        for run, nodes in runs:
+            for state in nodes:
+                seen = newest.get(state.node_id)
+                if seen is None or (run.created_at, run.run_id) >= (seen[0].created_at, seen[0].run_id):
+                    newest[state.node_id] = (run, state)
+        # A node in several of the new runs: only its newest state can be its latest (node_latest keeps the
+        # newest run's, and run ids of one format order alike in Python and in the database).
+        for _, state in newest.values():
             self._note_latest(state)
+        for _, nodes in runs:
+            for state in nodes:
+                if state.finished_at is not None and newest[state.node_id][1] is not state:
+                    self._note_latest(state)  # an older run's finished state may still be the newest success
+
+    def _insert_rows(self, head: str, values: Sequence[tuple[object, ...]], tail: str = "") -> list[Result]:
+        """``head`` (``INSERT INTO t (...) VALUES ``) with as many rows per statement as the parameter limit
+        allows, then ``tail`` (``ON CONFLICT ...``, ``RETURNING ...``); the statements' results."""
+        if not values:
+            return []
+        width = len(values[0])
+        per_statement = max(1, _PARAMETERS // width)
+        row = f"({marks(values[0])})"
+        return [
+            self.sql.execute(head + ", ".join([row] * len(chunk)) + tail, [value for item in chunk for value in item])
+            for chunk in (values[start : start + per_statement] for start in range(0, len(values), per_statement))
+        ]
+
+    def _run_row(self, run: RunRecord) -> tuple[object, ...]:
+        sql = self.sql
+        return (
+            run.run_id,
+            run.status.value,
+            sql.time(run.created_at),
+            sql.time(run.started_at),
+            sql.time(run.finished_at),
+            sql.time(run.logical_date),
+            run.trigger,
+            run.selection,
+            run.schedule,
+            json.dumps(dict(run.parameters), sort_keys=True),
+            sql.time(run.resumed_at),
+            run.resumptions,
+            int(run.only_changed),
+            json.dumps(dict(run.left_out), sort_keys=True) if run.left_out else None,
+        )
 
     def delete_runs(self, run_ids: Collection[str]) -> list[str]:
         """Delete finished runs with their node states, attempts and resource waits; returns the deleted ids.

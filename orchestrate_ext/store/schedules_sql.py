@@ -35,14 +35,20 @@ from orchestrate_ext.store.records import (
     StateUpdate,
     TickBatch,
     TickRecord,
+    TickStart,
     TickStatus,
     Trigger,
 )
-from orchestrate_ext.store.sql import one, rows
+from orchestrate_ext.store.sql import MACROS, Result, marks, one, rows
 
 LEASE = "scheduler"
+_IN_LIST = 500
+"""Values in one ``IN (...)`` list."""
+_PARAMETERS = 30_000
+"""Parameters in one statement (SQLite allows 32,766, PostgreSQL 65,535)."""
 _LEASE_COLUMNS = "holder, epoch, acquired_at, renewed_at, expires_at"
 _STATE_COLUMNS = "name, fingerprint, next_fire_at, paused, cursor, updated_at"
+_NEW_TICK_COLUMNS = "schedule, scheduled_at, trigger, key, status, reason, duplicate_of, created_at, updated_at"
 _TICK_COLUMNS = (
     "tick_id, schedule, scheduled_at, trigger, key, status, created_at, updated_at, reason, run_id, "
     "duplicate_of, parameters"
@@ -120,34 +126,73 @@ class ScheduleStatements(ClaimStatements):
     def record_ticks(self, batches: Sequence[TickBatch], fence: Fence, now: datetime) -> list[TickRecord]:
         """Record each schedule's new ticks and update its state together; returns the ticks that were new."""
         self.check_fence(fence)
-        recorded: list[TickRecord] = []
-        for schedule, ticks, update in batches:
-            recorded += [record for tick in ticks if (record := self._insert_tick(tick, now)) is not None]
-            if update is not None:
+        inserted = self._insert_rows(
+            f"INSERT INTO ticks ({_NEW_TICK_COLUMNS}) VALUES ",
+            [self._new_tick_row(tick, now) for _, ticks, _ in batches for tick in ticks],
+            f" ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
+        )
+        updates = [(schedule, update) for schedule, _, update in batches if update is not None]
+        if len({schedule for schedule, _ in updates}) == len(updates):
+            self._apply_all(updates, now)
+        else:  # a schedule updated twice: in order, the last one wins
+            for schedule, update in updates:
                 self._apply(schedule, update, now)
-        return recorded
+        # Every statement is sent before any answer is read: one round trip on PostgreSQL. Tick ids grow in
+        # the order of the rows, which is the order the ticks are returned in.
+        found = [row for result in inserted for row in result.fetchall()]
+        return [self._tick(row) for row in sorted(found, key=lambda row: int(row[0]))]
 
     def _insert_tick(self, tick: NewTick, now: datetime) -> TickRecord | None:
         """The tick as recorded, or None when its schedule has a tick with that key already."""
-        sql = self.sql
-        row = one(
-            sql,
-            "INSERT INTO ticks (schedule, scheduled_at, trigger, key, status, reason, duplicate_of, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            f"ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
-            (
-                tick.schedule,
-                sql.time(tick.scheduled_at),
-                tick.trigger.value,
-                tick.key,
-                tick.status.value,
-                tick.reason,
-                tick.duplicate_of,
-                sql.time(now),
-                sql.time(now),
-            ),
-        )
+        row = self._send_tick(tick, now).fetchone()
         return None if row is None else self._tick(row)
+
+    def _send_tick(self, tick: NewTick, now: datetime) -> Result:
+        """Insert the tick unless its schedule has one with that key; the result has the recorded row, or none."""
+        return self.sql.execute(
+            f"INSERT INTO ticks ({_NEW_TICK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (schedule, key) DO NOTHING RETURNING {_TICK_COLUMNS}",
+            self._new_tick_row(tick, now),
+        )
+
+    def _new_tick_row(self, tick: NewTick, now: datetime) -> tuple[object, ...]:
+        sql = self.sql
+        return (
+            tick.schedule,
+            sql.time(tick.scheduled_at),
+            tick.trigger.value,
+            tick.key,
+            tick.status.value,
+            tick.reason,
+            tick.duplicate_of,
+            sql.time(now),
+            sql.time(now),
+        )
+
+    def _apply_all(self, updates: Sequence[tuple[str, StateUpdate]], now: datetime) -> None:
+        """:meth:`_apply` for schedules named once each: one ``UPDATE ... FROM (VALUES ...)`` per few thousand."""
+        sql = self.sql
+        time = MACROS[sql.dialect.name]["time"]
+        row = f"(?, CAST(? AS {time}), CAST(? AS {time}))"
+        per_statement = _PARAMETERS // 3
+        for first in range(0, len(updates), per_statement):
+            chunk = updates[first : first + per_statement]
+            sql.execute(
+                f"WITH v (state_name, fire_at, new_cursor) AS (VALUES {', '.join([row] * len(chunk))}) "
+                "UPDATE schedule_state SET next_fire_at = COALESCE(v.fire_at, next_fire_at), "
+                "cursor = COALESCE(v.new_cursor, cursor), updated_at = ? "
+                "FROM v WHERE schedule_state.name = v.state_name",
+                [
+                    *(
+                        value
+                        for schedule, update in chunk
+                        for value in (schedule, sql.time(update.next_fire_at), sql.time(update.cursor))
+                    ),
+                    sql.time(now),
+                ],
+            )
+        for schedule, update in updates:
+            self._apply_files(schedule, update)
 
     def _apply(self, schedule: str, update: StateUpdate, now: datetime) -> None:
         sql = self.sql
@@ -156,6 +201,10 @@ class ScheduleStatements(ClaimStatements):
             "updated_at = ? WHERE name = ?",
             (sql.time(update.next_fire_at), sql.time(update.cursor), sql.time(now), schedule),
         )
+        self._apply_files(schedule, update)
+
+    def _apply_files(self, schedule: str, update: StateUpdate) -> None:
+        sql = self.sql
         for path, signature in update.files.items():
             if signature is None:
                 sql.execute("DELETE FROM file_state WHERE schedule = ? AND path = ?", (schedule, path))
@@ -212,6 +261,111 @@ class ScheduleStatements(ClaimStatements):
             return StartResult(started=False)
         self._insert_claimed_run(run, nodes, owner, now)
         return StartResult(started=True)
+
+    def start_tick_runs(
+        self, starts: Sequence[TickStart], *, owner: str | None, fence: Fence, now: datetime
+    ) -> list[StartResult]:
+        """:meth:`start_tick_run` for many pending ticks at once, in a few statements rather than several per run.
+
+        Each tick gets what :meth:`start_tick_run` would give it, in order: the
+        schedules' run creations are serialized (their advisory locks taken in
+        name order), the covering runs are read in one query, every tick's
+        ``UPDATE`` is sent before any of their row counts is read, and the runs
+        and their nodes go in multi-row inserts. When two of the ticks share a
+        schedule and logical date (one's run could cover the other), they are
+        started one by one instead.
+        """
+        dates = {(start.run.schedule, start.run.logical_date) for start in starts}
+        if len(dates) < len(starts):
+            return [
+                self.start_tick_run(
+                    start.tick_id, start.run, start.nodes, owner=owner, fence=fence, now=now, dedupe=start.dedupe
+                )
+                for start in starts
+            ]
+        self.check_fence(fence)
+        self.sql.serialize_all(
+            [f"runs-of-schedule:{start.run.schedule}" for start in starts if start.run.schedule is not None]
+        )
+        covering = self._covering_runs([start.run for start in starts if start.dedupe])
+        sql = self.sql
+        covers = {
+            start.tick_id: cover
+            for start in starts
+            if start.dedupe and (cover := covering.get((start.run.schedule, start.run.logical_date))) is not None
+        }
+        closed = {
+            tick_id: sql.execute(
+                "UPDATE ticks SET status = ?, reason = ?, duplicate_of = ?, updated_at = ? "
+                "WHERE tick_id = ? AND status = 'pending'",
+                (TickStatus.DEDUPLICATED.value, _covered(cover), cover[0], sql.time(now), tick_id),
+            )
+            for tick_id, cover in covers.items()
+        }
+        ran = self._mark_ran([start for start in starts if start.tick_id not in covers], now)
+        results: list[StartResult] = []
+        created: list[tuple[RunRecord, Sequence[NodeRunRecord]]] = []
+        for start in starts:
+            if start.tick_id in covers:
+                duplicate_of = covers[start.tick_id][0] if closed[start.tick_id].rowcount == 1 else None
+                results.append(StartResult(started=False, duplicate_of=duplicate_of))
+            else:
+                results.append(StartResult(started=start.tick_id in ran))
+                if start.tick_id in ran:
+                    created.append((start.run, start.nodes))
+        if created:
+            self.insert_runs(created, owner=owner, now=now)
+        return results
+
+    def _mark_ran(self, starts: Sequence[TickStart], now: datetime) -> set[int]:
+        """Mark the ticks of ``starts`` that are still pending ``ran`` with their runs; the ids of those marked."""
+        sql = self.sql
+        marked: set[int] = set()
+        per_statement = _PARAMETERS // 3
+        for first in range(0, len(starts), per_statement):
+            chunk = starts[first : first + per_statement]
+            found = rows(
+                sql,
+                "WITH v (id, new_run_id, new_parameters) AS (VALUES "
+                + ", ".join(["(CAST(? AS BIGINT), ?, ?)"] * len(chunk))
+                + ") UPDATE ticks SET status = 'ran', run_id = v.new_run_id, parameters = v.new_parameters, "
+                "updated_at = ? FROM v WHERE ticks.tick_id = v.id AND ticks.status = 'pending' RETURNING tick_id",
+                [
+                    *(
+                        value
+                        for start in chunk
+                        for value in (start.tick_id, start.run.run_id, json.dumps(dict(start.run.parameters)))
+                    ),
+                    sql.time(now),
+                ],
+            )
+            marked.update(int(row[0]) for row in found)
+        return marked
+
+    def _covering_runs(self, runs: Sequence[RunRecord]) -> dict[tuple[str | None, datetime], tuple[str, str]]:
+        """:meth:`_covering_run` of each of ``runs`` (those that have one), in a query per few hundred runs."""
+        sql = self.sql
+        wanted = {(run.schedule, run.logical_date) for run in runs if run.schedule is not None}
+        schedules = sorted({schedule for schedule, _ in wanted if schedule is not None})
+        dates = sorted({sql.time(date) for _, date in wanted}, key=str)
+        found: dict[tuple[str | None, datetime], tuple[str, str, datetime]] = {}
+        for first in range(0, len(schedules), _IN_LIST):
+            chunk = schedules[first : first + _IN_LIST]
+            for date_first in range(0, len(dates), _IN_LIST):
+                date_chunk = dates[date_first : date_first + _IN_LIST]
+                for run_id, status, schedule, logical_date, created_at in rows(
+                    sql,
+                    "SELECT run_id, status, schedule, logical_date, created_at FROM runs "
+                    f"WHERE schedule IN ({marks(chunk)}) AND logical_date IN ({marks(date_chunk)}) "
+                    "AND status IN ('running', 'success')",
+                    [*chunk, *date_chunk],
+                ):
+                    date, when = sql.read_time(logical_date), sql.read_time(created_at)
+                    if date is None or when is None or (schedule, date) not in wanted:
+                        continue
+                    if (schedule, date) not in found or when > found[(schedule, date)][2]:
+                        found[(schedule, date)] = (run_id, status, when)
+        return {key: (value[0], value[1]) for key, value in found.items()}
 
     def create_tick_run(
         self,

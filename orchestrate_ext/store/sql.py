@@ -144,6 +144,11 @@ class Sql(Protocol):
         """
         ...
 
+    def serialize_all(self, keys: Sequence[str]) -> None:
+        """:meth:`serialize` for each of ``keys``, in sorted order (so two units of work that take some of
+        the same keys cannot wait for each other), in one statement."""
+        ...
+
 
 def one(sql: Sql, statement: str, params: Sequence[object] = ()) -> Any:
     """The first row of a query, or None."""

@@ -50,6 +50,9 @@ class SQLiteSql(Sql):
     def serialize(self, key: str) -> None:
         """Nothing to do: SQLite runs one write transaction at a time."""
 
+    def serialize_all(self, keys: Sequence[str]) -> None:
+        """Nothing to do: SQLite runs one write transaction at a time."""
+
 
 class SQLiteStore(StateStore):
     """The :class:`StateStore` in the SQLite file at ``path``."""

@@ -16,6 +16,7 @@ from orchestrate_ext.store.records import (
     ScheduleState,
     StartResult,
     StateUpdate,
+    TickStart,
     TickStatus,
     Trigger,
 )
@@ -132,6 +133,42 @@ def test_a_date_covered_by_another_run_is_deduplicated(store: StateStore) -> Non
         tx.finish_run("r1", RunStatus.FAILED, epoch, T0)
     [third] = record(store, "s", [tick("s", 0, key="after@z")])
     assert start(store, third.tick_id, "r3").started, "a failed run does not cover its date"
+
+
+def test_a_batch_of_starts_gives_each_tick_what_starting_it_alone_gives(store: StateStore) -> None:
+    [covered_date] = record(store, "s", [tick("s", 0)])
+    assert start(store, covered_date.tick_id, "r0").started
+    covered, due, gone = record(store, "s", [tick("s", 0, key="file@x"), tick("s", 1), tick("s", 2)])
+    [other] = record(store, "t", [tick("t", 1)])
+    with store.transaction() as tx:
+        assert tx.close_tick(gone.tick_id, TickStatus.SKIPPED, "paused", None, T0)
+    starts = [
+        TickStart(covered.tick_id, *run_for("r1", logical=0)),
+        TickStart(due.tick_id, *run_for("r2", logical=1)),
+        TickStart(gone.tick_id, *run_for("r3", logical=2)),
+        TickStart(other.tick_id, *run_for("r4", schedule="t", logical=1)),
+    ]
+    with store.transaction() as tx:
+        results = tx.start_tick_runs(starts, owner="me", fence=None, now=T0)
+    assert results == [StartResult(False, "r0"), StartResult(True), StartResult(False), StartResult(True)]
+    with store.read() as tx:
+        assert sorted(run.run_id for run in tx.find_runs()) == ["r0", "r2", "r4"]
+        assert [(tx.run_ownership(r).owner, tx.run_ownership(r).epoch) for r in ("r2", "r4")] == [("me", 1)] * 2
+        assert [node.status for node in tx.node_states("r2")] == [NodeStatus.PENDING]
+        statuses = {t.tick_id: (t.status, t.run_id, t.duplicate_of) for t in tx.list_ticks(limit=10)}
+        assert tx.latest_node_states(["a"])["a"].run_id == "r4", "the newest of the new runs is the node's latest"
+    assert statuses[covered.tick_id] == (TickStatus.DEDUPLICATED, None, "r0")
+    assert statuses[due.tick_id] == (TickStatus.RAN, "r2", None)
+    assert statuses[gone.tick_id][0] == TickStatus.SKIPPED
+    assert statuses[other.tick_id] == (TickStatus.RAN, "r4", None)
+
+
+def test_a_batch_whose_ticks_share_a_date_starts_them_in_order(store: StateStore) -> None:
+    first, second = record(store, "s", [tick("s", 0), tick("s", 0, key="file@x")])
+    starts = [TickStart(first.tick_id, *run_for("r1")), TickStart(second.tick_id, *run_for("r2"))]
+    with store.transaction() as tx:
+        results = tx.start_tick_runs(starts, owner="me", fence=None, now=T0)
+    assert results == [StartResult(True), StartResult(False, "r1")]
 
 
 def test_closing_and_creating_ticks(store: StateStore) -> None:
