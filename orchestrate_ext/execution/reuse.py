@@ -23,11 +23,13 @@ succeeds. Neither writes anything: only the run loop records what was decided.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
 
 from orchestrate_ext.clock import duration_text
 from orchestrate_ext.interfaces import FingerprintingRunner, NodeFingerprint, RunContext
@@ -59,11 +61,79 @@ def upstream_runs(inputs: Iterable[str], running: Container[str]) -> str | None:
 
 
 def combine(own: NodeFingerprint, upstream: Collection[tuple[str, str]]) -> str:
-    """``<code>.<inputs>``: the node's code hash, and a hash of its own inputs and the results it reads."""
+    """``<code>.<inputs>.<parts>``: the node's code hash, a hash of its own inputs and the results it
+    reads, and a short hash of each part of them (:func:`_parts`), which only says *what* changed.
+
+    Reuse compares ``<code>`` and ``<inputs>`` alone, so a fingerprint recorded without ``<parts>``
+    (before they were) still matches.
+    """
     inputs = hashlib.sha256(own.inputs.encode())
     for node_id, identity in sorted(upstream):
         inputs.update(f"\0{node_id}={identity}".encode())
-    return f"{own.code}.{inputs.hexdigest()[:16]}"
+    return f"{own.code}.{inputs.hexdigest()[:16]}.{_parts(own.inputs, upstream)}"
+
+
+_UPSTREAM = "~upstream"
+"""The part of a fingerprint that stands for the upstream results a node reads."""
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _parts(inputs: str, upstream: Collection[tuple[str, str]]) -> str:
+    """``name:hash,…``: each top-level key of the own inputs (when they are a JSON object, as every
+    runner gives them: parameters, ``logical_date``, dbt ``vars``, ``sources``…) and the upstream results."""
+    try:
+        value = json.loads(inputs) if inputs else {}
+    except ValueError:
+        value = None
+    parts = (
+        {str(key): _short(json.dumps(item, sort_keys=True, default=str)) for key, item in value.items()}
+        if isinstance(value, dict)
+        else {"~inputs": _short(inputs)}
+    )
+    parts[_UPSTREAM] = _short("\0".join(f"{node_id}={identity}" for node_id, identity in sorted(upstream)))
+    return ",".join(f"{quote(key, safe='')}:{digest}" for key, digest in sorted(parts.items()))
+
+
+def _read_parts(fingerprint: str) -> dict[str, str] | None:
+    """The parts of a fingerprint (None when it was recorded without them)."""
+    pieces = fingerprint.split(".", 2)
+    if len(pieces) < 3:
+        return None
+    found: dict[str, str] = {}
+    for item in pieces[2].split(","):
+        key, _, digest = item.rpartition(":")
+        if key:
+            found[unquote(key)] = digest
+    return found
+
+
+_PART_WORDS = {
+    "logical_date": "the logical date",
+    "vars": "dbt vars",
+    "target": "the dbt target",
+    "sources": "new data in a source it reads",
+    "max_loaded_at": "new data in the source",
+    "status": "the source's freshness status",
+    "~inputs": "its inputs",
+}
+
+
+def changed_parts(fingerprint: str, last: str) -> list[str] | None:
+    """What changed between two fingerprints, in words ("parameter top_n", "the logical date"); None when
+    one of them does not tell (recorded before fingerprints had parts)."""
+    now, before = _read_parts(fingerprint), _read_parts(last)
+    if now is None or before is None:
+        return None
+    changed = sorted(key for key in set(now) | set(before) if now.get(key) != before.get(key))
+    return [
+        "an upstream result"
+        if key == _UPSTREAM
+        else _PART_WORDS.get(key, f"parameter {key}" if key.isidentifier() else f"input {key}")
+        for key in changed
+    ]
 
 
 class Fingerprints:
@@ -100,12 +170,12 @@ class Fingerprints:
             return Decision(None, fingerprint, f"its result ({last.result}) is older than max_age {limit}")
         if last.fingerprint is None or last.result is None:
             return Decision(None, fingerprint, f"no fingerprint was recorded {since}")
-        code, _, inputs = fingerprint.partition(".")
-        last_code, _, last_inputs = last.fingerprint.partition(".")
+        code, inputs = fingerprint.split(".")[:2]
+        last_code, last_inputs = [*last.fingerprint.split("."), ""][:2]
         if code != last_code:
             return Decision(None, fingerprint, f"code changed {since}")
         if inputs != last_inputs:
-            return Decision(None, fingerprint, self._changed_inputs(node_id, records, since))
+            return Decision(None, fingerprint, self._changed_inputs(node_id, records, since, fingerprint, last))
         return Decision(last, fingerprint, f"code unchanged, inputs unchanged {since}")
 
     def decide_ahead(
@@ -138,7 +208,12 @@ class Fingerprints:
             decisions[node_id] = decision
         return decisions
 
-    def _changed_inputs(self, node_id: str, records: Mapping[str, NodeRunRecord], since: str) -> str:
+    def _changed_inputs(
+        self, node_id: str, records: Mapping[str, NodeRunRecord], since: str, fingerprint: str, last: LastSuccess
+    ) -> str:
+        """Why the inputs differ: the upstream node that ran, else the parts that changed (the actual
+        cause, e.g. ``inputs changed since R: parameter top_n``); the possible causes only when the
+        earlier fingerprint cannot tell."""
         ran = [
             parent
             for parent in self.inputs(node_id)
@@ -146,6 +221,9 @@ class Fingerprints:
         ]
         if ran:
             return f"upstream {ran[0]} ran"
+        changed = changed_parts(fingerprint, last.fingerprint or "")
+        if changed:
+            return f"inputs changed {since}: {', '.join(changed)}"
         return f"inputs changed {since} (parameters, logical date, new source data or an upstream result)"
 
     def _age(self, finished_at: datetime) -> float:

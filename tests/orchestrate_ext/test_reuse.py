@@ -115,7 +115,8 @@ def test_changed_parameters_make_nodes_run(tmp_path: Path, store: StateStore) ->
     pipeline.run(only_changed=False, region="eu")
     second = pipeline.run(region="us")
     assert pipeline.ran() == set(pipeline.executor.graph.nodes)
-    assert pipeline.states(second)["seed.raw"].reason.startswith("inputs changed since")
+    reason = pipeline.states(second)["seed.raw"].reason or ""
+    assert reason.startswith("inputs changed since") and reason.endswith(": parameter region")  # the actual cause
     pipeline.run(region="us")
     assert pipeline.ran() == set()
 
@@ -177,7 +178,8 @@ def test_a_selection_reads_the_results_of_upstream_nodes_outside_it(tmp_path: Pa
     pipeline.notebooks.calls.clear()
     pipeline.executor.execute(record.run_id)
     assert pipeline.notebooks.nodes_run() == ["notebook.report"]
-    assert pipeline.states(record.run_id)["notebook.report"].reason.startswith("inputs changed since")
+    reason = pipeline.states(record.run_id)["notebook.report"].reason or ""
+    assert reason.startswith("inputs changed since") and reason.endswith(": an upstream result")  # not every cause
 
 
 def test_defaults_only_changed_applies_unless_a_run_says_otherwise(tmp_path: Path, store: StateStore) -> None:
@@ -233,3 +235,18 @@ def test_what_a_change_reruns_runs_in_one_batch_once_everything_else_is_reused(
     pipeline.dbt.code["seed.a"] = "v2"
     pipeline.run()
     assert pipeline.dbt.batches == [["seed.a", "test.a", "model.c"]], "test.b is reused before the batch forms"
+
+
+def test_a_fingerprint_recorded_without_parts_still_matches_and_names_no_cause() -> None:
+    """Fingerprints recorded before they had parts (``<code>.<inputs>``) keep being reused."""
+    from orchestrate_ext.execution.reuse import changed_parts, combine
+    from orchestrate_ext.interfaces import NodeFingerprint
+
+    now = combine(NodeFingerprint("c0de", '{"top_n": 5}'), [("model.a", "r1:1")])
+    old = ".".join(now.split(".")[:2])
+    assert now.startswith(old + ".") and changed_parts(now, old) is None
+    other = combine(NodeFingerprint("c0de", '{"top_n": 6}'), [("model.a", "r1:1")])
+    assert changed_parts(other, now) == ["parameter top_n"]
+    logical = combine(NodeFingerprint("c0de", '{"logical_date": "2024-02-01", "top_n": 5}'), [("model.a", "r2:1")])
+    first = combine(NodeFingerprint("c0de", '{"logical_date": "2024-01-31", "top_n": 5}'), [("model.a", "r1:1")])
+    assert changed_parts(logical, first) == ["the logical date", "an upstream result"]
