@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from jupyter_server.serverapp import ServerApp
 
 API_PREFIX = "orchestrate/api"
+API_ROUTES = [*ROUTES, *problems.ROUTES]
+"""Every route of the API, relative to :data:`API_PREFIX`."""
 
 
 class OrchestrateExtension(Configurable):
@@ -50,7 +52,7 @@ def setup(serverapp: ServerApp) -> Backend:
     base_url = web_app.settings["base_url"]
     web_app.add_handlers(
         ".*$",
-        [(url_path_join(base_url, API_PREFIX, pattern), handler) for pattern, handler in [*ROUTES, *problems.ROUTES]],
+        [(url_path_join(base_url, API_PREFIX, pattern), handler) for pattern, handler in API_ROUTES],
     )
     serverapp.log.info(
         "orchestrate-ext: REST API at %s for the project in %s", url_path_join(base_url, API_PREFIX), project_dir

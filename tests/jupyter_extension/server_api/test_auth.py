@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from jupyter_server.auth import Authorizer
 
-from jupyter_extension.server.handlers import ROUTES
+from jupyter_extension.server.app import API_ROUTES
 from tests.jupyter_extension.server_api.routes import orchestrate_routes
 
 pytestmark = pytest.mark.slow  # a real Jupyter server (and a dbt-parsed project)
@@ -27,7 +27,7 @@ async def _raw(client: Any, method: str, path: str, headers: dict[str, str]) -> 
 
 def test_every_registered_route_is_found(jp_serverapp: Any) -> None:
     routes = orchestrate_routes(jp_serverapp.web_app)
-    assert len(routes) == len(ROUTES)
+    assert len(routes) == len(API_ROUTES)
     assert all(route.methods for route in routes)
 
 
@@ -41,7 +41,7 @@ async def test_every_route_and_method_answers_403_without_credentials(
         for route in routes
         for method in route.methods
     }
-    assert len(answers) >= len(ROUTES)
+    assert len(answers) >= len(API_ROUTES)
     assert {key: code for key, code in answers.items() if code != 403} == {}
 
 
