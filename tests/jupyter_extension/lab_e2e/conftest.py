@@ -13,10 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import secrets
-import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,10 +27,7 @@ from tests.jupyter_extension.lab_e2e.lab import (
     CHROMIUM,
     LAUNCH_ARGS,
     Lab,
-    free_port,
-    lab_settings,
-    stop_server,
-    wait_until_up,
+    serve_lab,
 )
 
 _WORKSPACES = itertools.count(1)
@@ -48,47 +42,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory, parsed_manifest: Path) -> Iter
     pristine = copy_example(home / "pristine")
     shop = copy_example(home / "shop")
     copy_parsed(parsed_manifest, shop / "dbt" / "target")
-    lab_settings(home / "lab-settings")
-    port, token = free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "lab-workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
-    }
-    log = home / "jupyter-lab.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("jupyter")),
-                "lab",
-                "--no-browser",
-                "--allow-root",
-                f"--port={port}",
-                "--ip=127.0.0.1",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={shop}",
-                "--LabApp.expose_app_in_browser=True",
-                # Files change under the server between tests: read the project on every request.
-                "--OrchestrateExtension.cache_seconds=0",
-            ],
-            cwd=shop,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{url}/api/status?token={token}", process, log)
-        yield Lab(url, token, shop, pristine)
+        with serve_lab(home, shop, pristine) as lab:
+            yield lab
     finally:
-        stop_server(process, url, token)
         _stop_schedulers(shop)
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(log, ARTIFACTS / f"jupyter-lab.{port}.log")
 
 
 def _stop_schedulers(root: Path) -> None:

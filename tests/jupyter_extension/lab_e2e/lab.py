@@ -212,9 +212,10 @@ def axe_violations(page: Any, selector: str) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def serve_lab(home: Path, root: Path) -> Any:
-    """``jupyter lab`` on ``root`` (any folder, e.g. one with no orchestrate.yaml yet) with settings of its own
-    under ``home``, as the ``lab`` fixture starts one on the example; yields a :class:`Lab` (``pristine`` = root)."""
+def serve_lab(home: Path, root: Path, pristine: Path | None = None) -> Any:
+    """``jupyter lab`` on ``root`` (any folder, e.g. one with no orchestrate.yaml yet) with settings, workspaces
+    and runtime folders of its own under ``home``; yields a :class:`Lab` (``pristine``: an untouched copy of
+    ``root``, default ``root`` itself)."""
     import secrets
     import sys
 
@@ -240,6 +241,7 @@ def serve_lab(home: Path, root: Path) -> Any:
                 f"--IdentityProvider.token={token}",
                 f"--ServerApp.root_dir={root}",
                 "--LabApp.expose_app_in_browser=True",
+                # Files change under the server between tests: read the project on every request.
                 "--OrchestrateExtension.cache_seconds=0",
             ],
             cwd=root,
@@ -252,7 +254,7 @@ def serve_lab(home: Path, root: Path) -> Any:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/api/status?token={token}", process, log)
-        yield Lab(url, token, root, root)
+        yield Lab(url, token, root, pristine or root)
     finally:
         stop_server(process, url, token)
         ARTIFACTS.mkdir(exist_ok=True)
