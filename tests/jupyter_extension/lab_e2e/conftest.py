@@ -84,6 +84,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"report_{report.when}", report)
 
 
+def settle_focus(page: Any) -> None:
+    """Wait until Lab has restored its layout and focused the main area (the Launcher, or an opened file).
+
+    Lab activates that widget a moment after start-up, which moves the keyboard focus there; a test that
+    clicked into the panel before then would lose its focus to it, as a user who clicks too early does.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    # Nothing in the main area takes the focus when, e.g., only a folder was opened: then go on.
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            "() => document.activeElement && document.activeElement.closest('#jp-main-dock-panel')", timeout=15_000
+        )
+
+
 @pytest.fixture
 def new_page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """Open Lab in a fresh browser context: ``new_page(path=None, width=1440, height=900, timezone=...)``.
@@ -115,6 +131,7 @@ def new_page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator
         page.goto(f"{lab.url}/lab/workspaces/{workspace}{tree}?token={lab.token}")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=90_000)
         page.locator("#jp-main-dock-panel").wait_for(timeout=90_000)
+        settle_focus(page)
         return page
 
     yield open_page
