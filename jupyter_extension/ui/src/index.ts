@@ -127,6 +127,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (context.model.dirty) {
         // Never save the user's notebook for them (that would also write Lab's kernelspec and language_info).
         (context.model as unknown as { setMetadata: (key: string, value: unknown) => void }).setMetadata('orchestrate', saved.metadata);
+        // The open copy now holds what the server wrote, so the user's next save must not be refused as a
+        // conflict ("File Changed"): tell the document the disk version it will overwrite. Lab has no public
+        // call for this; its context keeps the disk's date and hash in `_updateContentsModel`.
+        const onDisk = await app.serviceManager.contents.get(path, { content: false, hash: true });
+        (context as unknown as { _updateContentsModel?: (model: unknown) => void })._updateContentsModel?.(onDisk);
       } else {
         await context.revert();
       }

@@ -14,6 +14,7 @@ import pytest
 from tests.jupyter_extension.lab_e2e.lab import (
     REPORT,
     Lab,
+    command,
     document_view,
     open_panel,
     save_screenshot,
@@ -96,3 +97,34 @@ def _scenario(page, lab: Lab, expect) -> None:  # type: ignore[no-untyped-def]
     expect(card).to_contain_text("succeeded")
     expect(card.get_by_role("button", name="Schedule…")).to_be_visible()
     save_screenshot(panel.screenshot(), "pipeline-graph.png")
+
+
+def test_scheduling_a_notebook_with_unsaved_edits_keeps_them_and_the_next_save_is_no_conflict(  # type: ignore[no-untyped-def]
+    lab: Lab, new_page
+) -> None:
+    """Lab marks an open notebook edited (by the user, or when its kernel starts): the schedule the server wrote
+    goes into the open copy, and the user's next save writes both without a "File Changed" conflict."""
+    from playwright.sync_api import expect
+
+    page = new_page(REPORT, width=1280, height=860)
+    expect(page.locator(".jp-NotebookPanel .jp-Spinner")).to_have_count(0, timeout=90_000)
+    page.locator(".jp-NotebookPanel .jp-CodeCell .cm-content").first.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# edited by hand")
+    expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(1)
+
+    page.locator(".jp-NotebookPanel .jp-Orchestrate-scheduleButton").click()
+    dialog = page.locator(".jp-Orchestrate-scheduleDialog .jp-Dialog-content")
+    dialog.locator("#jp-Orchestrate-preset").select_option("0 7 * * 1-5")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    on_disk = json.loads((lab.root / REPORT).read_text(encoding="utf-8"))
+    assert on_disk["metadata"]["orchestrate"]["schedule"] == "0 7 * * 1-5"
+    assert "# edited by hand" not in json.dumps(on_disk)  # the user's edit is not saved for them
+
+    command(page, "docmanager:save")  # as Ctrl+S does
+    expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0)
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    saved = json.loads((lab.root / REPORT).read_text(encoding="utf-8"))
+    assert any("# edited by hand" in "".join(cell["source"]) for cell in saved["cells"])
+    assert saved["metadata"]["orchestrate"]["schedule"] == "0 7 * * 1-5"
