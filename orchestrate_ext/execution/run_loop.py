@@ -144,8 +144,7 @@ class RunLoop:
         for node_id, record in self.records.items():
             self._reset(node_id, record)
         self._write(self.claim.mark_started(self.env.clock.now()))
-        with self.env.store.read() as tx:
-            run = tx.get_run(self.run_record.run_id)
+        run = self.env.store.reading(lambda tx: tx.get_run(self.run_record.run_id))
         for listener in self.env.listeners:
             listener.run_started(run, list(self.order))
         with ThreadPoolExecutor(max_workers=self.env.concurrency, thread_name_prefix="orchestrate") as pool:
@@ -235,8 +234,7 @@ class RunLoop:
             status = RunStatus.FAILED
         if not self.lost:
             self._write(self.claim.finish_run(status, self.env.clock.now()))
-        with self.env.store.read() as tx:
-            run = tx.get_run(self.run_record.run_id)
+        run = self.env.store.reading(lambda tx: tx.get_run(self.run_record.run_id))
         if self.lost:
             return run
         for listener in self.env.listeners:
@@ -340,8 +338,7 @@ class RunLoop:
 
     def _last_success(self, node_id: str) -> LastSuccess | None:
         if self._last_successes is None:
-            with self.env.store.read() as tx:
-                self._last_successes = tx.last_successes(self.records)
+            self._last_successes = self.env.store.reading(lambda tx: tx.last_successes(self.records))
         return self._last_successes.get(node_id)
 
     def _grow_batch(self, first: str, ready: list[str]) -> list[str]:
@@ -388,11 +385,12 @@ class RunLoop:
         others = sorted({holder.run_id for holder in wait.holders if holder.run_id != self.run_record.run_id})
         running: dict[str, list[str]] = {}
         if others:
-            with self.claim.store.read() as tx:
-                for run_id in others:
-                    running[run_id] = [
-                        state.node_id for state in tx.node_states(run_id) if state.status == NodeStatus.RUNNING
-                    ]
+            running = self.claim.store.reading(
+                lambda tx: {
+                    run_id: [state.node_id for state in tx.node_states(run_id) if state.status == NodeStatus.RUNNING]
+                    for run_id in others
+                }
+            )
         wanted = set(needed)
         for holder in wait.holders:
             if holder.run_id == self.run_record.run_id:
