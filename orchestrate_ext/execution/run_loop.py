@@ -148,19 +148,26 @@ class RunLoop:
         for listener in self.env.listeners:
             listener.run_started(run, list(self.order))
         with ThreadPoolExecutor(max_workers=self.env.concurrency, thread_name_prefix="orchestrate") as pool:
-            while True:
-                self._supervise()
-                if self.dirty or self._stopping() or self._retry_due() or self._resource_poll_due():
-                    self.dirty = False
-                    self._propagate_upstream_failures()
-                    if self._stopping():
-                        self._cancel_waiting()
-                    else:
-                        self._launch_ready(pool)
-                if not self.batches and not self._has_waiting_work():
-                    break
-                self._drain(self._wait_seconds())
+            try:
+                self._loop(pool)
+            except BaseException:  # a store write failed, or an interrupt: stop the runners before leaving
+                self.cancel.set()
+                raise
         return self._finish()
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        while True:
+            self._supervise()
+            if self.dirty or self._stopping() or self._retry_due() or self._resource_poll_due():
+                self.dirty = False
+                self._propagate_upstream_failures()
+                if self._stopping():
+                    self._cancel_waiting()
+                else:
+                    self._launch_ready(pool)
+            if not self.batches and not self._has_waiting_work():
+                break
+            self._drain(self._wait_seconds())
 
     def _reset(self, node_id: str, record: NodeRunRecord) -> None:
         """Make a node that has not succeeded ready to run; on resume, apply its retry policy to earlier tries."""
