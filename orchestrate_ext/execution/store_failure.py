@@ -40,8 +40,7 @@ def record_store_failure(claim: RunClaim, cause: StoreError, now: datetime) -> S
         second = str(again).removeprefix(f"state store {claim.store.location}: ")
         return StoreError(
             f"{reason}\nThe run {claim.run_id} could not be marked failed either ({second}): it shows as running "
-            f"until `orchestrate retry {claim.run_id}` (or `orchestrate cancel {claim.run_id}`) once the store can "
-            "be written again"
+            f"until `orchestrate retry {claim.run_id}` goes on with it once the store can be written again"
         )
     if not recorded:
         return StoreError(f"{reason}\nThe run {claim.run_id} is held by another process now; it did not mark it")
