@@ -101,6 +101,7 @@ def test_a_run_pauses_through_a_postgresql_restart_and_runs_every_node_once(
         f"outage {back_at - stopped_at:.1f} s, run {finished - started:.1f} s, "
         f"after the server was back {finished - back_at:.1f} s"
     )
+    print("\n".join(line for line in stderr.splitlines() if "state store" in line))
     assert run.returncode == 0, stderr[-3000:]
     assert json.loads(stdout)["status"] == "success"
     assert "Traceback" not in stderr
