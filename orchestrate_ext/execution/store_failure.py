@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from orchestrate_ext.errors import StoreError
+from orchestrate_ext.errors import StoreError, StoreUnreachable
 from orchestrate_ext.execution.claims import RunClaim
 from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
 
@@ -37,7 +37,8 @@ def record_store_failure(claim: RunClaim, cause: StoreError, now: datetime) -> S
                     tx.set_node_state(ended, state.attempts, claim.epoch)
             recorded = tx.finish_run(claim.run_id, RunStatus.FAILED, claim.epoch, now)
     except StoreError as again:
-        second = str(again).removeprefix(f"state store {claim.store.location}: ")
+        second = again.reason if isinstance(again, StoreUnreachable) else str(again)
+        second = second.removeprefix(f"state store {claim.store.location}: ")
         return StoreError(
             f"{reason}\nThe run {claim.run_id} could not be marked failed either ({second}): it shows as running "
             f"until `orchestrate retry {claim.run_id}` goes on with it once the store can be written again"
