@@ -30,6 +30,7 @@ connections and opens new ones with a backoff, and
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -52,6 +53,13 @@ DIALECT = Dialect(name=POSTGRESQL, lock_rows=" FOR UPDATE")
 CONNECT_TIMEOUT_SECONDS = 10
 _BACKOFF_FIRST, _BACKOFF_MOST = 0.25, 5.0
 """Seconds between two tries of an unreachable server: doubling from the first, up to the most."""
+_DRIVER_NOISE = (
+    "error ignored terminating",
+    "discarding broken connection",
+    "discarding closed connection",
+    "error connecting in",
+)
+"""The beginnings of psycopg's and psycopg_pool's warnings about a lost server: the store says it once itself."""
 _SERVER_GOING = (pg_errors.AdminShutdown, pg_errors.CrashShutdown, pg_errors.CannotConnectNow)
 _BEGIN_WRITE = "BEGIN"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -196,6 +204,7 @@ class PostgresStore(StateStore):
         """Removes the URL's password, and pieces of it, from libpq's and psycopg's messages."""
         self.read_only = read_only
         self.outage_wait = outage_wait
+        _quiet_driver_logs()
         self._check_connection(url)
         self._pool = ConnectionPool(
             url,
@@ -293,6 +302,23 @@ class PostgresStore(StateStore):
 
     def close(self) -> None:
         self._pool.close()
+
+
+class _QuietOutage(logging.Filter):
+    """Drops the driver's warnings about a lost server (one per connection and reconnection attempt)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(_DRIVER_NOISE))
+
+
+_QUIET = _QuietOutage()
+
+
+def _quiet_driver_logs() -> None:
+    for name in ("psycopg", "psycopg.pool"):  # a logger's filter sees only its own records, not its children's
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
 
 
 def _connection_lost(exc: psycopg.Error, connection: psycopg.Connection[Any] | None) -> bool:
