@@ -2,12 +2,14 @@
 
 The outage is faked at the network's place (the unit of work raises :class:`StoreUnreachable` as the
 PostgreSQL backend does when its connection is lost; the server "answers again" at once); the store, its
-transactions and the fenced writes are real (SQLite). The real outage is in ``test_outage.py``.
+transactions and the fenced writes are real (SQLite). One test has a real PostgreSQL server end the store's
+connections; a server stopped during a run is in ``test_outage.py``.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,33 @@ def test_without_an_outage_wait_the_error_comes_at_once(store: FlakyStore) -> No
     with pytest.raises(StoreUnreachable, match="lost"):
         store.retrying(work)
     assert store.waits == 0
+
+
+def test_a_connection_the_server_ends_is_an_outage_that_a_read_rides_out(postgres_schema_url: str) -> None:
+    """Real PostgreSQL: the server ends the store's connections (as a restart does); a plain read says the store
+    is unreachable, ``reading`` reconnects and answers."""
+    import psycopg
+
+    from orchestrate_ext.store.postgres import PostgresStore
+
+    name = f"outage-test-{uuid.uuid4().hex[:8]}"  # only this store's connections are ended
+    store = PostgresStore(f"{postgres_schema_url}&application_name={name}", outage_wait=30)
+    try:
+        insert(store, make_run("r"), "a")
+
+        def end_connections() -> None:
+            with psycopg.connect(postgres_schema_url, autocommit=True) as admin:
+                ended = admin.execute(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = %s",
+                    (name,),
+                ).fetchall()
+            assert ended and all(row[0] for row in ended)
+
+        end_connections()
+        with pytest.raises(StoreUnreachable) as raised, store.read() as tx:
+            names(tx)
+        assert not raised.value.commit_unknown
+        end_connections()
+        assert store.reading(names) == ["r"]
+    finally:
+        store.close()
