@@ -43,6 +43,9 @@ DEFAULT_STATE_PATH = ".orchestrate/state.db"
 KERNEL_FOLDERS = (Path("/proc"), Path("/sys"))
 """Folders of the kernel's pseudo file systems: no state store can be created below them."""
 
+DEFAULT_OUTAGE_WAIT = 120.0
+"""Seconds a run waits for an unreachable PostgreSQL state store by default (``state.outage_wait``)."""
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in YAML as a number or a text like ``30s``, ``5m``, ``1h``."""
 
@@ -80,12 +83,15 @@ class StateConfig(StrictModel):
     finds it in ``PGPASSWORD`` or ``~/.pgpass``); ``url_env`` names an environment
     variable that holds the whole URL, password included. ``dir`` is the folder of
     run logs and output notebooks (default: the folder of ``path``, or ``.orchestrate``).
+    ``outage_wait`` is how long a run in flight waits for an unreachable PostgreSQL
+    server (it pauses, and goes on when the server is back) before it gives up.
     """
 
     path: str | None = None
     url: str | None = None
     url_env: str | None = None
     dir: str | None = None
+    outage_wait: Duration = Field(default=DEFAULT_OUTAGE_WAIT, ge=0, le=7 * 24 * 3600)
 
     @field_validator("path", "dir")
     @classmethod
@@ -181,7 +187,7 @@ class WorkspaceConfig:
         """Where the store is: the SQLite file, or the PostgreSQL URL (read from ``url_env`` now)."""
         state = self.core.state
         if state.url is not None:
-            return StateLocation(url=state.url)
+            return StateLocation(url=state.url, outage_wait=state.outage_wait)
         if state.url_env is not None:
             url = os.environ.get(state.url_env)
             if not url:
@@ -193,7 +199,7 @@ class WorkspaceConfig:
                 check_database_url(url, password_allowed=True)
             except ValueError as exc:
                 raise ConfigError(f"environment variable {state.url_env}: {exc}") from None
-            return StateLocation(url=url)
+            return StateLocation(url=url, outage_wait=state.outage_wait)
         return StateLocation(path=self.workspace.root / (state.path or DEFAULT_STATE_PATH))
 
     def check_state_path(self) -> None:
@@ -233,10 +239,14 @@ class WorkspaceConfig:
 
 @dataclass(frozen=True)
 class StateLocation:
-    """A state store's place: ``path`` of a SQLite file, or ``url`` of a PostgreSQL database."""
+    """A state store's place: ``path`` of a SQLite file, or ``url`` of a PostgreSQL database.
+
+    ``outage_wait``: seconds a run waits for an unreachable PostgreSQL server (``state.outage_wait``).
+    """
 
     path: Path | None = None
     url: str | None = None
+    outage_wait: float = DEFAULT_OUTAGE_WAIT
 
 
 def state_dir(state: StateConfig) -> str:

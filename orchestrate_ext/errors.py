@@ -15,7 +15,8 @@ error inherits it too, so callers can catch either::
     │   └── RunBusy                              another live process executes (or just claimed) the run
     ├── RunNotFound               (LookupError)  no run with that id in the state store
     ├── StoreError                (RuntimeError) the state store cannot be opened or written
-    │   └── StoreConflict                        a write broke a uniqueness rule (e.g. a run id taken)
+    │   ├── StoreConflict                        a write broke a uniqueness rule (e.g. a run id taken)
+    │   └── StoreUnreachable  (ConnectionError)  the database server cannot be reached (an outage)
     └── PluginError               (RuntimeError) a node source or runner failed to load
 
 Messages say what failed, show the offending value and say what to do.
@@ -119,6 +120,21 @@ class StoreError(OrchestrateError, RuntimeError):
 
 class StoreConflict(StoreError):
     """A write was refused because a row with the same key exists (e.g. a run id already taken)."""
+
+
+class StoreUnreachable(StoreError, ConnectionError):
+    """The state store's server cannot be reached, or the connection to it was lost.
+
+    Attributes:
+        reason: the driver's reason, with the password redacted.
+        commit_unknown: the connection was lost while the unit of work's ``COMMIT`` was on its way, so
+            whether it was applied is not known (otherwise it certainly was not).
+    """
+
+    def __init__(self, message: str, *, reason: str, commit_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.commit_unknown = commit_unknown
 
 
 class PluginError(OrchestrateError, RuntimeError):

@@ -4,7 +4,9 @@ The run loop writes a run's state only through a :class:`RunClaim`. Each write
 is one unit of work on the store that names the claim's epoch and is refused
 (returns False) once another execution has claimed the run since (see
 :mod:`orchestrate_ext.store.claims_sql`): the caller must then stop without
-writing anything else. A claim also heartbeats, polls for a cancel request
+writing anything else. Every write and read rides out an outage of the store
+(:meth:`StateStore.retrying <orchestrate_ext.store.protocol.StateStore.retrying>`): the run pauses and goes on
+when the store is back. A claim also heartbeats, polls for a cancel request
 from another process, and takes and gives back the run's exclusive resources.
 """
 
@@ -44,29 +46,36 @@ class RunClaim:
     # -- fenced writes
 
     def set_node_state(self, state: NodeRunRecord, try_number: int) -> bool:
-        with self.store.transaction() as tx:
-            return tx.set_node_state(state, try_number, self.epoch)
+        return self.store.retrying(lambda tx: tx.set_node_state(state, try_number, self.epoch))
 
     def allocate_tries(self, node_ids: Sequence[str]) -> dict[str, int] | None:
         """The next try number of each node, reserved in the store under this claim (None: the claim is lost)."""
-        with self.store.transaction() as tx:
-            return tx.allocate_tries(self.run_id, node_ids, self.epoch)
+        # run twice after a commit that may have happened, it reserves higher numbers: a gap, never a shared try
+        return self.store.retrying(lambda tx: tx.allocate_tries(self.run_id, node_ids, self.epoch))
 
     def start_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> bool:
-        with self.store.transaction() as tx:
-            return tx.start_attempt(attempt, state, self.epoch, host=self.identity.host, pid=self.identity.pid)
+        def started(tx: StoreTx) -> bool | None:
+            mine = tx.claim_epoch(self.run_id) == self.epoch
+            return True if mine and _find(tx, attempt) is not None else None
+
+        return self.store.retrying(
+            lambda tx: tx.start_attempt(attempt, state, self.epoch, host=self.identity.host, pid=self.identity.pid),
+            applied=started,
+        )
 
     def finish_attempt(self, attempt: AttemptRecord, state: NodeRunRecord) -> bool:
-        with self.store.transaction() as tx:
-            return tx.finish_attempt(attempt, state, self.epoch)
+        def finished(tx: StoreTx) -> bool | None:
+            found = _find(tx, attempt)
+            mine = tx.claim_epoch(self.run_id) == self.epoch
+            return True if mine and found is not None and found.status == attempt.status else None
+
+        return self.store.retrying(lambda tx: tx.finish_attempt(attempt, state, self.epoch), applied=finished)
 
     def mark_started(self, now: datetime) -> bool:
-        with self.store.transaction() as tx:
-            return tx.mark_run_started(self.run_id, self.epoch, now)
+        return self.store.retrying(lambda tx: tx.mark_run_started(self.run_id, self.epoch, now))
 
     def finish_run(self, status: RunStatus, now: datetime) -> bool:
-        with self.store.transaction() as tx:
-            return tx.finish_run(self.run_id, status, self.epoch, now)
+        return self.store.retrying(lambda tx: tx.finish_run(self.run_id, status, self.epoch, now))
 
     # -- liveness and cancel requests
 
@@ -80,11 +89,9 @@ class RunClaim:
             return False
         if time.monotonic() - self._last_beat >= HEARTBEAT_SECONDS:
             self._last_beat = time.monotonic()
-            with self.store.transaction() as tx:
-                held = tx.beat(self.run_id, self.epoch, now)
+            held = self.store.retrying(lambda tx: tx.beat(self.run_id, self.epoch, now))
         else:
-            with self.store.read() as tx:
-                held = tx.claim_epoch(self.run_id) == self.epoch
+            held = self.store.reading(lambda tx: tx.claim_epoch(self.run_id) == self.epoch)
         self._lost = not held
         return held
 
@@ -92,8 +99,7 @@ class RunClaim:
         """Whether another process asked to cancel the run (read at most every second)."""
         if not self._cancel and time.monotonic() - self._last_poll >= CANCEL_POLL_SECONDS:
             self._last_poll = time.monotonic()
-            with self.store.read() as tx:
-                self._cancel = tx.cancel_requested(self.run_id)
+            self._cancel = self.store.reading(lambda tx: tx.cancel_requested(self.run_id))
         return self._cancel
 
     # -- exclusive resources
@@ -104,10 +110,13 @@ class RunClaim:
         A holder whose process is gone (it crashed and nobody took its run over
         yet) loses its hold here, and the request is tried again at once.
         """
-        with self.store.transaction() as tx:
-            wait = tx.request_resources(
+
+        def request(tx: StoreTx) -> ResourceWait | None:
+            return tx.request_resources(
                 self.run_id, node_id, resources, owner=self.identity.owner, epoch=self.epoch, now=now
             )
+
+        wait = self.store.retrying(request)
         if wait is None:
             return None
         dead = {
@@ -117,22 +126,27 @@ class RunClaim:
         }
         if not dead:
             return wait
-        with self.store.transaction() as tx:
+
+        def drop_and_request(tx: StoreTx) -> ResourceWait | None:
             for run_id, owner in sorted(dead):
                 tx.drop_dead_holds(run_id, owner or "")
-            return tx.request_resources(
-                self.run_id, node_id, resources, owner=self.identity.owner, epoch=self.epoch, now=now
-            )
+            return request(tx)
+
+        return self.store.retrying(drop_and_request)
 
     def release_resources(self, node_ids: Collection[str]) -> bool:
         """Give back what ``node_ids`` hold under this claim; False when the claim is lost (its waits stay)."""
-        with self.store.transaction() as tx:
-            return tx.release_resources(self.run_id, node_ids, self.epoch)
+        return self.store.retrying(lambda tx: tx.release_resources(self.run_id, node_ids, self.epoch))
 
     def withdraw_requests(self, node_ids: Collection[str]) -> bool:
         """Stop ``node_ids`` waiting for resources (False, nothing changed: the claim is lost)."""
-        with self.store.transaction() as tx:
-            return tx.withdraw_requests(self.run_id, node_ids, self.epoch)
+        return self.store.retrying(lambda tx: tx.withdraw_requests(self.run_id, node_ids, self.epoch))
+
+
+def _find(tx: StoreTx, attempt: AttemptRecord) -> AttemptRecord | None:
+    """The stored try ``attempt`` names, if it is there."""
+    found = [a for a in tx.attempts(attempt.run_id, attempt.node_id) if a.try_number == attempt.try_number]
+    return found[0] if found else None
 
 
 def refuse_if_executing(tx: StoreTx, run_id: str, now: datetime, liveness: Liveness | None = None) -> RunOwnership:

@@ -17,10 +17,12 @@ from typing import Any
 
 from orchestrate_ext.clock import Clock
 from orchestrate_ext.config import Defaults
+from orchestrate_ext.errors import StoreError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.run_loop import RunLoop
+from orchestrate_ext.execution.store_failure import record_store_failure
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
@@ -247,4 +249,7 @@ class Executor:
             drain=drain or threading.Event(),
             resume=resume,
         )
-        return loop.run()
+        try:
+            return loop.run()
+        except StoreError as exc:  # a write failed (a full disk): the run must not stay `running`
+            raise record_store_failure(claim, exc, self.clock.now()) from exc

@@ -144,24 +144,30 @@ class RunLoop:
         for node_id, record in self.records.items():
             self._reset(node_id, record)
         self._write(self.claim.mark_started(self.env.clock.now()))
-        with self.env.store.read() as tx:
-            run = tx.get_run(self.run_record.run_id)
+        run = self.env.store.reading(lambda tx: tx.get_run(self.run_record.run_id))
         for listener in self.env.listeners:
             listener.run_started(run, list(self.order))
         with ThreadPoolExecutor(max_workers=self.env.concurrency, thread_name_prefix="orchestrate") as pool:
-            while True:
-                self._supervise()
-                if self.dirty or self._stopping() or self._retry_due() or self._resource_poll_due():
-                    self.dirty = False
-                    self._propagate_upstream_failures()
-                    if self._stopping():
-                        self._cancel_waiting()
-                    else:
-                        self._launch_ready(pool)
-                if not self.batches and not self._has_waiting_work():
-                    break
-                self._drain(self._wait_seconds())
+            try:
+                self._loop(pool)
+            except BaseException:  # a store write failed, or an interrupt: stop the runners before leaving
+                self.cancel.set()
+                raise
         return self._finish()
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        while True:
+            self._supervise()
+            if self.dirty or self._stopping() or self._retry_due() or self._resource_poll_due():
+                self.dirty = False
+                self._propagate_upstream_failures()
+                if self._stopping():
+                    self._cancel_waiting()
+                else:
+                    self._launch_ready(pool)
+            if not self.batches and not self._has_waiting_work():
+                break
+            self._drain(self._wait_seconds())
 
     def _reset(self, node_id: str, record: NodeRunRecord) -> None:
         """Make a node that has not succeeded ready to run; on resume, apply its retry policy to earlier tries."""
@@ -235,8 +241,7 @@ class RunLoop:
             status = RunStatus.FAILED
         if not self.lost:
             self._write(self.claim.finish_run(status, self.env.clock.now()))
-        with self.env.store.read() as tx:
-            run = tx.get_run(self.run_record.run_id)
+        run = self.env.store.reading(lambda tx: tx.get_run(self.run_record.run_id))
         if self.lost:
             return run
         for listener in self.env.listeners:
@@ -340,8 +345,7 @@ class RunLoop:
 
     def _last_success(self, node_id: str) -> LastSuccess | None:
         if self._last_successes is None:
-            with self.env.store.read() as tx:
-                self._last_successes = tx.last_successes(self.records)
+            self._last_successes = self.env.store.reading(lambda tx: tx.last_successes(self.records))
         return self._last_successes.get(node_id)
 
     def _grow_batch(self, first: str, ready: list[str]) -> list[str]:
@@ -388,11 +392,12 @@ class RunLoop:
         others = sorted({holder.run_id for holder in wait.holders if holder.run_id != self.run_record.run_id})
         running: dict[str, list[str]] = {}
         if others:
-            with self.claim.store.read() as tx:
-                for run_id in others:
-                    running[run_id] = [
-                        state.node_id for state in tx.node_states(run_id) if state.status == NodeStatus.RUNNING
-                    ]
+            running = self.claim.store.reading(
+                lambda tx: {
+                    run_id: [state.node_id for state in tx.node_states(run_id) if state.status == NodeStatus.RUNNING]
+                    for run_id in others
+                }
+            )
         wanted = set(needed)
         for holder in wait.holders:
             if holder.run_id == self.run_record.run_id:

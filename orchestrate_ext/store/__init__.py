@@ -14,7 +14,7 @@ def open_store(location: StateLocation, *, read_only: bool = False) -> StateStor
         extras.require("postgres", ("psycopg", "psycopg_pool"), "a PostgreSQL state store (state.url or state.url_env)")
         from orchestrate_ext.store.postgres import PostgresStore  # the driver loads only when used
 
-        return PostgresStore(location.url, read_only=read_only)
+        return PostgresStore(location.url, read_only=read_only, outage_wait=location.outage_wait)
     from orchestrate_ext.store.sqlite import SQLiteStore
 
     assert location.path is not None

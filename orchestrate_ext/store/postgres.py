@@ -19,11 +19,20 @@ the current schema and a name. The password comes from libpq's usual places
 (``PGPASSWORD``, ``~/.pgpass``) or from a URL held in an environment
 variable; it is never shown: :attr:`PostgresStore.location` and every error
 message carry the URL without it.
+
+A lost connection (the server stopped, restarted or cannot be reached) raises
+:class:`~orchestrate_ext.errors.StoreUnreachable`, marked ``commit_unknown`` when
+it was lost while the ``COMMIT`` was on its way; the pool drops broken
+connections and opens new ones with a backoff, and
+:meth:`PostgresStore._wait_until_reachable` tries the server with a backoff (see
+:meth:`StateStore.retrying <orchestrate_ext.store.protocol.StateStore.retrying>`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -34,13 +43,24 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from orchestrate_ext.errors import StoreConflict, StoreError
+from orchestrate_ext.config import DEFAULT_OUTAGE_WAIT
+from orchestrate_ext.errors import StoreConflict, StoreError, StoreUnreachable
 from orchestrate_ext.redact import Redactor, url_password
 from orchestrate_ext.store.protocol import StateStore
 from orchestrate_ext.store.sql import POSTGRESQL, Dialect, Result, Sql
 
 DIALECT = Dialect(name=POSTGRESQL, lock_rows=" FOR UPDATE")
 CONNECT_TIMEOUT_SECONDS = 10
+_BACKOFF_FIRST, _BACKOFF_MOST = 0.25, 5.0
+"""Seconds between two tries of an unreachable server: doubling from the first, up to the most."""
+_DRIVER_NOISE = (
+    "error ignored terminating",
+    "discarding broken connection",
+    "discarding closed connection",
+    "error connecting in",
+)
+"""The beginnings of psycopg's and psycopg_pool's warnings about a lost server: the store says it once itself."""
+_SERVER_GOING = (pg_errors.AdminShutdown, pg_errors.CrashShutdown, pg_errors.CannotConnectNow)
 _BEGIN_WRITE = "BEGIN"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
@@ -169,17 +189,28 @@ class PostgresStore(StateStore):
 
     backend = POSTGRESQL
 
-    def __init__(self, url: str, *, read_only: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        pool_size: int = 10,
+        outage_wait: float = DEFAULT_OUTAGE_WAIT,
+    ) -> None:
         super().__init__()
         self.location = without_password(url)
+        self._url = url
         self._redact = Redactor([url])
         """Removes the URL's password, and pieces of it, from libpq's and psycopg's messages."""
         self.read_only = read_only
+        self.outage_wait = outage_wait
+        _quiet_driver_logs()
         self._check_connection(url)
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
+            reconnect_timeout=max(outage_wait, 300.0),
             kwargs={
                 "autocommit": True,
                 "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -199,7 +230,30 @@ class PostgresStore(StateStore):
         try:
             psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True).close()
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to the state store {self.location}: {self._reason(exc)}") from exc
+            reason = self._reason(exc)
+            raise StoreUnreachable(
+                f"the state store {self.location} is unreachable: {reason}; check that the database server runs "
+                "and that state.url (or state.url_env) names it",
+                reason=reason,
+            ) from exc
+
+    def _wait_until_reachable(self, deadline: float) -> bool:
+        """Try the server with a backoff until it answers (then drop the pool's broken connections) or
+        ``deadline`` passes."""
+        pause = _BACKOFF_FIRST
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                timeout = max(1, min(CONNECT_TIMEOUT_SECONDS, int(left)))
+                psycopg.connect(self._url, connect_timeout=timeout, autocommit=True).close()
+            except psycopg.Error:
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+                pause = min(pause * 2, _BACKOFF_MOST)
+                continue
+            self._pool.check()
+            return True
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -207,8 +261,11 @@ class PostgresStore(StateStore):
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Sql]:
+        used: psycopg.Connection[Any] | None = None
+        committing = False
         try:
             with self._pool.connection() as connection:
+                used = connection
                 try:
                     with connection.pipeline() as pipeline:
                         connection.execute(_BEGIN_WRITE if write else _BEGIN_READ)
@@ -218,6 +275,7 @@ class PostgresStore(StateStore):
                             _roll_back(connection, pipeline)
                             raise
                         connection.execute("COMMIT")  # sent with the pipeline's closing sync: one round trip
+                        committing = True
                 except psycopg.Error:
                     _end_failed(connection)
                     raise
@@ -225,8 +283,18 @@ class PostgresStore(StateStore):
             raise StoreConflict(f"state store {self.location}: {self._reason(exc)}") from exc
         except pg_errors.ReadOnlySqlTransaction as exc:
             raise StoreError(f"the state store {self.location} was opened read-only: {self._reason(exc)}") from exc
-        except (psycopg.Error, PoolTimeout) as exc:
+        except PoolTimeout as exc:
+            raise self._unreachable(exc, commit_unknown=False) from exc
+        except psycopg.Error as exc:
+            if _connection_lost(exc, used):
+                raise self._unreachable(exc, commit_unknown=committing and write) from exc
             raise StoreError(f"state store {self.location}: {self._reason(exc)}") from exc
+
+    def _unreachable(self, exc: BaseException, *, commit_unknown: bool) -> StoreUnreachable:
+        reason = self._reason(exc)
+        return StoreUnreachable(
+            f"the state store {self.location} is unreachable: {reason}", reason=reason, commit_unknown=commit_unknown
+        )
 
     def _has_schema_table(self, sql: Sql) -> bool:
         row = sql.execute("SELECT to_regclass('schema_versions') IS NOT NULL").fetchone()
@@ -234,6 +302,30 @@ class PostgresStore(StateStore):
 
     def close(self) -> None:
         self._pool.close()
+
+
+class _QuietOutage(logging.Filter):
+    """Drops the driver's warnings about a lost server (one per connection and reconnection attempt)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(_DRIVER_NOISE))
+
+
+_QUIET = _QuietOutage()
+
+
+def _quiet_driver_logs() -> None:
+    for name in ("psycopg", "psycopg.pool"):  # a logger's filter sees only its own records, not its children's
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+
+
+def _connection_lost(exc: psycopg.Error, connection: psycopg.Connection[Any] | None) -> bool:
+    """Whether ``exc`` says the server went away (rather than that a statement failed)."""
+    if isinstance(exc, _SERVER_GOING):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and (connection is None or connection.broken)
 
 
 def _roll_back(connection: psycopg.Connection[Any], pipeline: psycopg.Pipeline) -> None:

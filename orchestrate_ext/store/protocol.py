@@ -29,17 +29,30 @@ Contract (``tests/orchestrate_ext/store/`` runs it against both):
   ``tx.component_sql(component)`` inside a unit of work;
 * a store opened read-only never writes, never migrates and never creates
   anything; a store whose schema is newer than this code is refused.
+
+Outages (PostgreSQL): a unit of work that loses its connection raises
+:class:`~orchestrate_ext.errors.StoreUnreachable`. Code that must ride out an
+outage (a run in flight) goes through :meth:`StateStore.retrying` and
+:meth:`StateStore.reading`: they wait until the server answers again (up to
+:attr:`StateStore.outage_wait` seconds, one log line when the wait starts and one
+when it ends) and run the unit of work again, whole. A unit of work whose
+``COMMIT`` was on its way when the connection went may have been applied: it is
+run again only when running it twice is harmless (the fenced writes that set a
+value), or after its ``applied`` check found it not applied.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from orchestrate_ext.errors import StoreError
+from orchestrate_ext.errors import StoreError, StoreUnreachable
 from orchestrate_ext.store.files import StateFiles
 from orchestrate_ext.store.resources_sql import ResourceStatements
 from orchestrate_ext.store.schema import CORE_COMPONENTS
@@ -47,6 +60,9 @@ from orchestrate_ext.store.sql import Component, Sql, migration_statements, one
 
 _CREATION_SECONDS = 2.0
 """How long a read-only open waits for a store another process is creating (its tables not there yet)."""
+
+T = TypeVar("T")
+log = logging.getLogger("orchestrate_ext.store")
 
 SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
@@ -94,9 +110,14 @@ class StateStore(ABC):
     """A read-only store that does not exist yet: an empty schema in memory, migrated there."""
     files: StateFiles | None = None
     """The project's state folder, which attempts' log and output paths are read against (set by the project)."""
+    outage_wait: float = 0.0
+    """How long :meth:`retrying` and :meth:`reading` wait for an unreachable store (``state.outage_wait``)."""
 
     def __init__(self) -> None:
         self._components: dict[str, Component] = {}
+        self._outage_lock = threading.Lock()
+        self._outage_deadline: float | None = None
+        """When the outage going on (None: none) stops being waited for (``time.monotonic()``)."""
 
     # -- what the backends provide
 
@@ -122,6 +143,60 @@ class StateStore(ABC):
         """A read-only unit of work whose statements all see one snapshot (writes through it fail)."""
         with self._session(write=False) as sql:
             yield StoreTx(sql, self._components, self.files)
+
+    def retrying(self, work: Callable[[StoreTx], T], *, applied: Callable[[StoreTx], T | None] | None = None) -> T:
+        """``work`` in one unit of work that may write, run again whole after the store was unreachable.
+
+        When the connection is lost while the unit of work's ``COMMIT`` was on its way, it may have been
+        applied: ``applied`` (a read) then says so by returning what ``work`` returned (None: not applied,
+        run it again); without ``applied``, ``work`` must be harmless to run twice (a fenced write that sets
+        values). Raises :class:`StoreUnreachable` when the store stays away longer than :attr:`outage_wait`.
+        """
+        while True:
+            try:
+                with self.transaction() as tx:
+                    return work(tx)
+            except StoreUnreachable as exc:
+                self._wait_out(exc)
+                if exc.commit_unknown and applied is not None:
+                    done = self.reading(applied)
+                    if done is not None:
+                        return done
+
+    def reading(self, work: Callable[[StoreTx], T]) -> T:
+        """``work`` in one read, run again after the store was unreachable (see :meth:`retrying`)."""
+        while True:
+            try:
+                with self.read() as tx:
+                    return work(tx)
+            except StoreUnreachable as exc:
+                self._wait_out(exc)
+
+    def _wait_out(self, exc: StoreUnreachable) -> None:
+        """Wait until the store answers again; the threads that meet one outage share its deadline and log."""
+        if self.outage_wait <= 0:
+            raise exc
+        with self._outage_lock:
+            if self._outage_deadline is None:
+                self._outage_deadline = time.monotonic() + self.outage_wait
+                log.warning(
+                    "state store unreachable, waiting up to %g s: %s (%s)", self.outage_wait, exc.reason, self.location
+                )
+            deadline = self._outage_deadline
+        if not self._wait_until_reachable(deadline):
+            raise StoreUnreachable(
+                f"the state store {self.location} stayed unreachable for {self.outage_wait:g} s: {exc.reason}; "
+                "start the database server again (state.outage_wait sets how long a run waits for it)",
+                reason=exc.reason,
+            ) from exc
+        with self._outage_lock:
+            if self._outage_deadline is not None:
+                self._outage_deadline = None
+                log.warning("state store %s reachable again; continuing", self.location)
+
+    def _wait_until_reachable(self, deadline: float) -> bool:
+        """Block until the store answers (True) or ``deadline`` (``time.monotonic()``) passes (False)."""
+        return False
 
     def register(self, component: Component) -> None:
         """Make a component's tables usable: migrate them (or, read-only, check their version)."""

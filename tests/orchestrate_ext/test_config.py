@@ -73,6 +73,8 @@ SECRET = "s3cr3t-canary-pw"
         ("{url: 'mysql://db.example.com/orchestrate'}", "must be a PostgreSQL URL"),
         ("{path: 'postgresql://db.example.com/orchestrate'}", "state.path is a file path"),
         ("{path: x.db, url_env: ORCHESTRATE_DB}", "set only one of state.path, state.url and state.url_env"),
+        ("{outage_wait: -5}", "state.outage_wait"),
+        ("{outage_wait: soon}", "state.outage_wait"),
     ],
 )
 def test_bad_state_settings_are_refused_without_echoing_a_password(tmp_path: Path, state: str, message: str) -> None:
@@ -95,6 +97,14 @@ def test_the_state_url_and_where_logs_go(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("ORCHESTRATE_DB", f"postgresql://team:{SECRET}@db.example.com/orchestrate")
     assert config.state_location().url == f"postgresql://team:{SECRET}@db.example.com/orchestrate"
     assert config.workspace.state_dir == Path("/srv/shared/runs")
+
+
+def test_how_long_a_run_waits_for_an_unreachable_store(tmp_path: Path) -> None:
+    url = "postgresql://team@db.example.com:5432/orchestrate"
+    config = load_config(write(tmp_path, f"state: {{url: '{url}'}}\n"), load_plugins())
+    assert config.state_location().outage_wait == 120.0, "the default waits two minutes"
+    config = load_config(write(tmp_path, f"state: {{url: '{url}', outage_wait: 5m}}\n"), load_plugins())
+    assert config.state_location() == StateLocation(url=url, outage_wait=300.0)
 
 
 @pytest.mark.parametrize(

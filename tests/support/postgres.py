@@ -8,6 +8,7 @@ package creates (or ``nobody``)::
 
     python -m tests.support.postgres start --dir /tmp/pg     # prints the URL
     python -m tests.support.postgres stop --dir /tmp/pg
+    python -m tests.support.postgres resume --dir /tmp/pg    # start it again, same port and data
 """
 
 from __future__ import annotations
@@ -78,15 +79,24 @@ def start(folder: Path) -> str:
     )
     port = _free_port()
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(
-        _as_owner([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "server.log"), "-w", "start"]),
-        check=True,
-        capture_output=True,
-    )
+    (folder / "options").write_text(options)
+    resume(folder)
     subprocess.run(
         _as_owner([createdb, "-h", "127.0.0.1", "-p", str(port), "-U", user, DATABASE]), check=True, capture_output=True
     )
     return f"postgresql://{user}@127.0.0.1:{port}/{DATABASE}"
+
+
+def resume(folder: Path) -> None:
+    """Start the cluster in ``folder`` (made by :func:`start`, stopped by :func:`stop`) again, on its port."""
+    pg_ctl = binary("pg_ctl")
+    assert pg_ctl is not None
+    options = (folder / "options").read_text()
+    subprocess.run(
+        _as_owner([pg_ctl, "-D", str(folder / "data"), "-o", options, "-l", str(folder / "server.log"), "-w", "start"]),
+        check=True,
+        capture_output=True,
+    )
 
 
 def stop(folder: Path) -> None:
@@ -97,11 +107,13 @@ def stop(folder: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("action", choices=["start", "stop", "resume"])
     parser.add_argument("--dir", type=Path, required=True)
     arguments = parser.parse_args()
     if arguments.action == "start":
         print(start(arguments.dir))
+    elif arguments.action == "resume":
+        resume(arguments.dir)
     else:
         stop(arguments.dir)
     return 0

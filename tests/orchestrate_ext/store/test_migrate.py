@@ -128,7 +128,7 @@ def test_a_password_on_the_command_line_is_refused_and_never_shown(
     assert code == 2 and "PGPASSWORD" in output and SECRET not in output
     monkeypatch.setenv("ORCHESTRATE_TARGET", f"postgresql://team:{SECRET}@127.0.0.1:1/x")
     code, output = invoke("state", "migrate", "--to-env", "ORCHESTRATE_TARGET", "--project", str(project))
-    assert code == 1 and "cannot connect to the state store postgresql://team:***@127.0.0.1:1/x" in output
+    assert code == 1 and "the state store postgresql://team:***@127.0.0.1:1/x is unreachable" in output
     assert SECRET not in output
     code, output = invoke("state", "migrate", "--to", "mysql://x/y", "--project", str(project))
     assert code == 2 and "must be a PostgreSQL URL" in output
