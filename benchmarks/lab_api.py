@@ -20,9 +20,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jupyter_extension.server import freshness, history
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.graph import build_graph
-from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.model import (
+    AttemptRecord,
+    AttemptStatus,
+    Node,
+    NodeRunRecord,
+    NodeStatus,
+    RunRecord,
+    RunStatus,
+    StateLocation,
+)
 from orchestrate_ext.store import open_store
 
 NODES = ["model.shop.orders", "model.shop.daily_revenue", "notebook.reports/daily", "notebook.reports/weekly"]

@@ -25,8 +25,8 @@ from dbt_adapter.nodes import FRESHNESS_KIND, KIND, Naming, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
 from dbt_adapter.project import DbtConfig, DbtProject
 from orchestrate_ext.errors import BadInput
-from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import Finding, InitialConfig, NodeRunner, Workspace
+from orchestrate_ext.launcher import WorkerNeeds
 from orchestrate_ext.model import Node
 
 if TYPE_CHECKING:

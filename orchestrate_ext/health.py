@@ -31,7 +31,7 @@ from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.partial_graph import PartialGraph
 from orchestrate_ext.reports import run_summary
-from orchestrate_ext.scheduling.api import LeaseStatus, lease_document, lease_status
+from orchestrate_ext.schedule_api import LeaseStatus, lease_document, lease_status
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.exits import SchedulerExit
 from orchestrate_ext.store import StoreTx

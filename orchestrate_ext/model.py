@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -236,3 +237,11 @@ class AttemptRecord:
     log_path: str | None = None
     output_path: str | None = None
     worker: str | None = None
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """A state store's place: ``path`` of a SQLite file, or ``url`` of a PostgreSQL database."""
+
+    path: Path | None = None
+    url: str | None = None

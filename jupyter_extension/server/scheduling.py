@@ -1,4 +1,4 @@
-"""The scheduler's side of the API, through :mod:`orchestrate_ext.scheduling.api` only.
+"""The scheduler's side of the API, through :mod:`orchestrate_ext.schedule_api` only.
 
 Schedules do not depend on Lab: they are kept by a separate ``orchestrate
 scheduler`` process. This module lists them, pauses and resumes them, asks
@@ -19,13 +19,13 @@ from jupyter_extension.plugin import HELD_SCHEDULE
 from jupyter_extension.server.errors import Conflict
 from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.paths import relative_to_root
+from orchestrate_ext import schedule_api as api
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.config import format_validation_error
 from orchestrate_ext.errors import BadInput, StoreError
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_summary
-from orchestrate_ext.scheduling import api
 from orchestrate_ext.scheduling.backfill import backfill_dates, parse_bound
 from orchestrate_ext.scheduling.exits import last_exit
 

@@ -86,7 +86,7 @@ class Reading:
 
 
 def load_project(project_dir: Path | None) -> Project:
-    from orchestrate_ext.scheduling.serve import clock_from_environment  # the scheduler's module: only when read
+    from orchestrate_ext.scheduler_process import clock_from_environment  # the scheduler's module: only when read
 
     return Project.load(project_dir, clock=clock_from_environment())
 

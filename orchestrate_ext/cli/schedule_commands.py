@@ -14,6 +14,7 @@ from types import FrameType
 
 import click
 
+from orchestrate_ext import schedule_api as api
 from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
@@ -24,12 +25,10 @@ from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.redact import Redactor
-from orchestrate_ext.scheduling import api
+from orchestrate_ext.scheduler_process import clock_from_environment, load_snapshot, open_scheduler, problem_text, serve
 from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
 from orchestrate_ext.scheduling.exits import record_exit
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
-from orchestrate_ext.scheduling.serve import clock_from_environment, open_scheduler, problem_text, serve
-from orchestrate_ext.scheduling.source import load_snapshot
 from orchestrate_ext.store.records import SQL_INT_MAX
 
 

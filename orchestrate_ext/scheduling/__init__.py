@@ -1,7 +1,7 @@
 """Schedules, the scheduler process, backfill and triggers.
 
 For other parts of the product (the CLI, the JupyterLab server extension),
-:mod:`orchestrate_ext.scheduling.api` offers plain functions; each takes the
+:mod:`orchestrate_ext.schedule_api` offers plain functions; each takes the
 project folder (or a loaded ``Project``) and needs no running scheduler::
 
     from orchestrate_ext.scheduling import api

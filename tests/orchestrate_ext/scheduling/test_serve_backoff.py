@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orchestrate_ext.errors import StoreError
-from orchestrate_ext.scheduling.serve import BACKOFF_LIMIT_SECONDS, serve
+from orchestrate_ext.scheduler_process import BACKOFF_LIMIT_SECONDS, serve
 from orchestrate_ext.testing import FakeClock
 
 FULL = "state store /srv/state.db cannot be written: its disk is full"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.errors import StoreError
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import open_store
 from orchestrate_ext.store.sqlite import SQLiteStore
 from tests.orchestrate_ext.store.records import insert, make_run

@@ -26,9 +26,10 @@ from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener, Observer
 from orchestrate_ext.project import Project
 from orchestrate_ext.redact import Redactor
+from orchestrate_ext.scheduling.definitions import discover_schedule_set
 from orchestrate_ext.scheduling.exits import fallback_state_dir, record_exit
 from orchestrate_ext.scheduling.scheduler import SCHEDULER_SCOPE, Scheduler
-from orchestrate_ext.scheduling.source import ProjectSource
+from orchestrate_ext.scheduling.source import ProjectSnapshot, ProjectSource, config_problems
 from orchestrate_ext.store import StateStore
 
 log = logging.getLogger("orchestrate_ext.scheduler")
@@ -208,7 +209,7 @@ def open_scheduler(
     """Load the project, open its store, start its observers and load the first snapshot.
 
     Whatever fails is recorded as the scheduler's exit and, once the observers exist, told as a
-    ``config_error`` (see :mod:`orchestrate_ext.scheduling.serve`); then it is raised.
+    ``config_error`` (see :mod:`orchestrate_ext.scheduler_process`); then it is raised.
     """
     try:
         project = Project.load(project_dir, clock=clock)
@@ -226,7 +227,12 @@ def open_scheduler(
         store = project.open_store()
         observers = scheduler_observers(project, store)
         _ = project.launcher  # connects to (or starts) a Dask cluster: part of starting
-        return project, store, observers, ProjectSource(project_dir, refresh_seconds=reload_seconds)
+        return (
+            project,
+            store,
+            observers,
+            ProjectSource(lambda: load_snapshot(project_dir), refresh_seconds=reload_seconds),
+        )
     except Exception as exc:
         reason = cannot_start_reason(exc)
         log.error("%s", reason)
@@ -238,3 +244,33 @@ def open_scheduler(
         project.close()
         record_exit(state_dir, clock.now(), reason, error=True)
         raise
+
+
+def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
+    """Load the project (orchestrate.yaml, plugins, partial graph) and its schedules.
+
+    Broken nodes and schedules are left out (see the module docstring).
+
+    Raises:
+        BadInput: the project cannot be loaded at all (orchestrate.yaml, a plugin, two nodes with one id).
+    """
+    project = Project.load(project_dir)
+    partial = project.partial_graph
+    config = project.config
+    schedules = discover_schedule_set(
+        config.core.schedules, partial, config.workspace.config_path, config.broken_schedules
+    )
+    redact = project.redactor()
+    return ProjectSnapshot(
+        graph=partial.runnable(),
+        runners=project.runners,
+        definitions=schedules.definitions,
+        root=project.root,
+        state_dir=project.config.workspace.state_dir,
+        concurrency=project.config.core.concurrency,
+        defaults=project.config.core.defaults,
+        redact=redact,
+        partial=partial,
+        broken_schedules=schedules.broken,
+        problems=config_problems(partial, schedules, redact),
+    )
