@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jupyter_extension.server import freshness, history
+from jupyter_extension.server import graph_markers, history
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.model import (
     AttemptRecord,
@@ -98,7 +98,7 @@ def main() -> None:
                 store, history.RunFilter.parse(["failed"], [], ["nightly"]), 20, 0
             ),
             "GET /runs, page 200": lambda: history.list_runs(store, history.RunFilter(), 20, 4000),
-            "GET /nodes (latest states + SLA markers)": lambda: freshness.markers(
+            "GET /nodes (latest states + SLA markers)": lambda: graph_markers.markers(
                 graph, history.latest_by_node(store), now
             ),
             "GET /nodes/history (last 10 of one node)": lambda: history.node_recent(store, NODES[-1]),

@@ -31,7 +31,7 @@ from orchestrate_ext.model import Node
 
 if TYPE_CHECKING:
     from dbt_adapter.fingerprint import Digests
-    from dbt_adapter.freshness import SourceChecks
+    from dbt_adapter.source_freshness import SourceChecks
     from orchestrate_ext.export.spec import ExportCode, ExportContext, Tool
     from orchestrate_ext.graph import Graph
 
@@ -87,8 +87,8 @@ class DbtPlugin:
             return found
 
         from dbt_adapter.fingerprint import Digests  # the runners' modules load only for a run (not `graph`)
-        from dbt_adapter.freshness import SourceChecks
         from dbt_adapter.runner import DbtRunner
+        from dbt_adapter.source_freshness import SourceChecks
 
         if self._shared is None:
             self._shared = (Digests(), SourceChecks())

@@ -32,7 +32,7 @@ from orchestrate_ext.scheduling.scheduler import SCHEDULER_SCOPE, Scheduler
 from orchestrate_ext.scheduling.source import ProjectSnapshot, ProjectSource, config_problems
 from orchestrate_ext.store import StateStore
 
-log = logging.getLogger("orchestrate_ext.scheduler")
+log = logging.getLogger(__name__)
 
 CLOCK_OFFSET_ENV = "ORCHESTRATE_CLOCK_OFFSET_SECONDS"
 """For tests with real processes: shifts the scheduler's clock, so a fire time comes without waiting for it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -52,3 +53,15 @@ def test_the_version_loads_no_configuration_store_or_plugin() -> None:
     loaded = loaded_by("from orchestrate_ext.cli import main")
     heavy = sorted(name for name in loaded if name.split(".")[0] in {"pydantic", "croniter", "sqlite3", "rich", "yaml"})
     assert not heavy, heavy
+
+
+def test_loggers_are_named_after_their_module() -> None:
+    """``logging.getLogger(__name__)``: a log line says which module wrote it (one name per concept)."""
+    named = [
+        f"{path.relative_to(REPO)}:{number}"
+        for package in ("orchestrate_ext", "dbt_adapter", "jupyter_extension", "alerts")
+        for path in (REPO / package).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"getLogger\(\s*[\"'](orchestrate_ext|dbt_adapter|jupyter_extension|alerts)", line)
+    ]
+    assert not named, f"use logging.getLogger(__name__) in {named}"

@@ -80,7 +80,7 @@ def scheduler(
         stops += 1
         if stops == 1:
             stopped_by = f"stopped by {signal.Signals(signum).name}"
-            logging.getLogger("orchestrate_ext.scheduler").info(
+            logging.getLogger(__name__).info(
                 "%s: taking no new work; running nodes get %.0f s to finish", signal.Signals(signum).name, grace_seconds
             )
             stop.set()

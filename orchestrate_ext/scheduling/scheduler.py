@@ -63,7 +63,7 @@ from orchestrate_ext.store.records import (
     Trigger,
 )
 
-log = logging.getLogger("orchestrate_ext.scheduler")
+log = logging.getLogger(__name__)
 
 PROJECT_SCOPE = "project"
 SCHEDULER_SCOPE = "scheduler"

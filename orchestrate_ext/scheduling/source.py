@@ -37,7 +37,7 @@ from orchestrate_ext.interfaces import ConfigProblem, NodeRunner
 from orchestrate_ext.partial_graph import PartialGraph
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, ScheduleSet
 
-log = logging.getLogger("orchestrate_ext.scheduler")
+log = logging.getLogger(__name__)
 
 _WATCHED_SUFFIXES = {".ipynb", ".yaml", ".yml", ".sql", ".csv", ".py", ".json"}
 _SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules", "node_modules", "__pycache__", ".ipynb_checkpoints"}

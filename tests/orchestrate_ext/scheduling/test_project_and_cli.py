@@ -172,7 +172,7 @@ def test_a_bad_time_zone_leaves_its_schedule_out_with_one_log_line_not_a_traceba
 ) -> None:
     """Issue 10, item 4: `timezone: Europe` (a folder of tzdata) logged a full traceback every 3 s. Since
     issue 17 only that schedule (and the one running after it) is left out; the project reloads."""
-    caplog.set_level(logging.INFO, logger="orchestrate_ext.scheduler")
+    caplog.set_level(logging.INFO, logger="orchestrate_ext")
     source = ProjectSource(lambda: load_snapshot(project), refresh_seconds=0.01)
     try:
         config = project / "orchestrate.yaml"
