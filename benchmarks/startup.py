@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def orchestrate() -> list[str]:
     """The command a user types: the installed script, run by this interpreter."""
     script = shutil.which("orchestrate", path=str(Path(sys.executable).parent))
-    return [sys.executable, script] if script else [sys.executable, "-m", "orchestrate_ext.cli"]
+    entry = "import sys; from orchestrate_ext.cli import main; sys.argv[0] = 'orchestrate'; main()"
+    return [sys.executable, script] if script else [sys.executable, "-c", entry]
 
 
 def make_project(folder: Path, env: dict[str, str]) -> Path:

@@ -20,12 +20,18 @@ from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
 from orchestrate_ext.cli.run_commands import warn_left_out
 from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
-from orchestrate_ext.clock import check_logical_date, isoformat, logical_date_out_of_range, parse_duration
+from orchestrate_ext.clock import (
+    check_logical_date,
+    clock_from_environment,
+    isoformat,
+    logical_date_out_of_range,
+    parse_duration,
+)
 from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.redact import Redactor
-from orchestrate_ext.scheduler_process import clock_from_environment, load_snapshot, open_scheduler, problem_text, serve
+from orchestrate_ext.scheduler_process import load_snapshot, open_scheduler, problem_text, serve
 from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
 from orchestrate_ext.scheduling.exits import record_exit
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
