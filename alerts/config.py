@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from orchestrate_ext.config import Duration, StrictModel
-from orchestrate_ext.scheduling.settings import check_timezone
+from orchestrate_ext.schedule_settings import check_timezone
 
 EventKind = Literal["failure", "recovery", "sla_miss", "retry", "run_finished", "test_warning", "config_error"]
 EVENT_KINDS: tuple[str, ...] = (

@@ -50,7 +50,8 @@ from alerts.store_sql import SqlAlertStore
 from orchestrate_ext.background import logged_not_raised
 from orchestrate_ext.clock import duration_text, isoformat
 from orchestrate_ext.events import NodeChanged
-from orchestrate_ext.interfaces import ConfigProblem, ObserverContext
+from orchestrate_ext.execution.observers import ObserverContext
+from orchestrate_ext.interfaces import ConfigProblem
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.store.records import RunQuery
 

@@ -13,11 +13,12 @@ from typing import Any
 
 from alerts.config import AlertsConfig
 from orchestrate_ext.errors import did_you_mean
-from orchestrate_ext.interfaces import Observer, ObserverContext, Workspace
+from orchestrate_ext.execution.observers import ObserverContext
+from orchestrate_ext.interfaces import Observer, Workspace
 
 
 class AlertsPlugin:
-    """An :class:`~orchestrate_ext.interfaces.ObserverPlugin` with commands and checks."""
+    """An :class:`~orchestrate_ext.execution.observers.ObserverPlugin` with commands and checks."""
 
     config_key = "alerts"
     config_model = AlertsConfig

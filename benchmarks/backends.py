@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.model import StateLocation
 
 BACKENDS = ("sqlite", "postgresql")
 

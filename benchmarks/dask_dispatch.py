@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestrate_ext.execution.dask_launcher import DaskLauncher
-from orchestrate_ext.execution.launch import Command, Launcher, LocalLauncher
+from orchestrate_ext.launcher import Command, Launcher, LocalLauncher
 
 
 def per_try(launcher: Launcher, tries: int, concurrency: int) -> float:

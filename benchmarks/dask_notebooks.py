@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from orchestrate_ext.execution.dask_launcher import DaskLauncher
-from orchestrate_ext.execution.launch import Command, Launcher, LocalLauncher
+from orchestrate_ext.launcher import Command, Launcher, LocalLauncher
 
 ORCHESTRATE = Path(sys.executable).with_name("orchestrate")
 

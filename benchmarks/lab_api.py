@@ -19,10 +19,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jupyter_extension.server import freshness, history
-from orchestrate_ext.config import StateLocation
+from jupyter_extension.server import graph_markers, history
 from orchestrate_ext.graph import build_graph
-from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.model import (
+    AttemptRecord,
+    AttemptStatus,
+    Node,
+    NodeRunRecord,
+    NodeStatus,
+    RunRecord,
+    RunStatus,
+    StateLocation,
+)
 from orchestrate_ext.store import open_store
 
 NODES = ["model.shop.orders", "model.shop.daily_revenue", "notebook.reports/daily", "notebook.reports/weekly"]
@@ -90,7 +98,7 @@ def main() -> None:
                 store, history.RunFilter.parse(["failed"], [], ["nightly"]), 20, 0
             ),
             "GET /runs, page 200": lambda: history.list_runs(store, history.RunFilter(), 20, 4000),
-            "GET /nodes (latest states + SLA markers)": lambda: freshness.markers(
+            "GET /nodes (latest states + SLA markers)": lambda: graph_markers.markers(
                 graph, history.latest_by_node(store), now
             ),
             "GET /nodes/history (last 10 of one node)": lambda: history.node_recent(store, NODES[-1]),

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from noop_project import NoopRunner, noop_graph
 
 from orchestrate_ext.clock import SystemClock
+from orchestrate_ext.scheduler_process import serve
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
-from orchestrate_ext.scheduling.serve import serve
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource
 from orchestrate_ext.store import open_store
 

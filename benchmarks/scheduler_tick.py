@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from backends import add_backend_options, chosen, location, postgres_server
 from noop_project import NoopRunner, noop_graph
 
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.liveness import ProcessIdentity
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource

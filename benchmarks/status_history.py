@@ -42,11 +42,10 @@ from rich.console import Console
 
 from orchestrate_ext.cli.screen import draw
 from orchestrate_ext.cli.status_views import status_screen
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.health import check_health
-from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus, StateLocation
 from orchestrate_ext.project import Project
-from orchestrate_ext.scheduling.api import schedule_definitions
+from orchestrate_ext.schedule_api import schedule_definitions
 from orchestrate_ext.store import StateStore, open_store
 from orchestrate_ext.timefmt import TimeStyle
 

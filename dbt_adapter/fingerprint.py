@@ -17,7 +17,7 @@
   project's ``vars:``), ``logical_date`` among them when it reads it (so a backfill never reuses it);
   the dbt profile and target; and, when the run asks (``check_sources``), the ``max_loaded_at`` of
   each source it reads that has a freshness rule and a ``loaded_at_field`` (or ``loaded_at_query``),
-  found by one ``dbt source freshness`` for all of them (:mod:`dbt_adapter.freshness`).
+  found by one ``dbt source freshness`` for all of them (:mod:`dbt_adapter.source_freshness`).
 
 A source freshness check node's code is its source's entry; its inputs are that source's
 ``max_loaded_at`` and freshness status, so it is reused only when asked to check sources.

@@ -21,9 +21,9 @@ from dbt_adapter import outcomes
 from dbt_adapter.entry import DBT_MAIN, HOOKS_ENV
 from dbt_adapter.events import MESSAGE_EVENTS, RESULT_EVENTS, START_EVENTS, DbtEvent, error_messages, parse_line
 from dbt_adapter.project import DbtProject
-from orchestrate_ext.execution.launch import Command, Handle, Launcher, WorkerLost
 from orchestrate_ext.execution.try_limit import TryLimit
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask
+from orchestrate_ext.launcher import Command, Handle, Launcher, WorkerLost
 from orchestrate_ext.model import AttemptStatus
 
 _CHECK_SECONDS = 0.2

@@ -45,7 +45,7 @@ from dbt_adapter.parse_inputs import (
 from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import DbtSettings
 from orchestrate_ext.errors import ConfigError, ManifestError
-from orchestrate_ext.execution.launch import for_this_machine
+from orchestrate_ext.launcher import for_this_machine
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ from typing import Any
 from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import resolve
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.execution.launch import WORKER_PYTHON
+from orchestrate_ext.launcher import WORKER_PYTHON
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,13 @@ from dbt_adapter.nodes import FRESHNESS_KIND, KIND, Naming, nodes_from_manifest
 from dbt_adapter.parse import check_packages, ensure_manifest
 from dbt_adapter.project import DbtConfig, DbtProject
 from orchestrate_ext.errors import BadInput
-from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import Finding, InitialConfig, NodeRunner, Workspace
+from orchestrate_ext.launcher import WorkerNeeds
 from orchestrate_ext.model import Node
 
 if TYPE_CHECKING:
     from dbt_adapter.fingerprint import Digests
-    from dbt_adapter.freshness import SourceChecks
+    from dbt_adapter.source_freshness import SourceChecks
     from orchestrate_ext.export.spec import ExportCode, ExportContext, Tool
     from orchestrate_ext.graph import Graph
 
@@ -87,8 +87,8 @@ class DbtPlugin:
             return found
 
         from dbt_adapter.fingerprint import Digests  # the runners' modules load only for a run (not `graph`)
-        from dbt_adapter.freshness import SourceChecks
         from dbt_adapter.runner import DbtRunner
+        from dbt_adapter.source_freshness import SourceChecks
 
         if self._shared is None:
             self._shared = (Digests(), SourceChecks())

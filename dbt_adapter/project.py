@@ -21,8 +21,8 @@ from dbt_adapter.rendering import SECRET_ENV_PREFIX
 from dbt_adapter.resolution import DbtSettings, resolve
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.execution.launch import WORKER_PYTHON
 from orchestrate_ext.interfaces import Workspace
+from orchestrate_ext.launcher import WORKER_PYTHON
 from orchestrate_ext.model import Node
 from orchestrate_ext.secrets import node_environment
 

@@ -30,7 +30,6 @@ from datetime import datetime
 
 from dbt_adapter.entry import hook_setting
 from dbt_adapter.fingerprint import Digests, RunValues
-from dbt_adapter.freshness import SourceChecks
 from dbt_adapter.hooks import END, START, hook_type
 from dbt_adapter.invocation import Invocation, run_invocation
 from dbt_adapter.manifest import Manifest
@@ -39,6 +38,7 @@ from dbt_adapter.nodes import FRESHNESS_KIND, runs_in_build
 from dbt_adapter.parse import referenced_vars
 from dbt_adapter.project import DbtProject
 from dbt_adapter.selectors import Arguments, SelectorIndex
+from dbt_adapter.source_freshness import SourceChecks
 from dbt_adapter.values import read_yaml
 from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext
 from orchestrate_ext.model import Node

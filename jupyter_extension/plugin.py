@@ -11,8 +11,8 @@ from pydantic import Field, field_validator
 from jupyter_extension.notebook_meta import check_kernel_name, read_notebook
 from orchestrate_ext.config import StrictModel
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.execution.launch import WorkerNeeds
 from orchestrate_ext.interfaces import NodeRunner, Workspace
+from orchestrate_ext.launcher import WorkerNeeds
 from orchestrate_ext.model import Node
 from orchestrate_ext.parameters import PARAMETER_NAMES
 

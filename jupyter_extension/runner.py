@@ -31,9 +31,9 @@ from jupyter_extension.fingerprint import notebook_fingerprint
 from jupyter_extension.kernel_pool import KernelSpec, shared_kernel_pool
 from jupyter_extension.worker import execute
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.execution.launch import LOCAL, WORKER_PYTHON, Command, Handle, LocalLauncher, WorkerLost
 from orchestrate_ext.execution.try_limit import TryLimit
 from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext, Workspace
+from orchestrate_ext.launcher import LOCAL, WORKER_PYTHON, Command, Handle, LocalLauncher, WorkerLost
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
 from orchestrate_ext.secrets import node_environment
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
+
+from orchestrate_ext.errors import OrchestrateError
 
 
 class Clock(Protocol):
@@ -156,3 +161,57 @@ def duration_text(seconds: float) -> str:
     if whole % 60 == 0 and whole >= 60:
         return f"{whole // 60}m"
     return f"{whole}s"
+
+
+CLOCK_OFFSET_ENV = "ORCHESTRATE_CLOCK_OFFSET_SECONDS"
+"""For tests with real processes: shifts the scheduler's clock, so a fire time comes without waiting for it."""
+
+
+class OffsetClock(SystemClock):
+    """The system clock shifted by ``offset`` seconds (wall time only; monotonic time is untouched)."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = timedelta(seconds=offset)
+
+    def now(self) -> datetime:
+        return super().now() + self.offset
+
+
+CLOCK_FILE_ENV = "ORCHESTRATE_CLOCK_FILE"
+"""For tests with real processes: the scheduler's time is the one written in this file (ISO-8601), so the
+test sets it, as a fake clock, and no part of the test depends on the wall clock."""
+
+
+class FileClock(SystemClock):
+    """The time written in a file, read on every call (monotonic time is untouched).
+
+    A file being rewritten (empty, half written) reads as the time read last; the
+    writer should replace the file atomically.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._last = parse_datetime(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise OrchestrateError(f"{CLOCK_FILE_ENV}={path}: cannot read a time from it: {exc}") from None
+
+    def now(self) -> datetime:
+        with contextlib.suppress(OSError, ValueError):
+            self._last = parse_datetime(self.path.read_text(encoding="utf-8"))
+        return self._last
+
+
+def clock_from_environment() -> SystemClock:
+    """The system clock; a :class:`FileClock` when ``ORCHESTRATE_CLOCK_FILE`` is set, or an :class:`OffsetClock`
+    when ``ORCHESTRATE_CLOCK_OFFSET_SECONDS`` is."""
+    path = os.environ.get(CLOCK_FILE_ENV)
+    if path:
+        return FileClock(Path(path))
+    offset = os.environ.get(CLOCK_OFFSET_ENV)
+    if not offset:
+        return SystemClock()
+    try:
+        return OffsetClock(float(offset))
+    except ValueError:
+        raise OrchestrateError(f"{CLOCK_OFFSET_ENV}={offset!r} is not a number of seconds") from None

@@ -33,9 +33,10 @@ from pydantic import (
 from orchestrate_ext.clock import parse_duration
 from orchestrate_ext.errors import ConfigError, did_you_mean
 from orchestrate_ext.interfaces import Plugin, Workspace
+from orchestrate_ext.model import DEFAULT_OUTAGE_WAIT, StateLocation
 from orchestrate_ext.parameters import parameter_name_problem
 from orchestrate_ext.safe_load import CONFIG_LIMITS, load_yaml_file
-from orchestrate_ext.scheduling.settings import ScheduleConfig
+from orchestrate_ext.schedule_settings import ScheduleConfig
 from orchestrate_ext.secrets import secret_env_names
 
 CONFIG_FILE = "orchestrate.yaml"
@@ -43,7 +44,6 @@ DEFAULT_STATE_PATH = ".orchestrate/state.db"
 KERNEL_FOLDERS = (Path("/proc"), Path("/sys"))
 """Folders of the kernel's pseudo file systems: no state store can be created below them."""
 
-DEFAULT_OUTAGE_WAIT = 120.0
 """Seconds a run waits for an unreachable PostgreSQL state store by default (``state.outage_wait``)."""
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -235,18 +235,6 @@ class WorkspaceConfig:
                 if not parent.is_dir():
                     raise ConfigError(f"{where}: {parent} is a file, so {path} cannot be created below it")
                 break
-
-
-@dataclass(frozen=True)
-class StateLocation:
-    """A state store's place: ``path`` of a SQLite file, or ``url`` of a PostgreSQL database.
-
-    ``outage_wait``: seconds a run waits for an unreachable PostgreSQL server (``state.outage_wait``).
-    """
-
-    path: Path | None = None
-    url: str | None = None
-    outage_wait: float = DEFAULT_OUTAGE_WAIT
 
 
 def state_dir(state: StateConfig) -> str:

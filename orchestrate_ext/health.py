@@ -7,7 +7,7 @@ scan of the history, so it stays fast with 100,000 runs):
 * each schedule's next fire time and last run;
 * the runs going on now, with their progress and heartbeat;
 * nodes failing in their latest run, with their error;
-* stale nodes (see :mod:`orchestrate_ext.freshness`);
+* stale nodes (see :mod:`orchestrate_ext.staleness`);
 * broken nodes and schedules, left out of every run (with the nodes that wait
   for a broken one), from the partial graph the caller passes;
 * why the scheduler last stopped (:mod:`orchestrate_ext.scheduling.exits`).
@@ -26,14 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from orchestrate_ext.clock import isoformat
-from orchestrate_ext.freshness import NodeFreshness, assess, freshness_document
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.partial_graph import PartialGraph
 from orchestrate_ext.reports import run_summary
-from orchestrate_ext.scheduling.api import LeaseStatus, lease_document, lease_status
+from orchestrate_ext.schedule_api import LeaseStatus, lease_document, lease_status
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.exits import SchedulerExit
+from orchestrate_ext.staleness import NodeFreshness, assess, freshness_document
 from orchestrate_ext.store import StoreTx
 from orchestrate_ext.store.records import RunQuery
 

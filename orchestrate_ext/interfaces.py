@@ -16,13 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orchestrate_ext.execution.launch import Launcher, LocalLauncher, WorkerNeeds
+from orchestrate_ext.launcher import Launcher, LocalLauncher, WorkerNeeds
 from orchestrate_ext.model import AttemptRecord, AttemptStatus, Node
 
 if TYPE_CHECKING:
-    from orchestrate_ext.clock import Clock
     from orchestrate_ext.graph import Graph
-    from orchestrate_ext.store import StateStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +47,7 @@ class RunContext:
 
     Attributes:
         launcher: where the run's tries run (this machine, or a Dask cluster); runners start
-            their processes through it (see :mod:`orchestrate_ext.execution.launch`).
+            their processes through it (see :mod:`orchestrate_ext.launcher`).
     """
 
     run_id: str
@@ -219,23 +217,6 @@ class TolerantDiscovery(Protocol):
     def discover_tolerant(self, workspace: Workspace, config: Any) -> tuple[Sequence[Node], Mapping[str, str]]: ...
 
 
-@dataclass(frozen=True)
-class ObserverContext:
-    """What an observer plugin gets to watch runs with.
-
-    Attributes:
-        store: the state store (:class:`~orchestrate_ext.store.StateStore`): read runs, node
-            states and attempts, and keep the plugin's own tables as a registered component.
-        graph: the project's graph (owners, tags, descendants).
-        clock: the engine's clock; tests pass a fake one.
-    """
-
-    workspace: Workspace
-    store: StateStore
-    graph: Graph
-    clock: Clock
-
-
 @runtime_checkable
 class Observer(Protocol):
     """Hears every change of every run (it is a ``RunListener``) and gets a periodic ``tick``.
@@ -285,13 +266,6 @@ class ConfigProblemListener(Protocol):
         """Every problem of ``scope`` now (``project``: broken nodes and a project that cannot load;
         ``scheduler``: a scheduler that cannot start). Problems of the scope not in the list are fixed."""
         ...
-
-
-@runtime_checkable
-class ObserverPlugin(Plugin, Protocol):
-    """A plugin that watches runs (e.g. alerts) rather than contributing nodes."""
-
-    def observers(self, config: Any, context: ObserverContext) -> Sequence[Observer]: ...
 
 
 @runtime_checkable

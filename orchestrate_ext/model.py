@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -236,3 +237,19 @@ class AttemptRecord:
     log_path: str | None = None
     output_path: str | None = None
     worker: str | None = None
+
+
+#: How long a run waits for an unreachable PostgreSQL state store by default (``state.outage_wait``).
+DEFAULT_OUTAGE_WAIT = 120.0
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """A state store's place: ``path`` of a SQLite file, or ``url`` of a PostgreSQL database.
+
+    ``outage_wait``: seconds a run waits for an unreachable PostgreSQL server (``state.outage_wait``).
+    """
+
+    path: Path | None = None
+    url: str | None = None
+    outage_wait: float = DEFAULT_OUTAGE_WAIT

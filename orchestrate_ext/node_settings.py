@@ -17,7 +17,7 @@ from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.model import ReusePolicy
 from orchestrate_ext.parameters import parameter_name_problem
 from orchestrate_ext.safe_load import SETTINGS_LIMITS, check_structure
-from orchestrate_ext.scheduling.settings import NodeSchedule, check_node_schedule, check_timezone, node_schedule
+from orchestrate_ext.schedule_settings import NodeSchedule, check_node_schedule, check_timezone, node_schedule
 from orchestrate_ext.secrets import ENV_NAME
 from orchestrate_ext.sla import SlaSettings
 

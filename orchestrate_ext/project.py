@@ -17,14 +17,13 @@ from orchestrate_ext.clock import Clock, SystemClock
 from orchestrate_ext.config import WorkspaceConfig, find_config, load_config
 from orchestrate_ext.errors import OrchestrateError, PluginError
 from orchestrate_ext.events import RunListener
+from orchestrate_ext.execution.observers import ObserverContext, ObserverPlugin
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import (
     ImplicitPlugin,
     NodePlugin,
     NodeRunner,
     Observer,
-    ObserverContext,
-    ObserverPlugin,
     Plugin,
     TolerantDiscovery,
 )
@@ -34,7 +33,7 @@ from orchestrate_ext.redact import Redactor
 
 if TYPE_CHECKING:
     from orchestrate_ext.execution.executor import Executor
-    from orchestrate_ext.execution.launch import Launcher
+    from orchestrate_ext.launcher import Launcher
     from orchestrate_ext.store import StateStore
 
 PLUGIN_GROUP = "orchestrate_ext.plugins"
@@ -160,7 +159,7 @@ class Project:
     @cached_property
     def launcher(self) -> Launcher:
         """Where this process runs tries (``executor:``): here, or on a Dask cluster (connected once)."""
-        from orchestrate_ext.execution.launch import open_launcher
+        from orchestrate_ext.execution.launchers import open_launcher
 
         return open_launcher(self.config.core.executor, self.config.workspace.config_path)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import StateStore, open_store
 from tests.support import postgres
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
 
-from jupyter_extension.server import freshness, history, schedules, scheduling
-from jupyter_extension.server.launcher import Launcher
+from jupyter_extension.server import graph_markers, history, schedules, scheduling
+from jupyter_extension.server.detached import DetachedCommands
 from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
 from jupyter_extension.server.paths import relative_to_root
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
@@ -36,11 +36,13 @@ class Backend:
         cache_seconds: how long a loaded project (configuration and graph) is reused.
     """
 
-    def __init__(self, root: Path, project_dir: Path, cache_seconds: float = 5.0, launcher: Launcher | None = None):
+    def __init__(
+        self, root: Path, project_dir: Path, cache_seconds: float = 5.0, detached: DetachedCommands | None = None
+    ):
         self.root = root.resolve()
         self.project_dir = project_dir.resolve()
         self.cache_seconds = cache_seconds
-        self.launcher = launcher or Launcher()
+        self.detached = detached or DetachedCommands()
         self._lock = threading.Lock()
         self._graph_lock = threading.Lock()
         self._project: tuple[float, Project] | None = None
@@ -171,7 +173,7 @@ class Backend:
         blocked = partial.blocked()
         latest = history.latest_by_node(self.reader())
         alerts_zone = getattr(project.config.sections.get("alerts"), "timezone", None) or "UTC"
-        marks = freshness.markers(partial.graph, latest, project.clock.now(), alerts_zone)
+        marks = graph_markers.markers(partial.graph, latest, project.clock.now(), alerts_zone)
         documents = []
         for node_id, node in partial.graph.nodes.items():
             entry = latest.get(node_id, {})
@@ -236,7 +238,7 @@ class Backend:
         """
         project = self.graph_project()
         when = logical_date or project.clock.now()
-        return run_summary(self.launcher.trigger(project, self.store(), selection, when, parameters, only_changed))
+        return run_summary(self.detached.trigger(project, self.store(), selection, when, parameters, only_changed))
 
     def plan(self, selection: str | None, logical_date: datetime | None, only_changed: bool | None) -> dict[str, Any]:
         """What a run of ``selection`` would do (:mod:`orchestrate_ext.planning`); the store is read, never made."""
@@ -249,7 +251,7 @@ class Backend:
             store.close()
 
     def retry(self, run_id: str) -> dict[str, Any]:
-        return run_summary(self.launcher.retry(self.graph_project(), self.store(), run_id))
+        return run_summary(self.detached.retry(self.graph_project(), self.store(), run_id))
 
     def logs(self, run_id: str, node_id: str, try_number: int | None) -> dict[str, Any]:
         return history.read_logs(self.reader(), self.state_dir, run_id, node_id, try_number)
@@ -281,7 +283,7 @@ class Backend:
         return scheduling.ticks(self.graph_project(), schedule, limit)
 
     def start_backfill(self, body: object) -> dict[str, Any]:
-        return scheduling.start_backfill(self.graph_project(), self.launcher, body)
+        return scheduling.start_backfill(self.graph_project(), self.detached, body)
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         return scheduling.cancel(self.project(), run_id)
@@ -295,13 +297,13 @@ class Backend:
         return scheduling.set_paused(self.graph_project(), self.root, name, paused)
 
     def scheduler_status(self) -> dict[str, Any]:
-        return scheduling.scheduler_status(self.project(), self.launcher)
+        return scheduling.scheduler_status(self.project(), self.detached)
 
     def start_scheduler(self) -> dict[str, Any]:
-        return scheduling.start_scheduler(self.project(), self.launcher)
+        return scheduling.start_scheduler(self.project(), self.detached)
 
     def stop_scheduler(self) -> dict[str, Any]:
-        return scheduling.stop_scheduler(self.project(), self.launcher)
+        return scheduling.stop_scheduler(self.project(), self.detached)
 
 
 def alert_routes(project: Project) -> list[dict[str, Any]]:

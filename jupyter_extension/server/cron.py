@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from orchestrate_ext.cron import CronError, CronSchedule, zone
 from orchestrate_ext.errors import BadInput
-from orchestrate_ext.scheduling.cron import CronError, CronSchedule, zone
 
 
 def check_timezone(name: str) -> None:

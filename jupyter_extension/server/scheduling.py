@@ -1,4 +1,4 @@
-"""The scheduler's side of the API, through :mod:`orchestrate_ext.scheduling.api` only.
+"""The scheduler's side of the API, through :mod:`orchestrate_ext.schedule_api` only.
 
 Schedules do not depend on Lab: they are kept by a separate ``orchestrate
 scheduler`` process. This module lists them, pauses and resumes them, asks
@@ -16,16 +16,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jupyter_extension.plugin import HELD_SCHEDULE
+from jupyter_extension.server.detached import DetachedCommands
 from jupyter_extension.server.errors import Conflict
-from jupyter_extension.server.launcher import Launcher
 from jupyter_extension.server.paths import relative_to_root
+from orchestrate_ext import schedule_api as api
 from orchestrate_ext.clock import isoformat
 from orchestrate_ext.config import format_validation_error
 from orchestrate_ext.errors import BadInput, StoreError
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.reports import run_summary
-from orchestrate_ext.scheduling import api
 from orchestrate_ext.scheduling.backfill import backfill_dates, parse_bound
 from orchestrate_ext.scheduling.exits import last_exit
 
@@ -137,15 +137,15 @@ LOG_TAIL_LINES = 20
 _LOG_TAIL_BYTES = 64 * 1024
 
 
-def scheduler_status(project: Project, launcher: Launcher | None = None) -> dict[str, Any]:
+def scheduler_status(project: Project, detached: DetachedCommands | None = None) -> dict[str, Any]:
     """The scheduler's state for the panel: ``running`` (holder, since), ``starting`` (a scheduler started
     from here has not taken the lease yet), ``failed`` (its last exit was an error, or the one started from
     here exited with an error code: ``reason`` and the last lines of its log say why), ``stopping`` (it gave
     the lease up and finishes its running nodes) or ``stopped``."""
     lease = _lease(project)
     log = project.config.workspace.state_dir / SCHEDULER_LOG
-    starting = None if lease.active or launcher is None else launcher.running("scheduler")
-    code = None if lease.active or starting is not None or launcher is None else launcher.exit_code("scheduler")
+    starting = None if lease.active or detached is None else detached.running("scheduler")
+    code = None if lease.active or starting is not None or detached is None else detached.exit_code("scheduler")
     stopped = last_exit(project.config.workspace.state_dir)
     reason = None
     if lease.active:
@@ -195,25 +195,25 @@ def _log_tail(project: Project, log: Path, lines: int = LOG_TAIL_LINES) -> list[
     return [redact(line) for line in text.splitlines() if line.strip()][-lines:]
 
 
-def stop_scheduler(project: Project, launcher: Launcher | None = None) -> dict[str, Any]:
+def stop_scheduler(project: Project, detached: DetachedCommands | None = None) -> dict[str, Any]:
     """Ask the running scheduler to stop (SIGTERM); it finishes running nodes first (409 when none runs here)."""
     try:
         lease = api.stop_scheduler(project)
     except api.SchedulerNotStopped as exc:
         raise Conflict(str(exc)) from None
-    status = scheduler_status(project, launcher)
+    status = scheduler_status(project, detached)
     return {**status, "stopping": True, "detail": f"stopping (pid {lease.pid}): running nodes finish first"}
 
 
-def start_scheduler(project: Project, launcher: Launcher) -> dict[str, Any]:
+def start_scheduler(project: Project, detached: DetachedCommands) -> dict[str, Any]:
     """Start ``orchestrate scheduler`` in its own session; it outlives Jupyter."""
-    status = scheduler_status(project, launcher)
+    status = scheduler_status(project, detached)
     if status["state"] == "stopping":
         raise Conflict(f"the scheduler is still stopping ({status['detail']}); start it again once it has stopped")
     if status["running"] or status["starting"]:
         raise Conflict(f"a scheduler is already running for this project ({status['detail']})")
     log = project.config.workspace.state_dir / SCHEDULER_LOG
-    pid = launcher.start(scheduler_command(project), cwd=project.root, log_path=log, key="scheduler")
+    pid = detached.start(scheduler_command(project), cwd=project.root, log_path=log, key="scheduler")
     shown = _shown(project, log)
     return {
         **status,
@@ -257,7 +257,7 @@ class BackfillRequest(BaseModel):
             raise BadInput(format_validation_error(exc, "request body")) from None
 
 
-def start_backfill(project: Project, launcher: Launcher, body: object) -> dict[str, Any]:
+def start_backfill(project: Project, detached: DetachedCommands, body: object) -> dict[str, Any]:
     """Check a backfill as ``orchestrate backfill`` would, then start that command in its own session."""
     request = BackfillRequest.parse(body)
     definition = api.get_definition(api.schedule_definitions(project), request.schedule)
@@ -277,7 +277,7 @@ def start_backfill(project: Project, launcher: Launcher, body: object) -> dict[s
     args += ["--parallel", str(request.parallel), "--project", str(project.root)]
     if request.force:
         args.append("--force")
-    pid = launcher.start(args, cwd=project.root, log_path=log, key=f"backfill:{request.schedule}")
+    pid = detached.start(args, cwd=project.root, log_path=log, key=f"backfill:{request.schedule}")
     return {
         "schedule": request.schedule,
         "dates": len(dates),

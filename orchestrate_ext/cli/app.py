@@ -21,9 +21,8 @@ from typing import Any
 
 import click
 
+from orchestrate_ext import __version__
 from orchestrate_ext.errors import BadInput, OrchestrateError, RunNotFound
-from orchestrate_ext.redact import Redactor
-from orchestrate_ext.secrets import seal_process
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -70,11 +69,17 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (BadInput, RunNotFound) as exc:
-            click.echo(f"error: {Redactor()(str(exc))}", err=True)
+            click.echo(f"error: {_redacted(exc)}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except OrchestrateError as exc:
-            click.echo(f"error: {Redactor()(str(exc))}", err=True)
+            click.echo(f"error: {_redacted(exc)}", err=True)
             ctx.exit(EXIT_FAILED)
+
+
+def _redacted(exc: Exception) -> str:
+    from orchestrate_ext.redact import Redactor  # loaded when an error is shown, not for every start-up
+
+    return Redactor()(str(exc))
 
 
 def project_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,7 +99,9 @@ def emit_json(document: object, *, indent: int | None = 2) -> None:
 
 
 @click.group(cls=_Group)
-@click.version_option(package_name="orchestrate-ext")
+@click.version_option(version=__version__, prog_name="orchestrate")  # not importlib.metadata: start-up
 def main() -> None:
     """Run a dbt project and Jupyter notebooks as one pipeline."""
+    from orchestrate_ext.secrets import seal_process  # after --version and --help, which answer without it
+
     seal_process()  # no node process may read this process's environment (orchestrate_ext.secrets)

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from orchestrate_ext.cli.app import emit_json
 from orchestrate_ext.cli.screen import Screen, draw, stdout_console
-from orchestrate_ext.clock import parse_duration, to_utc
+from orchestrate_ext.clock import clock_from_environment, parse_duration, to_utc
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.project import Project
 from orchestrate_ext.store import StateStore
@@ -86,8 +86,6 @@ class Reading:
 
 
 def load_project(project_dir: Path | None) -> Project:
-    from orchestrate_ext.scheduling.serve import clock_from_environment  # the scheduler's module: only when read
-
     return Project.load(project_dir, clock=clock_from_environment())
 
 

@@ -21,8 +21,8 @@ from orchestrate_ext.clock import Clock, parse_datetime
 from orchestrate_ext.errors import BadInput, ConfigError
 from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.execution.executor import Executor
-from orchestrate_ext.execution.launch import LOCAL, WorkerNeeds
 from orchestrate_ext.interfaces import DescribingPlugin, Observer, WorkerRequirements
+from orchestrate_ext.launcher import LOCAL, WorkerNeeds
 from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.parameters import check_run_parameters, parameter_name_problem
 from orchestrate_ext.partial_graph import Choice, choose

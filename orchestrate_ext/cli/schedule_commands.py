@@ -14,22 +14,27 @@ from types import FrameType
 
 import click
 
+from orchestrate_ext import schedule_api as api
 from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
 from orchestrate_ext.cli.run_commands import warn_left_out
 from orchestrate_ext.cli.schedule_views import schedules_screen, ticks_screen
-from orchestrate_ext.clock import check_logical_date, isoformat, logical_date_out_of_range, parse_duration
+from orchestrate_ext.clock import (
+    check_logical_date,
+    clock_from_environment,
+    isoformat,
+    logical_date_out_of_range,
+    parse_duration,
+)
 from orchestrate_ext.errors import BadInput, RunNotFound
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
 from orchestrate_ext.redact import Redactor
-from orchestrate_ext.scheduling import api
+from orchestrate_ext.scheduler_process import load_snapshot, open_scheduler, problem_text, serve
 from orchestrate_ext.scheduling.backfill import Backfill, BackfillItem, backfill_dates, parse_bound
 from orchestrate_ext.scheduling.exits import record_exit
 from orchestrate_ext.scheduling.scheduler import Scheduler, SchedulerOptions
-from orchestrate_ext.scheduling.serve import clock_from_environment, open_scheduler, problem_text, serve
-from orchestrate_ext.scheduling.source import load_snapshot
 from orchestrate_ext.store.records import SQL_INT_MAX
 
 
@@ -81,7 +86,7 @@ def scheduler(
         stops += 1
         if stops == 1:
             stopped_by = f"stopped by {signal.Signals(signum).name}"
-            logging.getLogger("orchestrate_ext.scheduler").info(
+            logging.getLogger(__name__).info(
                 "%s: taking no new work; running nodes get %.0f s to finish", signal.Signals(signum).name, grace_seconds
             )
             stop.set()

@@ -13,7 +13,7 @@ from rich.text import Text
 from orchestrate_ext.cli.screen import Cell, Column, Screen, styled
 from orchestrate_ext.cli.views import run_took, status_text
 from orchestrate_ext.model import RunRecord
-from orchestrate_ext.scheduling.api import ScheduleInfo
+from orchestrate_ext.schedule_api import ScheduleInfo
 from orchestrate_ext.store.records import TickRecord, TickStatus
 from orchestrate_ext.timefmt import TimeStyle
 

@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from orchestrate_ext.cli.app import emit_json, main, project_option
-from orchestrate_ext.config import StateLocation, check_database_url
+from orchestrate_ext.config import check_database_url
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.interfaces import StorePlugin
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.project import Project
 from orchestrate_ext.store import Component, StateStore, open_store
 from orchestrate_ext.store.copy import copy_history

@@ -18,12 +18,12 @@ from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, main, project_option
 from orchestrate_ext.cli.reading import reading, utc_option
 from orchestrate_ext.cli.status_views import freshness_screen, status_screen
-from orchestrate_ext.freshness import assess, freshness_document
 from orchestrate_ext.health import check_health, health_document, refreshing_nodes
-from orchestrate_ext.scheduling.api import schedule_definitions
+from orchestrate_ext.schedule_api import schedule_definitions
 from orchestrate_ext.scheduling.definitions import discover_schedule_set
 from orchestrate_ext.scheduling.exits import last_exit
 from orchestrate_ext.selection import select
+from orchestrate_ext.staleness import assess, freshness_document
 
 
 @main.command()

@@ -12,9 +12,9 @@ from rich.text import Text
 
 from orchestrate_ext.cli.screen import Cell, Column, Screen, styled
 from orchestrate_ext.cli.views import counts_text, progress_text, run_took, run_trigger, status_text
-from orchestrate_ext.freshness import NodeFreshness, StaleBy, StaleReason
 from orchestrate_ext.health import Health, ScheduleHealth
 from orchestrate_ext.marks import STALE_MARK
+from orchestrate_ext.staleness import NodeFreshness, StaleBy, StaleReason
 from orchestrate_ext.timefmt import TimeStyle, between, span
 
 STALE_SHOWN = 15

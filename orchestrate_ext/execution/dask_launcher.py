@@ -24,7 +24,7 @@ Each try is pinned to one worker (``workers=[address]``,
 worker resources that runs the fewest of this launcher's tries. So Dask never
 runs a try a second time elsewhere: a worker that dies mid-try makes the
 scheduler say so (a ``remove-worker`` event), the handle raises
-:class:`~orchestrate_ext.execution.launch.WorkerLost` and cancels the task,
+:class:`~orchestrate_ext.launcher.WorkerLost` and cancels the task,
 the runner reports the try ``crashed`` and the engine retries the node as its
 ``retries`` allow, on another worker (whose pool is warm).
 """
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.execution.launch import Command, WorkerLost, WorkerNeeds, missing_here
+from orchestrate_ext.launcher import Command, WorkerLost, WorkerNeeds, missing_here
 
 LAST_BATCHES_SECONDS = 5.0
 """How long a finished try's handle waits for output batches still on their way."""

@@ -42,7 +42,7 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from orchestrate_ext import processes
-from orchestrate_ext.execution.launch import for_this_machine
+from orchestrate_ext.launcher import for_this_machine
 from orchestrate_ext.secrets import seal_process
 
 PLUGIN = "orchestrate"

@@ -20,11 +20,11 @@ from orchestrate_ext.config import Defaults
 from orchestrate_ext.errors import StoreError
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
-from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.run_loop import RunLoop
 from orchestrate_ext.execution.store_failure import record_store_failure
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
+from orchestrate_ext.launcher import Launcher, LocalLauncher
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
 from orchestrate_ext.secrets import seal_process
 from orchestrate_ext.store import StateStore

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-import psutil
-
 OWNER_ENV = "ORCHESTRATE_OWNER"
 """Environment variable naming the owner that started a process; inherited by node processes."""
 HOST_ENV = "ORCHESTRATE_HOST"
@@ -46,6 +44,8 @@ class ProcessIdentity:
 
     @classmethod
     def current(cls) -> ProcessIdentity:
+        import psutil  # here, not at import: reading commands import this module and rarely ask
+
         return cls(host_name(), os.getpid(), psutil.Process().create_time())
 
     @classmethod
@@ -63,6 +63,8 @@ class ProcessIdentity:
 
 def process_alive(pid: int, started: float) -> bool:
     """True when the process ``pid`` runs and is the one that started at ``started``."""
+    import psutil
+
     try:
         process = psutil.Process(pid)
         return abs(process.create_time() - started) < 0.5 and process.status() != psutil.STATUS_ZOMBIE
@@ -107,6 +109,8 @@ def kill_leftovers(owner: str) -> list[int]:
     ``owner`` are touched, never this process's own group. Returns the killed
     process group ids.
     """
+    import psutil
+
     own_group = os.getpgid(0)
     groups: set[int] = set()
     for process in psutil.process_iter():

@@ -33,7 +33,7 @@ from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.claims_sql import AttemptEnding
 from orchestrate_ext.store.records import RunOwnership
 
-log = logging.getLogger("orchestrate_ext.scheduler")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from typing import Any
 from orchestrate_ext.background import logged_not_raised
 from orchestrate_ext.datasets import node_datasets
 from orchestrate_ext.events import NodeChanged
-from orchestrate_ext.interfaces import ObserverContext
+from orchestrate_ext.execution.observers import ObserverContext
 from orchestrate_ext.lineage.config import LineageConfig
 from orchestrate_ext.lineage.delivery import Sender
 from orchestrate_ext.lineage.facts import JobRef, NodeFacts, node_facts, run_facts

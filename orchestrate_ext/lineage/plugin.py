@@ -17,14 +17,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrate_ext.errors import MissingExtra
-from orchestrate_ext.interfaces import Observer, ObserverContext, Workspace
+from orchestrate_ext.execution.observers import ObserverContext
+from orchestrate_ext.interfaces import Observer, Workspace
 from orchestrate_ext.lineage.config import LineageConfig, client_configured, disabled
 
 log = logging.getLogger(__name__)
 
 
 class LineagePlugin:
-    """An :class:`~orchestrate_ext.interfaces.ObserverPlugin` with a store component and commands."""
+    """An :class:`~orchestrate_ext.execution.observers.ObserverPlugin` with a store component and commands."""
 
     config_key = "lineage"
     config_model = LineageConfig

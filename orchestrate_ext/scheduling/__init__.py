@@ -1,7 +1,7 @@
 """Schedules, the scheduler process, backfill and triggers.
 
 For other parts of the product (the CLI, the JupyterLab server extension),
-:mod:`orchestrate_ext.scheduling.api` offers plain functions; each takes the
+:mod:`orchestrate_ext.schedule_api` offers plain functions; each takes the
 project folder (or a loaded ``Project``) and needs no running scheduler::
 
     from orchestrate_ext.scheduling import api
@@ -20,16 +20,16 @@ results into JSON-ready dicts (the shapes ``orchestrate schedules --json`` and
 string) and ``orchestrate.timezone`` into a notebook's metadata is enough to
 schedule it: a running scheduler notices within a few seconds.
 
-Modules, from the bottom up:
+Modules, from the bottom up (the cron wrapper, :mod:`orchestrate_ext.cron`, and the ``schedules:``
+settings, :mod:`orchestrate_ext.schedule_settings`, are part of the base layer: the config schema):
 
-* ``cron`` — cron expressions in IANA time zones (the croniter wrapper; DST rules).
-* ``settings`` — the ``schedules:`` entries of orchestrate.yaml and a node's ``schedule`` key.
 * ``definitions`` — every schedule of a project, and which nodes one of its runs includes.
-* ``store``, ``sqlite_store``, ``sqlite_lease`` — ticks, the next-fire index, pause flags, the lease,
-  file state.
 * ``catchup``, ``triggers`` — which ticks a due schedule, a file change or an upstream success records.
-* ``scheduler``, ``options``, ``dispatch``, ``source``, ``serve`` — the scheduler's step, the runs
-  it executes, reloading the project when its files change, and the process's main loop. Claims,
-  liveness and crash recovery live in :mod:`orchestrate_ext.execution`.
+* ``indexing`` — the next-fire index.
+* ``scheduler``, ``options``, ``dispatch``, ``source``, ``exits`` — the scheduler's step, the runs it
+  executes, reloading the project when its files change (``source`` takes the loader from the app),
+  and the record of its exit. Claims, liveness and crash recovery live in :mod:`orchestrate_ext.execution`.
 * ``backfill`` — one run per fire time between two dates.
+
+The process's main loop, which loads the project, is :mod:`orchestrate_ext.scheduler_process` (app layer).
 """

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from orchestrate_ext.clock import Clock, isoformat
+from orchestrate_ext.cron import zone
 from orchestrate_ext.errors import BadInput
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
-from orchestrate_ext.execution.launch import Launcher
+from orchestrate_ext.launcher import Launcher
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.partial_graph import Choice, choose
-from orchestrate_ext.scheduling.cron import zone
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool
 from orchestrate_ext.scheduling.source import ProjectSnapshot

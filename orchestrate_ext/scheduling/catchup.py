@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from orchestrate_ext.clock import isoformat
-from orchestrate_ext.scheduling.cron import CronSchedule
+from orchestrate_ext.cron import CronSchedule
+from orchestrate_ext.schedule_settings import CatchUp
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.store.records import NewTick, TickStatus, Trigger
 
 _SECOND = timedelta(seconds=1)

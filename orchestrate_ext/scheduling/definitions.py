@@ -36,12 +36,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrate_ext.config import format_validation_error
+from orchestrate_ext.cron import CronSchedule, cron_schedule
 from orchestrate_ext.errors import BadInput, ConfigError, did_you_mean
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import Node
 from orchestrate_ext.partial_graph import PartialGraph
-from orchestrate_ext.scheduling.cron import CronSchedule, cron_schedule
-from orchestrate_ext.scheduling.settings import CatchUp, NodeSchedule, ScheduleConfig
+from orchestrate_ext.schedule_settings import CatchUp, NodeSchedule, ScheduleConfig
 from orchestrate_ext.selection import select
 
 

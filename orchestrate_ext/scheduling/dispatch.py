@@ -21,7 +21,7 @@ from orchestrate_ext.events import NodeChanged, RunListener
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.model import RunRecord
 
-log = logging.getLogger("orchestrate_ext.scheduler")
+log = logging.getLogger(__name__)
 
 
 @dataclass

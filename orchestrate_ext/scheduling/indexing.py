@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
 
-from orchestrate_ext.scheduling.cron import CronSchedule
+from orchestrate_ext.cron import CronSchedule
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.source import ProjectSnapshot
 from orchestrate_ext.store.records import ScheduleState
@@ -103,7 +103,7 @@ class FireTimePrefetch:
     where a hundred schedules are due would spend most of its step on that; so
     each schedule whose next fire time is within ``horizon`` seconds has the
     following one computed ahead (a small budget per step), and the boundary
-    finds it remembered by its :class:`~orchestrate_ext.scheduling.cron.CronSchedule`.
+    finds it remembered by its :class:`~orchestrate_ext.cron.CronSchedule`.
     """
 
     def __init__(self, horizon: float = 120.0, budget: float = 0.01) -> None:

@@ -37,16 +37,16 @@ from orchestrate_ext.errors import BadInput, StoreConflict
 from orchestrate_ext.events import RunListener
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.executor import Executor
-from orchestrate_ext.execution.launch import Launcher, LocalLauncher
 from orchestrate_ext.execution.liveness import Liveness, ProcessLiveness
 from orchestrate_ext.execution.recovery import recover_orphans
 from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener
+from orchestrate_ext.launcher import Launcher, LocalLauncher
+from orchestrate_ext.schedule_settings import CatchUp
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
 from orchestrate_ext.scheduling.dispatch import RunPool, SerializedListener
 from orchestrate_ext.scheduling.indexing import FireTimePrefetch, NextFireIndex
 from orchestrate_ext.scheduling.options import SchedulerOptions, StepReport, seconds_between
-from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import ProjectSnapshot, ScheduleSource
 from orchestrate_ext.scheduling.triggers import plan_after_ticks, plan_file_tick, scan_files
 from orchestrate_ext.store import StateStore
@@ -63,7 +63,7 @@ from orchestrate_ext.store.records import (
     Trigger,
 )
 
-log = logging.getLogger("orchestrate_ext.scheduler")
+log = logging.getLogger(__name__)
 
 PROJECT_SCOPE = "project"
 SCHEDULER_SCOPE = "scheduler"

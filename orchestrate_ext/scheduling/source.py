@@ -35,10 +35,9 @@ from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import ConfigProblem, NodeRunner
 from orchestrate_ext.partial_graph import PartialGraph
-from orchestrate_ext.project import Project
-from orchestrate_ext.scheduling.definitions import ScheduleDefinition, ScheduleSet, discover_schedule_set
+from orchestrate_ext.scheduling.definitions import ScheduleDefinition, ScheduleSet
 
-log = logging.getLogger("orchestrate_ext.scheduler")
+log = logging.getLogger(__name__)
 
 _WATCHED_SUFFIXES = {".ipynb", ".yaml", ".yml", ".sql", ".csv", ".py", ".json"}
 _SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules", "node_modules", "__pycache__", ".ipynb_checkpoints"}
@@ -93,36 +92,6 @@ class StaticSource:
 
     def close(self) -> None:
         pass
-
-
-def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
-    """Load the project (orchestrate.yaml, plugins, partial graph) and its schedules.
-
-    Broken nodes and schedules are left out (see the module docstring).
-
-    Raises:
-        BadInput: the project cannot be loaded at all (orchestrate.yaml, a plugin, two nodes with one id).
-    """
-    project = Project.load(project_dir)
-    partial = project.partial_graph
-    config = project.config
-    schedules = discover_schedule_set(
-        config.core.schedules, partial, config.workspace.config_path, config.broken_schedules
-    )
-    redact = project.redactor()
-    return ProjectSnapshot(
-        graph=partial.runnable(),
-        runners=project.runners,
-        definitions=schedules.definitions,
-        root=project.root,
-        state_dir=project.config.workspace.state_dir,
-        concurrency=project.config.core.concurrency,
-        defaults=project.config.core.defaults,
-        redact=redact,
-        partial=partial,
-        broken_schedules=schedules.broken,
-        problems=config_problems(partial, schedules, redact),
-    )
 
 
 def config_problems(
@@ -187,16 +156,18 @@ def project_fingerprint(root: Path, state_dir: Path) -> int:
 
 
 class ProjectSource:
-    """The project in ``project_dir``, reloaded in a background thread when its files change.
+    """The project that ``load`` loads, reloaded in a background thread when its files change.
 
     Args:
+        load: loads the project and its schedules (the app's ``load_snapshot``); called again
+            after every change.
         refresh_seconds: how often the fingerprint is taken.
     """
 
-    def __init__(self, project_dir: Path | None, refresh_seconds: float = 3.0) -> None:
-        self.project_dir = project_dir
+    def __init__(self, load: Callable[[], ProjectSnapshot], refresh_seconds: float = 3.0) -> None:
+        self.load = load
         self.refresh_seconds = refresh_seconds
-        self._snapshot = load_snapshot(project_dir)
+        self._snapshot = load()
         _log_left_out(self._snapshot, None)
         self._fingerprint = project_fingerprint(self._snapshot.root, self._snapshot.state_dir)
         self.last_error: str | None = None
@@ -221,7 +192,7 @@ class ProjectSource:
             return False
         started = time.monotonic()
         try:
-            snapshot = load_snapshot(self.project_dir)
+            snapshot = self.load()
         except Exception as exc:  # whatever a plugin or a file raises: one log line, tried again on the next change
             problem = str(exc) if isinstance(exc, OrchestrateError) else f"{type(exc).__name__}: {exc}"
             new = problem != self.last_error

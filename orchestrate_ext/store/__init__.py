@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrate_ext import extras
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store.protocol import StateStore, StoreInfo, StoreTx
 from orchestrate_ext.store.sql import Component
 

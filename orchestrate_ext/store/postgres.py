@@ -43,8 +43,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from orchestrate_ext.config import DEFAULT_OUTAGE_WAIT
 from orchestrate_ext.errors import StoreConflict, StoreError, StoreUnreachable
+from orchestrate_ext.model import DEFAULT_OUTAGE_WAIT
 from orchestrate_ext.redact import Redactor, url_password
 from orchestrate_ext.store.protocol import StateStore
 from orchestrate_ext.store.sql import POSTGRESQL, Dialect, Result, Sql

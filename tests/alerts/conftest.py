@@ -19,11 +19,12 @@ import pytest
 from alerts.config import AlertsConfig
 from alerts.observer import AlertsObserver
 from alerts.sla import ScheduleSla
-from orchestrate_ext.config import Defaults, StateLocation
+from orchestrate_ext.config import Defaults
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.observers import ObserverContext
 from orchestrate_ext.graph import build_graph
-from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, ObserverContext, RunContext, Workspace
-from orchestrate_ext.model import AttemptStatus, Node, RunRecord
+from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
+from orchestrate_ext.model import AttemptStatus, Node, RunRecord, StateLocation
 from orchestrate_ext.store import open_store
 from orchestrate_ext.testing import FakeClock
 from tests.alerts.fake_slack import FakeSlack

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from alerts.store import FAILED, PENDING, SENDING, SENT
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.model import StateLocation
 from tests.alerts.conftest import ENVIRON, Harness, email_config, node, slack_config
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.fake_smtp import SmtpServer

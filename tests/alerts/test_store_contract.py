@@ -24,8 +24,8 @@ from alerts.store import (
     SlaRecord,
 )
 from alerts.store_sql import SqlAlertStore
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.errors import StoreError
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import StateStore, open_store
 from tests.alerts.conftest import START
 

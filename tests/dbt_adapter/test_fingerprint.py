@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dbt_adapter.fingerprint import LoadedAt, RunValues, digest_manifest
-from dbt_adapter.freshness import read_results
+from dbt_adapter.source_freshness import read_results
 
 VALUES = RunValues(run_vars={}, project_vars={}, target="shop/dev")
 

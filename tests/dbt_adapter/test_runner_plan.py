@@ -10,9 +10,9 @@ from dbt_adapter.invocation import Invocation
 from dbt_adapter.nodes import nodes_from_manifest
 from dbt_adapter.project import DBT_MAIN, DbtConfig, DbtProject
 from dbt_adapter.runner import DbtRunner
-from orchestrate_ext.execution.launch import WORKER_PYTHON
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.interfaces import NodeTask, Workspace
+from orchestrate_ext.launcher import WORKER_PYTHON
 from orchestrate_ext.selection import select
 from tests.dbt_adapter.manifests import ManifestDoc
 

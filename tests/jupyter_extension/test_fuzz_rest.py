@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import open_store
 from tests.conftest import copy_example, copy_parsed
 from tests.test_fuzz_inputs import crons, durations, names, scalars, timezones, values

@@ -13,17 +13,18 @@ from typing import Any
 
 import pytest
 
-from orchestrate_ext.config import Defaults, StateLocation
+from orchestrate_ext.config import Defaults
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.observers import ObserverContext
 from orchestrate_ext.graph import build_graph
-from orchestrate_ext.interfaces import ObserverContext, Workspace
+from orchestrate_ext.interfaces import Workspace
 from orchestrate_ext.lineage.config import LineageConfig, client_configured
 from orchestrate_ext.lineage.facts import run_uuid
 from orchestrate_ext.lineage.observer import LineageObserver
 from orchestrate_ext.lineage.outbox import PENDING, SENT, LineageOutbox
-from orchestrate_ext.model import Node, NodeStatus
+from orchestrate_ext.model import Node, NodeStatus, StateLocation
 from orchestrate_ext.store import open_store
 from orchestrate_ext.testing import FakeClock, ScriptedRunner
 from tests.lineage.collector import Collector

@@ -5,9 +5,11 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.clock import parse_duration
-from orchestrate_ext.config import ExecutorConfig, StateLocation, load_config
+from orchestrate_ext.config import ExecutorConfig, load_config
 from orchestrate_ext.errors import ConfigError
-from orchestrate_ext.execution.launch import LocalLauncher, open_launcher
+from orchestrate_ext.execution.launchers import open_launcher
+from orchestrate_ext.launcher import LocalLauncher
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.project import load_plugins
 
 

@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from orchestrate_ext.execution.dask_launcher import DaskLauncher
-from orchestrate_ext.execution.launch import WORKER_PYTHON, Command
+from orchestrate_ext.launcher import WORKER_PYTHON, Command
 from tests.conftest import run_cli
 from tests.jupyter_extension.test_notebook_nodes import write_notebook
 

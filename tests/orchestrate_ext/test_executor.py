@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.clock import SystemClock
-from orchestrate_ext.config import Defaults, StateLocation
+from orchestrate_ext.config import Defaults
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.model import AttemptRecord, AttemptStatus, NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.model import (
+    AttemptRecord,
+    AttemptStatus,
+    NodeRunRecord,
+    NodeStatus,
+    RunRecord,
+    RunStatus,
+    StateLocation,
+)
 from orchestrate_ext.store import StateStore, open_store
 from orchestrate_ext.testing import ScriptedRunner
 from tests.orchestrate_ext.test_graph import node

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from orchestrate_ext.execution.guard import guarded
-from orchestrate_ext.execution.launch import WORKER_PYTHON, Command, LocalLauncher
+from orchestrate_ext.launcher import WORKER_PYTHON, Command, LocalLauncher
 from orchestrate_ext.testing import wait_until
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.clock import Clock, SystemClock
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.graph import Graph, build_graph
-from orchestrate_ext.model import NodeStatus, ReusePolicy
+from orchestrate_ext.model import NodeStatus, ReusePolicy, StateLocation
 from orchestrate_ext.partial_graph import build_partial_graph
 from orchestrate_ext.planning import FULL_RUN, Action, Plan, plan_nodes
 from orchestrate_ext.store import StateStore, open_store

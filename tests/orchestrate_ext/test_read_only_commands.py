@@ -10,8 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrate_ext.cli import main
-from orchestrate_ext.config import StateLocation
-from orchestrate_ext.model import RunStatus
+from orchestrate_ext.model import RunStatus, StateLocation
 from orchestrate_ext.store import open_store
 from tests.orchestrate_ext.store.records import insert, make_run
 from tests.support.stores import close_run

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from dbt_adapter.project import DbtConfig, DbtProject
 from orchestrate_ext.cli import main
 from orchestrate_ext.clock import SystemClock
-from orchestrate_ext.config import Defaults, StateLocation, load_config
+from orchestrate_ext.config import Defaults, load_config
 from orchestrate_ext.events import NodeChanged
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext, Workspace
-from orchestrate_ext.model import AttemptStatus, Node
+from orchestrate_ext.model import AttemptStatus, Node, StateLocation
 from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.redact import Redactor
 from orchestrate_ext.secrets import node_environment, secret_env_names

@@ -51,8 +51,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, parsed_manifest: Path) -> Iter
 
 def _stop_schedulers(root: Path) -> None:
     """A scheduler a test started from the panel keeps running on its own: stop it with the server."""
+    from orchestrate_ext import schedule_api as api
     from orchestrate_ext.project import Project
-    from orchestrate_ext.scheduling import api
 
     with contextlib.suppress(Exception):  # the project may be half-edited by a failed test; nothing to stop then
         status = api.scheduler_status(Project.load(root))

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from orchestrate_ext.cli import main
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import StateStore, open_store
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from orchestrate_ext.cron import CronSchedule
 from orchestrate_ext.execution.liveness import ProcessIdentity, host_name
 from orchestrate_ext.model import NodeStatus, RunStatus
-from orchestrate_ext.scheduling.cron import CronSchedule
 from orchestrate_ext.store import StateStore
 from tests.orchestrate_ext.cli.conftest import invoke, write_notebook
 from tests.support.history import Step, record_run

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.model import RunStatus
+from orchestrate_ext.schedule_settings import CatchUp
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
 from orchestrate_ext.scheduling.scheduler import Scheduler
-from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import TickRecord, TickStatus, Trigger
 from orchestrate_ext.testing import FakeClock, ScriptedRunner

@@ -11,7 +11,7 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrate_ext.scheduling.cron import CronError, CronSchedule, normalize
+from orchestrate_ext.cron import CronError, CronSchedule, normalize
 
 
 def fires(expression: str, timezone: str, after: datetime, count: int) -> list[datetime]:

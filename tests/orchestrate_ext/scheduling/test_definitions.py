@@ -11,8 +11,8 @@ from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.graph import build_graph
 from orchestrate_ext.node_settings import NodeSettings, parse_settings
 from orchestrate_ext.project import load_plugins
+from orchestrate_ext.schedule_settings import CatchUp, ScheduleConfig
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, discover_schedules, nodes_for
-from orchestrate_ext.scheduling.settings import CatchUp, ScheduleConfig
 from tests.orchestrate_ext.scheduling.helpers import fake_node, small_graph, utc
 
 CONFIG = Path("/project/orchestrate.yaml")

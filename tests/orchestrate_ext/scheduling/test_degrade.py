@@ -11,8 +11,8 @@ import pytest
 from orchestrate_ext.errors import ConfigError
 from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener
 from orchestrate_ext.partial_graph import PartialGraph, build_partial_graph
+from orchestrate_ext.schedule_settings import ScheduleConfig
 from orchestrate_ext.scheduling.definitions import ScheduleSet, discover_schedule_set, discover_schedules
-from orchestrate_ext.scheduling.settings import ScheduleConfig
 from orchestrate_ext.scheduling.source import ProjectSnapshot, StaticSource, config_problems, unloadable
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import TickStatus

@@ -12,8 +12,8 @@ import pytest
 
 from orchestrate_ext.config import Defaults
 from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
+from orchestrate_ext.schedule_settings import CatchUp
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import TickStatus
 from orchestrate_ext.testing import FakeClock, ScriptedRunner, wait_until

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from orchestrate_ext import schedule_api as api
 from orchestrate_ext.cli import main
 from orchestrate_ext.clock import SystemClock
 from orchestrate_ext.execution.liveness import ProcessIdentity
 from orchestrate_ext.model import RunStatus
 from orchestrate_ext.project import Project
-from orchestrate_ext.scheduling import api
+from orchestrate_ext.scheduler_process import load_snapshot
 from orchestrate_ext.scheduling.source import ProjectSource
 from tests.support.stores import close_run
 
@@ -50,7 +51,7 @@ def invoke(*args: str) -> Any:
 
 
 def test_a_schedule_written_into_notebook_metadata_reaches_a_running_scheduler(project: Path) -> None:
-    source = ProjectSource(project, refresh_seconds=3600)  # the test calls the reload itself
+    source = ProjectSource(lambda: load_snapshot(project), refresh_seconds=3600)  # the test calls the reload itself
     try:
         assert set(source.current().definitions) == {"nightly", "after-nightly"}
         assert source.reload_if_changed() is False, "nothing changed: no reload"
@@ -171,8 +172,8 @@ def test_a_bad_time_zone_leaves_its_schedule_out_with_one_log_line_not_a_traceba
 ) -> None:
     """Issue 10, item 4: `timezone: Europe` (a folder of tzdata) logged a full traceback every 3 s. Since
     issue 17 only that schedule (and the one running after it) is left out; the project reloads."""
-    caplog.set_level(logging.INFO, logger="orchestrate_ext.scheduler")
-    source = ProjectSource(project, refresh_seconds=0.01)
+    caplog.set_level(logging.INFO, logger="orchestrate_ext")
+    source = ProjectSource(lambda: load_snapshot(project), refresh_seconds=0.01)
     try:
         config = project / "orchestrate.yaml"
         config.write_text(config.read_text().replace("Europe/Berlin", "Europe"))

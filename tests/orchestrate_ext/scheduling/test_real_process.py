@@ -22,10 +22,9 @@ from typing import IO
 import psutil
 import pytest
 
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.clock import CLOCK_OFFSET_ENV
 from orchestrate_ext.execution.liveness import HOST_ENV, kill_leftovers
-from orchestrate_ext.model import AttemptStatus, RunStatus
-from orchestrate_ext.scheduling.serve import CLOCK_OFFSET_ENV
+from orchestrate_ext.model import AttemptStatus, RunStatus, StateLocation
 from orchestrate_ext.store import StateStore, open_store
 from orchestrate_ext.store.records import RunQuery
 from tests.conftest import state_yaml

@@ -23,11 +23,9 @@ from typing import IO, Any
 
 import pytest
 
-from orchestrate_ext.clock import isoformat
-from orchestrate_ext.config import StateLocation
-from orchestrate_ext.model import RunStatus
+from orchestrate_ext.clock import CLOCK_FILE_ENV, isoformat
+from orchestrate_ext.model import RunStatus, StateLocation
 from orchestrate_ext.scheduling.exits import last_exit
-from orchestrate_ext.scheduling.serve import CLOCK_FILE_ENV
 from orchestrate_ext.store import StateStore, open_store
 from orchestrate_ext.store.records import RunQuery, TickStatus
 from tests.alerts.fake_slack import FakeSlack

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
+from orchestrate_ext.schedule_settings import CatchUp
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition
-from orchestrate_ext.scheduling.settings import CatchUp
 from orchestrate_ext.scheduling.source import StaticSource
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.records import TickStatus, Trigger

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orchestrate_ext.errors import StoreError
-from orchestrate_ext.scheduling.serve import BACKOFF_LIMIT_SECONDS, serve
+from orchestrate_ext.scheduler_process import BACKOFF_LIMIT_SECONDS, serve
 from orchestrate_ext.testing import FakeClock
 
 FULL = "state store /srv/state.db cannot be written: its disk is full"
@@ -62,7 +62,7 @@ def failure_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_a_store_that_keeps_failing_is_retried_with_a_growing_wait_and_logged_once_a_minute(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="orchestrate_ext.scheduler")
+    caplog.set_level(logging.INFO, logger="orchestrate_ext")
     scheduler, stop = run([StoreError(FULL)], minutes=10)
     waits = [round(wait) for wait in stop.waited]
     assert waits[:6] == [2, 4, 8, 16, 32, 60]
@@ -76,7 +76,7 @@ def test_a_store_that_keeps_failing_is_retried_with_a_growing_wait_and_logged_on
 
 
 def test_steps_go_back_to_every_tick_once_the_store_works_again(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="orchestrate_ext.scheduler")
+    caplog.set_level(logging.INFO, logger="orchestrate_ext")
     _, stop = run([StoreError(FULL), StoreError(FULL), StoreError(FULL), None], minutes=2)
     after = stop.waited[3:]
     assert after and all(wait <= 1.01 for wait in after)
@@ -84,7 +84,7 @@ def test_steps_go_back_to_every_tick_once_the_store_works_again(caplog: pytest.L
 
 
 def test_an_unexpected_error_is_logged_with_its_trace_once_then_throttled(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="orchestrate_ext.scheduler")
+    caplog.set_level(logging.INFO, logger="orchestrate_ext")
     problems: list[Any] = [KeyError("x")]
     run(problems, minutes=3)
     lines = failure_lines(caplog)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestrate_ext.clock import SystemClock
-from orchestrate_ext.config import Defaults, StateLocation
+from orchestrate_ext.config import Defaults
 from orchestrate_ext.errors import StoreError
 from orchestrate_ext.execution.claims import RunClaim
 from orchestrate_ext.execution.executor import Executor
@@ -23,7 +23,7 @@ from orchestrate_ext.execution.liveness import ProcessIdentity, ProcessLiveness
 from orchestrate_ext.execution.store_failure import record_store_failure
 from orchestrate_ext.graph import Graph, build_graph
 from orchestrate_ext.interfaces import BatchReporter, NodeOutcome, NodeTask, RunContext
-from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
+from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus, StateLocation
 from orchestrate_ext.store import open_store
 from orchestrate_ext.store.sqlite import SQLiteStore
 from orchestrate_ext.testing import ScriptedRunner

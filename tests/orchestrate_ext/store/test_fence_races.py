@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 
 from orchestrate_ext.clock import SystemClock
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.errors import RunBusy, RunNotFound
 from orchestrate_ext.execution.claims import Supervisor
 from orchestrate_ext.execution.liveness import ProcessIdentity
-from orchestrate_ext.model import RunStatus
+from orchestrate_ext.model import RunStatus, StateLocation
 from orchestrate_ext.store import StateStore, StoreTx, open_store
 from orchestrate_ext.store.records import ResourceWait
 from tests.orchestrate_ext.store.records import T0, claim, insert, make_run

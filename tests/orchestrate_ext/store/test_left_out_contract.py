@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.errors import StoreError
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import StateStore, open_store
 from orchestrate_ext.store.schema import RUNS
 from tests.orchestrate_ext.store.records import T0, claim, insert, make_run

@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from alerts.store_schema import ALERTS
 from alerts.store_sql import SqlAlertStore
 from orchestrate_ext.cli import main
-from orchestrate_ext.config import StateLocation
-from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
+from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus, StateLocation
 from orchestrate_ext.store import open_store
 from orchestrate_ext.store.records import StateUpdate
 from tests.orchestrate_ext.store.records import T0, attempt, claim, insert, make_run, node, tick

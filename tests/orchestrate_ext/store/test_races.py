@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from orchestrate_ext.config import StateLocation
+from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import open_store
 from tests.orchestrate_ext.store.records import T0, claim, insert, make_run, tick
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrate_ext.config import StateLocation
 from orchestrate_ext.errors import RunNotFound, StoreConflict, StoreError
-from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus
+from orchestrate_ext.model import AttemptStatus, NodeStatus, RunStatus, StateLocation
 from orchestrate_ext.store import Component, StateStore, open_store
 from orchestrate_ext.store.records import RunQuery
 from tests.orchestrate_ext.store.records import T0, attempt, claim, insert, make_run, node, pending

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orchestrate_ext.scheduling.cron import CronError, normalize, zone
+from orchestrate_ext.cron import CronError, normalize, zone
 from orchestrate_ext.sla import SlaSettings
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]*")

@@ -12,80 +12,25 @@ alert (the scheduler reports an empty ``scheduler`` scope on its first step).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from orchestrate_ext.clock import Clock, SystemClock, parse_datetime
+from orchestrate_ext.clock import Clock
 from orchestrate_ext.errors import OrchestrateError
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener, Observer
 from orchestrate_ext.project import Project
 from orchestrate_ext.redact import Redactor
+from orchestrate_ext.scheduling.definitions import discover_schedule_set
 from orchestrate_ext.scheduling.exits import fallback_state_dir, record_exit
 from orchestrate_ext.scheduling.scheduler import SCHEDULER_SCOPE, Scheduler
-from orchestrate_ext.scheduling.source import ProjectSource
+from orchestrate_ext.scheduling.source import ProjectSnapshot, ProjectSource, config_problems
 from orchestrate_ext.store import StateStore
 
-log = logging.getLogger("orchestrate_ext.scheduler")
-
-CLOCK_OFFSET_ENV = "ORCHESTRATE_CLOCK_OFFSET_SECONDS"
-"""For tests with real processes: shifts the scheduler's clock, so a fire time comes without waiting for it."""
-
-
-class OffsetClock(SystemClock):
-    """The system clock shifted by ``offset`` seconds (wall time only; monotonic time is untouched)."""
-
-    def __init__(self, offset: float) -> None:
-        self.offset = timedelta(seconds=offset)
-
-    def now(self) -> datetime:
-        return super().now() + self.offset
-
-
-CLOCK_FILE_ENV = "ORCHESTRATE_CLOCK_FILE"
-"""For tests with real processes: the scheduler's time is the one written in this file (ISO-8601), so the
-test sets it, as a fake clock, and no part of the test depends on the wall clock."""
-
-
-class FileClock(SystemClock):
-    """The time written in a file, read on every call (monotonic time is untouched).
-
-    A file being rewritten (empty, half written) reads as the time read last; the
-    writer should replace the file atomically.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self._last = parse_datetime(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise OrchestrateError(f"{CLOCK_FILE_ENV}={path}: cannot read a time from it: {exc}") from None
-
-    def now(self) -> datetime:
-        with contextlib.suppress(OSError, ValueError):
-            self._last = parse_datetime(self.path.read_text(encoding="utf-8"))
-        return self._last
-
-
-def clock_from_environment() -> SystemClock:
-    """The system clock; a :class:`FileClock` when ``ORCHESTRATE_CLOCK_FILE`` is set, or an :class:`OffsetClock`
-    when ``ORCHESTRATE_CLOCK_OFFSET_SECONDS`` is."""
-    path = os.environ.get(CLOCK_FILE_ENV)
-    if path:
-        return FileClock(Path(path))
-    offset = os.environ.get(CLOCK_OFFSET_ENV)
-    if not offset:
-        return SystemClock()
-    try:
-        return OffsetClock(float(offset))
-    except ValueError:
-        raise OrchestrateError(f"{CLOCK_OFFSET_ENV}={offset!r} is not a number of seconds") from None
-
+log = logging.getLogger(__name__)
 
 BACKOFF_LIMIT_SECONDS = 60.0
 """The longest wait between two tries of a step that keeps failing."""
@@ -208,7 +153,7 @@ def open_scheduler(
     """Load the project, open its store, start its observers and load the first snapshot.
 
     Whatever fails is recorded as the scheduler's exit and, once the observers exist, told as a
-    ``config_error`` (see :mod:`orchestrate_ext.scheduling.serve`); then it is raised.
+    ``config_error`` (see :mod:`orchestrate_ext.scheduler_process`); then it is raised.
     """
     try:
         project = Project.load(project_dir, clock=clock)
@@ -226,7 +171,12 @@ def open_scheduler(
         store = project.open_store()
         observers = scheduler_observers(project, store)
         _ = project.launcher  # connects to (or starts) a Dask cluster: part of starting
-        return project, store, observers, ProjectSource(project_dir, refresh_seconds=reload_seconds)
+        return (
+            project,
+            store,
+            observers,
+            ProjectSource(lambda: load_snapshot(project_dir), refresh_seconds=reload_seconds),
+        )
     except Exception as exc:
         reason = cannot_start_reason(exc)
         log.error("%s", reason)
@@ -238,3 +188,33 @@ def open_scheduler(
         project.close()
         record_exit(state_dir, clock.now(), reason, error=True)
         raise
+
+
+def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
+    """Load the project (orchestrate.yaml, plugins, partial graph) and its schedules.
+
+    Broken nodes and schedules are left out (see the module docstring).
+
+    Raises:
+        BadInput: the project cannot be loaded at all (orchestrate.yaml, a plugin, two nodes with one id).
+    """
+    project = Project.load(project_dir)
+    partial = project.partial_graph
+    config = project.config
+    schedules = discover_schedule_set(
+        config.core.schedules, partial, config.workspace.config_path, config.broken_schedules
+    )
+    redact = project.redactor()
+    return ProjectSnapshot(
+        graph=partial.runnable(),
+        runners=project.runners,
+        definitions=schedules.definitions,
+        root=project.root,
+        state_dir=project.config.workspace.state_dir,
+        concurrency=project.config.core.concurrency,
+        defaults=project.config.core.defaults,
+        redact=redact,
+        partial=partial,
+        broken_schedules=schedules.broken,
+        problems=config_problems(partial, schedules, redact),
+    )

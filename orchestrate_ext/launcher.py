@@ -18,7 +18,6 @@ its ``outputs`` files home.
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import subprocess
@@ -27,13 +26,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from orchestrate_ext import extras, processes
-from orchestrate_ext.errors import ConfigError, OrchestrateError
-
-if TYPE_CHECKING:
-    from orchestrate_ext.config import ExecutorConfig
+from orchestrate_ext import processes
+from orchestrate_ext.errors import OrchestrateError
 
 WORKER_PYTHON = "{worker-python}"
 """An argv item that each launcher replaces with the Python interpreter of the machine that runs the try."""
@@ -233,22 +229,3 @@ class LocalHandle:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
-
-
-def open_launcher(config: ExecutorConfig, config_path: Path) -> Launcher:
-    """The launcher ``executor:`` asks for (a Dask one connects to, or starts, its cluster now)."""
-    if config.type == "local":
-        return LocalLauncher()
-    extras.require("dask", ("distributed",), f"{config_path}: key 'executor.type: dask'")
-    from orchestrate_ext.execution.dask_launcher import DaskLauncher
-
-    address = config.address
-    if config.address_env is not None:
-        address = os.environ.get(config.address_env)
-        if not address:
-            raise ConfigError(
-                f"{config_path}: key 'executor.address_env' names the environment variable {config.address_env}, "
-                "which is not set here; set it to the Dask scheduler's address (tcp://host:8786)"
-            )
-    workers = config.local.workers if config.local is not None else 0
-    return DaskLauncher(address, workers=workers, worker_resources=config.worker_resources)

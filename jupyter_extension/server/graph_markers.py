@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from orchestrate_ext.cron import CronError, zone
 from orchestrate_ext.graph import Graph
 from orchestrate_ext.model import NodeStatus
-from orchestrate_ext.scheduling.cron import CronError, zone
 
 _DONE = {status.value for status in NodeStatus if status.is_done}
 

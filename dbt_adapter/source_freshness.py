@@ -19,7 +19,7 @@ from dbt_adapter.events import error_messages
 from dbt_adapter.fingerprint import LoadedAt
 from dbt_adapter.project import DbtProject
 from orchestrate_ext.errors import BadInput, ManifestError
-from orchestrate_ext.execution.launch import for_this_machine
+from orchestrate_ext.launcher import for_this_machine
 from orchestrate_ext.model import Node
 from orchestrate_ext.safe_load import MANIFEST_LIMITS, load_json_file
 

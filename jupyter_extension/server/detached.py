@@ -39,7 +39,7 @@ SERVER_OWNER = "jupyter-server"
 _ENTRY = "import sys; from orchestrate_ext.cli import main; sys.argv[0] = 'orchestrate'; main()"
 
 
-class Launcher:
+class DetachedCommands:
     """Starts ``orchestrate`` commands as detached children and reaps them when they end."""
 
     def __init__(self, python: str = sys.executable) -> None:
