@@ -16,6 +16,7 @@ import pytest
 from orchestrate_ext.model import StateLocation
 from orchestrate_ext.store import StateStore, open_store
 from tests.support import postgres
+from tests.support.shared import prepared_once
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "shop"
@@ -32,17 +33,20 @@ def copy_example(destination: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def parsed_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dbt's manifest.json for the example, made by a real `dbt parse` once per session."""
-    project = copy_example(tmp_path_factory.mktemp("parsed") / "shop")
-    dbt = Path(sys.executable).with_name("dbt")
-    subprocess.run(
-        [str(dbt), "parse", "--project-dir", "dbt", "--profiles-dir", "dbt"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-    )
-    return project / "dbt" / "target" / "manifest.json"
+    """dbt's manifest.json for the example, made by a real `dbt parse` once per test run (shared by xdist workers)."""
+
+    def build(folder: Path) -> None:
+        project = copy_example(folder / "shop")
+        dbt = Path(sys.executable).with_name("dbt")
+        subprocess.run(
+            [str(dbt), "parse", "--project-dir", "dbt", "--profiles-dir", "dbt"],
+            cwd=project,
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        )
+
+    return prepared_once(tmp_path_factory, "parsed", build) / "shop" / "dbt" / "target" / "manifest.json"
 
 
 def copy_parsed(parsed_manifest: Path, target: Path) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.shared import prepared_once
+
 pytestmark = pytest.mark.slow
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_kitchen"
@@ -75,13 +77,15 @@ def dbt_log_argv(workspace: Path, kind: str = "build") -> list[str]:
 
 @pytest.fixture(scope="session")
 def kitchen_parsed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The kitchen workspace (orchestrate.yaml + dbt/), parsed once."""
-    root = tmp_path_factory.mktemp("kitchen")
-    shutil.copytree(FIXTURE, root / "dbt", ignore=_GENERATED)
-    (root / "orchestrate.yaml").write_text("dbt:\n  project_dir: dbt\n")
-    parsed = dbt("parse", cwd=root / "dbt")
-    assert parsed.returncode == 0, parsed.stdout
-    return root
+    """The kitchen workspace (orchestrate.yaml + dbt/), parsed once per test run (shared by xdist workers)."""
+
+    def build(root: Path) -> None:
+        shutil.copytree(FIXTURE, root / "dbt", ignore=_GENERATED)
+        (root / "orchestrate.yaml").write_text("dbt:\n  project_dir: dbt\n")
+        parsed = dbt("parse", cwd=root / "dbt")
+        assert parsed.returncode == 0, parsed.stdout
+
+    return prepared_once(tmp_path_factory, "kitchen", build)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """--only-changed with real dbt-core + dbt-duckdb: what a dbt node's fingerprint holds, end to end.
 
 One small project (a seed, a source with a freshness rule, staging models, marts, a macro, tests),
-parsed once per module; each test runs `orchestrate run` on its own copy.
+parsed once per test run; each test runs `orchestrate run` on its own copy.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dbt_adapter.plugin import DbtPlugin
 from dbt_adapter.project import DbtConfig
 from orchestrate_ext.interfaces import Workspace
 from tests.conftest import run_cli
+from tests.support.shared import prepared_once
 
 pytestmark = pytest.mark.slow
 
@@ -74,10 +75,7 @@ def _write(root: Path) -> None:
         path.write_text(text)
 
 
-@pytest.fixture(scope="module")
-def parsed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project with its manifest, made by one real `dbt parse` for the module."""
-    root = tmp_path_factory.mktemp("mini")
+def _parse(root: Path) -> None:
     _write(root)
     subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "parse", "--project-dir", "dbt", "--profiles-dir", "dbt"],
@@ -86,7 +84,12 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
-    return root
+
+
+@pytest.fixture(scope="session")
+def parsed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project with its manifest, made by one real `dbt parse` per test run (shared by xdist workers)."""
+    return prepared_once(tmp_path_factory, "mini", _parse)
 
 
 @pytest.fixture
