@@ -62,7 +62,7 @@ _CREATION_SECONDS = 2.0
 """How long a read-only open waits for a store another process is creating (its tables not there yet)."""
 
 T = TypeVar("T")
-log = logging.getLogger("orchestrate_ext.store")
+log = logging.getLogger(__name__)
 
 SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
