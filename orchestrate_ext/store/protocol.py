@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from orchestrate_ext.errors import StoreError
 from orchestrate_ext.store.files import StateFiles
+from orchestrate_ext.store.queue_sql import QueueStatements
 from orchestrate_ext.store.resources_sql import ResourceStatements
 from orchestrate_ext.store.schema import CORE_COMPONENTS
 from orchestrate_ext.store.sql import Component, Sql, migration_statements, one
@@ -51,7 +52,7 @@ _CREATION_SECONDS = 2.0
 SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
 
-class StoreTx(ResourceStatements):
+class StoreTx(QueueStatements, ResourceStatements):
     """One unit of work on the store: every operation, on one open transaction."""
 
     def __init__(self, sql: Sql, components: Mapping[str, Component], files: StateFiles | None = None) -> None:

@@ -337,10 +337,14 @@ class RunStatements:
         return [(row[0], RunStatus(row[1])) for row in found]
 
     def active_runs(self) -> dict[str, int]:
-        """Unfinished runs per schedule: the run slots each holds, derived from the runs themselves."""
+        """Running runs per schedule: the run slots each holds, derived from the runs themselves.
+
+        A manual run counts against the schedule named by its ``limit_key`` (one of the same selection).
+        """
         found = rows(
             self.sql,
-            "SELECT schedule, COUNT(*) FROM runs WHERE status = ? AND schedule IS NOT NULL GROUP BY schedule",
+            "SELECT COALESCE(limit_key, schedule), COUNT(*) FROM runs WHERE status = ? "
+            "AND COALESCE(limit_key, schedule) IS NOT NULL GROUP BY COALESCE(limit_key, schedule)",
             (RunStatus.RUNNING.value,),
         )
         return {row[0]: int(row[1]) for row in found}
