@@ -13,7 +13,8 @@ The rules, in order: fewer than ``max_runs`` runs are ``running``; fewer than
 ``max_active`` runs of its ``limit_key`` are ``running``; and no queued run
 whose waiter is alive comes first (higher priority, or the same and older) that
 would take the free slot. A queued run whose waiter stopped beating for
-``stale_after`` seconds does not hold back the others.
+``stale_after`` seconds does not hold back the others; nor does a ``running``
+run whose process stopped beating that long (it died: crash recovery closes it).
 """
 
 from __future__ import annotations
@@ -80,11 +81,13 @@ class QueueStatements(RunStatements):
             return Admission(status)
         priority, created_at, key, max_active = int(me[1]), me[2], me[3], me[4]
         sql.execute("UPDATE runs SET heartbeat_at = ?, owner = ? WHERE run_id = ?", (sql.time(now), owner, run_id))
+        fresh = sql.time(now - timedelta(seconds=stale_after))
         running: dict[str | None, list[str]] = {}
         for row in rows(
             sql,
-            "SELECT COALESCE(limit_key, schedule), run_id FROM runs WHERE status = ? ORDER BY created_at, run_id",
-            (RunStatus.RUNNING.value,),
+            "SELECT COALESCE(limit_key, schedule), run_id FROM runs WHERE status = ? AND heartbeat_at >= ? "
+            "ORDER BY created_at, run_id",
+            (RunStatus.RUNNING.value, fresh),
         ):
             running.setdefault(row[0], []).append(row[1])
         total = sum(len(ids) for ids in running.values())
@@ -102,7 +105,7 @@ class QueueStatements(RunStatements):
             "ORDER BY priority DESC, created_at, run_id LIMIT ?",
             (
                 RunStatus.QUEUED.value,
-                sql.time(now - timedelta(seconds=stale_after)),
+                fresh,
                 priority,
                 priority,
                 created_at,

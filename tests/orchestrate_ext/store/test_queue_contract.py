@@ -12,8 +12,11 @@ from orchestrate_ext.model import NodeStatus, RunStatus
 from orchestrate_ext.run_request import Priority
 from orchestrate_ext.store import StateStore, open_store
 from orchestrate_ext.store.queue_sql import Admission
-from tests.orchestrate_ext.store.records import T0, insert, make_run
+from tests.orchestrate_ext.store.records import T0, claim, insert, make_run
 from tests.support.stores import close_run, run_of, statuses_of
+
+STALE = 300.0
+"""Seconds without a beat after which a waiter or an executing process counts as gone (5 minutes)."""
 
 
 def queue(
@@ -39,13 +42,21 @@ def queue(
         )
 
 
-def admit(store: StateStore, run_id: str, minute: int = 10, max_runs: int | None = 1) -> Admission:
+def admit(store: StateStore, run_id: str, minute: int = 3, max_runs: int | None = 1) -> Admission:
     with store.transaction() as tx:
-        return tx.admit_run(run_id, f"waiter-{run_id}", T0 + timedelta(minutes=minute), max_runs=max_runs)
+        return tx.admit_run(
+            run_id, f"waiter-{run_id}", T0 + timedelta(minutes=minute), max_runs=max_runs, stale_after=STALE
+        )
+
+
+def running(store: StateStore, run_id: str, schedule: str | None = None) -> None:
+    """A run some live process executes (it beat at T0)."""
+    insert(store, make_run(run_id, schedule=schedule), "a")
+    claim(store, run_id)
 
 
 def test_a_queued_run_waits_behind_max_runs_and_starts_when_a_slot_frees(store: StateStore) -> None:
-    insert(store, make_run("busy"), "a")
+    running(store, "busy")
     queue(store, "q1", 1)
     held = admit(store, "q1")
     assert (held.status, held.admitted, held.behind, held.reason) == (RunStatus.QUEUED, False, "busy", "max_runs: 1")
@@ -61,9 +72,16 @@ def test_a_queued_run_waits_behind_max_runs_and_starts_when_a_slot_frees(store: 
 
 
 def test_without_max_runs_a_queued_run_starts_at_once(store: StateStore) -> None:
-    insert(store, make_run("busy"), "a")
+    running(store, "busy")
     queue(store, "q1", 1)
     assert admit(store, "q1", max_runs=None).admitted
+
+
+def test_a_running_run_whose_process_stopped_beating_holds_no_slot(store: StateStore) -> None:
+    running(store, "dead")  # beat at T0, never since
+    queue(store, "q1", 1, waiter_seen=10)
+    assert not admit(store, "q1", minute=4).admitted
+    assert admit(store, "q1", minute=10).admitted
 
 
 def test_a_manual_run_goes_before_catch_up_queued_earlier(store: StateStore) -> None:
@@ -79,11 +97,11 @@ def test_a_manual_run_goes_before_catch_up_queued_earlier(store: StateStore) -> 
 def test_a_queued_run_whose_waiter_is_gone_holds_nobody_back(store: StateStore) -> None:
     queue(store, "abandoned", 1, waiter_seen=1)  # its waiter last asked at minute 1; it is minute 10 now
     queue(store, "q2", 2, waiter_seen=10)
-    assert admit(store, "q2").admitted
+    assert admit(store, "q2", minute=10).admitted
 
 
 def test_max_active_runs_of_a_schedule_holds_against_a_manual_run_of_its_selection(store: StateStore) -> None:
-    insert(store, make_run("scheduled", schedule="daily"), "a")
+    running(store, "scheduled", "daily")
     queue(store, "manual", 1, key="daily", max_active=1)
     held = admit(store, "manual", max_runs=None)
     assert (held.admitted, held.behind, held.reason) == (False, "scheduled", "max_active_runs: 1 of schedule 'daily'")
@@ -97,7 +115,7 @@ def test_max_active_runs_of_a_schedule_holds_against_a_manual_run_of_its_selecti
 
 def test_a_queued_run_is_cancelled_with_its_nodes_and_a_running_one_is_not(store: StateStore) -> None:
     queue(store, "q1")
-    insert(store, make_run("busy"), "a")
+    running(store, "busy")
     with store.transaction() as tx:
         assert tx.cancel_queued("q1", T0 + timedelta(minutes=5))
         assert not tx.cancel_queued("q1", T0 + timedelta(minutes=6)), "only once"
