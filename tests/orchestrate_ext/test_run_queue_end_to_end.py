@@ -38,7 +38,9 @@ for _ in range(1200):
 
 
 def notebook(path: Path, code: str) -> None:
-    cells = [{"cell_type": "code", "metadata": {}, "source": code, "outputs": [], "execution_count": None, "id": "c"}]
+    cells: list[dict[str, object]] = [
+        {"cell_type": "code", "metadata": {}, "source": code, "outputs": [], "execution_count": None, "id": "c"}
+    ]
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path.write_text(
         json.dumps({"cells": cells, "metadata": {"kernelspec": kernelspec}, "nbformat": 4, "nbformat_minor": 5})
