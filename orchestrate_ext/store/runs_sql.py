@@ -137,7 +137,7 @@ class RunStatements:
     def delete_runs(self, run_ids: Collection[str]) -> list[str]:
         """Delete finished runs with their node states, attempts and resource waits; returns the deleted ids.
 
-        Runs still going are kept (cancel them first); so is a run another unit of
+        Runs still going or queued are kept (cancel them first); so is a run another unit of
         work claims to execute again while this one runs: the finished runs' rows
         are locked before anything is deleted, and only the returned ids are gone
         (their folders are the caller's to remove, those only). Ticks keep their
@@ -152,9 +152,9 @@ class RunStatements:
                 row[0]
                 for row in rows(
                     sql,
-                    f"SELECT run_id FROM runs WHERE run_id IN ({marks(chunk)}) AND status <> ? "
+                    f"SELECT run_id FROM runs WHERE run_id IN ({marks(chunk)}) AND status NOT IN (?, ?) "
                     f"ORDER BY run_id{sql.dialect.lock_rows}",
-                    [*chunk, RunStatus.RUNNING.value],
+                    [*chunk, RunStatus.RUNNING.value, RunStatus.QUEUED.value],
                 )
             ]
         touched: set[str] = set()
