@@ -67,6 +67,8 @@ class ProjectSnapshot:
     partial: PartialGraph | None = None
     broken_schedules: Mapping[str, str] = field(default_factory=dict)
     problems: tuple[ConfigProblem, ...] = ()
+    max_runs: int | None = None
+    """Runs that may execute at once in the store, however they start (``max_runs`` in orchestrate.yaml)."""
 
     @property
     def whole(self) -> PartialGraph:
@@ -122,6 +124,7 @@ def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
         partial=partial,
         broken_schedules=schedules.broken,
         problems=config_problems(partial, schedules, redact),
+        max_runs=project.config.core.max_runs,
     )
 
 
