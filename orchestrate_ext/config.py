@@ -1,6 +1,6 @@
 """Loading and validating ``orchestrate.yaml``.
 
-The engine owns a few keys (``concurrency``, ``defaults``, ``state``, ``schedules``); every
+The engine owns a few keys (``concurrency``, ``max_runs``, ``defaults``, ``state``, ``schedules``); every
 other top-level key belongs to a plugin, which validates it with its own model.
 Unknown keys and wrong types are errors naming the key and the file. The file is
 read by the safe loader (:mod:`orchestrate_ext.safe_load`: size, depth, alias
@@ -163,6 +163,8 @@ class ExecutorConfig(StrictModel):
 
 class CoreConfig(StrictModel):
     concurrency: Count = Field(default=4, ge=1, le=1024)
+    max_runs: Count | None = Field(default=None, ge=1, le=100_000)
+    """Runs that may execute at once in this state store, however they start; the rest wait ``queued``."""
     defaults: Defaults = Defaults()
     state: StateConfig = StateConfig()
     executor: ExecutorConfig = ExecutorConfig()

@@ -17,6 +17,7 @@ error inherits it too, so callers can catch either::
     ├── StoreError                (RuntimeError) the state store cannot be opened or written
     │   ├── StoreConflict                        a write broke a uniqueness rule (e.g. a run id taken)
     │   └── StoreUnreachable  (ConnectionError)  the database server cannot be reached (an outage)
+    ├── IllegalTransition         (RuntimeError) a status move the transition table does not allow (a bug)
     └── PluginError               (RuntimeError) a node source or runner failed to load
 
 Messages say what failed, show the offending value and say what to do.
@@ -135,6 +136,27 @@ class StoreUnreachable(StoreError, ConnectionError):
         super().__init__(message)
         self.reason = reason
         self.commit_unknown = commit_unknown
+
+
+class IllegalTransition(OrchestrateError, RuntimeError):
+    """A run, node or attempt status move that :mod:`orchestrate_ext.transitions` does not allow.
+
+    Attributes:
+        kind: ``run``, ``node`` or ``attempt``.
+        subject: what moved (a run id, ``run_id/node_id``, ``run_id/node_id#try``).
+        old / new: the status it had and the one it was asked to take.
+    """
+
+    def __init__(self, kind: str, subject: str, old: str, new: str, allowed: list[str]) -> None:
+        self.kind = kind
+        self.subject = subject
+        self.old = old
+        self.new = new
+        options = ", ".join(allowed) if allowed else "none: it is final"
+        super().__init__(
+            f"{kind} {subject}: cannot move from '{old}' to '{new}' (allowed from '{old}': {options}); "
+            "this is a bug in orchestrate-ext, please report it"
+        )
 
 
 class PluginError(OrchestrateError, RuntimeError):

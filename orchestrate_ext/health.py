@@ -116,7 +116,7 @@ def check_health(
     """
     states = tx.schedule_states()
     paused = {name for name, state in states.items() if state.paused}
-    running_query = RunQuery(statuses=frozenset({RunStatus.RUNNING}), limit=RUNNING_SHOWN)
+    running_query = RunQuery(statuses=frozenset({RunStatus.RUNNING, RunStatus.QUEUED}), limit=RUNNING_SHOWN)
     running_runs = tx.find_runs(running_query)
     running_total = tx.count_runs(running_query) if len(running_runs) == RUNNING_SHOWN else len(running_runs)
     counts = tx.node_counts([run.run_id for run in running_runs])

@@ -30,6 +30,7 @@ RUN_MARKS: dict[RunStatus, tuple[str, str]] = {
     RunStatus.FAILED: ("✗", "red"),
     RunStatus.CANCELLED: ("■", "magenta"),
     RunStatus.RUNNING: ("▶", "cyan"),
+    RunStatus.QUEUED: ("…", "cyan"),
 }
 
 STALE_MARK = ("⧗", "yellow")
@@ -47,5 +48,5 @@ def node_mark(status: NodeStatus | str) -> tuple[str, str]:
 def run_mark(status: RunStatus | str) -> tuple[str, str]:
     try:
         return RUN_MARKS[RunStatus(status)]
-    except ValueError:
+    except (ValueError, KeyError):
         return ("·", "white")

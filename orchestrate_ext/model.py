@@ -73,6 +73,10 @@ class ReusePolicy:
 
 
 class RunStatus(StrEnum):
+    """Where one run stands; the legal moves between them are in :mod:`orchestrate_ext.transitions`."""
+
+    QUEUED = "queued"
+    """Created, waiting for the run coordinator to admit it (``max_runs``, a schedule's ``max_active_runs``)."""
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"

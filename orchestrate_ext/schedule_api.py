@@ -216,12 +216,15 @@ def stop_scheduler(project: ProjectRef = None, *, now: datetime | None = None) -
 def request_cancel(project: ProjectRef, run_id: str) -> RunStatus:
     """(d) Ask the process executing ``run_id`` to cancel it (it polls every second).
 
-    Returns the run's status when asked; only a ``running`` run is flagged.
+    Returns the run's status when asked; only a ``running`` run is flagged. A ``queued`` run is
+    cancelled at once (``queued`` is returned; the run is ``cancelled`` now).
     Raises ``RunNotFound``. A run whose process died is closed as cancelled by
     the scheduler that recovers it.
     """
     loaded = _project(project)
     with _writing(loaded) as tx:
+        if tx.cancel_queued(run_id, loaded.clock.now()):
+            return RunStatus.QUEUED
         return tx.request_cancel(run_id, loaded.clock.now())
 
 

@@ -217,4 +217,5 @@ def load_snapshot(project_dir: Path | None) -> ProjectSnapshot:
         partial=partial,
         broken_schedules=schedules.broken,
         problems=config_problems(partial, schedules, redact),
+        max_runs=project.config.core.max_runs,
     )

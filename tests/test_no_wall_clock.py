@@ -34,6 +34,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "jupyter_extension/lab_e2e/test_views.py": (1, "ticks relative to the Lab server's real clock"),
     "orchestrate_ext/scheduling/test_real_process.py": (2, "a real scheduler process, shifted relative to now"),
     "orchestrate_ext/scheduling/test_project_and_cli.py": (3, "a lease and runs the real CLI compares to its clock"),
+    "orchestrate_ext/test_run_queue_end_to_end.py": (3, "a run of a live scheduler, beating on the real CLI's clock"),
     "orchestrate_ext/test_resources.py": (1, "a claim by a dead process; liveness, not the time, is tested"),
     "dbt_adapter/test_dbt_runner.py": (1, "measures how long a timed-out dbt took"),
     "dbt_adapter/test_staleness.py": (3, "file modification times, which the file system stamps"),

@@ -109,7 +109,7 @@ def set_paused(project: Project, root: Path, name: str, paused: bool) -> dict[st
 def cancel(project: Project, run_id: str) -> dict[str, Any]:
     """Ask the process executing ``run_id`` to cancel it (409 when the run already ended)."""
     status = api.request_cancel(project, run_id)
-    if status != RunStatus.RUNNING:
+    if status not in (RunStatus.RUNNING, RunStatus.QUEUED):  # a queued run is cancelled at once
         raise Conflict(f"run {run_id} already ended: {status.value}")
     store = project.open_store(read_only=True)
     try:

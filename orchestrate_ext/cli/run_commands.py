@@ -20,6 +20,7 @@ from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, parse_datetime
 from orchestrate_ext.errors import BadInput, ConfigError
 from orchestrate_ext.execution.claims import refuse_if_executing
+from orchestrate_ext.execution.coordinator import RunCoordinator, queued_line
 from orchestrate_ext.execution.executor import Executor
 from orchestrate_ext.interfaces import DescribingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.launcher import LOCAL, WorkerNeeds
@@ -30,6 +31,7 @@ from orchestrate_ext.problems import validation_warnings
 from orchestrate_ext.progress import TerminalProgress
 from orchestrate_ext.project import Project, load_plugins
 from orchestrate_ext.reports import run_document
+from orchestrate_ext.run_request import RunRequest
 from orchestrate_ext.scaffold import write_initial_config
 from orchestrate_ext.scheduling.definitions import discover_schedules
 from orchestrate_ext.selection import select
@@ -144,15 +146,37 @@ def run(
     store = project.open_store()
     observers = project.observers(store, partial.graph)
     executor = project.executor(store, listeners=[_progress(as_json), *observers], graph=choice.graph)
-    record = executor.create_run(
-        set(choice.node_ids),
+    limit_key, max_active = _schedule_limit(project, selection)
+    request = RunRequest.of(
+        choice.node_ids,
         when,
         selection=selection,
         parameters=parameters,
         only_changed=only_changed,
         left_out=choice.left_out,
+        limit_key=limit_key,
+        max_active=max_active,
     )
-    _execute_and_report(project, executor, store, record.run_id, as_json, observers)
+    coordinator = RunCoordinator(
+        store, project.clock, owner=executor.supervisor.owner, max_runs=project.config.core.max_runs
+    )
+    record = coordinator.submit(executor, request)
+    _execute_and_report(project, executor, store, record.run_id, as_json, observers, coordinator=coordinator)
+
+
+def _schedule_limit(project: Project, selection: str | None) -> tuple[str | None, int | None]:
+    """The schedule of the same selection as a manual run, and its ``max_active_runs`` (which the run counts
+    against); (None, None) when no schedule runs that selection."""
+    config = project.config
+    if not config.core.schedules:
+        return None, None
+    definitions = discover_schedules(
+        config.core.schedules, project.graph, config.workspace.config_path, config.broken_schedules
+    )
+    for name, definition in sorted(definitions.items()):
+        if definition.selection_text == selection:
+            return name, definition.max_active_runs
+    return None, None
 
 
 def _progress(as_json: bool) -> TerminalProgress:
@@ -266,10 +290,17 @@ def _execute_and_report(
     observers: Sequence[Observer] = (),
     left_out: Mapping[str, str] | None = None,
     expected_epoch: int | None = None,
+    coordinator: RunCoordinator | None = None,
 ) -> None:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
+        if coordinator is not None:  # the run is queued: start it once the limits allow (Ctrl-C cancels it)
+            admission = coordinator.wait(
+                run_id, cancel, on_queued=lambda admission: click.echo(queued_line(run_id, admission), err=True)
+            )
+            if admission.status != RunStatus.RUNNING:
+                _report_unstarted(store, run_id, admission.status, as_json)
         with _Ticker(observers, project.clock):
             finished = executor.execute(run_id, cancel, left_out=left_out, expected_epoch=expected_epoch)
     finally:
@@ -286,6 +317,15 @@ def _execute_and_report(
         for observer in observers:
             observer.close(OBSERVER_CLOSE_SECONDS)
     sys.exit(0 if finished.status == RunStatus.SUCCESS else EXIT_FAILED)
+
+
+def _report_unstarted(store: StateStore, run_id: str, status: RunStatus, as_json: bool) -> None:
+    """A queued run that never started (it was cancelled while queued): say so and exit."""
+    if as_json:
+        with store.read() as tx:
+            emit_json(run_document(tx, run_id))
+    click.echo(f"run {run_id} {status.value} while queued; it never started", err=True)
+    sys.exit(EXIT_FAILED)
 
 
 def _print_failures(document: dict[str, Any]) -> None:

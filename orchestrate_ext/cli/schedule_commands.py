@@ -263,6 +263,9 @@ def backfill(
 def cancel(project_dir: Path | None, run_id: str, wait_for: str | None) -> None:
     """Cancel RUN_ID, wherever it executes (the scheduler, another terminal)."""
     status = api.request_cancel(project_dir, run_id)
+    if status == RunStatus.QUEUED:
+        click.echo(f"run {run_id} cancelled while queued; it never started")
+        return
     if status != RunStatus.RUNNING:
         click.echo(f"run {run_id} already ended: {status.value}")
         return

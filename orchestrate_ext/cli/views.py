@@ -85,6 +85,8 @@ def run_took(run: RunRecord, style: TimeStyle) -> str:
     if run.status == RunStatus.RUNNING:
         elapsed = between(run.started_at or run.created_at, style.now)
         return f"{duration(elapsed)} so far{resumed}"
+    if run.status == RunStatus.QUEUED:
+        return f"queued for {duration(between(run.created_at, style.now))} so far"
     return duration(run_seconds(run)) + resumed
 
 
@@ -304,6 +306,8 @@ def _hints(screen: Screen, run: RunRecord, counts: Mapping[str, int]) -> None:
     hints = []
     if run.status == RunStatus.RUNNING:
         hints.append(f"follow it: orchestrate show {run.run_id} --watch")
+    if run.status == RunStatus.QUEUED:
+        hints.append(f"queued until a run slot is free (max_runs, max_active_runs); orchestrate cancel {run.run_id}")
     if counts.get(NodeStatus.FAILED.value):
         hints.append(f"a node's whole log: orchestrate logs {run.run_id} NODE")
     if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):

@@ -26,6 +26,7 @@ from orchestrate_ext.graph import Graph
 from orchestrate_ext.interfaces import NodeRunner
 from orchestrate_ext.launcher import Launcher, LocalLauncher
 from orchestrate_ext.model import NodeRunRecord, NodeStatus, RunRecord, RunStatus
+from orchestrate_ext.run_request import RunRequest
 from orchestrate_ext.secrets import seal_process
 from orchestrate_ext.store import StateStore
 from orchestrate_ext.store.files import StateFiles
@@ -169,6 +170,20 @@ class Executor:
         with self.store.transaction() as tx:
             tx.insert_run(run, states)
         return run
+
+    def plan(self, request: RunRequest) -> tuple[RunRecord, list[NodeRunRecord]]:
+        """The run ``request`` describes and its nodes' first states, not yet written (status ``running``;
+        the run coordinator writes it ``queued``)."""
+        return self.new_run(
+            set(request.node_ids),
+            request.logical_date,
+            trigger=request.trigger,
+            selection=request.selection,
+            schedule=request.schedule,
+            parameters=request.parameters,
+            only_changed=request.only_changed,
+            left_out=request.left_out,
+        )
 
     def new_run(
         self,

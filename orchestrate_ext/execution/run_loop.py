@@ -49,6 +49,7 @@ from orchestrate_ext.model import (
 )
 from orchestrate_ext.store.files import StateFiles
 from orchestrate_ext.store.records import LastSuccess, ResourceWait
+from orchestrate_ext.transitions import check_attempt, check_node, check_run
 
 if TYPE_CHECKING:
     from orchestrate_ext.execution.executor import RunEnvironment
@@ -138,6 +139,7 @@ class RunLoop:
                 continue
             left_out = self.run_record.left_out.get(state.node_id)
             gone = f"left out: {left_out}" if left_out else "this node is no longer in the project"
+            check_node(f"{state.run_id}/{state.node_id}", state.status, NodeStatus.SKIPPED)
             self._write(
                 self.claim.set_node_state(replace(state, status=NodeStatus.SKIPPED, error=gone), state.attempts)
             )
@@ -240,6 +242,7 @@ class RunLoop:
         else:
             status = RunStatus.FAILED
         if not self.lost:
+            check_run(self.run_record.run_id, RunStatus.RUNNING, status)
             self._write(self.claim.finish_run(status, self.env.clock.now()))
         run = self.env.store.reading(lambda tx: tx.get_run(self.run_record.run_id))
         if self.lost:
@@ -490,6 +493,7 @@ class RunLoop:
     def _on_started(self, event: Started) -> None:
         task = self._task(event.node_id)
         record = self.records[event.node_id]
+        check_node(f"{record.run_id}/{record.node_id}", record.status, NodeStatus.RUNNING)
         state = replace(record, status=NodeStatus.RUNNING, started_at=record.started_at or event.at, error=None)
         attempt = AttemptRecord(
             run_id=record.run_id,
@@ -520,6 +524,9 @@ class RunLoop:
             record = self.records[node_id]
         status = outcome.status or AttemptStatus.FAILED
         next_status, error = self._after_attempt(node_id, status, outcome)
+        subject = f"{record.run_id}/{node_id}"
+        check_node(subject, record.status, next_status)
+        check_attempt(f"{subject}#{task.try_number}", AttemptStatus.RUNNING, status)
         state = replace(record, status=next_status, error=error, finished_at=at if next_status.is_final else None)
         if next_status.is_done:
             fingerprint = self.fingerprints.of(node_id, self.records)
@@ -623,6 +630,7 @@ class RunLoop:
         waiting_for: str | None = None,
     ) -> None:
         record = self.records[node_id]
+        check_node(f"{record.run_id}/{node_id}", record.status, status)
         state = replace(
             record,
             status=status,

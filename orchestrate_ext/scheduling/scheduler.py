@@ -41,6 +41,8 @@ from orchestrate_ext.execution.liveness import Liveness, ProcessLiveness
 from orchestrate_ext.execution.recovery import recover_orphans
 from orchestrate_ext.interfaces import ConfigProblem, ConfigProblemListener
 from orchestrate_ext.launcher import Launcher, LocalLauncher
+from orchestrate_ext.model import RunStatus
+from orchestrate_ext.run_request import Priority, RunRequest
 from orchestrate_ext.schedule_settings import CatchUp
 from orchestrate_ext.scheduling.catchup import plan_cron_ticks
 from orchestrate_ext.scheduling.definitions import ScheduleDefinition, nodes_for
@@ -54,6 +56,7 @@ from orchestrate_ext.store.records import (
     Fence,
     Lease,
     LeaseLost,
+    RunQuery,
     ScheduleState,
     StateUpdate,
     TickBatch,
@@ -303,6 +306,10 @@ class Scheduler:
                 return
             paused = tx.paused_schedules()
             active = tx.active_runs()
+            busy = tx.count_runs(RunQuery(statuses=frozenset({RunStatus.RUNNING}), limit=1)) if snapshot.max_runs else 0
+        room = self.options.max_concurrent_runs
+        if snapshot.max_runs is not None:  # max_runs holds for every run in the store, however it started
+            room = min(room, len(self.pool) + len(self._to_start) + max(snapshot.max_runs - busy, 0))
         for name, ticks in pending.items():
             definition = snapshot.definitions.get(name)
             if definition is None:
@@ -334,7 +341,7 @@ class Scheduler:
                 continue
             free = definition.max_active_runs - active.get(name, 0)
             for tick in ticks[: max(free, 0)]:
-                if len(self.pool) + len(self._to_start) + len(starts) >= self.options.max_concurrent_runs:
+                if len(self.pool) + len(self._to_start) + len(starts) >= room:
                     break
                 try:
                     node_ids = self._nodes(definition, snapshot, tick)
@@ -371,19 +378,7 @@ class Scheduler:
         executor = self._executor_for(snapshot)
         for attempt in range(_RUN_ID_TRIES):
             planned = [
-                (
-                    tick,
-                    *executor.new_run(
-                        node_ids,
-                        tick.scheduled_at,
-                        trigger=tick.trigger.value,
-                        selection=definition.selection_text,
-                        schedule=definition.name,
-                        parameters=definition.parameters,
-                        only_changed=definition.only_changed,
-                        left_out=left_out,
-                    ),
-                )
+                (tick, *executor.plan(self._request(tick, definition, node_ids, left_out)))
                 for tick, definition, node_ids, left_out in starts
             ]
             try:
@@ -408,6 +403,24 @@ class Scheduler:
                 self._to_start.append((executor, run.run_id))
             elif result.duplicate_of is not None:
                 report.closed.append((tick.tick_id, TickStatus.DEDUPLICATED, f"covered by run {result.duplicate_of}"))
+
+    @staticmethod
+    def _request(
+        tick: TickRecord, definition: ScheduleDefinition, node_ids: set[str], left_out: dict[str, str]
+    ) -> RunRequest:
+        """The run a tick asks for (a catch-up tick after the on-time ones)."""
+        return RunRequest.of(
+            node_ids,
+            tick.scheduled_at,
+            trigger=tick.trigger.value,
+            selection=definition.selection_text,
+            schedule=definition.name,
+            parameters=definition.parameters,
+            only_changed=definition.only_changed,
+            left_out=left_out,
+            priority=Priority.CATCH_UP if tick.trigger == Trigger.CATCH_UP else Priority.SCHEDULED,
+            max_active=definition.max_active_runs,
+        )
 
     @staticmethod
     def _runnable(node_ids: set[str], snapshot: ProjectSnapshot) -> tuple[set[str], dict[str, str]]:

@@ -66,6 +66,8 @@ class ProjectSnapshot:
     partial: PartialGraph | None = None
     broken_schedules: Mapping[str, str] = field(default_factory=dict)
     problems: tuple[ConfigProblem, ...] = ()
+    max_runs: int | None = None
+    """Runs that may execute at once in the store, however they start (``max_runs`` in orchestrate.yaml)."""
 
     @property
     def whole(self) -> PartialGraph:

@@ -54,6 +54,7 @@ from typing import TypeVar
 
 from orchestrate_ext.errors import StoreError, StoreUnreachable
 from orchestrate_ext.store.files import StateFiles
+from orchestrate_ext.store.queue_sql import QueueStatements
 from orchestrate_ext.store.resources_sql import ResourceStatements
 from orchestrate_ext.store.schema import CORE_COMPONENTS
 from orchestrate_ext.store.sql import Component, Sql, migration_statements, one
@@ -67,7 +68,7 @@ log = logging.getLogger(__name__)
 SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 
 
-class StoreTx(ResourceStatements):
+class StoreTx(QueueStatements, ResourceStatements):
     """One unit of work on the store: every operation, on one open transaction."""
 
     def __init__(self, sql: Sql, components: Mapping[str, Component], files: StateFiles | None = None) -> None:

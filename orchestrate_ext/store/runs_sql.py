@@ -137,7 +137,7 @@ class RunStatements:
     def delete_runs(self, run_ids: Collection[str]) -> list[str]:
         """Delete finished runs with their node states, attempts and resource waits; returns the deleted ids.
 
-        Runs still going are kept (cancel them first); so is a run another unit of
+        Runs still going or queued are kept (cancel them first); so is a run another unit of
         work claims to execute again while this one runs: the finished runs' rows
         are locked before anything is deleted, and only the returned ids are gone
         (their folders are the caller's to remove, those only). Ticks keep their
@@ -152,9 +152,9 @@ class RunStatements:
                 row[0]
                 for row in rows(
                     sql,
-                    f"SELECT run_id FROM runs WHERE run_id IN ({marks(chunk)}) AND status <> ? "
+                    f"SELECT run_id FROM runs WHERE run_id IN ({marks(chunk)}) AND status NOT IN (?, ?) "
                     f"ORDER BY run_id{sql.dialect.lock_rows}",
-                    [*chunk, RunStatus.RUNNING.value],
+                    [*chunk, RunStatus.RUNNING.value, RunStatus.QUEUED.value],
                 )
             ]
         touched: set[str] = set()
@@ -337,10 +337,14 @@ class RunStatements:
         return [(row[0], RunStatus(row[1])) for row in found]
 
     def active_runs(self) -> dict[str, int]:
-        """Unfinished runs per schedule: the run slots each holds, derived from the runs themselves."""
+        """Running runs per schedule: the run slots each holds, derived from the runs themselves.
+
+        A manual run counts against the schedule named by its ``limit_key`` (one of the same selection).
+        """
         found = rows(
             self.sql,
-            "SELECT schedule, COUNT(*) FROM runs WHERE status = ? AND schedule IS NOT NULL GROUP BY schedule",
+            "SELECT COALESCE(limit_key, schedule), COUNT(*) FROM runs WHERE status = ? "
+            "AND COALESCE(limit_key, schedule) IS NOT NULL GROUP BY COALESCE(limit_key, schedule)",
             (RunStatus.RUNNING.value,),
         )
         return {row[0]: int(row[1]) for row in found}

@@ -128,6 +128,13 @@ RUNS = Component(
         # 5: the nodes a run's selection chose but left out (broken, or waiting for a broken node), as a JSON
         # object of node id -> reason (orchestrate_ext.partial_graph); NULL for runs made before.
         "ALTER TABLE runs ADD COLUMN left_out TEXT",
+        # 6: the run queue (orchestrate_ext.store.queue_sql): a queued run's priority and the schedule whose
+        # max_active_runs it counts against; runs made before are priority 0 and count by their schedule.
+        """
+        ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN limit_key TEXT;
+        ALTER TABLE runs ADD COLUMN max_active INTEGER
+        """,
     ),
     tables=("runs", "run_nodes", "attempts", "node_latest"),
 )

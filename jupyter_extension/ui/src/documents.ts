@@ -3,7 +3,12 @@
  * the server writes them; see the README's REST API table.
  */
 
-export type RunStatus = 'running' | 'success' | 'failed' | 'cancelled';
+export type RunStatus = 'queued' | 'running' | 'success' | 'failed' | 'cancelled';
+
+/** A run that has not ended: queued (waiting for max_runs or its schedule's max_active_runs) or running. */
+export function unfinished(status: string): boolean {
+  return status === 'running' || status === 'queued';
+}
 
 export interface AlertRoute {
   name: string;

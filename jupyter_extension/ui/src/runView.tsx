@@ -10,6 +10,7 @@ import * as React from 'react';
 
 import { Attempt, OrchestrateClient, RunDetail, RunNode } from './api';
 import { ErrorCause } from './cause';
+import { unfinished } from './documents';
 import { causeLines } from './runRecords';
 import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
@@ -106,7 +107,7 @@ function TryItem(props: { actions: RunActions; run: RunDetail; node: RunNode; at
           tone={attempt.status === 'success' ? 'warned' : 'failed'}
         />
       ) : null}
-      {open ? <TryLog actions={actions} runId={run.run_id} node={node} attempt={attempt} live={run.status === 'running'} /> : null}
+      {open ? <TryLog actions={actions} runId={run.run_id} node={node} attempt={attempt} live={unfinished(run.status)} /> : null}
     </li>
   );
 }
@@ -318,7 +319,7 @@ export function RunView(props: {
   const leftOut = detail?.left_out ?? props.leftOut ?? [];
   React.useEffect(() => {
     if (detail) {
-      setLive(detail.status === 'running');
+      setLive(unfinished(detail.status));
     }
   }, [detail?.status]);
   const act = async (work: () => Promise<unknown>) => {
@@ -357,7 +358,7 @@ export function RunView(props: {
         <>
           <RunHeader run={detail} />
           <div className="jp-Orchestrate-toolbar">
-            {detail.status === 'running' ? (
+            {unfinished(detail.status) ? (
               <Button
                 small
                 disabled={action.busy}

@@ -7,6 +7,7 @@ import { Button, deleteIcon, refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { OrchestrateClient, RunStatus, RunSummary } from './api';
+import { unfinished } from './documents';
 import { confirm } from './confirm';
 import { useAction, usePoll } from './hooks';
 import { reusedBadge } from './reuse';
@@ -34,7 +35,7 @@ function RunLine(props: { run: RunSummary; now: Date; selected: boolean; onSelec
   const reused = reusedBadge(run);
   return (
     <li className="jp-Orchestrate-runLine">
-      {run.status !== 'running' ? (
+      {!unfinished(run.status) ? (
         <input
           type="checkbox"
           aria-label={`select run ${run.run_id}`}
@@ -88,7 +89,7 @@ export function RunsList(props: { client: OrchestrateClient; active: boolean; on
   );
   const now = new Date();
   const page = runs.data;
-  const finished = (page?.runs ?? []).filter(run => run.status !== 'running');
+  const finished = (page?.runs ?? []).filter(run => !unfinished(run.status));
   const remove = async () => {
     const ids = [...selected];
     const ok = await confirm({

@@ -279,3 +279,44 @@ def test_schedules_indexed_a_few_per_step_still_fire_on_time(tmp_path: Path, sto
     ]
     assert scheduler.pool.wait(10)
     assert {state.next_fire_at for state in schedule_states_of(store).values()} == {utc(2024, 1, 9, 6)}
+
+
+def _manual_run(store: StateStore, run_id: str, at: object, *, limit_key: str | None = None) -> None:
+    """A manual run, started by `orchestrate run` in another process (it went through the run queue)."""
+    from orchestrate_ext.model import NodeRunRecord, RunRecord
+
+    run = RunRecord(run_id, RunStatus.QUEUED, at, at, selection="load")  # type: ignore[arg-type]
+    with store.transaction() as tx:
+        tx.insert_run(run, [NodeRunRecord(run_id, "fake.load", "fake", NodeStatus.PENDING)])
+        tx.enqueue(run_id, priority=100, limit_key=limit_key, max_active=1, owner="cli", now=at)  # type: ignore[arg-type]
+        assert tx.admit_run(run_id, "cli", at, max_runs=None).admitted  # type: ignore[arg-type]
+
+
+def test_max_runs_and_max_active_runs_count_runs_started_outside_the_scheduler(
+    tmp_path: Path, store: StateStore
+) -> None:
+    clock = FakeClock(T0)
+    runner = ScriptedRunner()
+    every_minute = ScheduleDefinition("m", "x", cron="* * * * *", select="load", catchup=CatchUp.LATEST)
+    other = ScheduleDefinition("o", "x", cron="* * * * *", select="other", catchup=CatchUp.LATEST)
+    limited = make_scheduler(store, clock, snapshot(tmp_path, [other], runner, max_runs=1))
+    limited.step()
+    _manual_run(store, "manual-1", T0)
+    clock.set(T0 + timedelta(seconds=31))
+    assert limited.step().started == [], "max_runs: 1 is taken by the manual run"
+    close_run(store, "manual-1", RunStatus.SUCCESS)
+    clock.set(T0 + timedelta(seconds=32))
+    assert len(limited.step().started) == 1
+    assert limited.pool.wait(10)
+    limited.shutdown(1)  # lets go of the lease
+
+    _manual_run(store, "manual-2", T0 + timedelta(seconds=33), limit_key="m")  # a manual run of m's selection
+    scheduler = make_scheduler(store, clock, snapshot(tmp_path, [every_minute], runner), name="b")
+    clock.set(T0 + timedelta(minutes=2))
+    scheduler.step()
+    clock.set(T0 + timedelta(minutes=2, seconds=31))
+    held = scheduler.step()
+    assert held.recorded and held.started == [], "m's max_active_runs: 1 is taken by the manual run of its selection"
+    close_run(store, "manual-2", RunStatus.SUCCESS)
+    assert len(scheduler.step().started) == 1
+    assert scheduler.pool.wait(10)

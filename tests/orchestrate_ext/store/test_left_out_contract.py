@@ -47,13 +47,15 @@ def test_a_store_from_before_left_out_upgrades_on_the_first_write(state_location
     insert(store, make_run("old"), "a")
     with store.transaction() as tx:  # the store as the previous version left it
         tx.sql.execute("ALTER TABLE runs DROP COLUMN left_out")
+        for column in ("priority", "limit_key", "max_active"):  # nor what came after it (the run queue)
+            tx.sql.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         tx.sql.execute("UPDATE schema_versions SET version = 4 WHERE component = 'runs'")
     store.close()
     with pytest.raises(StoreError, match="runs schema version 4, older than this orchestrate-ext"):
         open_store(state_location, read_only=True)
 
     upgraded = open_store(state_location)
-    assert upgraded.schema_versions()["runs"] == RUNS.version == 5
+    assert upgraded.schema_versions()["runs"] == RUNS.version == 6
     insert(upgraded, make_run("new", T0 + timedelta(minutes=1), left_out={"b": TYPO}), "a")
     with upgraded.read() as tx:
         assert tx.get_run("old").left_out == {}

@@ -138,10 +138,10 @@ def test_state_info_shows_the_backend_versions_and_counts(project: Path) -> None
     assert code == 0, output
     document = json.loads(output)
     assert document["backend"] == "sqlite" and document["location"].endswith("history/state.db")
-    assert document["schema_versions"] == {"alerts": 1, "resources": 1, "runs": 5, "schedules": 1}
+    assert document["schema_versions"] == {"alerts": 1, "resources": 1, "runs": 6, "schedules": 1}
     assert document["rows"]["runs"] == 2 and document["rows"]["alert_incidents"] == 1
     code, output = invoke("state", "info", "--project", str(project))
-    assert "backend   sqlite" in output and "schema    runs v5" in output
+    assert "backend   sqlite" in output and "schema    runs v6" in output
 
 
 def test_a_read_only_open_waits_for_a_store_another_process_is_creating(tmp_path: Path) -> None:
