@@ -6,17 +6,22 @@ dbt executes it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
 from orchestrate_ext.execution.liveness import OWNER_ENV
+from orchestrate_ext.model import AttemptStatus
+from orchestrate_ext.project import Project
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +90,66 @@ def test_dbt_dies_with_a_killed_run(shop: Path) -> None:
     finally:
         for process in processes_started_by(engine.pid):
             process.kill()
+
+
+PROBE_CODE = """\
+import os, pathlib, signal
+pathlib.Path("probe.count").open("a").write("1\\n")
+marker = pathlib.Path("probe.marker")
+if not marker.exists():  # the first try stops its engine; the worker still finishes and writes the result
+    marker.write_text(run_id)
+    worker = os.getppid()
+    with open(f"/proc/{worker}/stat") as stat:
+        engine = int(stat.read().rsplit(")", 1)[1].split()[1])
+    pathlib.Path("probe.engine").write_text(str(engine))
+    os.kill(engine, signal.SIGSTOP)
+"""
+
+
+def add_probe_notebook(project: Path) -> None:
+    cells = [
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": 'logical_date = ""\nrun_id = ""\n'},
+        {"cell_type": "code", "metadata": {}, "source": PROBE_CODE},
+    ]
+    document = {
+        "cells": [
+            {**cell, "outputs": [], "execution_count": None, "id": f"c{index}"} for index, cell in enumerate(cells)
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (project / "notebooks" / "probe.ipynb").write_text(json.dumps(document), encoding="utf-8")
+    config = project / "orchestrate.yaml"
+    config.write_text(config.read_text().replace("notebooks:\n", "notebooks:\n  warm_kernels: 0\n", 1))
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.1)
+
+
+def test_retry_after_kill_9_adopts_a_finished_notebook_and_closes_dead_tries(shop: Path) -> None:
+    add_probe_notebook(shop)
+    engine = start_run(shop, "--select", "notebooks/probe")
+    try:
+        wait_until(lambda: psutil.Process(engine.pid).status() == psutil.STATUS_STOPPED, "the engine stopped")
+        assert int((shop / "notebooks" / "probe.engine").read_text()) == engine.pid
+        wait_until(lambda: not processes_started_by(engine.pid), "the notebook's worker ended", timeout=60)
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait()
+    runs = run_cli("runs", "--json", cwd=shop)
+    run_id = json.loads(runs.stdout)[0]["run_id"]
+
+    retried = run_cli("retry", run_id, "--json", cwd=shop)
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    nodes = {node["id"]: node for node in json.loads(retried.stdout)["nodes"]}
+    assert nodes["notebook.notebooks/probe"]["status"] == "success", nodes
+    assert (shop / "notebooks" / "probe.count").read_text().count("1") == 1, "the finished notebook ran again"
+    project = Project.load(shop)
+    with project.open_store().read() as tx:
+        attempts = tx.attempts(run_id)
+    assert [(a.try_number, a.status) for a in attempts] == [(1, AttemptStatus.SUCCESS)]
