@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import psutil
 import pytest
 
@@ -153,3 +154,45 @@ def test_retry_after_kill_9_adopts_a_finished_notebook_and_closes_dead_tries(sho
     with project.open_store().read() as tx:
         attempts = tx.attempts(run_id)
     assert [(a.try_number, a.status) for a in attempts] == [(1, AttemptStatus.SUCCESS)]
+
+
+LAST_MODEL = """\
+import os, pathlib, time
+
+
+def model(dbt, session):
+    dbt.ref("fct_orders")
+    dbt.ref("daily_revenue")
+    pathlib.Path("../slow.pids").open("a").write(f"{os.getpid()}\\n")
+    if not pathlib.Path("../slow.marker").exists():  # the first build waits to be killed; a retry goes on
+        pathlib.Path("../slow.marker").write_text("x")
+        time.sleep(300)
+    return session.sql("select 1 as x")
+"""
+COUNT_BUILDS = """\
+    +post-hook: "insert into main.builds values ('{{ this.name }}')"
+"""
+
+
+def test_retry_after_kill_9_mid_batch_adopts_the_models_dbt_finished(shop: Path) -> None:
+    dbt = shop / "dbt"
+    (dbt / "models" / "marts" / "slow_model.py").write_text(LAST_MODEL)
+    project_yml = dbt / "dbt_project.yml"
+    project_yml.write_text(project_yml.read_text().replace("models:\n  shop:\n", "models:\n  shop:\n" + COUNT_BUILDS))
+    with duckdb.connect(str(shop / "shop.duckdb")) as warehouse:  # created here: dbt's threads would race on it
+        warehouse.execute("create table if not exists main.builds (model varchar)")
+    engine = start_run(shop, "--select", "+slow_model")  # the models it reads are built first
+    try:
+        wait_for(shop / "slow.pids", engine)
+        time.sleep(1)  # the engine copies the lines dbt printed before (the other models' results) to its log
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait()
+    run_id = json.loads(run_cli("runs", "--json", cwd=shop).stdout)[0]["run_id"]
+    retried = run_cli("retry", run_id, "--json", cwd=shop)
+    assert retried.returncode == 0, retried.stderr[-3000:]
+    with duckdb.connect(str(shop / "shop.duckdb"), read_only=True) as warehouse:
+        builds = dict(warehouse.execute("select model, count(*) from main.builds group by model").fetchall())
+    others = {name: count for name, count in builds.items() if name != "slow_model"}
+    assert others and set(others.values()) == {1}, f"finished models built again: {builds}"
+    assert builds.get("slow_model") == 1, builds
