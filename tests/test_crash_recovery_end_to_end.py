@@ -19,6 +19,7 @@ import duckdb
 import psutil
 import pytest
 
+from dbt_adapter.recovered import recorded_dbt_outcome
 from orchestrate_ext.execution.liveness import OWNER_ENV
 from orchestrate_ext.model import AttemptStatus
 from orchestrate_ext.project import Project
@@ -189,6 +190,13 @@ def test_retry_after_kill_9_mid_batch_adopts_the_models_dbt_finished(shop: Path)
         engine.send_signal(signal.SIGKILL)
         engine.wait()
     run_id = json.loads(run_cli("runs", "--json", cwd=shop).stdout)[0]["run_id"]
+    with Project.load(shop).open_store().read() as tx:
+        tries = {attempt.node_id: attempt for attempt in tx.attempts(run_id)}
+    # The killed batch's JSON log tells what dbt finished (the store mostly knows it too: the window
+    # between dbt's result line and the store's write is what the log covers).
+    built = recorded_dbt_outcome(tries["model.shop.fct_orders"], "model.shop.fct_orders")
+    assert built is not None and built.status == AttemptStatus.SUCCESS
+    assert recorded_dbt_outcome(tries["model.shop.slow_model"], "model.shop.slow_model") is None
     retried = run_cli("retry", run_id, "--json", cwd=shop)
     assert retried.returncode == 0, retried.stderr[-3000:]
     with duckdb.connect(str(shop / "shop.duckdb"), read_only=True) as warehouse:
