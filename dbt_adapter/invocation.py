@@ -156,6 +156,7 @@ class _Process:
         next_check = 0.0
         while (lines := handle.read(_CHECK_SECONDS)) is not None:
             self.raw_log.writelines(lines)
+            self.raw_log.flush()  # read after a crash to adopt what finished (dbt_adapter.recovered)
             for line in lines:
                 self._on_line(line)
             if not self.state.stopping and time.monotonic() >= next_check:  # not per line: thousands a run

@@ -15,13 +15,17 @@ file dbt reads changed after it was written:
   one is not any more.
 
 Files dbt does not read (orchestrate.yaml, notebooks, the warehouse file)
-never make it stale. Before any of this, packages declared but not installed
-are a ``ConfigError`` telling the user to run ``dbt deps``, as dbt itself
-would fail on them (``dbt/config/runtime.py``, ``load_dependencies``).
+never make it stale. Concurrent processes (two ``orchestrate retry`` after a fix) check, parse and read
+the manifest one at a time, under an exclusive ``flock`` on ``.orchestrate-parse.lock`` in the target
+folder: none reads a manifest another one's ``dbt parse`` is still writing.
+Before any of this, packages declared but not installed are a ``ConfigError`` telling the user to run
+``dbt deps``, as dbt itself would fail on them (``dbt/config/runtime.py``, ``load_dependencies``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -65,6 +69,30 @@ def ensure_manifest(project: DbtProject) -> Manifest:
     """
     settings = project.settings
     check_packages(settings)
+    with _parse_lock(settings.manifest_path.parent):
+        return _current_manifest(project, settings)
+
+
+PARSE_LOCK = ".orchestrate-parse.lock"
+"""The lock file, in the target folder, that serialises checking, parsing and reading the manifest."""
+
+
+@contextlib.contextmanager
+def _parse_lock(target: Path) -> Iterator[None]:
+    """Hold the target folder's parse lock (not at all where the folder cannot be written: nobody parses there)."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        handle = (target / PARSE_LOCK).open("a")
+    except OSError as exc:
+        log.debug("dbt parse: no lock in %s (%s)", target, exc)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed, or this process dies
+        yield
+
+
+def _current_manifest(project: DbtProject, settings: DbtSettings) -> Manifest:
     path = settings.manifest_path
     if path.is_file():
         written = path.stat().st_mtime

@@ -37,11 +37,12 @@ from dbt_adapter.microbatch import event_time_args
 from dbt_adapter.nodes import FRESHNESS_KIND, runs_in_build
 from dbt_adapter.parse import referenced_vars
 from dbt_adapter.project import DbtProject
+from dbt_adapter.recovered import recorded_dbt_outcome
 from dbt_adapter.selectors import Arguments, SelectorIndex
 from dbt_adapter.source_freshness import SourceChecks
 from dbt_adapter.values import read_yaml
 from orchestrate_ext.interfaces import BatchReporter, NodeFingerprint, NodeOutcome, NodeTask, RunContext
-from orchestrate_ext.model import Node
+from orchestrate_ext.model import AttemptRecord, Node
 
 _COMMON = ["--log-format", "json", "--log-level", "info", "--log-level-file", "none"]
 _WARN_TESTS_FAIL = json.dumps({"error": ["LogTestResult"]})
@@ -64,6 +65,8 @@ class _Selections:
 
 class DbtRunner:
     """The :class:`~orchestrate_ext.interfaces.NodeRunner` for dbt nodes and source freshness checks.
+
+    Also a ``RecoverableRunner``: after a crash a node its batch finished is adopted, not built again.
 
     Args:
         manifest: returns the manifest the graph was built from.
@@ -105,6 +108,12 @@ class DbtRunner:
                     reporter.finished(task.node.id, NodeOutcome.skip("the run was cancelled before dbt started"))
                 continue
             run_invocation(invocation, reporter, cancel, self.project, self.stop_grace, context.launcher)
+
+    def recorded_outcome(self, attempt: AttemptRecord) -> NodeOutcome | None:
+        """A node the killed batch finished, from the batch's JSON log (see :mod:`dbt_adapter.recovered`)."""
+        if self.kind != "dbt":
+            return None
+        return recorded_dbt_outcome(attempt, attempt.node_id)
 
     def _plan(
         self, tasks: Sequence[NodeTask], variables: dict[str, object], logical_date: datetime | None = None

@@ -11,7 +11,7 @@ way::
     returncode = handle.wait()                          # WorkerLost when the machine running it died
 
 :class:`LocalLauncher` starts the process here, in a process group of its own
-(the default). :mod:`orchestrate_ext.execution.dask_launcher` runs the same
+(the default), and the process dies with the engine. :mod:`orchestrate_ext.execution.dask_launcher` runs the same
 command on a worker of a Dask cluster, streams its output back and brings
 its ``outputs`` files home.
 """
@@ -173,12 +173,18 @@ class LineBuffer:
 
 
 class LocalLauncher:
-    """Runs each try as a child process here, the leader of a process group of its own."""
+    """Runs each try as a child process here, the leader of a process group of its own.
+
+    The child dies with this process (``PR_SET_PDEATHSIG`` on Linux, see :mod:`orchestrate_ext.processes`):
+    a killed engine leaves no dbt writing to the warehouse behind it.
+    """
 
     name = LOCAL
 
     def start(self, command: Command) -> LocalHandle:
-        process = processes.start(for_this_machine(command.argv), cwd=command.cwd, env=command.env)
+        process = processes.start(
+            for_this_machine(command.argv), cwd=command.cwd, env=command.env, die_with_parent=True
+        )
         return LocalHandle(process)
 
     def check(self, needs: WorkerNeeds) -> list[str]:

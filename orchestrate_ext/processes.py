@@ -3,6 +3,15 @@
 Runners start every node's work through :func:`start` so that a timeout or a
 cancel can stop the process and everything it spawned (a notebook's kernel,
 dbt's threads' connections) with :func:`stop`.
+
+With ``die_with_parent`` (the local launcher's tries) the child also dies with
+this process: on Linux it asks the kernel for SIGKILL when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``), set between fork and exec, and then checks that
+its parent is still this process, which closes the race of a parent dying
+before the request was made. Only the direct child is guarded; a notebook's
+kernel, its grandchild, exits by itself once its parent is gone
+(``JPY_PARENT_PID``), and ``orchestrate retry`` or the scheduler's takeover kill
+whatever is left of a dead owner's process groups.
 """
 
 from __future__ import annotations
@@ -11,9 +20,42 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _pdeathsig_setter() -> Callable[[int, int, int, int, int], int] | None:
+    """libc's ``prctl``, looked up once here (never in a forked child), or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl: Callable[[int, int, int, int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+_prctl = _pdeathsig_setter()
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """The child's pre-exec step: SIGKILL when ``parent`` dies; die now if it already did."""
+    prctl = _prctl
+    if prctl is None:
+        return None
+
+    def guard() -> None:  # runs in the forked child: only a system call and two os calls
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return guard
 
 
 def start(
@@ -23,8 +65,12 @@ def start(
     env: Mapping[str, str] | None = None,
     stdout: int | IO[bytes] | None = subprocess.PIPE,
     stderr: int | IO[bytes] | None = subprocess.STDOUT,
+    die_with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` (never through a shell) as the leader of a new process group."""
+    """Start ``argv`` (never through a shell) as the leader of a new process group.
+
+    ``die_with_parent``: the child is killed when this process dies (see the module docstring).
+    """
     return subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -33,6 +79,7 @@ def start(
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,
+        preexec_fn=_die_with(os.getpid()) if die_with_parent else None,
     )
 
 

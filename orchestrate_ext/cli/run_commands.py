@@ -22,6 +22,8 @@ from orchestrate_ext.errors import BadInput, ConfigError
 from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.execution.coordinator import RunCoordinator, queued_line
 from orchestrate_ext.execution.executor import Executor
+from orchestrate_ext.execution.liveness import ProcessIdentity
+from orchestrate_ext.execution.recovery import recover_run
 from orchestrate_ext.interfaces import DescribingPlugin, Observer, WorkerRequirements
 from orchestrate_ext.launcher import LOCAL, WorkerNeeds
 from orchestrate_ext.model import NodeStatus, RunStatus
@@ -231,12 +233,24 @@ def retry(project_dir: Path | None, run_id: str, as_json: bool) -> None:
     out with a warning (skipped, and added to what the run left out); the rest runs.
 
     Of two retries of one run only one executes it: the other exits 2 naming the process that holds it.
+
+    A run whose process died (kill -9) is recovered first, the same way the scheduler takes such a run
+    over: the dead process's leftover node processes are killed (and waited for) before its resources
+    are released, its tries still marked running are closed, and a try that finished before the crash
+    keeps its result instead of running again.
     """
     project = Project.load(project_dir)
     _ = project.runners
     store = project.open_store()
     with store.read() as tx:
         seen = refuse_if_executing(tx, run_id, project.clock.now())
+    if seen.status == RunStatus.RUNNING:  # its owner died: recover it the way the scheduler's takeover does
+        taken = recover_run(store, seen, ProcessIdentity.current().owner, project.clock.now(), runners=project.runners)
+        if taken is None:
+            with store.read() as tx:
+                refuse_if_executing(tx, run_id, project.clock.now())  # another retry took it over: say who
+    with store.read() as tx:
+        seen = tx.run_ownership(run_id)
         unfinished = {state.node_id for state in tx.node_states(run_id) if not state.status.is_done}
     partial = project.partial_graph  # may run `dbt parse`: outside any unit of work, the claim checks `seen`
     choice = choose(partial, unfinished & set(partial.graph.nodes))

@@ -222,7 +222,8 @@ class Supervisor:
         now = self.clock.now()
         with self.store.transaction() as tx:
             ownership = tx.lock_run(run_id)
-            _refuse_live_owner(ownership, now, self.liveness)
+            if ownership.owner != self.owner:  # this process may hold it: it took the run over from a dead owner
+                _refuse_live_owner(ownership, now, self.liveness)
             epoch = None
             if ownership.epoch == expected_epoch:
                 epoch = tx.claim_again(run_id, self.owner, now, expected_epoch)

@@ -4,7 +4,9 @@ A Dask worker that dies (killed, out of memory) would leave the try it ran
 behind: a notebook and its kernel still writing to the warehouse while the
 engine retries the node elsewhere. The guard runs the try's command as its
 child, in the process group it leads (the launcher starts it in a session of
-its own), and kills the whole group the moment its parent is gone. A stop
+its own), and kills the whole group once its parent is gone (it looks every
+0.2 s; the local launcher relies on ``PR_SET_PDEATHSIG`` instead, see
+:mod:`orchestrate_ext.processes`). A stop
 signals the whole group, so the child gets SIGINT or SIGTERM directly; the
 guard outlives it and then ends the way the child did (same exit code, or the
 same signal).

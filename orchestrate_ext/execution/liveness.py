@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -102,12 +103,14 @@ def export_owner(identity: ProcessIdentity) -> None:
     os.environ[OWNER_ENV] = identity.owner
 
 
-def kill_leftovers(owner: str) -> list[int]:
-    """Kill (SIGKILL) every process group on this host holding a process started by ``owner``.
+def kill_leftovers(owner: str, wait: float = 10.0) -> list[int]:
+    """Kill (SIGKILL) every process group on this host holding a process started by ``owner``, and wait.
 
     Only groups of processes whose inherited ``ORCHESTRATE_OWNER`` is exactly
-    ``owner`` are touched, never this process's own group. Returns the killed
-    process group ids.
+    ``owner`` are touched, never this process's own group. Returns once no
+    process of those groups is left (a zombie counts as gone), or after ``wait``
+    seconds, so that a caller releases the dead owner's resources (a DuckDB file)
+    only after nothing of it can write any more. Returns the killed process group ids.
     """
     import psutil
 
@@ -124,4 +127,21 @@ def kill_leftovers(owner: str) -> list[int]:
     for group in sorted(groups):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while groups and _group_members(groups) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return sorted(groups)
+
+
+def _group_members(groups: set[int]) -> list[int]:
+    """The live (not zombie) processes of ``groups``."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) in groups and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except (psutil.Error, ProcessLookupError, PermissionError, OSError):
+            continue
+    return found

@@ -1,5 +1,9 @@
 """Finding runs whose executing process died, and making them safe to carry on.
 
+This is the one recovery path: the scheduler's takeover (:func:`recover_orphans`)
+and ``orchestrate retry`` of a run whose owner died (:func:`recover_run`) both
+go through :func:`recover_run`.
+
 A run is *orphaned* when its status is ``running`` and
 
 * its owner is a process on this host that no longer exists (kill -9, OOM,
@@ -9,7 +13,8 @@ A run is *orphaned* when its status is ``running`` and
 
 For each orphan the recovering process kills the process groups the dead
 owner's node processes left behind (found by their inherited
-``ORCHESTRATE_OWNER``), then takes the run over in one unit of work: a
+``ORCHESTRATE_OWNER``) and waits until they are gone, then takes the run over
+in one unit of work (which also drops the dead owner's resource holds): a
 compare-and-set claim on the epoch it saw (so of two recovering processes
 exactly one wins, and any late write of the dead execution is refused), and
 every try still marked running is closed. A try whose runner finds its
@@ -104,34 +109,55 @@ def recover_orphans(
     recovered = []
     killed: dict[str, list[int]] = {}
     for run in find_orphans(store, liveness, me, executing_here, now, stale_after):
-        if run.owner and run.owner != me and run.owner not in killed:
-            killed[run.owner] = kill(run.owner)
-        error = (
-            f"crashed: the process executing this try ({describe_owner(run.owner)}) died or stopped "
-            f"heartbeating; found by {describe_owner(me)} at {isoformat(now)}"
-        )
-        with store.read() as tx:
-            kinds = {state.node_id: state.kind for state in tx.node_states(run.run_id)}
-            running = [attempt for attempt in tx.attempts(run.run_id) if attempt.status == AttemptStatus.RUNNING]
-        endings = tuple(
-            _ending(attempt, (runners or {}).get(kinds.get(attempt.node_id, "")), error) for attempt in running
-        )
-        with store.transaction() as tx:
-            epoch = tx.take_over(run.run_id, me, now, run.epoch, endings)
-        if epoch is None:
-            continue  # another process took it over first
-        groups = tuple(killed.get(run.owner or "", ()))
-        found = Recovered(run.run_id, run.schedule, run.owner, endings, groups)
-        log.warning(
-            "run %s lost its process (%s): %d attempt(s) marked crashed%s%s; resuming it",
-            run.run_id,
-            describe_owner(run.owner),
-            len(found.crashed),
-            f", {len(found.adopted)} finished try(s) adopted from their results" if found.adopted else "",
-            f", killed leftover process groups {list(groups)}" if groups else "",
-        )
-        recovered.append(found)
+        found = recover_run(store, run, me, now, runners=runners, kill=kill, killed=killed)
+        if found is not None:
+            recovered.append(found)
     return recovered
+
+
+def recover_run(
+    store: StateStore,
+    run: RunOwnership,
+    me: str,
+    now: datetime,
+    *,
+    runners: Mapping[str, NodeRunner] | None = None,
+    kill: Callable[[str], list[int]] = kill_leftovers,
+    killed: dict[str, list[int]] | None = None,
+) -> Recovered | None:
+    """Take ``run`` (whose owner is dead: the caller checked) over for ``me``; None when another process won.
+
+    Kills the dead owner's process groups and waits for them to be gone, then in
+    one unit of work claims the run on the epoch ``run`` was read at, closes its
+    running tries (with the result each left, else ``crashed``) and drops its
+    resource holds. ``killed`` remembers owners already cleaned up (one kill per owner).
+    """
+    killed = {} if killed is None else killed
+    if run.owner and run.owner != me and run.owner not in killed:
+        killed[run.owner] = kill(run.owner)
+    error = (
+        f"crashed: the process executing this try ({describe_owner(run.owner)}) died or stopped "
+        f"heartbeating; found by {describe_owner(me)} at {isoformat(now)}"
+    )
+    with store.read() as tx:
+        kinds = {state.node_id: state.kind for state in tx.node_states(run.run_id)}
+        running = [attempt for attempt in tx.attempts(run.run_id) if attempt.status == AttemptStatus.RUNNING]
+    endings = tuple(_ending(attempt, (runners or {}).get(kinds.get(attempt.node_id, "")), error) for attempt in running)
+    with store.transaction() as tx:
+        epoch = tx.take_over(run.run_id, me, now, run.epoch, endings)
+    if epoch is None:
+        return None  # another process took it over first
+    groups = tuple(killed.get(run.owner or "", ()))
+    found = Recovered(run.run_id, run.schedule, run.owner, endings, groups)
+    log.warning(
+        "run %s lost its process (%s): %d attempt(s) marked crashed%s%s; resuming it",
+        run.run_id,
+        describe_owner(run.owner),
+        len(found.crashed),
+        f", {len(found.adopted)} finished try(s) adopted from their results" if found.adopted else "",
+        f", killed leftover process groups {list(groups)}" if groups else "",
+    )
+    return found
 
 
 def _ending(attempt: AttemptRecord, runner: NodeRunner | None, error: str) -> AttemptEnding:
