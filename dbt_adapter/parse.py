@@ -16,8 +16,9 @@ file dbt reads changed after it was written:
 
 Files dbt does not read (orchestrate.yaml, notebooks, the warehouse file)
 never make it stale. Concurrent processes (two ``orchestrate retry`` after a fix) check, parse and read
-the manifest one at a time, under an exclusive ``flock`` on ``.orchestrate-parse.lock`` in the target
-folder: none reads a manifest another one's ``dbt parse`` is still writing.
+the manifest one at a time, under an exclusive ``flock`` on a lock file named after the target folder
+in the system's temporary folder (not in the project: ``validate`` writes nothing there): none reads a
+manifest another one's ``dbt parse`` is still writing.
 Before any of this, packages declared but not installed are a ``ConfigError`` telling the user to run
 ``dbt deps``, as dbt itself would fail on them (``dbt/config/runtime.py``, ``load_dependencies``).
 """
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,18 +76,19 @@ def ensure_manifest(project: DbtProject) -> Manifest:
         return _current_manifest(project, settings)
 
 
-PARSE_LOCK = ".orchestrate-parse.lock"
-"""The lock file, in the target folder, that serialises checking, parsing and reading the manifest."""
+def parse_lock_path(target: Path) -> Path:
+    """The lock file that serialises checking, parsing and reading the manifest of ``target``."""
+    key = hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"orchestrate-parse-{key}.lock"
 
 
 @contextlib.contextmanager
 def _parse_lock(target: Path) -> Iterator[None]:
-    """Hold the target folder's parse lock (not at all where the folder cannot be written: nobody parses there)."""
+    """Hold ``target``'s parse lock (not at all where the lock file cannot be opened)."""
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        handle = (target / PARSE_LOCK).open("a")
+        handle = parse_lock_path(target).open("a")
     except OSError as exc:
-        log.debug("dbt parse: no lock in %s (%s)", target, exc)
+        log.debug("dbt parse: no lock for %s (%s)", target, exc)
         yield
         return
     with handle:

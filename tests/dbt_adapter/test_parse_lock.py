@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dbt_adapter.parse import PARSE_LOCK
+from dbt_adapter.parse import parse_lock_path
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_a_parse_waits_for_the_parse_lock(shop: Path) -> None:
     model.write_text(model.read_text() + "\n-- edited\n")
     target = shop / "dbt" / "target"
     orchestrate = Path(sys.executable).with_name("orchestrate")
-    with (target / PARSE_LOCK).open("a") as held:
+    with parse_lock_path(target).open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         validate = subprocess.Popen(
             [str(orchestrate), "validate"], cwd=shop, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
