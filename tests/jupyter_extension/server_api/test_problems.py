@@ -107,7 +107,9 @@ sources:
 """
 
 
-async def test_freshness_rules_dbt_cannot_compute_are_warned_by_validate_and_listed(api: Any, jp_root_dir: Path) -> None:
+async def test_freshness_rules_dbt_cannot_compute_are_warned_by_validate_and_listed(
+    api: Any, jp_root_dir: Path
+) -> None:
     """A freshness rule without loaded_at_field on DuckDB (no metadata freshness): a warning with its fix."""
     (jp_root_dir / "dbt/models/sources.yml").write_text(FRESHNESS_SOURCES, encoding="utf-8")
     validated = run_cli("validate", cwd=jp_root_dir)
@@ -124,3 +126,15 @@ async def test_freshness_rules_dbt_cannot_compute_are_warned_by_validate_and_lis
     [warning] = [item for item in found["problems"] if "cannot compute the freshness" in item["message"]]
     assert warning["kind"] == "warning" and warning["severity"] == "warning"
     assert "raw.events" in warning["message"] and "loaded_at_field" in warning["message"]
+
+
+def test_loading_says_dbt_parses_while_any_thread_runs_dbt_parse(tmp_path: Path) -> None:
+    """Any build of the graph that parses (not only the first) reads as dbt parsing: the activity is the parse."""
+    from jupyter_extension.server.backend import Backend
+    from orchestrate_ext.activity import DBT_PARSE, doing
+
+    backend = Backend(tmp_path, tmp_path)
+    assert backend.loading() == {"loading": False, "seconds": 0, "dbt": False}
+    with doing(DBT_PARSE):
+        assert backend.loading() == {"loading": True, "seconds": 0, "dbt": True}
+    assert backend.loading() == {"loading": False, "seconds": 0, "dbt": False}
