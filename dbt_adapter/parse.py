@@ -51,6 +51,7 @@ from dbt_adapter.parse_inputs import (
 )
 from dbt_adapter.project import DbtProject
 from dbt_adapter.resolution import DbtSettings
+from orchestrate_ext.activity import DBT_PARSE, doing
 from orchestrate_ext.errors import ConfigError, ManifestError
 from orchestrate_ext.launcher import for_this_machine
 
@@ -151,15 +152,16 @@ def run_parse(project: DbtProject) -> None:
     path = project.manifest_path
     argv = for_this_machine(project.argv("parse", "--log-format", "json"))
     started = time.time()
-    completed = subprocess.run(
-        argv,
-        cwd=project.project_dir,
-        env=project.env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with doing(DBT_PARSE):  # the Lab says "dbt is parsing the project" while this runs
+        completed = subprocess.run(
+            argv,
+            cwd=project.project_dir,
+            env=project.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if completed.returncode != 0 or not path.is_file():
         problems = error_messages((completed.stdout + completed.stderr).splitlines())
         if completed.returncode == 0:

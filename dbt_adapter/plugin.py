@@ -86,13 +86,11 @@ class DbtPlugin:
                 found = self._manifests[project.manifest_path] = read_manifest(project.manifest_path)
             return found
 
-        from dbt_adapter.fingerprint import Digests  # the runners' modules load only for a run (not `graph`)
-        from dbt_adapter.runner import DbtRunner
-        from dbt_adapter.source_freshness import SourceChecks
+        from dbt_adapter.runner import DbtRunner  # the runners' modules load only for a run (not `graph`)
 
-        if self._shared is None:
-            self._shared = (Digests(), SourceChecks())
-        digests, checks = self._shared
+        digests = self._digests()
+        assert self._shared is not None
+        checks = self._shared[1]
         return {
             KIND: DbtRunner(project, manifest, digests=digests, source_checks=checks),
             FRESHNESS_KIND: DbtRunner(project, manifest, kind=FRESHNESS_KIND, digests=digests, source_checks=checks),
@@ -104,9 +102,11 @@ class DbtPlugin:
         return WorkerNeeds(("dbt", f"dbt.adapters.{adapter}") if adapter else ("dbt",))
 
     def check(self, config: DbtConfig, workspace: Workspace, graph: Any) -> Sequence[str]:
-        """Raise ``ConfigError`` when dbt could not load the profile; warn about notebook checkpoints read as nodes."""
-        DbtProject.from_config(workspace, config).settings.require_profile()
-        return [
+        """Raise ``ConfigError`` when dbt could not load the profile; warn about notebook checkpoints read as
+        nodes and about freshness rules dbt cannot compute (runs warn on those checks, never block on them)."""
+        project = DbtProject.from_config(workspace, config)
+        project.settings.require_profile()
+        checkpoints = [
             Finding(
                 f"dbt reads {node.path} (a JupyterLab checkpoint) as {node.resource_type} '{node.id}'; "
                 f"add `{CHECKPOINTS}/` to .dbtignore in the dbt project (`orchestrate init` does)",
@@ -116,6 +116,43 @@ class DbtPlugin:
             for node in graph.nodes.values()
             if node.kind == KIND and CHECKPOINTS in node.path.split("/")
         ]
+        return [*checkpoints, *self._uncomputable_freshness(project, graph)]
+
+    def _uncomputable_freshness(self, project: DbtProject, graph: Any) -> list[str]:
+        """A freshness check whose source has no ``loaded_at_field`` on an adapter without metadata freshness.
+
+        The rule is the one ``--only-changed`` runs use (:attr:`dbt_adapter.fingerprint.Source.checkable`);
+        at run time dbt reports these as runtime errors and the check only warns (:mod:`dbt_adapter.outcomes`).
+        """
+        from dbt_adapter.source_freshness import has_metadata_freshness
+
+        checks = [node for node in graph.nodes.values() if node.kind == FRESHNESS_KIND]
+        adapter = project.settings.adapter_type
+        if not checks or not project.manifest_path.is_file() or has_metadata_freshness(adapter):
+            return []
+        digest = self._digests().get(project.manifest_path, project.project_dir, project.settings.packages_install_path)
+        warnings = []
+        for node in sorted(checks, key=lambda found: found.id):
+            source = digest.sources.get(str(node.settings.get("dbt_id")))
+            if source is None or source.checkable:
+                continue
+            qualified = node.name.removesuffix(".freshness")
+            warnings.append(
+                f"{node.id}: dbt cannot compute the freshness of source '{qualified}' ({node.path}): it has a "
+                f"freshness rule but no loaded_at_field, and the {adapter} adapter has no metadata-based freshness, "
+                "so every run only warns on this check and never blocks what reads the source; add "
+                f"`loaded_at_field: <timestamp column>` (or `loaded_at_query`) to the source '{qualified}' in "
+                f"{node.path}, or remove its freshness rule"
+            )
+        return warnings
+
+    def _digests(self) -> Digests:
+        from dbt_adapter.fingerprint import Digests
+        from dbt_adapter.source_freshness import SourceChecks
+
+        if self._shared is None:
+            self._shared = (Digests(), SourceChecks())
+        return self._shared[0]
 
     def fix(self, action: str, config: DbtConfig, workspace: Workspace) -> str:
         """``ignore_checkpoints``: add ``.ipynb_checkpoints/`` to the dbt project's ``.dbtignore`` (idempotent)."""

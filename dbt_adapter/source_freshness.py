@@ -9,6 +9,7 @@ so that what reads it runs: the check never makes a node reuse a result it shoul
 
 from __future__ import annotations
 
+import importlib
 import logging
 import subprocess
 import tempfile
@@ -27,6 +28,23 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 600.0
 _QUIET = ["--log-format", "json", "--log-level", "warn", "--log-level-file", "none"]
+
+
+def has_metadata_freshness(adapter_type: str | None) -> bool:
+    """Whether dbt's adapter ``adapter_type`` tells a source's freshness without a ``loaded_at_field``.
+
+    dbt asks the adapter for ``Capability.TableLastModifiedMetadata`` (DuckDB: no; Snowflake, BigQuery:
+    yes). An adapter not known here, or not installed, is given the benefit of the doubt (True).
+    """
+    if not adapter_type:
+        return True
+    try:
+        from dbt.adapters.capability import Capability
+
+        plugin = importlib.import_module(f"dbt.adapters.{adapter_type}").Plugin
+        return bool(plugin.adapter.supports(Capability.TableLastModifiedMetadata))
+    except (ImportError, AttributeError):
+        return True
 
 
 def loaded_at(

@@ -19,6 +19,7 @@ from jupyter_extension.server import graph_markers, history, schedules, scheduli
 from jupyter_extension.server.detached import DetachedCommands
 from jupyter_extension.server.notebook_file import INJECTED_PARAMETERS
 from jupyter_extension.server.paths import relative_to_root
+from orchestrate_ext.activity import DBT_PARSE, under_way
 from orchestrate_ext.errors import BadInput, NodeNotFound, did_you_mean
 from orchestrate_ext.planning import plan_project
 from orchestrate_ext.project import Project
@@ -50,8 +51,8 @@ class Backend:
         self._empty: dict[object, StateStore] = {}
         """Read-only stand-ins (empty, in memory) for stores not created yet, by location."""
         self.last_redactor = Redactor()
-        self._building: tuple[float, bool] | None = None
-        """While the graph is built: since when (monotonic), and whether the project has dbt."""
+        self._building: float | None = None
+        """While the graph is built: since when (monotonic)."""
         """The redactor of the project as last loaded (credential-like text only before that)."""
 
     # -- the project and its store
@@ -80,7 +81,7 @@ class Backend:
         project = self.project()
         with self._graph_lock:
             if "partial_graph" not in vars(project):  # not built yet: this may run `dbt parse`
-                self._building = (time.monotonic(), "dbt" in project.config.sections)
+                self._building = time.monotonic()
                 try:
                     _ = project.partial_graph
                 finally:
@@ -88,12 +89,16 @@ class Backend:
         return project
 
     def loading(self) -> dict[str, Any]:
-        """Whether the graph is being built now, for how many seconds, and whether dbt is part of it
-        (then ``dbt parse`` is what takes the time); read without waiting for any lock."""
+        """Whether the graph is being built now and for how many seconds, and whether ``dbt parse`` runs
+        (for any build of the graph: the first, after Reload, after a file change made the manifest stale);
+        read without waiting for any lock."""
+        parsing = under_way(DBT_PARSE)
+        if parsing is not None:
+            return {"loading": True, "seconds": int(time.monotonic() - parsing.since), "dbt": True}
         building = self._building
         if building is None:
             return {"loading": False, "seconds": 0, "dbt": False}
-        return {"loading": True, "seconds": int(time.monotonic() - building[0]), "dbt": building[1]}
+        return {"loading": True, "seconds": int(time.monotonic() - building), "dbt": False}
 
     def forget_project(self) -> None:
         with self._lock:

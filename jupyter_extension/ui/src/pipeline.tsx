@@ -12,7 +12,7 @@ import { ErrorCause } from './cause';
 import { freshness, GraphLegend, PipelineGraph } from './graph';
 import { exportLines, searchNodes, visibleNodes } from './graphModel';
 import { usePoll } from './hooks';
-import { LoadingLine } from './problems';
+import { LoadingLine, ParseLine } from './problems';
 import { shortName, StatusBadge, statusLabel } from './status';
 import { relativeTime } from './time';
 
@@ -242,6 +242,16 @@ export function PipelineTab(props: { actions: PipelineActions; active: boolean; 
       </div>
       <BrokenNodes actions={props.actions} nodes={stateList} onSelect={select} />
       {graph.error ? <div className="jp-Orchestrate-serverError">{graph.error}</div> : null}
+      {graph.data ? (
+        <ParseLine
+          client={client}
+          active={props.active}
+          onDone={() => {
+            graph.refresh();
+            states.refresh();
+          }}
+        />
+      ) : null}
       {graph.data ? (
         <PipelineGraph
           nodes={nodes}

@@ -174,3 +174,30 @@ export function LoadingLine(props: { client: OrchestrateClient }): JSX.Element {
     </div>
   );
 }
+
+/**
+ * Over a graph already shown: "dbt is parsing the project (12 s)…" while any new build of the graph parses
+ * (after Reload, after a file change made the manifest stale), so the graph shown is known to be the last
+ * one; `onDone` when the parse ends (load the graph again). Nothing when dbt is not parsing.
+ */
+export function ParseLine(props: { client: OrchestrateClient; active: boolean; onDone: () => void }): JSX.Element | null {
+  const [parsing, setParsing] = React.useState(false);
+  const state = usePoll(() => props.client.loading(), props.active ? (parsing ? 1000 : 2000) : null, []);
+  const now = Boolean(state.data?.loading && state.data.dbt);
+  const onDone = React.useRef(props.onDone);
+  onDone.current = props.onDone;
+  React.useEffect(() => {
+    if (parsing && !now) {
+      onDone.current();
+    }
+    setParsing(now);
+  }, [now]);
+  if (!now || !state.data) {
+    return null;
+  }
+  return (
+    <div className="jp-Orchestrate-muted jp-Orchestrate-parseLine" role="status" aria-label="loading">
+      dbt is parsing the project ({state.data.seconds} s)…
+    </div>
+  );
+}

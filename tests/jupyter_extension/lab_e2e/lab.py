@@ -195,8 +195,9 @@ def document_view(page: Any, view: str, target: str, prepare: Any = None) -> Non
     page.set_viewport_size({"width": 1440, "height": 900})
 
 
-def axe_violations(page: Any, selector: str) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations inside ``selector`` (the npm package, run in the page)."""
+def axe_violations(page: Any, selector: str, every_impact: bool = False) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations inside ``selector`` (the npm package, run in the page);
+    with ``every_impact``, the minor and moderate ones too."""
     assert AXE.is_file(), f"axe-core is not installed ({AXE}); run `npm install` in jupyter_extension/ui"
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
@@ -208,7 +209,7 @@ def axe_violations(page: Any, selector: str) -> list[dict[str, Any]]:
         }""",
         selector,
     )
-    return [item for item in result if item["impact"] in ("serious", "critical")]
+    return [item for item in result if every_impact or item["impact"] in ("serious", "critical")]
 
 
 @contextlib.contextmanager

@@ -144,6 +144,29 @@ def test_while_dbt_parses_the_panel_says_so_and_counts(lab: Lab, new_page) -> No
     expect(loading).to_have_count(0)
 
 
+def test_the_parse_line_shows_for_a_rebuild_that_parses_not_only_the_first_load(lab: Lab, new_page) -> None:  # type: ignore[no-untyped-def]
+    """After a model file changes, Reload builds the graph again and dbt parses: the panel says so over the
+    graph it still shows (it used to say nothing once a graph was shown), then loads the new graph."""
+    from playwright.sync_api import expect
+
+    page = new_page()
+    panel = open_panel(page)
+    node = panel.locator(".jp-Orchestrate-graphNode[data-node-id='model.shop.daily_revenue']")
+    expect(node).to_be_visible(timeout=180_000)
+    loading = panel.get_by_role("status", name="loading")
+    expect(loading).to_have_count(0, timeout=180_000)
+    model = lab.root / SQL
+    try:
+        model.write_text(model.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
+        panel.get_by_role("button", name="Reload the graph").click()
+        expect(loading).to_have_text(re.compile(r"dbt is parsing the project \(\d+ s\)…"), timeout=60_000)
+        expect(node).to_be_visible()  # the graph shown stays while dbt parses
+        expect(loading).to_have_count(0, timeout=180_000)
+        expect(node).to_be_visible()
+    finally:
+        shutil.copy(lab.pristine / SQL, model)
+
+
 def test_a_new_user_sets_up_a_folder_and_schedules_a_notebook_without_leaving_the_lab(  # type: ignore[no-untyped-def]
     browser: Any, tmp_path: Path, parsed_manifest: Path
 ) -> None:

@@ -92,3 +92,49 @@ async def test_a_folder_without_orchestrate_yaml_is_set_up_from_the_api(api: Any
 async def test_loading_says_whether_the_graph_is_being_built(api: Any) -> None:
     status, answer = await api.get("loading")
     assert status == 200 and answer == {"loading": False, "seconds": 0, "dbt": False}
+
+
+FRESHNESS_SOURCES = """version: 2
+sources:
+  - name: raw
+    schema: main
+    freshness: {warn_after: {count: 1, period: day}}
+    tables:
+      - name: orders
+        loaded_at_field: loaded_at
+      - name: events
+        identifier: orders
+"""
+
+
+async def test_freshness_rules_dbt_cannot_compute_are_warned_by_validate_and_listed(
+    api: Any, jp_root_dir: Path
+) -> None:
+    """A freshness rule without loaded_at_field on DuckDB (no metadata freshness): a warning with its fix."""
+    (jp_root_dir / "dbt/models/sources.yml").write_text(FRESHNESS_SOURCES, encoding="utf-8")
+    validated = run_cli("validate", cwd=jp_root_dir)
+    assert validated.returncode == 0, validated.stderr
+    printed = validated.stdout + validated.stderr
+    assert "freshness.source.shop.raw.events: dbt cannot compute the freshness of source 'raw.events'" in printed
+    assert "the duckdb adapter has no metadata-based freshness" in printed
+    assert "add `loaded_at_field: <timestamp column>` (or `loaded_at_query`)" in printed
+    assert "models/sources.yml" in printed
+    assert "source 'raw.orders'" not in printed  # it has a loaded_at_field: dbt computes it
+
+    status, found = await api.get("problems")
+    assert status == 200, found
+    [warning] = [item for item in found["problems"] if "cannot compute the freshness" in item["message"]]
+    assert warning["kind"] == "warning" and warning["severity"] == "warning"
+    assert "raw.events" in warning["message"] and "loaded_at_field" in warning["message"]
+
+
+def test_loading_says_dbt_parses_while_any_thread_runs_dbt_parse(tmp_path: Path) -> None:
+    """Any build of the graph that parses (not only the first) reads as dbt parsing: the activity is the parse."""
+    from jupyter_extension.server.backend import Backend
+    from orchestrate_ext.activity import DBT_PARSE, doing
+
+    backend = Backend(tmp_path, tmp_path)
+    assert backend.loading() == {"loading": False, "seconds": 0, "dbt": False}
+    with doing(DBT_PARSE):
+        assert backend.loading() == {"loading": True, "seconds": 0, "dbt": True}
+    assert backend.loading() == {"loading": False, "seconds": 0, "dbt": False}
