@@ -51,9 +51,9 @@ class Backend:
         self._empty: dict[object, StateStore] = {}
         """Read-only stand-ins (empty, in memory) for stores not created yet, by location."""
         self.last_redactor = Redactor()
+        """The redactor of the project as last loaded (credential-like text only before that)."""
         self._building: float | None = None
         """While the graph is built: since when (monotonic)."""
-        """The redactor of the project as last loaded (credential-like text only before that)."""
 
     # -- the project and its store
 
