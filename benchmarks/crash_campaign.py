@@ -235,6 +235,15 @@ def orphans_after(pid: int, grace: float) -> list[str]:
     return left
 
 
+def built_before_kill(project: Path, node: str, killed_at: float | None) -> str:
+    """How long before the kill the first build of dbt node ``node`` wrote its counter."""
+    name = node.rsplit(".", 1)[-1]
+    written = [path.stat().st_mtime for path in (project / "counts").glob(f"dbt.{name}.*.csv")]
+    if not written or killed_at is None or not node.startswith("model."):
+        return "started before the kill"
+    return f"built {killed_at - min(written):.2f} s before the kill"
+
+
 # -- the store
 
 
@@ -289,8 +298,10 @@ class Outcome:
     broken: list[tuple[str, str]] = field(default_factory=list)
     adopted: int = 0
     finished_at_kill: int = 0
-    redone_unrecorded: int = 0
+    redone_unrecorded: list[str] = field(default_factory=list)
+    """Nodes built before the kill that nothing recorded (not adopted), so built again; with how long before."""
     seconds: float = 0.0
+    killed_at: float | None = None
 
     def fail(self, category: str, detail: str) -> None:
         self.broken.append((category, detail))
@@ -314,6 +325,7 @@ def one_try(number: int, project: Path, delay: float, grace: float, backend: str
         outcome.kind = "ended before the kill"
     except subprocess.TimeoutExpired:
         engine.send_signal(signal.SIGKILL)
+        outcome.killed_at = time.time()
         engine.wait()
         outcome.kind = "killed"
     for orphan in orphans_after(engine.pid, grace):
@@ -334,14 +346,16 @@ def one_try(number: int, project: Path, delay: float, grace: float, backend: str
             outcome.fail("orphan", f"{grace:g} s after `retry` ended: {orphan}")
         outcome.kind = "killed and retried" if outcome.kind == "killed" else outcome.kind
     after, final = counters(project), snapshot(project)
-    check(outcome, at_kill, final, before, after)
+    check(outcome, at_kill, final, before, after, project)
     if backend == "sqlite" and (integrity := sqlite_integrity(project)) != "ok":
         outcome.fail("store integrity", f"PRAGMA integrity_check: {integrity}")
     outcome.seconds = time.monotonic() - began
     return outcome
 
 
-def check(outcome: Outcome, at_kill: Snapshot, final: Snapshot, before: Counter[str], after: Counter[str]) -> None:
+def check(
+    outcome: Outcome, at_kill: Snapshot, final: Snapshot, before: Counter[str], after: Counter[str], project: Path
+) -> None:
     finished = {node for node, status in at_kill.nodes.items() if status in FINISHED}
     adopted = {
         node
@@ -358,7 +372,9 @@ def check(outcome: Outcome, at_kill: Snapshot, final: Snapshot, before: Counter[
             )
     for node in node_ids():
         if node not in finished | adopted and before[node] and after[node] > before[node]:
-            outcome.redone_unrecorded += 1  # built, but killed before anything recorded it: redoing it is right
+            # Built, but killed before anything recorded it (dbt had not printed its result, or the engine
+            # had not copied it to the batch's log yet): running it again is what recovery can do.
+            outcome.redone_unrecorded.append(f"{node} ({built_before_kill(project, node, outcome.killed_at)})")
     if final.run_status != RunStatus.SUCCESS:
         outcome.fail("lost run", f"run {final.run_id} ended {final.run_status}")
     for node in node_ids():
@@ -450,10 +466,12 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = "ok" if not outcome.broken else "BROKEN: " + "; ".join(f"{c}: {d}" for c, d in outcome.broken)
                 print(
                     f"try {number:4d}  kill at {delay:5.2f} s  {outcome.kind:<34}  finished {outcome.finished_at_kill}"
-                    f"  adopted {outcome.adopted}  redone-unrecorded {outcome.redone_unrecorded}"
+                    f"  adopted {outcome.adopted}  redone-unrecorded {len(outcome.redone_unrecorded)}"
                     f"  {outcome.seconds:5.1f} s  {verdict}",
                     flush=True,
                 )
+                for redone in outcome.redone_unrecorded:
+                    print(f"          built again, nothing had recorded it: {redone}")
                 if not outcome.broken and not args.keep:
                     shutil.rmtree(project, ignore_errors=True)
         return report(outcomes, args, seed)
@@ -489,7 +507,7 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, seed: int) -> int:
     print(
         f"recovery: {sum(o.finished_at_kill for o in outcomes)} nodes finished at the kill, "
         f"{sum(o.adopted for o in outcomes)} tries adopted from their results, "
-        f"{sum(o.redone_unrecorded for o in outcomes)} builds redone that nothing had recorded"
+        f"{sum(len(o.redone_unrecorded) for o in outcomes)} builds redone that nothing had recorded"
     )
     for category in CATEGORIES:
         print(f"{category}: {broken[category]}")
