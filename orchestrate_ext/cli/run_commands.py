@@ -18,7 +18,7 @@ from rich.console import Console
 from orchestrate_ext.cli import completion
 from orchestrate_ext.cli.app import EXIT_FAILED, emit_json, main, project_option
 from orchestrate_ext.clock import Clock, parse_datetime
-from orchestrate_ext.errors import BadInput, ConfigError
+from orchestrate_ext.errors import BadInput, ConfigError, OrchestrateError
 from orchestrate_ext.execution.claims import refuse_if_executing
 from orchestrate_ext.execution.coordinator import RunCoordinator, queued_line
 from orchestrate_ext.execution.executor import Executor
@@ -172,9 +172,15 @@ def _schedule_limit(project: Project, selection: str | None) -> tuple[str | None
     config = project.config
     if not config.core.schedules:
         return None, None
-    definitions = discover_schedules(
-        config.core.schedules, project.graph, config.workspace.config_path, config.broken_schedules
-    )
+    try:
+        definitions = discover_schedules(
+            config.core.schedules,
+            project.partial_graph.graph,
+            config.workspace.config_path,
+            config.broken_schedules,
+        )
+    except OrchestrateError:  # a broken node or schedule limits nothing here (`orchestrate validate` names it)
+        return None, None
     for name, definition in sorted(definitions.items()):
         if definition.selection_text == selection:
             return name, definition.max_active_runs
