@@ -19,7 +19,7 @@ from tests.support import postgres
 pytestmark = pytest.mark.slow
 
 CAMPAIGN = Path(__file__).resolve().parent.parent / "benchmarks" / "crash_campaign.py"
-TRIES = "3"
+TRIES = "2"
 WINDOW = "25"
 """Seconds from the start within which the kills land (an uninterrupted run takes about that long)."""
 

@@ -327,6 +327,7 @@ def test_every_worker_keeps_warm_kernels_a_killed_worker_leaves_none_and_a_resta
         wait_for(lambda: all(gone(pid) for pid in had), 15, "the killed worker's kernels to die with it")
         again = cluster.start_worker("w0-again")
         wait_for(lambda: len(kernels_of(again.pid)) == 2, 120, "the restarted worker's pool to refill")
-        assert len(kernels_of(second.pid)) == 2
+        # The other worker keeps its pool full (a kernel it is just replacing may be missing for a moment).
+        wait_for(lambda: len(kernels_of(second.pid)) == 2, 120, "the other worker's pool to stay full")
     finally:
         launcher.close()
